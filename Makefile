@@ -1,0 +1,66 @@
+# DentalOsteo developer entry points. `make run` and `make test` work on a fresh machine
+# (Python 3.11 + pip + apt): they create .venv and install what they need.
+PY      ?= python3.11
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+EXTRAS  ?= ml,gui,test
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)-$(subst $(comma),_,$(EXTRAS))
+comma   := ,
+PYTEST_ARGS ?=
+
+.PHONY: run test venv sysdeps lint typecheck importlint model bench fuzz bundle bundle-test deb dmg clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found; install Python 3.11" >&2; exit 2; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+sysdeps:
+	@bash .ci/sysdeps.sh
+
+## Start the app (headless on a machine without a display: screens the sample, writes a PDF)
+run: venv
+	$(BIN)/dentalosteo-gui $(ARGS)
+
+## Run the whole test suite (installs system packages it needs when run as root)
+test: sysdeps venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check dentalosteo_gui tests bench
+
+typecheck: venv
+	$(BIN)/mypy dentalosteo_gui/core
+
+importlint: venv
+	$(BIN)/lint-imports
+
+## Train the bundled default model on phantoms (CPU, < 60 min on 2 cores)
+model: venv
+	$(BIN)/python -m dentalosteo_gui.ml.bundle_models --out models
+
+bench: venv
+	$(BIN)/python bench/run_bench.py
+
+fuzz: venv
+	FUZZ_EXAMPLES=20000 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/test_fuzz.py -q
+
+bundle: EXTRAS=ml,gui,package
+bundle: venv
+	$(BIN)/pyinstaller --noconfirm --clean packaging/dentalosteo.spec --distpath dist --workpath build/pyinstaller
+
+bundle-test: bundle
+	bash packaging/smoke_test.sh dist/DentalOsteo
+
+deb: bundle
+	bash packaging/build_deb.sh
+
+dmg:
+	bash packaging/build_dmg.sh
+
+clean:
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,81 @@
+"""Entry point of the ``dentalosteo`` command.
+
+Exit codes: 0 success, 2 bad input or usage (one line on stderr, no traceback),
+1 unexpected internal error (one line on stderr, details in the log file), 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..core.errors import DentalOsteoError
+from ..core.logsetup import configure_logging
+
+log = logging.getLogger(__name__)
+
+# Order in which subcommands appear in --help; modules found but not listed come after.
+ORDER = ["info", "roi", "screen", "batch", "phantoms", "train", "evaluate", "history",
+         "audit", "deidentify", "report"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors: one line, exit 2
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dentalosteo",
+        description="DentalOsteo: osteoporosis screening aid for dental panoramic radiographs. "
+        "A referral aid, not a diagnosis (DXA is the reference standard).",
+    )
+    parser.add_argument("--version", action="version", version=f"dentalosteo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    from . import __path__ as pkg_path
+
+    found = {m.name for m in pkgutil.iter_modules(pkg_path) if m.name not in ("main", "common")}
+    for name in [n for n in ORDER if n in found] + sorted(found - set(ORDER)):
+        mod = importlib.import_module(f"{__package__}.{name}")
+        register = getattr(mod, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(verbose=bool(getattr(args, "verbose", False)))
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except DentalOsteoError as exc:
+        log.info("command failed: %s", type(exc).__name__)
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
+        log.exception("internal error in %s", getattr(args, "command", "?"))
+        sys.stderr.write(
+            f"internal error: {type(exc).__name__}: {exc} (details in the log file; please report it)\n"
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""Radiograph loading: one ``load_radiograph(path)`` behind one reader interface.
+
+Readers are tried in order of how strongly they claim the file (magic bytes first, then
+extension). When every reader fails, ONE :class:`RadiographError` names the file and each
+reader's reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import (
+    ImageTooLargeError,
+    ImageTooSmallError,
+    RadiographError,
+    UnsupportedFormatError,
+)
+from .types import Radiograph
+
+log = logging.getLogger(__name__)
+
+MAX_PIXELS = 100_000_000  # refuse images above 100 megapixels
+MIN_SIDE = 64  # refuse images under 64 px on a side
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+DICOM_EXTENSIONS = {".dcm", ".dicom", ".dic", ""}
+SUPPORTED_EXTENSIONS = IMAGE_EXTENSIONS | {".dcm", ".dicom", ".dic"}
+
+
+class Reader(Protocol):
+    name: str
+
+    def claims(self, path: Path, head: bytes) -> int:
+        """0: not mine; 1: maybe (extension); 2: surely (magic bytes)."""
+
+    def read(self, path: Path) -> Radiograph: ...
+
+
+def check_size(path: Path | str, width: int, height: int) -> None:
+    """Refuse decompression bombs and thumbnails before any pixel is allocated."""
+    if width * height > MAX_PIXELS:
+        raise ImageTooLargeError(
+            path,
+            f"image is {width} x {height} px ({width * height / 1e6:.0f} MP), over the "
+            f"{MAX_PIXELS // 1_000_000} MP limit",
+            "export the radiograph at its native resolution",
+        )
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ImageTooSmallError(
+            path,
+            f"image is {width} x {height} px, under {MIN_SIDE} px on a side",
+            "open the full-resolution radiograph, not a thumbnail",
+        )
+
+
+def to_unit_float(arr: np.ndarray, bits: int | None = None) -> np.ndarray:
+    """Scale integer pixels to float32 [0, 1] by their bit depth (pure function)."""
+    a = np.asarray(arr)
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255.0
+    if np.issubdtype(a.dtype, np.integer):
+        if bits is None:
+            mx = int(a.max()) if a.size else 0
+            bits = max(8, min(16, int(np.ceil(np.log2(mx + 1))) if mx > 0 else 8))
+        return np.clip(a.astype(np.float32) / float(2**bits - 1), 0.0, 1.0)
+    return minmax_unit(a)
+
+
+def minmax_unit(a: np.ndarray) -> np.ndarray:
+    """Min-max scale finite values to [0, 1]; NaN/inf become 0 (pure function)."""
+    f = np.asarray(a, dtype=np.float64)
+    finite = np.isfinite(f)
+    if not finite.any():
+        return np.zeros(f.shape, dtype=np.float32)
+    lo = float(f[finite].min())
+    hi = float(f[finite].max())
+    out = np.zeros(f.shape, dtype=np.float32)
+    if hi > lo:
+        out[finite] = ((f[finite] - lo) / (hi - lo)).astype(np.float32)
+    return out
+
+
+def rgb_to_gray(a: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma of an (H, W, 3|4) array; alpha is dropped (pure function)."""
+    rgb = a[..., :3].astype(np.float32)
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def _finish(rad: Radiograph) -> Radiograph:
+    check_size(rad.path, rad.width, rad.height)
+    px = rad.pixels
+    if px.ndim != 2:
+        raise RadiographError(rad.path, f"unexpected pixel array shape {px.shape}")
+    if not np.isfinite(px).all():
+        rad.warnings.append("image had non-finite pixel values; they were set to black")
+        px = np.nan_to_num(px, nan=0.0, posinf=0.0, neginf=0.0)
+    rad.pixels = np.ascontiguousarray(np.clip(px, 0.0, 1.0), dtype=np.float32)
+    return rad
+
+
+# ----------------------------------------------------------------------------- images
+
+
+@dataclass
+class PillowReader:
+    """PNG, JPEG, TIFF and BMP via Pillow, EXIF orientation honoured."""
+
+    name: str = "image"
+
+    MAGIC = (
+        (b"\x89PNG\r\n\x1a\n", "PNG"),
+        (b"\xff\xd8\xff", "JPEG"),
+        (b"II*\x00", "TIFF"),
+        (b"MM\x00*", "TIFF"),
+        (b"BM", "BMP"),
+    )
+
+    def claims(self, path: Path, head: bytes) -> int:
+        for magic, _ in self.MAGIC:
+            if head.startswith(magic):
+                return 2
+        return 1 if path.suffix.lower() in IMAGE_EXTENSIONS else 0
+
+    def read(self, path: Path) -> Radiograph:
+        from PIL import Image, ImageOps
+
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                im = Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageTooLargeError(path, f"image too large ({exc})") from None
+        except Image.UnidentifiedImageError:
+            raise UnsupportedFormatError(path, "not a supported image") from None
+        except OSError as exc:
+            raise RadiographError(path, f"cannot open image ({exc})") from None
+        with im:
+            fmt = (im.format or path.suffix.lstrip(".")).upper()
+            check_size(path, im.width, im.height)
+            warns: list[str] = []
+            try:
+                n_frames = int(getattr(im, "n_frames", 1))
+            except Exception:  # noqa: BLE001 - broken frame tables
+                n_frames = 1
+            if n_frames > 1:
+                warns.append(f"file has {n_frames} frames; the first one is used")
+            try:
+                im.load()
+                im = ImageOps.exif_transpose(im) or im
+            except OSError as exc:
+                msg = str(exc)
+                reason = "truncated file" if "truncat" in msg.lower() else f"cannot decode ({msg})"
+                raise RadiographError(path, reason, "re-export or copy the file again") from None
+            except (ValueError, SyntaxError) as exc:
+                raise RadiographError(path, f"corrupt image ({exc})") from None
+            mode = im.mode
+            bits = 8
+            if mode in ("1", "L", "P", "LA", "PA", "RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV"):
+                if mode in ("P", "PA"):
+                    im = im.convert("RGBA")
+                    mode = "RGBA"
+                if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                    im = im.convert("RGB")
+                    mode = "RGB"
+                arr = np.asarray(im)
+                if mode == "1":
+                    gray = arr.astype(np.float32)
+                elif arr.ndim == 3:
+                    if mode == "LA":
+                        gray = arr[..., 0].astype(np.float32) / 255.0
+                    else:
+                        gray = rgb_to_gray(arr) / 255.0
+                else:
+                    gray = arr.astype(np.float32) / 255.0
+                photometric = "MONOCHROME2" if mode in ("1", "L", "LA") else f"{mode}->gray"
+            elif mode.startswith("I;16") or mode == "I":
+                arr = np.asarray(im)
+                if arr.dtype.byteorder not in ("=", "|"):
+                    arr = arr.astype(arr.dtype.newbyteorder("="))
+                if mode == "I" and arr.size and (arr.min() < 0 or arr.max() > 65535):
+                    gray = minmax_unit(arr)
+                    bits = 32
+                else:
+                    mx = int(arr.max()) if arr.size else 0
+                    bits = 16 if mx > 4095 else (12 if mx > 1023 else (10 if mx > 255 else 8))
+                    if mode.startswith("I;16"):
+                        bits = 16 if mx > 4095 else bits
+                    gray = to_unit_float(arr.astype(np.int64), bits)
+                photometric = "MONOCHROME2"
+            elif mode == "F":
+                arr = np.asarray(im, dtype=np.float32)
+                if not np.isfinite(arr).all():
+                    warns.append("image had NaN/inf pixels; they were set to black")
+                gray = minmax_unit(arr)
+                bits = 32
+                photometric = "MONOCHROME2"
+            else:
+                raise UnsupportedFormatError(path, f"unsupported image mode {mode!r}")
+        rad = Radiograph(
+            pixels=gray,
+            path=str(path),
+            format=fmt,
+            bits_stored=bits,
+            photometric=photometric,
+            modality="",
+            warnings=warns,
+        )
+        return _finish(rad)
+
+
+# ----------------------------------------------------------------------------- DICOM
+
+
+@dataclass
+class DicomReader:
+    name: str = "dicom"
+
+    def claims(self, path: Path, head: bytes) -> int:
+        if len(head) >= 132 and head[128:132] == b"DICM":
+            return 2
+        if path.suffix.lower() in (".dcm", ".dicom", ".dic"):
+            return 1
+        # Raw DICOM without preamble often starts with group 0x0008 or 0x0002 tags.
+        if head[:2] in (b"\x08\x00", b"\x02\x00"):
+            return 1
+        return 0
+
+    def read(self, path: Path) -> Radiograph:
+        from .dicom import read_dicom
+
+        return _finish(read_dicom(path))
+
+
+READERS: list[Reader] = [PillowReader(), DicomReader()]
+
+
+def load_radiograph(path: str | os.PathLike[str]) -> Radiograph:
+    """Load any supported radiograph file into a :class:`Radiograph`.
+
+    Raises :class:`RadiographError` (one line naming the file and the reason).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise RadiographError(p, "file not found", "check the path")
+    if p.is_dir():
+        raise RadiographError(p, "is a folder, not an image file", "open a file inside it")
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as fh:
+            head = fh.read(132)
+    except PermissionError:
+        raise RadiographError(p, "permission denied", "ask IT for read access") from None
+    except OSError as exc:
+        raise RadiographError(p, f"cannot read file ({exc.strerror or exc})") from None
+    if size == 0:
+        raise RadiographError(p, "file is empty (0 bytes)", "copy the file again")
+
+    ranked = sorted(((r.claims(p, head), i, r) for i, r in enumerate(READERS)), reverse=True)
+    candidates = [r for score, _, r in ranked if score > 0]
+    if not candidates:
+        # Unknown extension and magic: try everything, DICOM last (force=True is permissive).
+        candidates = [r for _, _, r in ranked]
+    reasons: list[str] = []
+    for reader in candidates:
+        try:
+            rad = reader.read(p)
+            log.debug("loaded %s with %s reader (%dx%d)", p.name, reader.name, rad.width, rad.height)
+            return rad
+        except (ImageTooLargeError, ImageTooSmallError):
+            raise
+        except RadiographError as exc:
+            # A sure claim (magic bytes) owns the error: report it alone.
+            if reader.claims(p, head) == 2:
+                raise
+            reasons.append(f"{reader.name}: {exc.reason}")
+        except MemoryError:
+            raise RadiographError(p, "not enough memory to decode the image") from None
+        except Exception as exc:  # noqa: BLE001 - third-party decoders raise anything
+            reasons.append(f"{reader.name}: {type(exc).__name__}: {exc}")
+    if len(reasons) == 1:
+        raise RadiographError(p, reasons[0].split(": ", 1)[1])
+    raise UnsupportedFormatError(
+        p,
+        "not a supported image (" + "; ".join(reasons) + ")",
+        "use PNG, JPEG, TIFF, BMP or DICOM",
+    )
+
+
+def is_supported_path(path: Path) -> bool:
+    return path.is_file() and (
+        path.suffix.lower() in SUPPORTED_EXTENSIONS or path.suffix == ""
+    )
+
+
+def from_array(pixels: np.ndarray, path: str = "<array>", spacing: float | None = None) -> Radiograph:
+    """Wrap an in-memory array (tests, phantoms) as a Radiograph."""
+    px = np.asarray(pixels)
+    if px.ndim == 3:
+        px = rgb_to_gray(px) / (255.0 if px.dtype == np.uint8 else 1.0)
+    return _finish(
+        Radiograph(
+            pixels=to_unit_float(px) if np.issubdtype(px.dtype, np.integer) else px.astype(np.float32),
+            path=path,
+            format="array",
+            pixel_spacing_mm=spacing,
+            pixel_spacing_source="given" if spacing else "none",
+        )
+    )

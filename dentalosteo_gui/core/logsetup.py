@@ -1,0 +1,40 @@
+"""Logging configuration for entry points only (library modules just getLogger)."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+
+from . import paths
+
+_configured = False
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Log to a rotating file in the data folder; to stderr only when verbose.
+
+    Messages never contain patient-identifying data (PatientInfo's repr is masked and
+    callers log file names, not patient fields).
+    """
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    root = logging.getLogger("dentalosteo_gui")
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        fh = logging.handlers.RotatingFileHandler(
+            paths.log_dir() / "dentalosteo.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+        fh.setFormatter(fmt)
+        root.addHandler(fh)
+    except OSError:
+        pass
+    if verbose or os.environ.get("DENTALOSTEO_LOG_STDERR"):
+        sh = logging.StreamHandler()
+        sh.setFormatter(fmt)
+        root.addHandler(sh)
+    # Quieten TensorFlow's C++ logging and stop it from any telemetry-like chatter.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

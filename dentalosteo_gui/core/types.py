@@ -1,0 +1,265 @@
+"""Plain data types shared by the CLI, the GUI, the report and the ML package.
+
+Coordinates are original-image pixels, (x, y) with x to the right and y down; arrays are
+row-major (rows = y). Left/right ALWAYS mean the PATIENT's sides: on a panoramic radiograph
+the patient's right is the image-left half.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Eight trabecular landmarks (dataset columns lm_<name>_x / lm_<name>_y).
+LANDMARK_NAMES: tuple[str, ...] = (
+    "right_condyle",
+    "right_gonial_angle",
+    "right_premolar",
+    "right_maxillary_tuberosity",
+    "left_condyle",
+    "left_gonial_angle",
+    "left_premolar",
+    "left_maxillary_tuberosity",
+)
+
+KLEMETTI_CLASSES: tuple[str, ...] = ("C1", "C2", "C3")
+
+KLEMETTI_DEFINITIONS: dict[str, str] = {
+    "C1": "C1: the endosteal margin of the cortex is even and sharp on both sides.",
+    "C2": "C2: the endosteal margin shows semilunar defects (lacunar resorption) or "
+    "endosteal cortical residues on one or both sides.",
+    "C3": "C3: the cortical layer forms heavy endosteal cortical residues and is clearly porous.",
+}
+
+
+@dataclass
+class PatientInfo:
+    """Patient/study metadata from DICOM or entered by the user. Never logged.
+
+    ``repr`` is masked so an accidental log line cannot leak identifying data.
+    """
+
+    name: str = ""
+    patient_id: str = ""
+    birth_date: str = ""
+    sex: str = ""
+    study_date: str = ""
+    institution: str = ""
+    manufacturer: str = ""
+    model: str = ""
+
+    def __repr__(self) -> str:  # never print PHI
+        filled = [k for k, v in self.as_dict().items() if v]
+        return f"PatientInfo(<{len(filled)} fields hidden>)"
+
+    __str__ = __repr__
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "patient_id": self.patient_id,
+            "birth_date": self.birth_date,
+            "sex": self.sex,
+            "study_date": self.study_date,
+            "institution": self.institution,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+        }
+
+    def is_empty(self) -> bool:
+        return not any(self.as_dict().values())
+
+
+@dataclass
+class Radiograph:
+    """A loaded radiograph: float32 pixels in [0, 1] (0 = black, bone is bright)."""
+
+    pixels: np.ndarray
+    path: str = ""
+    format: str = ""  # PNG, JPEG, TIFF, BMP, DICOM, array
+    bits_stored: int = 8
+    photometric: str = "MONOCHROME2"
+    modality: str = ""
+    pixel_spacing_mm: float | None = None
+    pixel_spacing_source: str = "none"
+    patient: PatientInfo = field(default_factory=PatientInfo)
+    warnings: list[str] = field(default_factory=list)
+    window: tuple[float, float] | None = None  # (centre, width) applied, DICOM only
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    def info_dict(self, phi: bool = False) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "path": self.path,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "bits_stored": self.bits_stored,
+            "photometric": self.photometric,
+            "modality": self.modality or None,
+            "pixel_spacing_mm": self.pixel_spacing_mm,
+            "pixel_spacing_source": self.pixel_spacing_source,
+            "warnings": list(self.warnings),
+        }
+        if phi:
+            d["patient"] = self.patient.as_dict()
+        return d
+
+
+@dataclass(frozen=True)
+class RoiBox:
+    """Axis-aligned box in original-image pixels."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"x": int(self.x), "y": int(self.y), "w": int(self.w), "h": int(self.h)}
+
+    def clipped(self, width: int, height: int) -> RoiBox:
+        x0 = max(0, min(int(self.x), width - 1))
+        y0 = max(0, min(int(self.y), height - 1))
+        x1 = max(x0 + 1, min(int(self.x + self.w), width))
+        y1 = max(y0 + 1, min(int(self.y + self.h), height))
+        return RoiBox(x0, y0, x1 - x0, y1 - y0)
+
+    @staticmethod
+    def parse(text: str) -> RoiBox:
+        """Parse ``x,y,w,h`` (command line)."""
+        from .errors import ConfigError
+
+        parts = [p.strip() for p in text.split(",")]
+        try:
+            x, y, w, h = (int(round(float(p))) for p in parts)
+        except ValueError:
+            raise ConfigError(f"ROI must be four numbers x,y,w,h, not {text!r}") from None
+        if w <= 0 or h <= 0:
+            raise ConfigError(f"ROI width and height must be positive, not {text!r}")
+        return RoiBox(x, y, w, h)
+
+
+Polyline = list[tuple[float, float]]
+
+
+@dataclass
+class RoiProposal:
+    """The proposed ROI plus the traced inferior mandibular border per patient side."""
+
+    box: RoiBox
+    border_right: Polyline  # patient's right = image-left half
+    border_left: Polyline  # patient's left = image-right half
+    confidence: float
+    reasons: list[str] = field(default_factory=list)
+
+
+Landmarks = dict[str, tuple[float, float]]
+
+
+@dataclass
+class CortexSide:
+    mcw_mm: float | None
+    mcw_iqr_mm: float | None
+    roughness: float | None
+    porosity: float | None
+    n_normals: int
+    normals: list[tuple[tuple[float, float], tuple[float, float]]] = field(default_factory=list)
+
+
+@dataclass
+class CortexMeasurement:
+    right: CortexSide
+    left: CortexSide
+    klemetti_rule: str | None
+    evidence: dict[str, Any]
+    pixel_spacing_mm: float
+    assumed_spacing: bool
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    version: str
+    sha256: str
+    arch: str = ""
+    source: str = ""  # phantom | real
+
+
+@dataclass
+class ScreeningResult:
+    """What the engine returns and the GUI, CLI, report and history consume."""
+
+    path: str
+    risk: float | None
+    band: str | None  # low | intermediate | high
+    operating_point: dict[str, Any]
+    klemetti_class: str | None
+    klemetti_probabilities: dict[str, float] | None
+    klemetti_rule: str | None
+    klemetti_agree: bool | None
+    klemetti_evidence: dict[str, Any]
+    mcw_left_mm: float | None
+    mcw_right_mm: float | None
+    assumed_spacing: bool
+    pixel_spacing_mm: float
+    assessable: bool
+    warnings: list[str]
+    roi: RoiBox | None
+    roi_confidence: float | None
+    border_right: Polyline
+    border_left: Polyline
+    landmarks: Landmarks | None
+    attention: dict[str, float] | None
+    model: ModelInfo | None
+    device: str
+    timings_ms: dict[str, float]
+    heatmap: np.ndarray | None = None  # float32 [0,1], image-sized, zero outside ROI
+    mode: str = "roi"  # roi | landmarks
+
+    def as_json_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "risk": self.risk,
+            "band": self.band,
+            "operating_point": self.operating_point,
+            "klemetti": {
+                "class": self.klemetti_class,
+                "probabilities": self.klemetti_probabilities,
+                "rule_class": self.klemetti_rule,
+                "agree": self.klemetti_agree,
+                "evidence": self.klemetti_evidence,
+            },
+            "mcw_mm": {
+                "left": self.mcw_left_mm,
+                "right": self.mcw_right_mm,
+                "assumed_spacing": self.assumed_spacing,
+            },
+            "pixel_spacing_mm": self.pixel_spacing_mm,
+            "assessable": self.assessable,
+            "warnings": list(self.warnings),
+            "roi": self.roi.as_dict() if self.roi else None,
+            "roi_confidence": self.roi_confidence,
+            "landmarks": (
+                {k: [float(v[0]), float(v[1])] for k, v in self.landmarks.items()}
+                if self.landmarks
+                else None
+            ),
+            "attention": self.attention,
+            "model": (
+                {"name": self.model.name, "version": self.model.version, "sha256": self.model.sha256}
+                if self.model
+                else None
+            ),
+            "device": self.device,
+            "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
+            "mode": self.mode,
+        }
