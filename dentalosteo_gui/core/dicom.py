@@ -135,7 +135,25 @@ def _dcmread(path: Path) -> Any:
         raise UnsupportedFormatError(path, "not a DICOM file") from None
     if len(ds) == 0 or ("PixelData" not in ds and "Rows" not in ds and "SOPClassUID" not in ds):
         raise UnsupportedFormatError(path, "not a DICOM file")
+    _ensure_transfer_syntax(ds)
     return ds
+
+
+def _ensure_transfer_syntax(ds: Any) -> None:
+    """Raw DICOM without file meta: infer the transfer syntax from how it was read."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        ds.file_meta = meta = FileMetaDataset()
+    if "TransferSyntaxUID" in meta:
+        return
+    implicit, little = getattr(ds, "original_encoding", (True, True))
+    if implicit:
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    else:
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
 
 
 def dicom_to_unit(ds: Any, arr: np.ndarray, path: Path, warns: list[str]) -> tuple[np.ndarray, tuple[float, float] | None]:

@@ -137,7 +137,11 @@ class PillowReader:
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 im = Image.open(path)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageTooLargeError(path, f"image too large ({exc})") from None
+            raise ImageTooLargeError(
+                path,
+                f"image is over the {MAX_PIXELS // 1_000_000} MP limit (possible decompression bomb)",
+                "export the radiograph at its native resolution",
+            ) from None
         except Image.UnidentifiedImageError:
             raise UnsupportedFormatError(path, "not a supported image") from None
         except OSError as exc:
@@ -264,11 +268,10 @@ def load_radiograph(path: str | os.PathLike[str]) -> Radiograph:
         raise RadiographError(p, "file is empty (0 bytes)", "copy the file again")
 
     ranked = sorted(((r.claims(p, head), i, r) for i, r in enumerate(READERS)), reverse=True)
-    candidates = [r for score, _, r in ranked if score > 0]
-    if not candidates:
-        # Unknown extension and magic: try everything, DICOM last (force=True is permissive).
-        candidates = [r for _, _, r in ranked]
-    reasons: list[str] = []
+    # Claimed readers first (magic bytes, then extension); the others after, so a file with a
+    # wrong extension still opens.
+    candidates = [r for _, _, r in ranked]
+    failures: list[tuple[Reader, RadiographError | None, str]] = []
     for reader in candidates:
         try:
             rad = reader.read(p)
@@ -280,16 +283,17 @@ def load_radiograph(path: str | os.PathLike[str]) -> Radiograph:
             # A sure claim (magic bytes) owns the error: report it alone.
             if reader.claims(p, head) == 2:
                 raise
-            reasons.append(f"{reader.name}: {exc.reason}")
+            failures.append((reader, exc, exc.reason))
         except MemoryError:
             raise RadiographError(p, "not enough memory to decode the image") from None
         except Exception as exc:  # noqa: BLE001 - third-party decoders raise anything
-            reasons.append(f"{reader.name}: {type(exc).__name__}: {exc}")
-    if len(reasons) == 1:
-        raise RadiographError(p, reasons[0].split(": ", 1)[1])
+            failures.append((reader, None, f"{type(exc).__name__}: {exc}"))
+    specific = [f for f in failures if f[1] is not None and not isinstance(f[1], UnsupportedFormatError)]
+    if specific:
+        raise specific[0][1]  # type: ignore[misc]
     raise UnsupportedFormatError(
         p,
-        "not a supported image (" + "; ".join(reasons) + ")",
+        "not a supported image (" + "; ".join(f"{r.name}: {why}" for r, _, why in failures) + ")",
         "use PNG, JPEG, TIFF, BMP or DICOM",
     )
 
