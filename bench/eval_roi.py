@@ -1,0 +1,162 @@
+"""Evaluate the ROI proposal and border trace on the real abdi_dev images (issue 4 targets).
+
+Usage: python bench/eval_roi.py [--data ../shared/realdata/abdi_dev] [--overlays DIR] [--per-image]
+
+Prints JSON. Images flagged CHECK in image_index.csv are left out of the scores (listed).
+Definitions (documented in docs/anatomy.md):
+- coverage: fraction of the box's columns (every 5th, where rater 1 has a border) whose
+  rater-1 border y lies inside [box.y, box.y + box.h]; an image passes at >= 0.90.
+- width: box width / image width (target 0.45-0.70); centring: |box centre - mandible
+  centre| / image width, mandible centre = midpoint of the rater-1 mask's column extent.
+- border error: traced y vs rater-1 y in the premolar-molar columns, i.e. columns whose
+  distance from the mandible centre is 10-30 % of the image width, both sides;
+  per image the mean |dy| (px); then median and 90th percentile over images.
+- time: propose_roi wall time per image with OpenCV on one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dentalosteo_gui.core.anatomy import (  # noqa: E402
+    draw_overlay,
+    measure_cortex,
+    propose_landmarks,
+    propose_roi,
+)
+from dentalosteo_gui.core.anatomy.roi import border_arrays  # noqa: E402
+from dentalosteo_gui.core.imageio import load_radiograph  # noqa: E402
+
+PM_LO, PM_HI = 0.10, 0.30
+
+
+def load_truth(data: Path) -> tuple[dict[int, dict[str, str]], dict[int, np.ndarray]]:
+    index = {int(r["id"]): r for r in csv.DictReader(open(data / "image_index.csv"))}
+    cols: dict[int, list[tuple[int, int, int]]] = collections.defaultdict(list)
+    for r in csv.DictReader(open(data / "inferior_border_by_column.csv")):
+        cols[int(r["image_id"])].append(
+            (int(r["x"]), int(r["y_lowest_mask_px_rater1"]), int(r["y_lowest_mask_px_rater2"]))
+        )
+    return index, {k: np.asarray(v) for k, v in cols.items()}
+
+
+def evaluate(data: Path, overlays: Path | None, per_image: bool, with_cortex: bool) -> dict:
+    cv2.setNumThreads(1)
+    index, truth = load_truth(data)
+    rows = []
+    for iid in sorted(index):
+        rad = load_radiograph(data / "images" / f"{iid}.png")
+        t0 = time.perf_counter()
+        prop = propose_roi(rad)
+        dt = time.perf_counter() - t0
+        t = truth[iid]
+        x, y1 = t[:, 0], t[:, 1]
+        has = y1 >= 0
+        b = prop.box
+        inbox = has & (x >= b.x) & (x < b.x + b.w)
+        cov = float(np.mean((y1[inbox] >= b.y) & (y1[inbox] <= b.y + b.h))) if inbox.any() else 0.0
+        xm = x[has]
+        centre = 0.5 * (xm.min() + xm.max())
+        w = rad.width
+        bx, by = border_arrays(prop)
+        dist = np.abs(x - centre) / w
+        pm = has & (dist >= PM_LO) & (dist <= PM_HI)
+        ty = np.interp(x[pm], bx, by)
+        err = float(np.mean(np.abs(ty - y1[pm]))) if pm.any() else float("nan")
+        bias = float(np.mean(ty - y1[pm])) if pm.any() else float("nan")
+        row = {
+            "id": iid,
+            "flag": index[iid]["qc_flag"],
+            "coverage": round(cov, 3),
+            "width_frac": round(b.w / w, 3),
+            "centre_offset_frac": round(abs(b.x + b.w / 2 - centre) / w, 4),
+            "border_mean_abs_px": round(err, 2),
+            "border_bias_px": round(bias, 2),
+            "interrater_mean_px": float(index[iid]["border_interrater_mean_px"]),
+            "confidence": round(prop.confidence, 2),
+            "reasons": prop.reasons,
+            "time_s": round(dt, 3),
+        }
+        if with_cortex or overlays:
+            lm = propose_landmarks(rad, prop)
+            cx = measure_cortex(rad, prop)
+            row["mcw_mm"] = [cx.right.mcw_mm, cx.left.mcw_mm]
+            row["klemetti_rule"] = cx.klemetti_rule
+            if overlays:
+                overlays.mkdir(parents=True, exist_ok=True)
+                img = draw_overlay(rad, prop, lm, cx)
+                # rater-1 border in cyan dots for checking by eye
+                for xx, yy in zip(x[has], y1[has]):
+                    cv2.circle(img, (int(xx), int(yy)), 3, (0, 255, 255), -1)
+                cv2.imwrite(str(overlays / f"{iid}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        rows.append(row)
+    scored = [r for r in rows if r["flag"] != "CHECK"]
+    errs = np.array([r["border_mean_abs_px"] for r in scored])
+    covs = np.array([r["coverage"] for r in scored])
+    widths = np.array([r["width_frac"] for r in scored])
+    times = np.array([r["time_s"] for r in rows])
+    out = {
+        "n_images": len(rows),
+        "n_scored": len(scored),
+        "left_out_check": [r["id"] for r in rows if r["flag"] == "CHECK"],
+        "coverage": {
+            "frac_images_cov_ge_0.90": round(float(np.mean(covs >= 0.90)), 3),
+            "median_coverage": round(float(np.median(covs)), 3),
+            "min_coverage": round(float(covs.min()), 3),
+            "target": "frac_images_cov_ge_0.90 >= 0.90",
+        },
+        "box_width_frac": {"min": float(widths.min()), "max": float(widths.max()), "target": "0.45-0.70"},
+        "centre_offset_frac": {
+            "median": round(float(np.median([r["centre_offset_frac"] for r in scored])), 4),
+            "max": round(float(np.max([r["centre_offset_frac"] for r in scored])), 4),
+        },
+        "border_premolar_molar_vs_rater1_px": {
+            "median_of_mean_abs": round(float(np.median(errs)), 2),
+            "p90_of_mean_abs": round(float(np.percentile(errs, 90)), 2),
+            "max": round(float(errs.max()), 2),
+            "median_bias": round(float(np.median([r["border_bias_px"] for r in scored])), 2),
+            "target": "median <= 6, p90 <= 15",
+        },
+        "time_s_per_image": {
+            "median": round(float(np.median(times)), 3),
+            "max": round(float(times.max()), 3),
+            "target": "<= 1.0 on one core",
+        },
+        "confidence": {
+            "median": round(float(np.median([r["confidence"] for r in scored])), 2),
+            "min": round(float(np.min([r["confidence"] for r in scored])), 2),
+        },
+    }
+    if per_image:
+        out["per_image"] = rows
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "realdata" / "abdi_dev")
+    ap.add_argument("--overlays", type=Path, default=None)
+    ap.add_argument("--per-image", action="store_true")
+    ap.add_argument("--cortex", action="store_true", help="also run landmarks + cortex")
+    a = ap.parse_args()
+    if not (a.data / "image_index.csv").exists():
+        print(json.dumps({"error": f"{a.data} not found"}))
+        return 2
+    print(json.dumps(evaluate(a.data, a.overlays, a.per_image, a.cortex), indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,428 @@
+"""ROI proposal: trace the inferior mandibular border and place the published 700 x 140 box.
+
+Method (no learned weights, so it transfers to radiographs we never saw):
+
+1. Work on a copy downscaled to about 640 px wide (speed; the border is a large structure).
+2. Edge map of "bright bone above, dark soft tissue below": the negative vertical derivative
+   of the Gaussian-smoothed image, plus the outward horizontal derivative near the sides
+   where the border turns up into the ramus. Thin bright clutter (the burned-in "R" marker,
+   the hyoid ghost) is weakened by requiring bone brightness over a band above the edge.
+3. Dynamic programming across columns finds the smooth path that collects the most edge
+   strength (a first-order smoothness penalty; at most a few pixels of rise per column),
+   inside a search band relative to the image size (lower 55 % of the image).
+4. The coarse path is refined at full resolution by a second dynamic programme in a narrow
+   band around it, with sub-pixel peak interpolation.
+5. The mandible's midline is the vertex of a robust parabola fitted to the traced border;
+   the box is the published 700 x 140 box on the image resized to 1200 x 630, centred on
+   that midline, placed vertically so the traced border in its columns lies inside it.
+
+Everything is returned in original-image pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..types import Polyline, Radiograph, RoiBox, RoiProposal
+
+log = logging.getLogger(__name__)
+
+# The published pipeline (METHODS.md section 1): resize to 1200 x 630, crop 700 x 140.
+REF_W, REF_H = 1200, 630
+BOX_W_REF, BOX_H_REF = 700, 140
+
+WORK_W = 640  # working width of the coarse trace
+SEARCH_TOP = 0.42  # the border is searched below this fraction of the image height
+TRACE_X0, TRACE_X1 = 0.06, 0.94  # traced columns as fractions of the image width
+EDGE_SAT_PCT = 97.0  # edge strengths above this percentile count as 1
+C_CONCAVE = 6.0  # cost per unit increase of slope (concavity) in the coarse trace
+GAMMA = 0.5
+EDGE_SIGMAS = (1.5,)
+LOW_PRIOR = 0.5  # cost per unit of height above the bottom of the search band
+NODE_STEP = 3  # work columns per node of the convex dynamic programme
+POLY_STEP = 4  # original-pixel spacing of the returned polyline points
+
+
+@dataclass
+class BorderTrace:
+    """Full-resolution trace of the inferior border: one y per column in [x0, x1)."""
+
+    x0: int
+    x1: int
+    y: np.ndarray  # float64, len x1 - x0, original pixels
+    strength: np.ndarray  # edge strength along the path (0..1, coarse scale, per column)
+    midline_x: float
+
+    def y_at(self, x: np.ndarray | float) -> np.ndarray:
+        xs = np.asarray(x, dtype=np.float64)
+        return np.interp(xs, np.arange(self.x0, self.x1, dtype=np.float64), self.y)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _working_copy(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    """Downscale to about WORK_W wide; return (image, scale = original px per work px)."""
+    h, w = pixels.shape
+    scale = max(1.0, w / WORK_W)
+    if scale > 1.0:
+        ww = int(round(w / scale))
+        hh = int(round(h / scale))
+        small = cv2.resize(pixels, (ww, hh), interpolation=cv2.INTER_AREA)
+        scale = w / ww
+    else:
+        small = pixels.copy()
+    return small.astype(np.float32), float(scale)
+
+
+def _normalise(img: np.ndarray) -> np.ndarray:
+    """Robust contrast stretch to [0, 1] (1st-99th percentile of non-clipped pixels)."""
+    valid = img[(img > 0.01) & (img < 0.99)]
+    if valid.size < 100:
+        valid = img.ravel()
+    lo, hi = np.percentile(valid, [1, 99])
+    if hi - lo < 1e-6:
+        return np.zeros_like(img)
+    return np.clip((img - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+
+def _dp_path(cost: np.ndarray, max_step: int, smooth: float) -> np.ndarray:
+    """Minimum-cost path through a (rows, cols) cost map, one row per column.
+
+    Transition cost is ``smooth * dy**2`` for |dy| <= max_step (rows per column).
+    """
+    rows, cols = cost.shape
+    acc = cost[:, 0].astype(np.float64).copy()
+    back = np.zeros((rows, cols), dtype=np.int16)
+    offs = np.arange(-max_step, max_step + 1)
+    pen = smooth * offs.astype(np.float64) ** 2
+    big = 1e18
+    for j in range(1, cols):
+        cand = np.full((offs.size, rows), big)
+        for k, d in enumerate(offs):
+            # cand[k, y] = acc[y - d] + pen[k]  (we came from row y - d)
+            if d >= 0:
+                cand[k, d:] = acc[: rows - d] + pen[k]
+            else:
+                cand[k, :d] = acc[-d:] + pen[k]
+        arg = np.argmin(cand, axis=0)
+        acc = cand[arg, np.arange(rows)] + cost[:, j]
+        back[:, j] = offs[arg]
+    path = np.zeros(cols, dtype=np.int64)
+    path[-1] = int(np.argmin(acc))
+    for j in range(cols - 1, 0, -1):
+        path[j - 1] = path[j] - back[path[j], j]
+    return np.clip(path, 0, rows - 1)
+
+
+def _dp_convex(
+    cost: np.ndarray, max_slope: int, c_change: float, c_concave: float
+) -> np.ndarray:
+    """Minimum-cost path whose slope (rows per node) mostly decreases from left to right.
+
+    The inferior border of the mandible is U-shaped (y grows downward): descending on the
+    image-left side, flat at the chin, rising on the image-right side, so its slope is
+    non-increasing. An increase of slope costs ``c_concave`` per unit (the antegonial notch
+    and small irregularities stay possible); any slope change costs ``c_change * ds**2``.
+    Straight detector steps that a free path would follow and then leave with a jump are
+    thereby excluded. ``cost`` is (rows, nodes); returns one row per node.
+    """
+    rows, n = cost.shape
+    slopes = np.arange(-max_slope, max_slope + 1)
+    ns = slopes.size
+    ds = slopes[None, :] - slopes[:, None]  # [s_prev, s_new]
+    trans = c_change * ds.astype(np.float64) ** 2 + c_concave * np.maximum(0, ds)
+    big = 1e18
+    acc = np.repeat(cost[:, 0][None, :].astype(np.float64), ns, axis=0)  # [slope, row]
+    back_s = np.zeros((n, ns, rows), dtype=np.int8)
+    for j in range(1, n):
+        tot = acc[:, None, :] + trans[:, :, None]  # [s_prev, s_new, row_prev]
+        arg = np.argmin(tot, axis=0)  # [s_new, row_prev]
+        best = np.take_along_axis(tot, arg[None], axis=0)[0]
+        new = np.full((ns, rows), big)
+        bs = np.zeros((ns, rows), dtype=np.int8)
+        for k, sl in enumerate(slopes):
+            # new row y = row_prev + sl
+            if sl >= 0:
+                new[k, sl:] = best[k, : rows - sl]
+                bs[k, sl:] = arg[k, : rows - sl]
+            else:
+                new[k, :sl] = best[k, -sl:]
+                bs[k, :sl] = arg[k, -sl:]
+        acc = new + cost[:, j][None, :]
+        back_s[j] = bs
+    k, y = np.unravel_index(int(np.argmin(acc)), acc.shape)
+    path = np.zeros(n, dtype=np.int64)
+    path[-1] = y
+    for j in range(n - 1, 0, -1):
+        kp = int(back_s[j, k, y])
+        y = y - int(slopes[k])
+        k = kp
+        path[j - 1] = y
+    return np.clip(path, 0, rows - 1)
+
+
+def _edge_map(work: np.ndarray, scale: float) -> np.ndarray:
+    """Edge strength (0..1) of the mandible's lower edge: bright bone above, dark below."""
+    h, w = work.shape
+    if GAMMA != 1.0:
+        # Expand the dark grey levels: under-exposed images hide the border near black.
+        work = np.power(np.clip(work, 0.0, 1.0), GAMMA).astype(np.float32)
+    xs = np.arange(w, dtype=np.float32) / max(1, w - 1)
+    side_w = np.clip((np.abs(xs - 0.5) - 0.2) / 0.2, 0.0, 1.0)
+    e = np.zeros_like(work)
+    for sigma in EDGE_SIGMAS:
+        # Scale-normalised derivatives (x sigma): soft, blurred borders answer at the larger
+        # scale as strongly as sharp ones at the smaller.
+        sm_s = cv2.GaussianBlur(work, (0, 0), sigma)
+        gy = cv2.Sobel(sm_s, cv2.CV_32F, 0, 1, ksize=3) / 8.0 * (sigma / EDGE_SIGMAS[0])
+        gx = cv2.Sobel(sm_s, cv2.CV_32F, 1, 0, ksize=3) / 8.0 * (sigma / EDGE_SIGMAS[0])
+        down = np.maximum(0.0, -gy)
+        # Near the sides the border turns up into the ramus: there the outward direction has a
+        # horizontal part (image-left half: darker to the left; right half: darker to the right).
+        outward = np.where(xs < 0.5, np.maximum(0.0, gx), np.maximum(0.0, -gx))
+        e = np.maximum(e, np.sqrt(down**2 + (outward * side_w[None, :]) ** 2))
+    sm = cv2.GaussianBlur(work, (0, 0), EDGE_SIGMAS[0])
+    # Bone support: the cortex and the body above it are brighter than the tissue below over
+    # a band of several millimetres; thin bright clutter (letters, hyoid ghost) is not.
+    band = max(3, int(round(6.0 * 640.0 / max(w, 1))))
+    k = np.ones((band, 1), np.float32) / band
+    mean = cv2.filter2D(sm, -1, k, borderType=cv2.BORDER_REPLICATE)
+    above = np.roll(mean, band // 2 + 1, axis=0)
+    below = np.roll(mean, -(band // 2 + 1), axis=0)
+    support = np.clip((above - below) / 0.15, 0.0, 1.0)
+    e = e * support
+    # Detector stitching and collimator steps are straight horizontal edges across most of
+    # the width; a curved anatomical border occupies any one row only briefly. Subtracting a
+    # high per-row percentile removes the former and barely touches the latter.
+    row_level = np.percentile(e[:, int(0.1 * w) : int(0.9 * w)], 40, axis=1)
+    e = np.maximum(0.0, e - 1.5 * row_level[:, None])
+    # Saturate: an edge is either clearly there or not; geometry (smooth U shape, lowest
+    # edge) then decides between the anatomical border and stronger artefacts.
+    ref = float(np.percentile(e[int(SEARCH_TOP * h) :], EDGE_SAT_PCT)) if e.size else 0.0
+    if ref <= 1e-9:
+        return np.zeros_like(e)
+    return np.clip(e / ref, 0.0, 1.0).astype(np.float32)
+
+
+def _robust_parabola_vertex(xs: np.ndarray, ys: np.ndarray, fallback: float) -> float:
+    """x of the lowest point (max y) of a robust parabola through the border points."""
+    if xs.size < 10:
+        return fallback
+    keep = np.ones(xs.size, dtype=bool)
+    coef = None
+    for _ in range(3):
+        coef = np.polyfit(xs[keep], ys[keep], 2)
+        res = ys - np.polyval(coef, xs)
+        mad = np.median(np.abs(res[keep])) + 1e-6
+        keep = np.abs(res) < 3.0 * 1.4826 * mad
+        if keep.sum() < 10:
+            break
+    if coef is None or coef[0] >= 0:  # not U-shaped (y grows downward, so a < 0 is a U)
+        return fallback
+    return float(-coef[1] / (2 * coef[0]))
+
+
+# --------------------------------------------------------------------------- tracing
+
+
+def trace_border(
+    pixels: np.ndarray, x_range: tuple[int, int] | None = None, y_range: tuple[int, int] | None = None
+) -> BorderTrace:
+    """Trace the inferior mandibular border (periosteal lower edge) at full resolution.
+
+    ``x_range``/``y_range`` (original pixels) restrict the search (used when the user moved
+    the box). Returns one y per column in ``x_range``.
+    """
+    h, w = pixels.shape
+    work_raw, scale = _working_copy(pixels)
+    work = _normalise(work_raw)
+    wh, ww = work.shape
+    edge = _edge_map(work, scale)
+
+    if x_range is None:
+        x0, x1 = int(TRACE_X0 * w), int(math.ceil(TRACE_X1 * w))
+    else:
+        x0, x1 = max(0, int(x_range[0])), min(w, int(x_range[1]))
+    if y_range is None:
+        ya, yb = int(SEARCH_TOP * h), h
+    else:
+        ya, yb = max(0, int(y_range[0])), min(h, int(y_range[1]))
+    cx0, cx1 = int(x0 / scale), max(int(x0 / scale) + 2, min(ww, int(math.ceil(x1 / scale))))
+    cy0, cy1 = int(ya / scale), max(int(ya / scale) + 3, min(wh, int(math.ceil(yb / scale))))
+
+    sub = edge[cy0:cy1, cx0:cx1]
+    # Every strong false edge (occlusal plane, teeth, detector steps, the endosteal side of
+    # anatomy) lies ABOVE the inferior border, which is the lowest edge with bone above it:
+    # a mild preference for lower rows breaks ties between comparable edges.
+    rel = np.linspace(1.0, 0.0, sub.shape[0])[:, None]
+    cost = -sub + LOW_PRIOR * rel
+    # Nodes every NODE_STEP work columns; the edge map is max-pooled over each node's span.
+    ncols = sub.shape[1]
+    node_x = np.arange(0, ncols, NODE_STEP)
+    pooled = np.stack(
+        [cost[:, i : i + NODE_STEP].min(axis=1) for i in node_x], axis=1
+    )
+    nodes = _dp_convex(pooled, max_slope=6, c_change=0.01, c_concave=C_CONCAVE)
+    path = np.round(np.interp(np.arange(ncols), node_x + (NODE_STEP - 1) / 2, nodes)).astype(np.int64)
+    path = path + cy0
+    strength = sub[path - cy0, np.arange(sub.shape[1])]
+
+    # ---- full-resolution refinement in a narrow band around the coarse path
+    xs_full = np.arange(x0, x1)
+    coarse_x = (np.arange(cx0, cx1) + 0.5) * scale
+    y_coarse = np.interp(xs_full, coarse_x, (path + 0.5) * scale)
+    sigma = max(1.0, 0.6 * scale)
+    r = int(math.ceil(1.5 * scale)) + 2
+    # Smooth and differentiate only the rows the band can touch.
+    ylo = int(max(0, np.floor(y_coarse.min()) - r - 8))
+    yhi = int(min(h, np.ceil(y_coarse.max()) + r + 9))
+    strip = pixels[ylo:yhi, x0:x1].astype(np.float32)
+    strip = cv2.GaussianBlur(strip, (0, 0), sigma)
+    gy = -(np.roll(strip, -1, axis=0) - np.roll(strip, 1, axis=0)) * 0.5
+    gy[0, :] = 0
+    gy[-1, :] = 0
+    offs = np.arange(-r, r + 1)
+    rows_idx = np.clip(np.round(y_coarse).astype(np.int64)[None, :] + offs[:, None] - ylo, 1, strip.shape[0] - 2)
+    cols_idx = np.arange(x1 - x0)[None, :]
+    band = gy[rows_idx, cols_idx]
+    bmax = float(np.percentile(band, 99)) if band.size else 0.0
+    bcost = -(band / bmax) if bmax > 1e-9 else np.zeros_like(band)
+    # The fine DP runs on every `step`-th column (speed), then is interpolated.
+    step = max(1, int(round(scale / 2)))
+    sel = np.arange(0, x1 - x0, step)
+    fine = _dp_path(bcost[:, sel], max_step=max(1, step), smooth=0.05 / max(1, step))
+    # Sub-pixel peak interpolation on the band.
+    yy = np.empty(sel.size)
+    for i, (c, k) in enumerate(zip(sel, fine)):
+        k = int(k)
+        if 0 < k < band.shape[0] - 1:
+            a, b, cc = band[k - 1, c], band[k, c], band[k + 1, c]
+            den = a - 2 * b + cc
+            d = 0.5 * (a - cc) / den if abs(den) > 1e-12 else 0.0
+            d = float(np.clip(d, -0.5, 0.5))
+        else:
+            d = 0.0
+        yy[i] = rows_idx[k, c] + ylo + d
+    y_fine = np.interp(np.arange(x1 - x0), sel, yy)
+
+    mid_fallback = 0.5 * w
+    ctr = (xs_full > 0.2 * w) & (xs_full < 0.8 * w)
+    midline = _robust_parabola_vertex(xs_full[ctr][::4].astype(float), y_fine[ctr][::4], mid_fallback)
+    midline = float(np.clip(midline, 0.4 * w, 0.6 * w))
+    strength_full = np.interp(xs_full, coarse_x, strength)
+    return BorderTrace(x0=x0, x1=x1, y=y_fine, strength=strength_full, midline_x=midline)
+
+
+# --------------------------------------------------------------------------- box + proposal
+
+
+def box_size(width: int, height: int) -> tuple[int, int]:
+    """The published 700 x 140 box (on a 1200 x 630 image) in this image's pixels."""
+    return int(round(BOX_W_REF / REF_W * width)), int(round(BOX_H_REF / REF_H * height))
+
+
+def _place_box(trace: BorderTrace, width: int, height: int) -> RoiBox:
+    bw, bh = box_size(width, height)
+    x = int(round(trace.midline_x - bw / 2))
+    x = max(0, min(width - bw, x))
+    cols = np.arange(x, x + bw)
+    ys = trace.y_at(cols)
+    # Cover the border in the box's columns with a margin below it for the soft-tissue edge,
+    # keeping as much of the cortex (above the border) as the box height allows.
+    lo, hi = float(np.percentile(ys, 2)), float(np.percentile(ys, 98))
+    margin_below = 0.12 * bh
+    y_bottom = hi + margin_below
+    y = int(round(y_bottom - bh))
+    if y > lo - 0.25 * bh:  # border spans more than the box: keep the upper part covered too
+        y = int(round(min(y, lo - 0.1 * bh)))
+    y = max(0, min(height - bh, y))
+    return RoiBox(x, y, bw, bh)
+
+
+def _split_polylines(trace: BorderTrace, y_max: int) -> tuple[Polyline, Polyline]:
+    xs = np.arange(trace.x0, trace.x1, POLY_STEP)
+    ys = trace.y_at(xs)
+    pts = [(float(x), float(min(y, y_max))) for x, y in zip(xs, ys)]
+    right = [p for p in pts if p[0] < trace.midline_x]  # patient's right = image-left half
+    left = [p for p in pts if p[0] >= trace.midline_x]
+    return right, left
+
+
+def _confidence(trace: BorderTrace, box: RoiBox, width: int, height: int) -> tuple[float, list[str]]:
+    reasons: list[str] = []
+    cols = np.arange(box.x, box.x + box.w)
+    ys = trace.y_at(cols)
+    strength = np.interp(cols, np.arange(trace.x0, trace.x1), trace.strength)
+    med_strength = float(np.median(strength))
+    weak_frac = float(np.mean(strength < 0.15))
+    conf = 1.0
+    if med_strength < 0.35:
+        conf -= 0.35 * (1.0 - med_strength / 0.35)
+        reasons.append("the lower edge of the mandible is faint (low contrast at the border)")
+    if weak_frac > 0.25:
+        conf -= 0.4 * min(1.0, (weak_frac - 0.25) / 0.5)
+        reasons.append(f"no clear border found in {weak_frac:.0%} of the ROI columns")
+    at_bottom = float(np.mean(ys > height - 1 - 0.006 * height))
+    if at_bottom > 0.05:
+        conf -= 0.5 * min(1.0, at_bottom / 0.3)
+        reasons.append("the inferior cortex is cut off by the bottom of the image")
+    # Shape: the border should be U-shaped (lowest near the midline, higher at the box sides).
+    q = max(1, box.w // 8)
+    side_y = 0.5 * (float(np.median(ys[:q])) + float(np.median(ys[-q:])))
+    mid_y = float(np.median(ys[box.w // 2 - q // 2 : box.w // 2 + q // 2 + 1]))
+    if mid_y < side_y - 0.02 * height:
+        conf -= 0.3
+        reasons.append("the traced border is not U-shaped (heavy artefact or not a panoramic)")
+    # Symmetry: the two sides should sit at similar heights.
+    asym = abs(float(np.median(ys[:q])) - float(np.median(ys[-q:]))) / height
+    if asym > 0.08:
+        conf -= 0.3 * min(1.0, (asym - 0.08) / 0.08)
+        reasons.append("the left and right borders are at very different heights (patient tilt or artefact)")
+    aspect = width / height
+    if not (1.6 <= aspect <= 3.2):
+        conf -= 0.4
+        reasons.append(f"aspect ratio {aspect:.2f} is unusual for a panoramic radiograph")
+    return float(np.clip(conf, 0.0, 1.0)), reasons
+
+
+def propose_roi(rad: Radiograph) -> RoiProposal:
+    """Propose the published ROI box and trace the inferior mandibular border per side.
+
+    Returns the box in original pixels, the border polylines (``border_right`` in the
+    image-left half = patient's right), a confidence in [0, 1] and plain-language reasons
+    when confidence is low.
+    """
+    h, w = rad.pixels.shape
+    trace = trace_border(rad.pixels)
+    box = _place_box(trace, w, h)
+    conf, reasons = _confidence(trace, box, w, h)
+    right, left = _split_polylines(trace, h - 1)
+    log.debug("ROI %s confidence %.2f", box.as_dict(), conf)
+    return RoiProposal(box=box, border_right=right, border_left=left, confidence=conf, reasons=reasons)
+
+
+def border_from_box(rad: Radiograph, box: RoiBox) -> RoiProposal:
+    """Re-trace the inferior border inside a user-edited box (the box itself is kept)."""
+    h, w = rad.pixels.shape
+    b = box.clipped(w, h)
+    pad = int(0.1 * b.h)
+    trace = trace_border(rad.pixels, x_range=(b.x, b.x + b.w), y_range=(b.y - pad, b.y + b.h + pad))
+    trace.midline_x = float(b.x + b.w / 2)
+    conf, reasons = _confidence(trace, b, w, h)
+    right, left = _split_polylines(trace, h - 1)
+    return RoiProposal(box=b, border_right=right, border_left=left, confidence=conf, reasons=reasons)
+
+
+def border_arrays(proposal: RoiProposal) -> tuple[np.ndarray, np.ndarray]:
+    """The proposal's two polylines joined into sorted (x, y) arrays (image left to right)."""
+    pts = sorted(list(proposal.border_right) + list(proposal.border_left))
+    if not pts:
+        return np.zeros(0), np.zeros(0)
+    arr = np.asarray(pts, dtype=np.float64)
+    return arr[:, 0], arr[:, 1]
