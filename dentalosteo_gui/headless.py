@@ -15,7 +15,7 @@ def run_headless(files: list[str], out: str = "") -> int:
     targets = [Path(f) for f in files] or [paths.sample_image()]
     out_path = Path(out) if out else Path.cwd() / "dentalosteo-report.pdf"
     try:
-        from .core.engine import screen_files_to_pdf
+        from .services import screen_files_to_pdf
     except ImportError:  # engine not available yet in this build
         screen_files_to_pdf = None
     try:

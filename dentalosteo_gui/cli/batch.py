@@ -1,0 +1,111 @@
+"""``dentalosteo batch DIR_OR_FILES... --csv OUT.csv``: screen many radiographs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from ..core.batch import (
+    case_label,
+    collect_files,
+    dataset_spacing,
+    flatten,
+    format_eta,
+    iter_batch,
+    open_csv_appender,
+    read_done,
+)
+from ..core.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("batch", help="screen folders/files into one CSV (resumable, Ctrl-C safe)")
+    p.add_argument("inputs", nargs="+", metavar="DIR_OR_FILE")
+    p.add_argument("--csv", required=True, help="output CSV (one row per file)")
+    p.add_argument("--pdf-dir", help="also write one PDF report per file here")
+    p.add_argument("--workers", type=int, default=2, help="image-loading threads (default 2)")
+    p.add_argument("--model", help="model pack folder")
+    p.add_argument("--device", choices=["auto", "cpu", "gpu"], default=None)
+    p.add_argument("--restart", action="store_true", help="start over instead of resuming an existing CSV")
+    p.add_argument("--anonymize", action="store_true", help="case IDs instead of file paths; no patient data")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.settings import load_settings
+    from ..services import make_engine
+
+    missing = [i for i in args.inputs if not Path(i).exists()]
+    if missing:
+        raise ConfigError(f"{missing[0]}: not found (check the path)")
+    files = collect_files(args.inputs)
+    if not files:
+        raise ConfigError(f"no radiographs (PNG, JPEG, TIFF, BMP, DICOM) found in {', '.join(args.inputs)}")
+    settings = load_settings()
+    anonymize = bool(args.anonymize or settings.anonymize_exports)
+    out = Path(args.csv)
+    if out.parent and not out.parent.exists():
+        raise ConfigError(f"{out}: folder {out.parent} does not exist")
+    done = set() if args.restart else read_done(out)
+    todo = [f for f in files if case_label(f, anonymize) not in done]
+    skipped = len(files) - len(todo)
+    spacing = dataset_spacing(args.inputs)
+    engine = make_engine(model_dir=args.model, device=args.device, settings=settings)
+    pdf_dir = Path(args.pdf_dir) if args.pdf_dir else None
+    if pdf_dir:
+        pdf_dir.mkdir(parents=True, exist_ok=True)
+    cancel = threading.Event()
+
+    def on_sigint(signum, frame):  # type: ignore[no-untyped-def]
+        cancel.set()
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    fh, writer = open_csv_appender(out, resume=not args.restart)
+    n_ok = n_err = 0
+    show = not args.quiet and sys.stderr.isatty() or os.environ.get("DENTALOSTEO_PROGRESS") == "1"
+    if skipped:
+        sys.stderr.write(f"resuming: {skipped} file(s) already in {out}\n")
+    try:
+        for item in iter_batch(lambda rad, sp: engine.screen(rad, pixel_spacing_mm=sp), todo, spacing,
+                               workers=args.workers, cancel=cancel, keep_radiographs=bool(pdf_dir)):
+            label = case_label(item.path, anonymize)
+            writer.writerow(flatten(item.result, label, item.error))
+            fh.flush()
+            os.fsync(fh.fileno())
+            if item.error:
+                n_err += 1
+            else:
+                n_ok += 1
+                if pdf_dir and item.result is not None and item.radiograph is not None:
+                    from ..core.report import write_report
+
+                    card = engine.roi_backend.card if engine.roi_backend else None
+                    stem = label if anonymize else item.path.stem
+                    write_report(item.result, item.radiograph, pdf_dir / f"{stem}-report.pdf",
+                                 settings=settings, anonymize=anonymize, model_card=card)
+            if show or not args.quiet:
+                bar = _bar(item.index + 1, item.total)
+                msg = (f"\r{bar} {item.index + 1}/{item.total} ok {n_ok} failed {n_err} "
+                       f"ETA {format_eta(item.eta_s)}")
+                sys.stderr.write(msg if show else msg.lstrip("\r") + "\n")
+                sys.stderr.flush()
+    finally:
+        fh.close()
+        signal.signal(signal.SIGINT, old)
+    if show:
+        sys.stderr.write("\n")
+    if cancel.is_set():
+        sys.stderr.write(f"interrupted: {n_ok + n_err} row(s) written to {out}; run again to resume\n")
+        return 130
+    sys.stderr.write(f"screened {n_ok}, failed {n_err}, skipped {skipped} (already done) -> {out}\n")
+    return 0
+
+
+def _bar(done: int, total: int, width: int = 24) -> str:
+    filled = int(width * done / max(total, 1))
+    return "[" + "#" * filled + "." * (width - filled) + "]"

@@ -1,0 +1,122 @@
+"""``dentalosteo screen FILE``: screen one radiograph (JSON, heatmap, PDF)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import ConfigError
+from ..core.imageio import load_radiograph
+from ..core.pointsio import check_inside, load_landmarks
+from ..core.types import RoiBox
+from .common import print_json, spacing_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("screen", help="screen one radiograph: risk, Klemetti hint, MCW, Grad-CAM")
+    p.add_argument("file")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--roi", help="use this box x,y,w,h (original pixels) instead of the proposal")
+    g.add_argument("--landmarks", help="landmark mode with the eight points in this JSON file")
+    g.add_argument("--landmark-mode", action="store_true", help="landmark mode with auto-placed points")
+    p.add_argument("--model", help="model pack folder (default: the bundled models/default)")
+    p.add_argument("--device", choices=["auto", "cpu", "gpu"], default=None)
+    p.add_argument("--pixel-spacing", type=str, help="pixel spacing in mm (overrides the file's)")
+    p.add_argument("--gradcam", choices=["gradcam", "gradcam++", "none"], default=None)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--heatmap", help="write the Grad-CAM overlay picture (PNG)")
+    p.add_argument("--heatmap-raw", help="write the Grad-CAM map as float32 .npy, image-sized, 0 outside the ROI")
+    p.add_argument("--pdf", help="write the PDF screening report")
+    p.add_argument("--anonymize", action="store_true", help="remove patient data from every output")
+    p.set_defaults(func=run)
+
+
+def write_heatmap_png(path: str | Path, pixels: np.ndarray, heat: np.ndarray | None, roi: RoiBox | None) -> Path:
+    import cv2
+
+    from ..core.atomic import atomic_write_bytes
+    from ..core.heatmap import blend, gray_to_rgb
+
+    rgb = blend(pixels, heat) if heat is not None else gray_to_rgb(pixels)
+    if roi is not None:
+        t = max(2, int(round(min(pixels.shape) / 400)))
+        cv2.rectangle(rgb, (roi.x, roi.y), (roi.x + roi.w, roi.y + roi.h), (80, 200, 255), t)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ConfigError(f"{path}: could not encode the heatmap PNG")
+    return atomic_write_bytes(path, buf.tobytes())
+
+
+def write_heatmap_raw(path: str | Path, heat: np.ndarray | None, shape: tuple[int, int]) -> Path:
+    import io
+
+    from ..core.atomic import atomic_write_bytes
+
+    arr = np.zeros(shape, np.float32) if heat is None else np.clip(heat, 0, 1).astype(np.float32)
+    bio = io.BytesIO()
+    np.save(bio, arr)
+    return atomic_write_bytes(path, bio.getvalue())
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.settings import load_settings
+    from ..services import make_engine
+
+    settings = load_settings()
+    if args.gradcam:
+        settings.gradcam_method = args.gradcam
+    spacing = spacing_arg(args.pixel_spacing) if args.pixel_spacing else None
+    rad = load_radiograph(args.file)
+    roi = RoiBox.parse(args.roi) if args.roi else None
+    if roi is not None and (roi.x >= rad.width or roi.y >= rad.height or roi.x + roi.w <= 0 or roi.y + roi.h <= 0):
+        raise ConfigError(f"--roi {args.roi} lies outside the {rad.width}x{rad.height} image")
+    landmarks = None
+    if args.landmarks:
+        landmarks = load_landmarks(args.landmarks)
+        check_inside(landmarks, rad.width, rad.height, args.landmarks)
+    engine = make_engine(model_dir=args.model, device=args.device, settings=settings)
+    mode = "landmarks" if (landmarks is not None or args.landmark_mode) else "roi"
+    res = engine.screen(rad, roi=roi, landmarks=landmarks, mode=mode, pixel_spacing_mm=spacing)
+    anonymize = bool(args.anonymize or settings.anonymize_exports)
+    _record_history(res, rad, anonymize)
+    if args.heatmap:
+        write_heatmap_png(args.heatmap, rad.pixels, res.heatmap, res.roi)
+    if args.heatmap_raw:
+        write_heatmap_raw(args.heatmap_raw, res.heatmap, rad.pixels.shape)
+    if args.pdf:
+        from ..core.report import write_report
+
+        card = (engine.landmark_backend if mode == "landmarks" else engine.roi_backend)
+        write_report(res, rad, Path(args.pdf), settings=settings, anonymize=anonymize,
+                     model_card=card.card if card else None)
+    d = res.as_json_dict()
+    if anonymize:
+        d["path"] = Path(d["path"]).suffix or "<anonymised>"
+    if args.json:
+        print_json(d)
+    else:
+        from ..services import _summary_line
+
+        sys.stdout.write(_summary_line(res) + "\n")
+        for w in res.warnings:
+            sys.stdout.write(f"  warning: {w}\n")
+    return 0
+
+
+def _record_history(res, rad, anonymize: bool) -> None:  # type: ignore[no-untyped-def]
+    """Every screening goes to the local history (best effort: never fails the screening)."""
+    import logging
+
+    try:
+        from ..core.history import History, file_sha256
+
+        h = History()
+        try:
+            h.record_screening(res, rad, file_sha256=file_sha256(Path(rad.path)), anonymize=anonymize)
+        finally:
+            h.close()
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger(__name__).warning("history not recorded: %s", type(exc).__name__)

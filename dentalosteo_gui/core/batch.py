@@ -1,0 +1,214 @@
+"""Batch screening as a cancellable generator (used by ``dentalosteo batch`` and the GUI).
+
+A bad file is recorded with its error and skipped; it never aborts the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import DentalOsteoError
+from .imageio import SUPPORTED_EXTENSIONS, load_radiograph
+from .types import Radiograph, ScreeningResult
+
+log = logging.getLogger(__name__)
+
+CSV_FIELDS = [
+    "file", "risk", "band", "assessable", "klemetti_class", "klemetti_rule", "klemetti_agree",
+    "klemetti_p_C1", "klemetti_p_C2", "klemetti_p_C3", "mcw_left_mm", "mcw_right_mm",
+    "assumed_spacing", "pixel_spacing_mm", "roi_x", "roi_y", "roi_w", "roi_h", "roi_confidence",
+    "operating_point", "op_threshold", "op_sensitivity", "op_specificity", "mode",
+    "model_name", "model_version", "model_sha256", "device", "time_total_ms", "warnings", "error",
+]
+
+
+def collect_files(items: Iterable[str | Path]) -> list[Path]:
+    """Expand folders (recursively) into supported radiograph files, sorted, de-duplicated."""
+    out: list[Path] = []
+    seen: set[str] = set()
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            cands = sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in SUPPORTED_EXTENSIONS and not f.name.startswith(".")
+            )
+        else:
+            cands = [p]
+        for f in cands:
+            key = str(f.resolve()) if f.exists() else str(f)
+            if key not in seen:
+                seen.add(key)
+                out.append(f)
+    return out
+
+
+def dataset_spacing(items: Iterable[str | Path]) -> dict[str, float]:
+    """Per-file pixel spacing from a dataset ``labels.csv`` in any given folder."""
+    spacing: dict[str, float] = {}
+    for item in items:
+        p = Path(item)
+        if not (p.is_dir() and (p / "labels.csv").exists()):
+            continue
+        try:
+            from .dataset import read_dataset
+
+            for row in read_dataset(p):
+                if row.pixel_spacing_mm:
+                    spacing[str(Path(row.file).resolve())] = float(row.pixel_spacing_mm)
+        except DentalOsteoError as exc:
+            log.warning("labels.csv ignored: %s", exc)
+    return spacing
+
+
+def case_label(path: Path, anonymize: bool) -> str:
+    if not anonymize:
+        return str(path)
+    return "CASE-" + hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:10].upper()
+
+
+def flatten(res: ScreeningResult | None, file_label: str, error: str = "") -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(CSV_FIELDS, "")
+    row["file"] = file_label
+    row["error"] = error
+    if res is None:
+        return row
+    kp = res.klemetti_probabilities or {}
+    op = res.operating_point or {}
+
+    def r(v: float | None, nd: int = 4) -> Any:
+        return "" if v is None else round(float(v), nd)
+
+    row.update({
+        "risk": r(res.risk), "band": res.band or "", "assessable": res.assessable,
+        "klemetti_class": res.klemetti_class or "", "klemetti_rule": res.klemetti_rule or "",
+        "klemetti_agree": "" if res.klemetti_agree is None else res.klemetti_agree,
+        "klemetti_p_C1": r(kp.get("C1")), "klemetti_p_C2": r(kp.get("C2")), "klemetti_p_C3": r(kp.get("C3")),
+        "mcw_left_mm": r(res.mcw_left_mm, 3), "mcw_right_mm": r(res.mcw_right_mm, 3),
+        "assumed_spacing": res.assumed_spacing, "pixel_spacing_mm": r(res.pixel_spacing_mm, 5),
+        "roi_x": res.roi.x if res.roi else "", "roi_y": res.roi.y if res.roi else "",
+        "roi_w": res.roi.w if res.roi else "", "roi_h": res.roi.h if res.roi else "",
+        "roi_confidence": r(res.roi_confidence, 3),
+        "operating_point": op.get("name", ""), "op_threshold": r(op.get("threshold")),
+        "op_sensitivity": r(op.get("sensitivity")), "op_specificity": r(op.get("specificity")),
+        "mode": res.mode,
+        "model_name": res.model.name if res.model else "", "model_version": res.model.version if res.model else "",
+        "model_sha256": res.model.sha256 if res.model else "", "device": res.device,
+        "time_total_ms": r(res.timings_ms.get("total"), 1),
+        "warnings": " | ".join(res.warnings),
+    })
+    return row
+
+
+@dataclass
+class BatchItem:
+    index: int
+    total: int
+    path: Path
+    result: ScreeningResult | None
+    radiograph: Radiograph | None
+    error: str
+    elapsed_s: float
+    eta_s: float | None
+
+
+def read_done(csv_path: Path) -> set[str]:
+    """Files already in an existing batch CSV (to resume an interrupted run)."""
+    if not csv_path.exists():
+        return set()
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            return {row["file"] for row in csv.DictReader(fh) if row.get("file")}
+    except (OSError, KeyError, csv.Error, UnicodeDecodeError):
+        return set()
+
+
+def iter_batch(screen: Callable[[Radiograph, float | None], ScreeningResult], files: list[Path],
+               spacing: dict[str, float] | None = None, workers: int = 1,
+               cancel: threading.Event | None = None, keep_radiographs: bool = False) -> Iterator[BatchItem]:
+    """Screen ``files`` in order, yielding one :class:`BatchItem` per file.
+
+    Loading (I/O + decode) runs ahead on ``workers`` threads; ``screen`` is called in order.
+    Checks ``cancel`` between files.
+    """
+    spacing = spacing or {}
+    total = len(files)
+    t0 = time.perf_counter()
+    workers = max(1, int(workers))
+
+    def load(p: Path) -> Radiograph | str:
+        try:
+            return load_radiograph(p)
+        except DentalOsteoError as exc:
+            return str(exc)
+        except MemoryError:
+            return f"{p}: not enough memory to decode the image"
+        except Exception as exc:  # noqa: BLE001 - one bad file never aborts the batch
+            log.exception("unexpected error loading %s", p.name)
+            return f"{p}: unexpected error ({type(exc).__name__}: {exc})"
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dentalosteo-load") as pool:
+        pending: dict[int, Future[Radiograph | str]] = {}
+        ahead = workers + 1
+        for i in range(min(ahead, total)):
+            pending[i] = pool.submit(load, files[i])
+        for i, path in enumerate(files):
+            if cancel is not None and cancel.is_set():
+                for f in pending.values():
+                    f.cancel()
+                return
+            nxt = i + ahead
+            if nxt < total:
+                pending[nxt] = pool.submit(load, files[nxt])
+            loaded = pending.pop(i).result()
+            res: ScreeningResult | None = None
+            err = ""
+            rad: Radiograph | None = None
+            if isinstance(loaded, str):
+                err = loaded
+            else:
+                rad = loaded
+                try:
+                    key = str(path.resolve())
+                    res = screen(rad, spacing.get(key))
+                except DentalOsteoError as exc:
+                    err = f"{path}: {exc}"
+                except Exception as exc:  # noqa: BLE001
+                    log.exception("unexpected error screening %s", path.name)
+                    err = f"{path}: unexpected error ({type(exc).__name__}: {exc})"
+            elapsed = time.perf_counter() - t0
+            done = i + 1
+            eta = elapsed / done * (total - done) if done else None
+            yield BatchItem(i, total, path, res, rad if keep_radiographs else None, err, elapsed, eta)
+            if not keep_radiographs:
+                rad = None
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    s = int(round(seconds))
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+def open_csv_appender(path: Path, resume: bool) -> tuple[Any, Any]:
+    """Open the batch CSV for appending rows durably (resume keeps existing rows)."""
+    exists = path.exists() and path.stat().st_size > 0
+    mode = "a" if (resume and exists) else "w"
+    fh = open(path, mode, newline="", encoding="utf-8")  # noqa: SIM115 - closed by caller
+    writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    if mode == "w":
+        writer.writeheader()
+        fh.flush()
+        os.fsync(fh.fileno())
+    return fh, writer

@@ -1,0 +1,179 @@
+"""The model backend the screening engine calls: a model pack + device + Grad-CAM.
+
+Implements :class:`dentalosteo_gui.core.engine.ModelBackend`. TensorFlow is imported lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import ModelError
+from ..core.heatmap import resize_map
+from ..core.types import Landmarks, ModelInfo, RoiBox
+
+log = logging.getLogger(__name__)
+
+GROUPS = ("condyle", "gonial_angle", "premolar", "maxillary_tuberosity")
+
+
+class KerasBackend:
+    """Loads a pack once, warms it, and serves predictions + Grad-CAM maps."""
+
+    def __init__(self, pack_dir: str | Path | None = None, device: str = "auto") -> None:
+        from .packs import load_pack, select_device
+
+        self.device = select_device(device)
+        self.pack = load_pack(pack_dir)
+        self.card: dict[str, Any] = self.pack.card
+        self.mode: str = self.pack.mode
+        self.info = ModelInfo(
+            name=str(self.card.get("name", "model")),
+            version=str(self.card.get("version", "")),
+            sha256=self.pack.sha256,
+            arch=str(self.card.get("arch", "")),
+            source=str((self.card.get("training_data") or {}).get("source", "")),
+        )
+        self._cam: Any = None
+        self._warm = False
+
+    # ------------------------------------------------------------------ helpers
+    def _tf_device(self) -> Any:
+        import tensorflow as tf
+
+        return tf.device("/GPU:0" if self.device.upper().startswith("GPU") else "/CPU:0")
+
+    def _cam_engine(self) -> Any:
+        if self._cam is None:
+            from .gradcam import FastGradCam
+
+            layer = self.card.get("gradcam_layer")
+            if not layer:
+                raise ModelError(f"model pack {self.pack.path}: card has no gradcam_layer")
+            self._cam = FastGradCam(self.pack.keras_model(), layer)
+        return self._cam
+
+    def _from_outputs(self, outs: list[np.ndarray]) -> dict[str, Any]:
+        """Model outputs -> calibrated risk + Klemetti probabilities, as the card says."""
+        if hasattr(self.pack, "predict_from_outputs"):
+            return dict(self.pack.predict_from_outputs(outs))
+        model = self.pack.keras_model()
+        names = [str(n) for n in (getattr(model, "output_names", None) or [])]
+        by_name = dict(zip(names, outs, strict=False)) if len(names) == len(outs) else {}
+        risk_out = np.asarray(by_name.get("risk", outs[0]))[0]
+        p1 = float(risk_out[1]) if risk_out.shape[-1] == 2 else float(risk_out[-1])
+        p1 = min(max(p1, 1e-7), 1 - 1e-7)
+        temperature = float((self.card.get("calibration") or {}).get("temperature", 1.0) or 1.0)
+        logit = np.log(p1 / (1.0 - p1)) / temperature
+        risk = float(1.0 / (1.0 + np.exp(-logit)))
+        kl = None
+        k_out = by_name.get("klemetti") if by_name else (outs[1] if len(outs) > 1 else None)
+        if k_out is not None:
+            k = np.asarray(k_out)[0]
+            kl = {c: float(v) for c, v in zip(("C1", "C2", "C3"), k, strict=False)}
+        return {"risk": risk, "risk_raw": p1, "klemetti": kl, "attention": None}
+
+    def warm(self) -> float:
+        """Build the graph once so the first dentist-facing call is fast; returns ms."""
+        if self._warm:
+            return 0.0
+        t0 = time.perf_counter()
+        if self.mode == "roi":
+            h = int(self.card["input"]["height"])
+            w = int(self.card["input"]["width"])
+            c = int(self.card["input"].get("channels", 1))
+            with self._tf_device():
+                self._cam_engine()(np.zeros((1, h, w, c), np.float32))
+        else:
+            px = np.zeros((400, 800), np.float32)
+            lm = {n: (400.0, 200.0) for n in self._landmark_names()}
+            self.predict_landmarks(px, lm, 0.1)
+        self._warm = True
+        return (time.perf_counter() - t0) * 1000.0
+
+    @staticmethod
+    def _landmark_names() -> tuple[str, ...]:
+        from ..core.types import LANDMARK_NAMES
+
+        return LANDMARK_NAMES
+
+    # ------------------------------------------------------------------ ROI mode
+    def predict_roi(self, pixels: np.ndarray, box: RoiBox, gradcam: str | None = "gradcam") -> dict[str, Any]:
+        """Risk, Klemetti probabilities and (optionally) the Grad-CAM map on the ROI.
+
+        Returns dict with keys risk, risk_raw, klemetti, map (box.h x box.w in model units,
+        unnormalised, or None), timings_ms.
+        """
+        t0 = time.perf_counter()
+        x = self.pack.prepare_roi(pixels, box)
+        t1 = time.perf_counter()
+        with self._tf_device():
+            if gradcam:
+                cam, outs = self._cam_engine()(x, plus=(gradcam == "gradcam++"))
+                raw = cam[0]
+            else:
+                outs = self.pack.keras_model()(x, training=False)
+                outs = [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
+                raw = None
+        t2 = time.perf_counter()
+        pred = self._from_outputs(outs)
+        roi_map = None
+        if raw is not None:
+            roi_map = resize_map(raw, (box.h, box.w))
+        t3 = time.perf_counter()
+        pred = dict(pred)
+        pred["map"] = roi_map
+        pred["timings_ms"] = {
+            "preprocess": (t1 - t0) * 1000.0,
+            "inference_gradcam" if gradcam else "inference": (t2 - t1) * 1000.0,
+            "postprocess": (t3 - t2) * 1000.0,
+        }
+        return pred
+
+    # ------------------------------------------------------------------ landmark mode
+    def predict_landmarks(self, pixels: np.ndarray, landmarks: Landmarks, pixel_spacing_mm: float | None) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        x = self.pack.prepare_landmarks(pixels, landmarks, pixel_spacing_mm)
+        t1 = time.perf_counter()
+        with self._tf_device():
+            pred = dict(self.pack.predict(x))
+        t2 = time.perf_counter()
+        pred["patch_maps"] = None
+        layer = self.card.get("gradcam_layer")
+        if layer:
+            try:
+                pred["patch_maps"] = self._patch_maps(x, layer)
+            except Exception as exc:  # noqa: BLE001 - maps are an extra; never fail the screening
+                log.warning("landmark Grad-CAM failed: %s", type(exc).__name__)
+        pred["timings_ms"] = {"preprocess": (t1 - t0) * 1000.0, "inference": (t2 - t1) * 1000.0,
+                              "gradcam": (time.perf_counter() - t2) * 1000.0}
+        return pred
+
+    def _patch_maps(self, x: Any, layer: str) -> dict[str, np.ndarray] | None:
+        """Per-patch saliency for the siamese model: |d risk / d patch| smoothed (input gradients)."""
+        import tensorflow as tf
+
+        model = self.pack.keras_model()
+        xs = x if isinstance(x, (list, tuple)) else [x]
+        ts = [tf.convert_to_tensor(np.asarray(v, dtype=np.float32)) for v in xs]
+        with tf.GradientTape() as tape:
+            for t in ts:
+                tape.watch(t)
+            out = model(ts if len(ts) > 1 else ts[0], training=False)
+            risk = out["risk"] if isinstance(out, dict) else (out[0] if isinstance(out, (list, tuple)) else out)
+            score = risk[:, 1]
+        grads = tape.gradient(score, ts)
+        names = self._landmark_names()
+        maps: dict[str, np.ndarray] = {}
+        if len(ts) == 1:  # (1, 8, H, W, C)
+            g = np.abs(np.asarray(grads[0]))[0]
+            for i, n in enumerate(names):
+                maps[n] = g[i].mean(axis=-1)
+        else:
+            for i, n in enumerate(names):
+                maps[n] = np.abs(np.asarray(grads[i]))[0].mean(axis=-1)
+        return maps

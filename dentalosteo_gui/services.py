@@ -1,0 +1,105 @@
+"""Composition root: builds the one screening engine the GUI, CLI, batch and headless job use.
+
+Lives outside ``core`` because it wires the core engine to the ML backend (TensorFlow is
+still imported lazily, only when a model is actually loaded).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .core import paths
+from .core.engine import Engine, EngineOptions
+from .core.errors import DentalOsteoError, ModelError
+from .core.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+_cache: dict[tuple[str, str, str], Engine] = {}
+_cache_lock = threading.Lock()
+
+
+def _pack_exists(p: Path) -> bool:
+    return (p / "card.json").exists() and (p / "model.keras").exists()
+
+
+def make_engine(model_dir: str | Path | None = None, device: str | None = None,
+                settings: Settings | None = None, require_model: bool = False,
+                landmark_model_dir: str | Path | None = None) -> Engine:
+    """The engine for these settings; cached, so the model is loaded once per process."""
+    s = settings or load_settings()
+    dev = device or s.device
+    mdir = Path(model_dir) if model_dir else (Path(s.model_dir) if s.model_dir else paths.default_model_dir())
+    ldir = Path(landmark_model_dir) if landmark_model_dir else paths.landmark_model_dir()
+    key = (str(mdir), str(ldir), dev)
+    with _cache_lock:
+        if key in _cache:
+            eng = _cache[key]
+            eng.options = _options(s)
+            return eng
+        backend = None
+        if _pack_exists(mdir):
+            from .ml.backend import KerasBackend
+
+            t0 = time.perf_counter()
+            backend = KerasBackend(mdir, device=dev)
+            log.info("model %s loaded on %s in %.0f ms", backend.info.name, backend.device,
+                     (time.perf_counter() - t0) * 1000)
+        elif require_model or model_dir:
+            raise ModelError(f"{mdir}: no model pack here (needs card.json and model.keras)",)
+
+        def landmark_loader() -> Any:
+            if not _pack_exists(ldir):
+                return None
+            from .ml.backend import KerasBackend
+
+            return KerasBackend(ldir, device=dev)
+
+        eng = Engine(backend, landmark_loader, _options(s))
+        _cache[key] = eng
+        return eng
+
+
+def _options(s: Settings) -> EngineOptions:
+    return EngineOptions(
+        operating_point=s.operating_point,
+        gradcam_method=s.gradcam_method,
+        default_pixel_spacing_mm=float(s.default_pixel_spacing_mm),
+    )
+
+
+def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None = None) -> list[Path]:
+    """Headless main job: screen each file and write one PDF report per file."""
+    from .core.imageio import load_radiograph
+    from .core.report import write_report
+
+    s = load_settings()
+    engine = make_engine(settings=s)
+    anon = s.anonymize_exports if anonymize is None else anonymize
+    written: list[Path] = []
+    multiple = len(targets) > 1 or out.suffix.lower() != ".pdf"
+    for t in targets:
+        rad = load_radiograph(t)
+        res = engine.screen(rad)
+        dest = (out / f"{Path(t).stem}-report.pdf") if multiple else out
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        card = engine.roi_backend.card if engine.roi_backend else None
+        written.append(write_report(res, rad, dest, settings=s, anonymize=anon, model_card=card))
+        print(_summary_line(res))
+    return written
+
+
+def _summary_line(res: Any) -> str:
+    risk = "n/a" if res.risk is None else f"{res.risk:.2f}"
+    mcw = "/".join("n/a" if v is None else f"{v:.2f}" for v in (res.mcw_right_mm, res.mcw_left_mm))
+    flag = "" if res.assessable else " NOT ASSESSABLE"
+    return (f"{Path(res.path).name}: risk {risk} ({res.band or '-'}), Klemetti model "
+            f"{res.klemetti_class or '-'} / rule {res.klemetti_rule or '-'}, MCW right/left {mcw} mm"
+            f"{' (assumed spacing)' if res.assumed_spacing else ''}, device {res.device}{flag}")
+
+
+__all__ = ["make_engine", "screen_files_to_pdf", "DentalOsteoError"]
