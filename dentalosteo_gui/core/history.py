@@ -1,0 +1,389 @@
+"""Screening history: a local SQLite database (WAL) in the platformdirs data folder.
+
+Each screening row holds when, the file hash, the patient ID (or a pseudonym when
+anonymised), ROI/landmarks, the result fields, model sha256 and app version; user edits
+(ROI moved, spacing changed) and exports hang off it. Every write also appends a row to the
+hash-chained audit log in the same transaction. Patient names and birth dates are NOT
+stored. The schema is versioned with ``PRAGMA user_version`` and migrated on open.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from . import paths
+from .atomic import atomic_write_text
+from .audit import AuditLog, connect, utc_now
+from .deidentify import local_salt, pseudonym
+from .errors import DentalOsteoError
+from .types import Radiograph, ScreeningResult
+
+log = logging.getLogger(__name__)
+
+
+class HistoryError(DentalOsteoError):
+    """The history database cannot be read or written."""
+
+
+_V1 = """
+CREATE TABLE screenings (
+    id INTEGER PRIMARY KEY,
+    created_utc TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL,
+    file_path TEXT NOT NULL DEFAULT '',
+    patient_id TEXT NOT NULL DEFAULT '',
+    pseudonymised INTEGER NOT NULL DEFAULT 0,
+    study_date TEXT NOT NULL DEFAULT '',
+    mode TEXT NOT NULL DEFAULT 'roi',
+    roi TEXT,
+    landmarks TEXT,
+    risk REAL,
+    band TEXT,
+    operating_point TEXT,
+    klemetti_class TEXT,
+    klemetti_probabilities TEXT,
+    klemetti_rule TEXT,
+    klemetti_agree INTEGER,
+    mcw_right_mm REAL,
+    mcw_left_mm REAL,
+    pixel_spacing_mm REAL,
+    assumed_spacing INTEGER,
+    assessable INTEGER NOT NULL,
+    warnings TEXT NOT NULL DEFAULT '[]',
+    model_name TEXT,
+    model_version TEXT,
+    model_sha256 TEXT,
+    app_version TEXT NOT NULL,
+    device TEXT,
+    result_json TEXT NOT NULL
+);
+CREATE INDEX screenings_patient ON screenings(patient_id, created_utc);
+CREATE INDEX screenings_file ON screenings(file_sha256);
+CREATE TABLE edits (
+    id INTEGER PRIMARY KEY,
+    screening_id INTEGER NOT NULL REFERENCES screenings(id),
+    created_utc TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX edits_screening ON edits(screening_id);
+CREATE TABLE exports (
+    id INTEGER PRIMARY KEY,
+    screening_id INTEGER REFERENCES screenings(id),
+    created_utc TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL
+);
+CREATE INDEX exports_screening ON exports(screening_id);
+"""
+
+# MIGRATIONS[i] brings a database from user_version i to i + 1. Append, never edit.
+MIGRATIONS: list[str] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+CSV_COLUMNS = [
+    "id", "created_utc", "patient_id", "pseudonymised", "study_date", "file_sha256",
+    "file_path", "mode", "risk", "band", "operating_point", "threshold", "sensitivity",
+    "specificity", "klemetti_class", "klemetti_rule", "klemetti_agree", "mcw_right_mm",
+    "mcw_left_mm", "pixel_spacing_mm", "assumed_spacing", "assessable", "warnings",
+    "model_name", "model_version", "model_sha256", "app_version", "n_edits", "n_exports",
+]
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes (hex), read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError as exc:
+        raise HistoryError(f"{path}: cannot read the file to hash it: {exc.strerror}") from None
+    return h.hexdigest()
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _j(v: Any) -> str | None:
+    return None if v is None else json.dumps(v, sort_keys=True, default=str)
+
+
+def _csv_safe(v: Any) -> Any:
+    """Stop spreadsheet formula injection through text fields (OWASP CSV injection)."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
+
+
+class History:
+    """The screening history store. One instance per thread."""
+
+    def __init__(self, db_path: Path | None = None) -> None:
+        self.db_path = Path(db_path) if db_path is not None else paths.history_db_path()
+        self._conn = connect(self.db_path)
+        self._conn.row_factory = sqlite3.Row
+        self._migrate()
+        self.audit = AuditLog(self.db_path, conn=self._conn)
+
+    # -- schema ------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        try:
+            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise HistoryError(f"{self.db_path}: not a readable history database ({exc}); "
+                               "move it aside and a new one will be created") from None
+        if version > SCHEMA_VERSION:
+            self._conn.close()
+            raise HistoryError(
+                f"{self.db_path}: history schema version {version} is newer than this app "
+                f"understands ({SCHEMA_VERSION}); update DentalOsteo")
+        for v in range(version, SCHEMA_VERSION):
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                for stmt in MIGRATIONS[v].split(";"):
+                    if stmt.strip():
+                        self._conn.execute(stmt)
+                self._conn.execute(f"PRAGMA user_version={v + 1}")
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._conn.execute("ROLLBACK")
+                self._conn.close()
+                raise HistoryError(f"{self.db_path}: migrating the history to version "
+                                   f"{v + 1} failed: {exc}") from None
+            log.info("history database migrated to schema version %d", v + 1)
+
+    @property
+    def schema_version(self) -> int:
+        """Current ``PRAGMA user_version``."""
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- writing -----------------------------------------------------------------------
+    def _write(self, fn: Any) -> Any:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                out = fn()
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise HistoryError(f"{self.db_path}: cannot write the history: {exc} "
+                               "(check the data folder is writable and not full)") from None
+        return out
+
+    def patient_key(self, radiograph: Radiograph, anonymize: bool) -> tuple[str, bool]:
+        """The patient identifier stored: the ID, or its pseudonym when anonymising."""
+        pid = radiograph.patient.patient_id.strip()
+        if anonymize and pid:
+            return pseudonym(pid, local_salt()), True
+        return pid, False
+
+    def record_screening(self, result: ScreeningResult, radiograph: Radiograph, *,
+                         file_sha256: str, anonymize: bool = False,
+                         edits: list[dict] | None = None) -> int:
+        """Store one screening (and the edits made before it); returns its id."""
+        pid, pseudo = self.patient_key(radiograph, anonymize)
+        rj = result.as_json_dict()
+        if anonymize:
+            rj["path"] = ""
+        op = result.operating_point or {}
+        model = result.model
+        row = {
+            "created_utc": utc_now(),
+            "file_sha256": file_sha256,
+            "file_path": "" if anonymize else (result.path or radiograph.path or ""),
+            "patient_id": pid,
+            "pseudonymised": int(pseudo),
+            "study_date": "" if anonymize else radiograph.patient.study_date,
+            "mode": result.mode,
+            "roi": _j(result.roi.as_dict() if result.roi else None),
+            "landmarks": _j(rj.get("landmarks")),
+            "risk": _num(result.risk),
+            "band": result.band,
+            "operating_point": _j(op),
+            "klemetti_class": result.klemetti_class,
+            "klemetti_probabilities": _j(result.klemetti_probabilities),
+            "klemetti_rule": result.klemetti_rule,
+            "klemetti_agree": None if result.klemetti_agree is None else int(result.klemetti_agree),
+            "mcw_right_mm": _num(result.mcw_right_mm),
+            "mcw_left_mm": _num(result.mcw_left_mm),
+            "pixel_spacing_mm": _num(result.pixel_spacing_mm),
+            "assumed_spacing": int(bool(result.assumed_spacing)),
+            "assessable": int(bool(result.assessable)),
+            "warnings": json.dumps(list(result.warnings)),
+            "model_name": model.name if model else None,
+            "model_version": model.version if model else None,
+            "model_sha256": model.sha256 if model else None,
+            "app_version": __version__,
+            "device": result.device,
+            "result_json": json.dumps(rj, default=str),
+        }
+
+        def tx() -> int:
+            cols = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            cur = self._conn.execute(f"INSERT INTO screenings ({cols}) VALUES ({marks})",
+                                     tuple(row.values()))
+            sid = int(cur.lastrowid or 0)
+            self.audit.append_in_transaction("screening", {
+                "screening_id": sid, "file_sha256": file_sha256, "patient_id": pid,
+                "pseudonymised": pseudo, "risk": row["risk"], "band": result.band,
+                "klemetti_class": result.klemetti_class, "assessable": bool(result.assessable),
+                "model_sha256": row["model_sha256"], "app_version": __version__,
+            })
+            for e in edits or []:
+                self._edit_in_tx(sid, str(e.get("kind", "edit")),
+                                 {k: v for k, v in e.items() if k != "kind"})
+            return sid
+
+        sid = self._write(tx)
+        log.info("history: recorded screening #%d", sid)
+        return int(sid)
+
+    def _check_id(self, screening_id: int) -> None:
+        r = self._conn.execute("SELECT 1 FROM screenings WHERE id=?", (int(screening_id),)).fetchone()
+        if r is None:
+            raise HistoryError(f"{self.db_path}: no screening #{screening_id} in the history")
+
+    def _edit_in_tx(self, screening_id: int, kind: str, detail: dict) -> None:
+        self._check_id(screening_id)
+        self._conn.execute(
+            "INSERT INTO edits (screening_id, created_utc, kind, detail) VALUES (?,?,?,?)",
+            (int(screening_id), utc_now(), kind, json.dumps(detail, sort_keys=True, default=str)))
+        self.audit.append_in_transaction("edit", {"screening_id": int(screening_id),
+                                                  "kind": kind, "detail": detail})
+
+    def record_edit(self, screening_id: int, kind: str, detail: dict) -> None:
+        """Record a user edit (e.g. ``roi_moved``, ``spacing_changed``) of a screening."""
+        self._write(lambda: self._edit_in_tx(screening_id, kind, detail))
+
+    def record_export(self, screening_id: int | None, kind: str, path: str) -> None:
+        """Record an export (``pdf``, ``csv``, ``dicom``...) of a screening (or of the list)."""
+
+        def tx() -> None:
+            if screening_id is not None:
+                self._check_id(screening_id)
+            self._conn.execute(
+                "INSERT INTO exports (screening_id, created_utc, kind, path) VALUES (?,?,?,?)",
+                (None if screening_id is None else int(screening_id), utc_now(), kind, str(path)))
+            self.audit.append_in_transaction("export", {
+                "screening_id": screening_id, "kind": kind, "file": Path(str(path)).name})
+
+        self._write(tx)
+
+    # -- reading -----------------------------------------------------------------------
+    def _row_dict(self, r: sqlite3.Row) -> dict[str, Any]:
+        d = dict(r)
+        for k in ("roi", "landmarks", "operating_point", "klemetti_probabilities", "warnings",
+                  "result_json"):
+            if d.get(k) is not None:
+                try:
+                    d[k] = json.loads(d[k])
+                except ValueError:
+                    pass
+        for k in ("pseudonymised", "assumed_spacing", "assessable", "klemetti_agree"):
+            if d.get(k) is not None:
+                d[k] = bool(d[k])
+        d["result"] = d.pop("result_json")
+        return d
+
+    def list(self, patient_id: str | None = None, limit: int = 500) -> list[dict]:
+        """Screenings, newest first; only ``patient_id``'s (ID or pseudonym) when given."""
+        sql = ("SELECT s.*, (SELECT COUNT(*) FROM edits e WHERE e.screening_id=s.id) AS n_edits, "
+               "(SELECT COUNT(*) FROM exports x WHERE x.screening_id=s.id) AS n_exports "
+               "FROM screenings s")
+        args: list[Any] = []
+        if patient_id:
+            pid = patient_id.strip()
+            keys = {pid, pseudonym(pid, local_salt())}
+            sql += f" WHERE s.patient_id IN ({','.join('?' for _ in keys)})"
+            args.extend(sorted(keys))
+        sql += " ORDER BY s.id DESC LIMIT ?"
+        args.append(int(limit))
+        return [self._row_dict(r) for r in self._conn.execute(sql, args)]
+
+    def get(self, screening_id: int) -> dict:
+        """One screening with its ``edits`` and ``exports`` lists (to reopen it)."""
+        r = self._conn.execute("SELECT * FROM screenings WHERE id=?", (int(screening_id),)).fetchone()
+        if r is None:
+            raise HistoryError(f"{self.db_path}: no screening #{screening_id} in the history")
+        d = self._row_dict(r)
+        d["edits"] = [
+            {"id": e["id"], "created_utc": e["created_utc"], "kind": e["kind"],
+             "detail": json.loads(e["detail"])}
+            for e in self._conn.execute(
+                "SELECT * FROM edits WHERE screening_id=? ORDER BY id", (int(screening_id),))]
+        d["exports"] = [dict(x) for x in self._conn.execute(
+            "SELECT id, created_utc, kind, path FROM exports WHERE screening_id=? ORDER BY id",
+            (int(screening_id),))]
+        return d
+
+    def export_csv(self, out: Path, patient_id: str | None = None, *,
+                   anonymize: bool = False, limit: int = 1_000_000) -> Path:
+        """Write the (filtered) history as CSV atomically; records the export in the audit.
+
+        With ``anonymize`` patient IDs become pseudonyms and file paths and study dates are
+        left out.
+        """
+        rows = self.list(patient_id, limit=limit)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(CSV_COLUMNS)
+        salt = local_salt() if anonymize else ""
+        for d in rows:
+            op = d.get("operating_point") or {}
+            pid, pseudo = d["patient_id"], d["pseudonymised"]
+            if anonymize and pid and not pseudo:
+                pid, pseudo = pseudonym(pid, salt), True
+            rec = {
+                **{k: d.get(k) for k in CSV_COLUMNS},
+                "patient_id": pid,
+                "pseudonymised": int(bool(pseudo)),
+                "study_date": "" if anonymize else d.get("study_date", ""),
+                "file_path": "" if anonymize else d.get("file_path", ""),
+                "operating_point": op.get("name", ""),
+                "threshold": op.get("threshold"),
+                "sensitivity": op.get("sensitivity"),
+                "specificity": op.get("specificity"),
+                "warnings": " | ".join(d.get("warnings") or []),
+            }
+            for k in ("pseudonymised", "assumed_spacing", "assessable", "klemetti_agree"):
+                if isinstance(rec.get(k), bool):
+                    rec[k] = int(rec[k])
+            w.writerow(["" if rec[c] is None else _csv_safe(rec[c]) for c in CSV_COLUMNS])
+        path = atomic_write_text(Path(out), buf.getvalue())
+        self.record_export(None, "csv_anonymised" if anonymize else "csv", str(path))
+        log.info("history: exported %d rows to CSV", len(rows))
+        return path
+
+    def close(self) -> None:
+        """Close the database (checkpoints the WAL)."""
+        try:
+            self._conn.close()
+        except sqlite3.Error:
+            pass
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
