@@ -75,6 +75,9 @@ def connect(db_path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=10000")
+    except sqlite3.DatabaseError as exc:
+        raise AuditError(f"{db_path}: not a readable SQLite database ({exc}); move the file "
+                         "aside and a new one will be created") from None
     except (sqlite3.Error, OSError) as exc:
         raise AuditError(f"{db_path}: cannot open the database: {exc} "
                          "(check the data folder is writable)") from None

@@ -22,7 +22,7 @@ from typing import Any
 from .. import __version__
 from . import paths
 from .atomic import atomic_write_text
-from .audit import AuditLog, connect, utc_now
+from .audit import AuditError, AuditLog, connect, utc_now
 from .deidentify import local_salt, pseudonym
 from .errors import DentalOsteoError
 from .types import Radiograph, ScreeningResult
@@ -137,7 +137,10 @@ class History:
 
     def __init__(self, db_path: Path | None = None) -> None:
         self.db_path = Path(db_path) if db_path is not None else paths.history_db_path()
-        self._conn = connect(self.db_path)
+        try:
+            self._conn = connect(self.db_path)
+        except AuditError as exc:
+            raise HistoryError(str(exc)) from None
         self._conn.row_factory = sqlite3.Row
         self._migrate()
         self.audit = AuditLog(self.db_path, conn=self._conn)

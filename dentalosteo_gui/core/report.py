@@ -155,6 +155,23 @@ def format_dicom_date(value: str) -> str:
     return v
 
 
+def scrub_text(text: str, radiograph: Radiograph, patient: PatientInfo) -> str:
+    """Remove file paths/names and patient fields from a message (anonymised exports)."""
+    out = str(text)
+    tokens: list[str] = []
+    for p in (radiograph.path,):
+        if p:
+            tokens += [str(p), Path(p).name, Path(p).stem]
+    for v in (patient.name, patient.patient_id, patient.birth_date):
+        if v and v.strip():
+            tokens.append(v.strip())
+            tokens += [t for t in v.replace("^", " ").split() if len(t) >= 3]
+    for t in sorted(set(tokens), key=len, reverse=True):
+        if len(t) >= 3:
+            out = out.replace(t, "[removed]")
+    return out
+
+
 def _model_is_phantom(result: ScreeningResult, card: dict | None) -> bool:
     sources: list[Any] = []
     if result.model is not None:
@@ -451,20 +468,19 @@ def _draw_page(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, *, se
         pdf.text(rx, top + 13, f"{risk:.2f}", size=20, bold=True)
         pdf.text(rx + 52, top + 21, f"({_fmt_pct(risk)} model probability; scale 0 to 1)",
                  size=8.5, color=MUTED)
-        _draw_score_bar(pdf, rx, top + 40, min(rw, 250.0), risk, op.get("threshold"))
-        ox = rx + min(rw, 250.0) + 18
+        bar_w = min(rw - 150.0, 250.0)
+        _draw_score_bar(pdf, rx, top + 40, bar_w, risk, op.get("threshold"))
+        ox = rx + bar_w + 20
         ow = x1 - ox
+        name = str(op.get("name") or "n/a").replace("_", " ")
         pdf.text(ox, top + 2, "Operating point", size=8, bold=True, color=MUTED)
-        lines = [
-            f"{str(op.get('name', 'n/a')).capitalize()}: threshold {_fmt_num(op.get('threshold'))}",
-            f"Sensitivity {_fmt_pct(op.get('sensitivity'))}",
-            f"Specificity {_fmt_pct(op.get('specificity'))}",
-        ]
-        for i, ln in enumerate(lines):
-            pdf.text(ox, top + 14 + i * 11, pdf.fit(ln, ow, 9), size=9)
-        src = op.get("source") or op.get("evaluated_on")
-        if src:
-            pdf.text(ox, top + 48, pdf.fit(f"measured on {src}", ow, 7), size=7, color=MUTED)
+        lines = [("Name", pdf.fit(name, ow - 56, 9, "Helvetica-Bold")),
+                 ("Threshold", _fmt_num(op.get("threshold"))),
+                 ("Sensitivity", _fmt_pct(op.get("sensitivity"))),
+                 ("Specificity", _fmt_pct(op.get("specificity")))]
+        for i, (k, v) in enumerate(lines):
+            pdf.text(ox, top + 13 + i * 11, k, size=8.5, color=MUTED)
+            pdf.text(ox + 56, top + 13 + i * 11, v, size=9, bold=True)
     else:
         why = ("the image could not be assessed" if not result.assessable
                else "no risk model was loaded: cortical measurements only")
@@ -474,7 +490,7 @@ def _draw_page(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, *, se
     top += bh + 14
 
     # ---- images -----------------------------------------------------------------------
-    top = _draw_images(pdf, result, radiograph, x0, top, cw)
+    top = _draw_images(pdf, result, radiograph, x0, top, cw, anonymize)
 
     # ---- findings: Klemetti + MCW -----------------------------------------------------
     col_gap = 18.0
@@ -531,6 +547,8 @@ def _draw_page(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, *, se
 
     # ---- what it means / next step -------------------------------------------------------
     meaning, step = next_step_text(result)
+    if anonymize:
+        meaning = scrub_text(meaning, radiograph, patient)
     inner = cw - 24
     h1 = pdf.para(0, 0, inner, escape(meaning), size=9, draw=False)
     h2 = pdf.para(0, 0, inner, "<b>Suggested next step:</b> " + escape(step), size=9, draw=False)
@@ -544,6 +562,8 @@ def _draw_page(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, *, se
 
     # ---- warnings -----------------------------------------------------------------------
     warns = [w for w in result.warnings if w]
+    if anonymize:
+        warns = [scrub_text(w, radiograph, patient) for w in warns]
     if warns:
         avail = footer_top - 8 - top
         t = pdf.section(x0, top, f"Warnings ({len(warns)})")
@@ -555,7 +575,8 @@ def _draw_page(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, *, se
                 pdf.text(x0, t, f"... and {remaining} more warning(s): see the screening history.",
                          size=8, color=MUTED)
                 break
-            pdf.text(x0, t, "\u2022", size=8, color=MUTED)
+            pdf.c.setFillColorRGB(*MUTED)
+            pdf.c.circle(x0 + 3, pdf.y(t) - 4.2, 1.4, stroke=0, fill=1)
             pdf.para(x0 + 10, t, cw - 10, escape(w), size=8)
             t += h + 2
             used += h + 2
@@ -613,7 +634,7 @@ def _draw_score_bar(pdf: _Pdf, x: float, top: float, w: float, risk: float,
 
 
 def _draw_images(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, x0: float,
-                 top: float, cw: float) -> float:
+                 top: float, cw: float, anonymize: bool = False) -> float:
     """Radiograph thumbnail with overlays (left) and ROI + Grad-CAM (right); returns new top."""
     c = pdf.c
     gap = 16.0
@@ -668,7 +689,9 @@ def _draw_images(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, x0:
     if result.border_right or result.border_left:
         cap += "; cyan: traced inferior border of the mandible"
     cap += ". R/L = patient's right/left."
-    pdf.text(x0, img_top + box_h + 3, pdf.fit(cap, left_w, 7), size=7, color=MUTED)
+    if anonymize:
+        cap += " Text burned into the image itself is not removed."
+    pdf.para(x0, img_top + box_h + 3, left_w, escape(cap), size=7, color=MUTED)
 
     # ROI crop with Grad-CAM
     rx = x0 + left_w + gap
@@ -720,17 +743,18 @@ def _draw_images(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, x0:
         if has_heat and att:
             key = next((k for k in ("near_border", "cortex", "border") if k in att), None)
             if key is not None:
-                caption = (f"Colour: model attention (Grad-CAM); {_fmt_pct(att[key])} of it "
-                           "lies on the cortex.")
-    pdf.text(rx, img_top + box_h + 3, pdf.fit(caption, right_w, 7), size=7, color=MUTED)
-    return img_top + box_h + 18
+                caption = (f"Colour: where the model looked (Grad-CAM), {_fmt_pct(att[key])} "
+                           "of it on the cortex; not a map of disease.")
+    pdf.para(rx, img_top + box_h + 3, right_w, escape(caption), size=7, color=MUTED)
+    return img_top + box_h + 26
 
 
 def _draw_footer(pdf: _Pdf, result: ScreeningResult, model_card: dict | None, x0: float,
                  x1: float, bottom: float, draw: bool) -> float:
     """Provenance, intended use and disclaimer, bottom-aligned; returns the footer top."""
     cw = x1 - x0
-    phantom = _model_is_phantom(result, model_card)
+    # the phantom notice concerns the model that produced this result: none, no notice
+    phantom = result.model is not None and _model_is_phantom(result, model_card)
     if result.model is not None:
         mi = result.model
         model_txt = (f"Model: {mi.name} {mi.version}".strip() + f" - sha256 {mi.sha256[:12]}"

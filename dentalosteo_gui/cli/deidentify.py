@@ -1,0 +1,44 @@
+"""``dentalosteo deidentify IN OUT``: DICOM PS3.15 basic-profile de-identification."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..core.deidentify import deidentify_dicom
+from ..core.errors import ConfigError
+from ..core.types import RoiBox
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("deidentify", help="write a de-identified copy of a DICOM file "
+                       "(PS3.15 basic profile)")
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument("--blackout", metavar="x,y,w,h", action="append", default=[],
+                   help="black out this pixel rectangle (burned-in text); repeatable")
+    p.add_argument("--shift-days", type=int, default=None, metavar="N",
+                   help="shift dates by N days instead of removing them")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    boxes = [RoiBox.parse(b) for b in args.blackout]
+    src, dst = Path(args.input), Path(args.output)
+    if dst.is_dir():
+        dst = dst / src.name
+    if not src.is_file():
+        raise ConfigError(f"{src}: file not found")
+    warnings = deidentify_dicom(src, dst, blackout=boxes or None, date_shift_days=args.shift_days)
+    try:
+        from ..core.history import History
+
+        with History() as h:
+            h.record_export(None, "dicom_deidentified", str(dst))
+    except Exception as exc:  # noqa: BLE001 - the export succeeded; the log line is best effort
+        sys.stderr.write(f"warning: could not record the export in the history ({exc})\n")
+    for w in warnings:
+        sys.stderr.write(f"warning: {w}\n")
+    sys.stdout.write(f"{dst}\n")
+    return 0

@@ -1,0 +1,65 @@
+"""``dentalosteo history``: list past screenings, optionally as CSV."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..core.history import History
+from ..core.settings import load_settings
+from .common import print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("history", help="list past screenings (local history database)")
+    p.add_argument("--patient", metavar="ID", help="only this patient ID (or pseudonym)")
+    p.add_argument("--csv", metavar="OUT", help="write the list as CSV to OUT")
+    p.add_argument("--limit", type=int, default=500, help="at most this many rows (default 500)")
+    p.add_argument("--anonymize", action="store_true",
+                   help="pseudonymise patient IDs and drop file paths/dates in the output "
+                        "(default: the anonymize_exports setting)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--db", metavar="PATH", help="history database (default: the data folder)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..core.deidentify import local_salt, pseudonym
+
+    anonymize = bool(args.anonymize or load_settings().anonymize_exports)
+    with History(Path(args.db) if args.db else None) as h:
+        if args.csv:
+            out = h.export_csv(Path(args.csv), args.patient, anonymize=anonymize,
+                               limit=max(1, args.limit))
+            sys.stderr.write(f"wrote {out}\n")
+            return 0
+        rows = h.list(args.patient, limit=max(1, args.limit))
+    salt = local_salt() if anonymize else ""
+    for r in rows:
+        if anonymize:
+            if r["patient_id"] and not r["pseudonymised"]:
+                r["patient_id"] = pseudonym(r["patient_id"], salt)
+                r["pseudonymised"] = True
+            r["file_path"] = ""
+            r["study_date"] = ""
+            r["result"]["path"] = ""
+    if args.json:
+        print_json(rows)
+        return 0
+    out = sys.stdout
+    if not rows:
+        out.write("no screenings recorded\n")
+        return 0
+    out.write(f"{'#':>5}  {'when (UTC)':19}  {'patient':16}  {'band':12}  {'risk':>5}  "
+              f"{'Klemetti':8}  {'MCW R/L mm':11}  model\n")
+    for r in rows:
+        risk = "" if r["risk"] is None else f"{r['risk']:.2f}"
+        band = r["band"] or ("not assess." if not r["assessable"] else "-")
+        mcw = "/".join("-" if v is None else f"{v:.1f}" for v in (r["mcw_right_mm"], r["mcw_left_mm"]))
+        model = (r["model_sha256"] or "")[:12] or "none"
+        out.write(f"{r['id']:>5}  {r['created_utc'][:19].replace('T', ' '):19}  "
+                  f"{(r['patient_id'] or '-')[:16]:16}  {band:12}  {risk:>5}  "
+                  f"{(r['klemetti_class'] or r['klemetti_rule'] or '-'):8}  {mcw:11}  {model}\n")
+    return 0
