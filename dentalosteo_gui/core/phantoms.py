@@ -1,0 +1,1037 @@
+"""Synthetic dental panoramic radiographs ("phantoms") with known ground truth.
+
+No public panoramic set carries osteoporosis labels, so the product trains its bundled model,
+tests ROI proposal and cortex measurement, and demonstrates itself on phantoms drawn here.
+Every phantom is a full panoramic radiograph (about 2600-3100 x 1150-1400 px) with a
+U-shaped mandible, rami, condyles and coronoids, maxilla, teeth, cervical-spine and hyoid
+ghosts, airway shadows and a burned-in side marker, followed by acquisition effects
+(contrast, gamma, blur, quantum noise, slight rotation/scale/offset).
+
+The key structure is the inferior mandibular cortex: a bright band along the lower border
+whose width at the mental foramen IS the ground-truth mandibular cortical width (MCW) per
+side, and whose endosteal margin follows the Klemetti class (C1 even and sharp, C2
+semilunar lacunae and endosteal residues, C3 heavy residues and a porous cortex).
+
+Label model (see :func:`draw_clinical`): the T-score is drawn from a two-component mixture
+(osteoporosis prevalence about 36 %); the mean MCW and the Klemetti class are drawn
+conditional on it with realistic overlap, so a perfect MCW reader reaches an AUC of about
+0.89, not 1. ``label = 1`` iff ``t_score < -2.5`` (WHO).
+
+Coordinates are original-image pixels (x right, y down). Left/right are the PATIENT's
+sides: the patient's right is the image-LEFT half. Pure numpy/OpenCV; deterministic for a
+given seed. No Qt, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .errors import ConfigError, DatasetError
+from .types import KLEMETTI_CLASSES, LANDMARK_NAMES, RoiBox
+
+log = logging.getLogger(__name__)
+
+Point = tuple[float, float]
+
+# Lee et al. 2020: every DPR resized to 1200 x 630; ROI is a 700 x 140 box on that image.
+LEE_RESIZED = (1200, 630)
+LEE_ROI = (700, 140)
+
+OSTEOPOROSIS_T = -2.5
+BORDER_STEP_PX = 5.0
+
+# Mixture for the T-score of a dental-screening population (women ~50-80 y): a
+# "normal/osteopenic" and an "osteoporotic" component; prevalence of T < -2.5 ~ 36 %.
+T_MIXTURE = ((0.55, -1.2, 1.0), (0.45, -2.9, 0.85))
+# mean MCW (mm) = MCW_INTERCEPT + MCW_SLOPE * T + N(0, MCW_SD); per side + N(0, MCW_SIDE_SD)
+MCW_INTERCEPT = 4.4
+MCW_SLOPE = 0.5
+MCW_SD = 0.45
+MCW_SIDE_SD = 0.2
+MCW_RANGE = (1.6, 5.8)
+# Klemetti: latent z = -T + N(0, 1); C1 if z < 1.3, C2 if z < 3.0, else C3.
+KLEMETTI_CUTS = (1.3, 3.0)
+
+
+@dataclass
+class PhantomTruth:
+    """Ground truth of one phantom, in original-image pixels of the written file."""
+
+    t_score: float
+    label: int  # 1 if t_score < -2.5
+    klemetti: str  # "C1" | "C2" | "C3"
+    mcw_right_mm: float  # patient's right = image-left
+    mcw_left_mm: float
+    pixel_spacing_mm: float
+    roi: RoiBox  # Lee-2020 ROI
+    landmarks: dict[str, Point]
+    border_right: list[Point]  # periosteal inferior border, image-left half, every ~5 px
+    border_left: list[Point]
+    endosteal_right: list[Point]
+    endosteal_left: list[Point]
+    mental_foramen_right: Point
+    mental_foramen_left: Point
+    bit_depth: int = 8
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mcw_mean_mm(self) -> float:
+        return 0.5 * (self.mcw_right_mm + self.mcw_left_mm)
+
+    def csv_row(self, file: str) -> dict[str, Any]:
+        """One labels.csv row (dataset format) for this truth."""
+        row: dict[str, Any] = {
+            "file": file,
+            "label": int(self.label),
+            "t_score": round(float(self.t_score), 3),
+            "klemetti": self.klemetti,
+            "mcw_left_mm": round(float(self.mcw_left_mm), 3),
+            "mcw_right_mm": round(float(self.mcw_right_mm), 3),
+            "pixel_spacing_mm": round(float(self.pixel_spacing_mm), 5),
+            "roi_x": int(self.roi.x),
+            "roi_y": int(self.roi.y),
+            "roi_w": int(self.roi.w),
+            "roi_h": int(self.roi.h),
+        }
+        for name in LANDMARK_NAMES:
+            x, y = self.landmarks[name]
+            row[f"lm_{name}_x"] = round(float(x), 1)
+            row[f"lm_{name}_y"] = round(float(y), 1)
+        return row
+
+
+@dataclass
+class PhantomCase:
+    image: np.ndarray  # uint8 or uint16 (as written to disk), 2-D
+    truth: PhantomTruth
+
+
+# ----------------------------------------------------------------------------- labels
+
+
+def draw_t_score(rng: np.random.Generator) -> float:
+    """T-score from the screening-population mixture, clipped to [-5, 2.5]."""
+    u = rng.random()
+    acc = 0.0
+    for w, mu, sd in T_MIXTURE:
+        acc += w
+        if u <= acc:
+            return float(np.clip(rng.normal(mu, sd), -5.0, 2.5))
+    w, mu, sd = T_MIXTURE[-1]
+    return float(np.clip(rng.normal(mu, sd), -5.0, 2.5))
+
+
+def draw_clinical(
+    rng: np.random.Generator, t_score: float | None = None, klemetti: str | None = None
+) -> tuple[float, str, float, float]:
+    """Draw (t_score, klemetti, mcw_right_mm, mcw_left_mm) from the label model.
+
+    When ``klemetti`` is forced, the T-score is drawn from its conditional distribution
+    (rejection sampling), so a forced C3 is usually osteoporotic, as in the clinic.
+    """
+    if klemetti is not None and klemetti not in KLEMETTI_CLASSES:
+        raise ConfigError(f"klemetti must be one of {', '.join(KLEMETTI_CLASSES)}, not {klemetti!r}")
+    for _ in range(1000):
+        t = draw_t_score(rng) if t_score is None else float(t_score)
+        z = -t + rng.normal(0.0, 1.0)
+        k = KLEMETTI_CLASSES[int(np.digitize(z, KLEMETTI_CUTS))]
+        if klemetti is None or k == klemetti:
+            break
+    else:  # forced class impossible for a forced T-score: keep the T-score, force the class
+        k = klemetti  # type: ignore[assignment]
+    mean = MCW_INTERCEPT + MCW_SLOPE * t + rng.normal(0.0, MCW_SD)
+    right = float(np.clip(mean + rng.normal(0.0, MCW_SIDE_SD), *MCW_RANGE))
+    left = float(np.clip(mean + rng.normal(0.0, MCW_SIDE_SD), *MCW_RANGE))
+    return t, k, right, left
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float | tuple[float, float],
+           out_shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Smoothed white noise with unit standard deviation (optionally resized)."""
+    n = rng.standard_normal(shape).astype(np.float32)
+    sx, sy = (sigma, sigma) if isinstance(sigma, (int, float)) else sigma
+    if sx > 0 or sy > 0:
+        n = cv2.GaussianBlur(n, (0, 0), sigmaX=max(sx, 0.1), sigmaY=max(sy, 0.1),
+                             borderType=cv2.BORDER_REFLECT)
+    sd = float(n.std()) or 1.0
+    n /= sd
+    if out_shape is not None and (out_shape[0] != shape[0] or out_shape[1] != shape[1]):
+        n = cv2.resize(n, (out_shape[1], out_shape[0]), interpolation=cv2.INTER_LINEAR)
+    return n
+
+
+def _blob(img: np.ndarray, cx: float, cy: float, rx: float, ry: float, value: float,
+          angle: float = 0.0) -> None:
+    """Add a soft elliptic Gaussian blob (in place, bounded window)."""
+    h, w = img.shape
+    r = 3.0 * max(rx, ry)
+    x0, x1 = max(0, int(cx - r)), min(w, int(cx + r) + 1)
+    y0, y1 = max(0, int(cy - r)), min(h, int(cy + r) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    ca, sa = math.cos(angle), math.sin(angle)
+    dx, dy = xx - cx, yy - cy
+    u = (ca * dx + sa * dy) / max(rx, 1e-3)
+    v = (-sa * dx + ca * dy) / max(ry, 1e-3)
+    img[y0:y1, x0:x1] += value * np.exp(-0.5 * (u * u + v * v))
+
+
+def _poly(pts: list[Point] | np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(pts, dtype=np.float64) * 16.0).astype(np.int32).reshape(-1, 1, 2)
+
+
+def _fill(img: np.ndarray, pts: list[Point] | np.ndarray, value: float) -> None:
+    cv2.fillPoly(img, [_poly(pts)], float(value), lineType=cv2.LINE_AA, shift=4)
+
+
+def _resample(pts: np.ndarray, step: float) -> np.ndarray:
+    """Resample a polyline at constant arc-length step."""
+    d = np.r_[0.0, np.cumsum(np.hypot(*np.diff(pts, axis=0).T))]
+    n = max(2, int(d[-1] // step) + 1)
+    s = np.linspace(0.0, d[-1], n)
+    return np.c_[np.interp(s, d, pts[:, 0]), np.interp(s, d, pts[:, 1])]
+
+
+def _normals_up(pts: np.ndarray) -> np.ndarray:
+    """Unit normals of a polyline, oriented towards -y (into the mandible for the lower border)."""
+    t = np.gradient(pts, axis=0)
+    t /= np.maximum(np.hypot(t[:, 0], t[:, 1]), 1e-9)[:, None]
+    n = np.c_[t[:, 1], -t[:, 0]]
+    flip = n[:, 1] > 0
+    n[flip] *= -1
+    return n
+
+
+
+def _chaikin(pts: np.ndarray, iterations: int) -> np.ndarray:
+    """Corner-cutting smoothing of an open polyline (end points kept)."""
+    p = np.asarray(pts, dtype=np.float64)
+    for _ in range(iterations):
+        q = 0.75 * p[:-1] + 0.25 * p[1:]
+        r = 0.25 * p[:-1] + 0.75 * p[1:]
+        mid = np.empty((2 * len(q), 2))
+        mid[0::2] = q
+        mid[1::2] = r
+        p = np.vstack([p[:1], mid, p[-1:]])
+    return p
+
+
+# tooth widths as a fraction of the image width, incisor -> third molar (panoramic view)
+_TOOTH_WIDTHS = (0.024, 0.023, 0.028, 0.032, 0.032, 0.047, 0.047, 0.045)
+
+
+def _draw_teeth(rng: np.random.Generator, W: int, H: int, cx: float,
+                y_occ: Callable[[Any], Any], s: float) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
+    """Both dental arches on a half-resolution canvas (display units, to be added).
+
+    Returns the canvas, the x of each side's maxillary tuberosity (behind the last upper
+    molar) and the x of each side's second lower premolar.
+    """
+    f = 2.0
+    h2, w2 = max(8, int(round(H / f))), max(8, int(round(W / f)))
+    teeth = np.zeros((h2, w2), np.float32)
+    missing_p = 0.04 + 0.1 * float(rng.random())
+    premolar_x: dict[str, float] = {}
+    tuber_x: dict[str, float] = {}
+    for arch in (1, -1):  # 1 = lower (crowns point up), -1 = upper
+        for sign in (-1, 1):
+            side = "right" if sign < 0 else "left"
+            x = cx + sign * 0.003 * W
+            last_x = x
+            for i, wf in enumerate(_TOOTH_WIDTHS):
+                tw = wf * W * float(rng.uniform(0.93, 1.05))
+                xc_t = x + sign * tw / 2
+                x += sign * tw * float(rng.uniform(1.0, 1.06))
+                if arch == 1 and i == 4:
+                    premolar_x[side] = xc_t
+                if rng.random() < missing_p or (i == 7 and rng.random() < 0.45):
+                    continue
+                last_x = x
+                yo = float(y_occ(xc_t))
+                crown_h = (0.085 if i < 3 else 0.075) * H * float(rng.uniform(0.9, 1.1))
+                root_l = (0.2 if i == 2 else 0.17 if i < 5 else 0.15) * H * float(rng.uniform(0.9, 1.1))
+                if arch == -1:
+                    root_l *= 0.85
+                tilt = float(rng.normal(0.0, 0.04)) + sign * arch * 0.05 * i / 7
+                y0 = yo + arch * 0.006 * H  # occlusal surface
+                y1 = y0 + arch * crown_h  # cemento-enamel junction
+                hw = tw * 0.46
+                ct, st = math.cos(tilt), math.sin(tilt)
+
+                def rp(px: float, py: float, _xc: float = xc_t, _y1: float = y1,
+                       _ct: float = ct, _st: float = st) -> tuple[float, float]:
+                    dx, dy = px - _xc, py - _y1
+                    return ((_xc + _ct * dx - _st * dy) / f, (_y1 + _st * dx + _ct * dy) / f)
+
+                n_roots = 2 if i >= 5 else 1
+                for r_i in range(n_roots):
+                    off = (r_i - (n_roots - 1) / 2) * hw * 0.85
+                    rw = hw * (0.72 if n_roots == 1 else 0.45)
+                    ys = np.linspace(0.0, 1.0, 7)
+                    taper = rw * (1.0 - 0.75 * ys**1.5)
+                    xo = off * (1.0 + 0.3 * ys)
+                    yv = y1 + arch * root_l * ys
+                    outline = [rp(xc_t + xo[j] - taper[j], yv[j]) for j in range(7)]
+                    outline += [rp(xc_t + xo[j] + taper[j], yv[j]) for j in range(6, -1, -1)]
+                    _fill(teeth, outline, 0.2)
+                    canal_pts = [rp(xc_t + xo[j] - 0.22 * taper[j], yv[j]) for j in range(6)]
+                    canal_pts += [rp(xc_t + xo[j] + 0.22 * taper[j], yv[j]) for j in range(5, -1, -1)]
+                    _fill(teeth, canal_pts, 0.11)
+                a = np.linspace(0.0, math.pi, 9)
+                crown = [rp(xc_t - hw, y1)]
+                crown += [rp(xc_t - hw * math.cos(t_) * 1.02, y1 - arch * crown_h * (0.55 + 0.45 * math.sin(t_)))
+                          for t_ in a]
+                crown += [rp(xc_t + hw, y1)]
+                _fill(teeth, crown, 0.36)  # enamel
+                inner = [rp(xc_t - hw * 0.78, y1)]
+                inner += [rp(xc_t - hw * 0.78 * math.cos(t_), y1 - arch * crown_h * (0.35 + 0.4 * math.sin(t_)))
+                          for t_ in a]
+                inner += [rp(xc_t + hw * 0.78, y1)]
+                _fill(teeth, inner, 0.26)  # dentine
+                chamber = [rp(xc_t - hw * 0.3, y1 + arch * 0.01 * H), rp(xc_t - hw * 0.28, y1 - arch * crown_h * 0.3),
+                           rp(xc_t + hw * 0.28, y1 - arch * crown_h * 0.3), rp(xc_t + hw * 0.3, y1 + arch * 0.01 * H)]
+                _fill(teeth, chamber, 0.14)
+                if i >= 3 and rng.random() < 0.15:  # metal restoration
+                    fw = hw * float(rng.uniform(0.4, 0.8))
+                    fill = [rp(xc_t - fw, y0 - arch * crown_h * 0.02), rp(xc_t + fw, y0 - arch * crown_h * 0.02),
+                            rp(xc_t + fw * 0.85, y0 + arch * crown_h * 0.45),
+                            rp(xc_t - fw * 0.85, y0 + arch * crown_h * 0.45)]
+                    _fill(teeth, fill, 1.3)
+            if arch == -1:
+                tuber_x[side] = last_x + sign * 0.02 * W
+    teeth = cv2.GaussianBlur(teeth, (0, 0), 1.6 * s / f + 0.4)
+    return teeth, tuber_x, premolar_x
+
+# ----------------------------------------------------------------------------- geometry
+
+
+@dataclass
+class _Side:
+    sign: int  # -1 image-left (patient right), +1 image-right (patient left)
+    x_gon: float
+    y_gon: float
+    power: float
+    notch: float
+    x_mf: float
+    mcw_px: float
+    poly: list[Point] = field(default_factory=list)  # half-mandible outline (closed later)
+    border: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # gonial -> midline
+
+
+def _lower_border_y(x: np.ndarray, cx: float, y_chin: float, side: _Side) -> np.ndarray:
+    u = np.clip((x - cx) / (side.x_gon - cx), 0.0, 1.0)
+    y = y_chin - (y_chin - side.y_gon) * u ** side.power
+    y -= side.notch * np.exp(-(((u - 0.86) / 0.06) ** 2))  # antegonial notch
+    return y
+
+
+def _width_profile(x: np.ndarray, cx: float, side: _Side, mean_mcw_px: float,
+                   wobble: np.ndarray) -> np.ndarray:
+    """Inferior cortex width (px) along the lower border; equals mcw_px at the foramen."""
+    u = np.clip((x - cx) / (side.x_gon - cx), 0.0, 1.0)
+    u_mf = (side.x_mf - cx) / (side.x_gon - cx)
+    w = np.empty_like(u)
+    post = u >= u_mf
+    # thins towards the gonial angle (to ~55 %)
+    q = np.clip((u[post] - u_mf) / (1.0 - u_mf), 0.0, 1.0)
+    w[post] = side.mcw_px * (1.0 - 0.45 * q**1.4)
+    # blends to a thick symphyseal cortex (1.1 x mean of both sides) at the midline
+    a = (1.0 - u[~post] / u_mf) ** 2
+    w[~post] = side.mcw_px * (1.0 - a) + 1.1 * mean_mcw_px * a
+    # small irregularity, zero at the foramen so the truth stays exact there
+    g = np.clip(((u - u_mf) / 0.15) ** 2, 0.0, 1.0)
+    return w * (1.0 + 0.06 * wobble * g)
+
+
+# ----------------------------------------------------------------------------- generator
+
+
+def _choose(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(rng.uniform(lo, hi))
+
+
+def generate_phantom(
+    seed: int,
+    *,
+    klemetti: str | None = None,
+    t_score: float | None = None,
+    bit_depth: int | None = None,
+    **overrides: Any,
+) -> PhantomCase:
+    """Generate one phantom panoramic radiograph with its ground truth (deterministic per seed).
+
+    ``klemetti`` / ``t_score`` force the clinical state (the rest is drawn conditionally);
+    ``bit_depth`` is 8 or 16 (default: 16 for about a quarter of seeds).
+    Other overrides: ``size_scale`` (float, default 1; 0.25 gives a quarter-size image
+    with the same anatomy in mm), ``width``/``height`` (px before size_scale),
+    ``pixel_spacing_mm``, ``mcw_right_mm``, ``mcw_left_mm``, ``rotation_deg``,
+    ``marker`` (bool), ``noise`` (quantum-noise factor, default 1).
+    """
+    known = {"size_scale", "width", "height", "pixel_spacing_mm", "mcw_right_mm",
+             "mcw_left_mm", "rotation_deg", "marker", "noise"}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ConfigError(f"unknown phantom option(s): {', '.join(sorted(unknown))}")
+    if bit_depth not in (None, 8, 16):
+        raise ConfigError(f"bit_depth must be 8 or 16, not {bit_depth}")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 20240301]))
+
+    # --- clinical state -------------------------------------------------------------
+    t, kl, mcw_r, mcw_l = draw_clinical(rng, t_score, klemetti)
+    mcw_r = float(overrides.get("mcw_right_mm", mcw_r))
+    mcw_l = float(overrides.get("mcw_left_mm", mcw_l))
+    bits = bit_depth if bit_depth is not None else (16 if rng.random() < 0.25 else 8)
+
+    # --- acquisition geometry -------------------------------------------------------
+    scale = float(overrides.get("size_scale", 1.0))
+    if not (0.05 <= scale <= 2.0):
+        raise ConfigError(f"size_scale must be in 0.05-2.0, not {scale}")
+    W0 = int(overrides.get("width", rng.integers(2600, 3101)))
+    H0 = int(overrides.get("height", rng.integers(1150, 1401)))
+    W, H = max(64, int(round(W0 * scale))), max(64, int(round(H0 * scale)))
+    spacing_out = float(overrides.get("pixel_spacing_mm", _choose(rng, 0.08, 0.13))) / scale
+    rot = float(overrides.get("rotation_deg", rng.normal(0.0, 0.8)))
+    zoom = _choose(rng, 0.975, 1.025)
+    shift = (rng.normal(0.0, 0.008) * W, rng.normal(0.0, 0.008) * H)
+    # canonical pixel spacing so that the output spacing is spacing_out after the zoom
+    spacing_c = spacing_out * zoom
+    s = H / 1250.0  # size of "fixed" features relative to a typical 1250 px tall image
+
+    truth_extra: dict[str, Any] = {}
+    cx = W / 2.0 + rng.normal(0.0, 0.008) * W
+    y_chin = _choose(rng, 0.925, 0.965) * H
+    sides: dict[str, _Side] = {}
+    for name, sign, mcw in (("right", -1, mcw_r), ("left", 1, mcw_l)):
+        sides[name] = _Side(
+            sign=sign,
+            x_gon=cx + sign * _choose(rng, 0.405, 0.435) * W,
+            y_gon=_choose(rng, 0.69, 0.75) * H,
+            power=_choose(rng, 1.9, 2.5),
+            notch=_choose(rng, 0.0, 0.012) * H,
+            x_mf=cx + sign * _choose(rng, 0.15, 0.185) * W,
+            mcw_px=mcw / spacing_c,
+        )
+    mean_mcw_px = 0.5 * (sides["right"].mcw_px + sides["left"].mcw_px)
+    y_occ0 = _choose(rng, 0.47, 0.52) * H
+    smile = _choose(rng, 0.04, 0.08) * H
+
+    def y_occ(x: np.ndarray | float) -> np.ndarray | float:
+        u = (np.asarray(x) - cx) / (0.42 * W)
+        return y_occ0 - smile * u * u
+
+    alv_gap = _choose(rng, 0.05, 0.07) * H  # occlusal plane -> lower alveolar crest
+
+    def y_crest(x: np.ndarray | float) -> np.ndarray | float:
+        return np.asarray(y_occ(x)) + alv_gap
+
+    # ---- mandible outline per side (from the midline, along the lower border, up the ramus)
+    landmarks: dict[str, Point] = {}
+    outline_halves: dict[str, list[Point]] = {}
+    for name, sd in sides.items():
+        sign = sd.sign
+        xs = np.linspace(cx, sd.x_gon, 160)
+        yb = _lower_border_y(xs, cx, y_chin, sd)
+        x_con = sd.x_gon + sign * _choose(rng, 0.0, 0.015) * W
+        y_con = _choose(rng, 0.06, 0.11) * H
+        tilt = _choose(rng, -0.008, 0.008) * W
+        crx, cry = _choose(rng, 0.022, 0.03) * W, _choose(rng, 0.04, 0.055) * H
+        ccx, ccy = x_con, y_con + cry * 0.6
+        x_cor = x_con - sign * _choose(rng, 0.07, 0.085) * W
+        y_cor = _choose(rng, 0.14, 0.2) * H
+        ctrl: list[Point] = [
+            (sd.x_gon, sd.y_gon),
+            (sd.x_gon + sign * 0.012 * W, sd.y_gon - 0.06 * H),
+            (sd.x_gon + sign * 0.014 * W + tilt * 0.5, sd.y_gon - 0.28 * H),
+            (ccx + sign * crx * 0.55 + tilt, ccy + 0.13 * H),
+        ]
+        for a in np.linspace(-0.35 * math.pi, 1.25 * math.pi, 12):  # condyle head
+            ctrl.append((ccx + sign * crx * math.cos(a), ccy - cry * math.sin(a)))
+        ctrl += [
+            (ccx - sign * crx * 0.6, ccy + 0.08 * H),
+            (0.5 * (ccx + x_cor), y_con + _choose(rng, 0.12, 0.16) * H),  # sigmoid notch
+            (x_cor + sign * 0.01 * W, y_cor + 0.02 * H),
+            (x_cor, y_cor),  # coronoid tip
+            (x_cor - sign * 0.012 * W, y_cor + 0.05 * H),
+            (x_cor - sign * 0.018 * W, 0.40 * H),
+            (x_cor - sign * 0.035 * W, float(y_crest(x_cor - sign * 0.035 * W)) - 0.02 * H),
+            (x_cor - sign * 0.065 * W, float(y_crest(x_cor - sign * 0.065 * W))),
+        ]
+        ramus = _chaikin(np.asarray(ctrl), 3)
+        xa = np.linspace(x_cor - sign * 0.075 * W, cx, 40)
+        pts: list[Point] = list(zip(xs.tolist(), yb.tolist(), strict=True))
+        pts += [(float(p[0]), float(p[1])) for p in ramus[1:]]
+        pts += list(zip(xa.tolist(), np.asarray(y_crest(xa)).tolist(), strict=True))
+        outline_halves[name] = pts
+        # lower border truth (gonial angle -> midline), resampled every ~5 px
+        sd.border = _resample(np.c_[xs[::-1], yb[::-1]], BORDER_STEP_PX * s)
+        landmarks[f"{name}_condyle"] = (ccx, ccy)
+        landmarks[f"{name}_gonial_angle"] = (sd.x_gon + sign * 0.006 * W, sd.y_gon - 0.03 * H)
+        truth_extra[f"{name}_coronoid"] = (x_cor, y_cor)
+
+    # ---- rasterise the mandible and its depth map --------------------------------
+    mask8 = np.zeros((H, W), np.uint8)
+    cv2.fillPoly(mask8, [_poly(outline_halves["right"]), _poly(outline_halves["left"])], 255,
+                 lineType=cv2.LINE_8, shift=4)
+    cv2.rectangle(mask8, (int(cx - 3 * s), int(y_crest(cx))), (int(cx + 3 * s), int(y_chin - 1)),
+                  255, -1)  # close the midline seam
+    depth = cv2.distanceTransform(mask8, cv2.DIST_L2, 5)
+    maskf = mask8.astype(np.float32) * (1.0 / 255.0)
+    sharp = cv2.GaussianBlur(maskf, (0, 0), 1.0 * s + 0.3)
+    # the alveolar crest is soft on a panoramic (tongue, teeth and the other side overlap)
+    soft_edge = cv2.resize(cv2.GaussianBlur(cv2.resize(maskf, (W // 4, H // 4), interpolation=cv2.INTER_AREA),
+                                            (0, 0), 4.0 * s), (W, H), interpolation=cv2.INTER_LINEAR)
+    xcol = np.arange(W, dtype=np.float64)
+    crest_col = np.asarray(y_crest(xcol), dtype=np.float32)
+    yy = np.arange(H, dtype=np.float32)[:, None]
+    crest_w = np.clip((yy - crest_col[None, :]) / (0.12 * H), 0.0, 1.0)
+    mandible = soft_edge + (sharp - soft_edge) * crest_w
+
+    # per-column inferior border y and cortex width
+    ybcol = np.full(W, np.nan)
+    wcol = np.zeros(W)
+    wob = _noise(rng, (1, max(8, W // 40)), (2.0, 0.0), (1, W))[0].astype(np.float64)
+    for sd in sides.values():
+        sel = (xcol - cx) * sd.sign >= 0
+        ybcol[sel] = _lower_border_y(xcol[sel], cx, y_chin, sd)
+        wcol[sel] = _width_profile(xcol[sel], cx, sd, mean_mcw_px, wob[sel])
+        beyond = (xcol - sd.x_gon) * sd.sign > 0
+        ybcol[beyond] = sd.y_gon
+        wcol[beyond] = sd.mcw_px * 0.55
+
+    # thin cortex (ramus borders), weak, everywhere; the inferior cortex band below
+    thin_px = 1.2 / spacing_c
+    cortex = np.clip(1.0 - depth / thin_px, 0.0, 1.0) * 0.3
+    y_band = int(max(0, np.nanmin(ybcol) - 0.16 * H))
+    dB = depth[y_band:]
+    yb_rel = yy[y_band:] - ybcol[None, :].astype(np.float32)
+    lower = np.clip((yb_rel + 0.13 * H) / (0.05 * H), 0.0, 1.0)
+    wfield = np.maximum(wcol[None, :].astype(np.float32), thin_px)
+    tdepth = dB / wfield  # 0 at periosteum, 1 at the endosteal margin
+
+    # ---- endosteal margin per Klemetti class ----------------------------------------
+    thr = np.ones(W, np.float32)  # endosteal margin in normalised depth, per column
+    if kl in ("C2", "C3"):
+        n_lac = int(rng.integers(9, 16) if kl == "C2" else rng.integers(16, 26))
+        for sd in sides.values():
+            lo, hi = sorted((cx + sd.sign * 0.04 * W, sd.x_gon - sd.sign * 0.02 * W))
+            for xc in rng.uniform(lo, hi, n_lac):
+                r = rng.uniform(0.7, 1.8) * sd.mcw_px
+                d = rng.uniform(0.25, 0.5) if kl == "C2" else rng.uniform(0.35, 0.7)
+                x0, x1 = int(max(0, xc - r)), int(min(W, xc + r + 1))
+                xx = np.arange(x0, x1, dtype=np.float32)
+                bump = d * np.sqrt(np.clip(1.0 - ((xx - xc) / r) ** 2, 0.0, 1.0))
+                thr[x0:x1] = np.minimum(thr[x0:x1], 1.0 - bump)
+    truth_extra["lacunae_fraction"] = float(np.mean(thr < 0.99))
+    edge = 0.7 * s + 0.2 if kl == "C1" else 1.4 * s + 0.3
+    band_c = np.clip(0.5 + (thr[None, :] - tdepth) * wfield / (2.0 * edge), 0.0, 1.0)
+    if kl != "C1":
+        hb, wb = H - y_band, W
+        # residues: cortex fragments beyond the margin, elongated along the border
+        res = _noise(rng, (max(4, hb // 2), wb // 2), (5.0 * s, 1.0 * s), (hb, wb))
+        cut = 1.25 if kl == "C2" else 0.55
+        past = tdepth - thr[None, :]
+        fade = np.clip(1.0 - past / 1.4, 0.0, 1.0) * (past > 0)
+        residues = np.clip((res - cut) * 2.0, 0.0, 1.0) * fade
+        band_c = np.maximum(band_c, residues * (0.7 if kl == "C2" else 0.85))
+        # porosity: dark striations inside the cortex (inner part; whole cortex in C3)
+        por = _noise(rng, (max(4, hb // 2), wb // 2), (3.5 * s, 0.6 * s), (hb, wb))
+        if kl == "C3":
+            inner = np.clip((tdepth - 0.12) / 0.4, 0.0, 1.0)
+            band_c *= 1.0 - 0.6 * np.clip((por - 0.3) * 1.5, 0.0, 1.0) * inner
+        else:
+            inner = np.clip((tdepth - 0.55) / 0.3, 0.0, 1.0)
+            band_c *= 1.0 - 0.35 * np.clip((por - 1.2) * 2.0, 0.0, 1.0) * inner
+    cortex[y_band:] = np.maximum(cortex[y_band:], band_c * lower)
+    cortex *= sharp
+
+    # ---- trabecular bone (half resolution) -------------------------------------------
+    density = float(np.clip(0.62 + 0.11 * t + rng.normal(0.0, 0.08), 0.15, 1.0))
+    truth_extra["trabecular_density"] = density
+    hs = (max(8, H // 2), max(8, W // 2))
+    cell = (2.4 + 1.6 * (1.0 - density)) * s
+    nb = _noise(rng, hs, cell * 0.5) - 0.6 * _noise(rng, hs, cell * 1.4)
+    width_k = 0.3 + 0.5 * density
+    trab = np.exp(-((nb / width_k) ** 2)) - 0.35
+    trab = cv2.GaussianBlur(trab, (0, 0), 0.6)
+    trab = cv2.resize(trab, (W, H), interpolation=cv2.INTER_LINEAR)
+
+    # ---- teeth (half resolution) -----------------------------------------------------
+    teeth_h, tuber_x, premolar_x = _draw_teeth(rng, W, H, cx, y_occ, s)
+    teeth = cv2.resize(teeth_h, (W, H), interpolation=cv2.INTER_LINEAR)
+
+    # ---- low-frequency layers on a quarter-resolution canvas -------------------------
+    q = 4
+    hq, wq = max(8, H // q), max(8, W // q)
+    Xq = (np.arange(wq, dtype=np.float32)[None, :] + 0.5) * (W / wq)
+    Yq = (np.arange(hq, dtype=np.float32)[:, None] + 0.5) * (H / hq)
+    sq = s / q
+    lowq = _noise(rng, (max(4, hq // 8), max(4, wq // 8)), 1.2, (hq, wq))
+    ex = (Xq - cx) / (0.55 * W)
+    ey = (Yq - 0.5 * H) / (0.66 * H)
+    r2 = ex * ex + ey * ey
+    soft = 0.27 * (1.0 - _smoothstep(0.45, 1.35, r2)) + 0.04 + 0.025 * lowq
+    yb_q = np.interp(Xq[0], xcol, ybcol).astype(np.float32)[None, :]
+    below = _smoothstep(0.0, 0.06 * H, Yq - yb_q - 0.01 * H)
+    soft *= 1.0 - 0.55 * below
+    lf = soft
+    # maxilla: alveolar process + palate region, sinus lobes, zygoma, orbit floor
+    pal_y = y_occ0 - _choose(rng, 0.2, 0.25) * H
+    maxq = np.zeros((hq, wq), np.float32)
+    xm = np.linspace(cx - 0.36 * W, cx + 0.36 * W, 60)
+    upper_alv = np.asarray(y_occ(xm)) - 0.03 * H
+    top_pal = pal_y + 0.02 * H * ((xm - cx) / (0.36 * W)) ** 2
+    _fill(maxq, np.c_[np.r_[xm, xm[::-1]], np.r_[upper_alv, top_pal[::-1]]] / q, 0.13)
+    cv2.polylines(maxq, [_poly(np.c_[xm, top_pal] / q)], False, 0.12,
+                  thickness=max(1, int(26 * sq)), lineType=cv2.LINE_AA, shift=4)  # hard palate
+    xn = np.linspace(cx - 0.47 * W, cx + 0.47 * W, 50)
+    yn = pal_y - _choose(rng, 0.14, 0.19) * H + 0.07 * H * ((xn - cx) / (0.47 * W)) ** 2
+    cv2.polylines(maxq, [_poly(np.c_[xn, yn] / q)], False, 0.07,
+                  thickness=max(1, int(30 * sq)), lineType=cv2.LINE_AA, shift=4)  # orbit floor / skull base
+    for sign in (-1, 1):
+        _blob(maxq, (cx + sign * 0.21 * W) / q, (pal_y + 0.03 * H) / q, 0.07 * W / q, 0.08 * H / q, -0.09)
+        _blob(maxq, (cx + sign * 0.33 * W) / q, (pal_y - 0.05 * H) / q, 0.1 * W / q, 0.03 * H / q, 0.1,
+              angle=sign * 0.2)  # zygomatic arch
+        _blob(maxq, (cx + sign * 0.25 * W) / q, (pal_y - 0.12 * H) / q, 0.025 * W / q, 0.09 * H / q, 0.07,
+              angle=-sign * 0.35)  # zygomatic buttress
+        cxc, cyc = landmarks[f"{'right' if sign < 0 else 'left'}_condyle"]
+        _blob(maxq, cxc / q, (cyc - 0.03 * H) / q, 0.05 * W / q, 0.035 * H / q, 0.06)  # fossa/eminence
+    maxq = cv2.GaussianBlur(maxq, (0, 0), 5.0 * sq + 0.5)
+    lf = lf + maxq
+    # airway: palatoglossal air space and pharyngeal airway across the rami (dark)
+    air = np.zeros((hq, wq), np.float32)
+    air_y = pal_y + _choose(rng, 0.05, 0.09) * H
+    xa2 = np.linspace(cx - 0.38 * W, cx + 0.38 * W, 50)
+    ya2 = air_y + 0.12 * H * ((xa2 - cx) / (0.38 * W)) ** 2
+    cv2.polylines(air, [_poly(np.c_[xa2, ya2] / q)], False, 1.0, thickness=max(1, int(30 * sq)),
+                  lineType=cv2.LINE_AA, shift=4)
+    for sign in (-1, 1):
+        xp = cx + sign * _choose(rng, 0.33, 0.38) * W
+        cv2.line(air, (int(xp / q), int(0.3 * H / q)), (int((xp + sign * 0.03 * W) / q), int(0.85 * H / q)),
+                 0.8, max(1, int(45 * sq)), cv2.LINE_AA)
+    air = cv2.GaussianBlur(air, (0, 0), 8.0 * sq + 0.5)
+    lf -= _choose(rng, 0.05, 0.1) * air
+    # cervical-spine ghost: broad bright column in the middle with vertebral banding
+    spx = cx + rng.normal(0.0, 0.005) * W
+    spine = np.exp(-0.5 * ((Xq - spx) / (_choose(rng, 0.035, 0.05) * W)) ** 4)
+    period = _choose(rng, 0.13, 0.17) * H
+    phase = _choose(rng, 0.0, period)
+    vert = 0.7 + 0.3 * _smoothstep(0.12, 0.3, np.abs(((Yq + phase) % period) / period - 0.5))
+    lf = lf + _choose(rng, 0.12, 0.2) * spine * vert * (0.55 + 0.45 * _smoothstep(0.3 * H, 0.75 * H, Yq))
+    # hyoid ghosts below the mandible
+    hy = np.zeros((hq, wq), np.float32)
+    for sign in (-1, 1):
+        hx = cx + sign * _choose(rng, 0.3, 0.38) * W
+        hyy = min(0.97 * H, y_chin + _choose(rng, -0.03, 0.02) * H)
+        _blob(hy, hx / q, hyy / q, 0.04 * W / q, 0.014 * H / q, 0.12, angle=sign * 0.2)
+        _blob(hy, hx / q, hyy / q, 0.03 * W / q, 0.007 * H / q, -0.06, angle=sign * 0.2)
+    lf = lf + hy
+    # mandibular canal and mental foramen (dark; only inside the mandible)
+    canal = np.zeros((hq, wq), np.float32)
+    for name, sd in sides.items():
+        xs_c = np.linspace(sd.x_mf, sd.x_gon - sd.sign * 0.03 * W, 30)
+        yc = _lower_border_y(xs_c, cx, y_chin, sd) - 0.12 * H
+        yc = np.minimum(yc, np.interp(xs_c, [xs_c[0], xs_c[-1]], [yc[0], 0.6 * H]))
+        cv2.polylines(canal, [_poly(np.c_[xs_c, yc] / q)], False, 1.0, thickness=max(1, int(22 * sq)),
+                      lineType=cv2.LINE_AA, shift=4)
+        y_mf = float(_lower_border_y(np.array([sd.x_mf]), cx, y_chin, sd)[0]) - _choose(rng, 0.1, 0.13) * H
+        cv2.circle(canal, (int(sd.x_mf / q * 16), int(y_mf / q * 16)), max(1, int(0.02 * H / q * 16)), 1.3,
+                   -1, cv2.LINE_AA, shift=4)
+        truth_extra[f"mf_{name}"] = (sd.x_mf, y_mf)
+    canal = cv2.GaussianBlur(canal, (0, 0), 3.0 * sq + 0.5)
+    lf_full = cv2.resize(lf, (W, H), interpolation=cv2.INTER_LINEAR)
+    canal_full = cv2.resize(canal, (W, H), interpolation=cv2.INTER_LINEAR)
+    low_full = cv2.resize(lowq, (W, H), interpolation=cv2.INTER_LINEAR)
+
+    # ---- compose (display units) ------------------------------------------------------
+    bone_amp = 0.12 + 0.05 * density
+    img = lf_full
+    img += mandible * (bone_amp + (0.05 + 0.07 * density) * trab + 0.02 * low_full
+                       - 0.06 * canal_full)
+    img += _choose(rng, 0.2, 0.26) * cortex
+    img += teeth
+    gamma = _choose(rng, 0.85, 1.15)
+    contrast = _choose(rng, 0.9, 1.1)
+    img = np.clip(img * contrast, 0.0, None)
+    # linear up to 0.72, then a soft shoulder so enamel and metal saturate gently
+    over = np.maximum(img - 0.72, 0.0)
+    img -= over - 0.28 * (1.0 - np.exp(-over / 0.28))
+    np.clip(img, 0.0, 1.0, out=img)
+    img **= gamma
+
+    # side marker ("R" on the patient's right = image-left, bottom)
+    if bool(overrides.get("marker", rng.random() < 0.7)):
+        fs = 1.6 * s
+        org = (int(0.018 * W), int(0.84 * H))
+        cv2.putText(img, "R", org, cv2.FONT_HERSHEY_SIMPLEX, fs, 0.95, max(1, int(4 * s)), cv2.LINE_AA)
+        cv2.putText(img, "R", org, cv2.FONT_HERSHEY_SIMPLEX, fs, 0.1, max(1, int(1.5 * s)), cv2.LINE_AA)
+
+    # blur (focal spot / layer thickness)
+    img = cv2.GaussianBlur(img, (0, 0), _choose(rng, 0.6, 1.4) * s + 0.2)
+
+    # slight rotation, zoom and offset of the whole image
+    M = cv2.getRotationMatrix2D((W / 2.0, H / 2.0), rot, zoom)
+    M[0, 2] += shift[0]
+    M[1, 2] += shift[1]
+    img = cv2.warpAffine(img, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+    # quantum noise (signal-dependent)
+    nf = float(overrides.get("noise", 1.0))
+    qn = rng.standard_normal((H, W), dtype=np.float32)
+    img += (nf * _choose(rng, 0.012, 0.028)) * np.sqrt(np.clip(img, 0.02, 1.0)) * qn
+    np.clip(img, 0.0, 1.0, out=img)
+    landmarks["right_maxillary_tuberosity"] = (tuber_x["right"], float(y_occ(tuber_x["right"])) - 0.08 * H)
+    landmarks["left_maxillary_tuberosity"] = (tuber_x["left"], float(y_occ(tuber_x["left"])) - 0.08 * H)
+    # ---- truth in output coordinates ----------------------------------------------------
+    def tf(pts: np.ndarray) -> np.ndarray:
+        p = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+        return p @ M[:, :2].T + M[:, 2]
+
+    out: dict[str, Any] = {}
+    for name, sd in sides.items():
+        b = sd.border
+        nrm = _normals_up(b)
+        wb = _width_profile(b[:, 0], cx, sd, mean_mcw_px, np.interp(b[:, 0], xcol, wob))
+        endo = b + nrm * wb[:, None]
+        # output polylines ordered from image-left to image-right
+        bt, et = tf(b), tf(endo)
+        if bt[0, 0] > bt[-1, 0]:
+            bt, et = bt[::-1], et[::-1]
+        out[f"border_{name}"] = [(float(x), float(y)) for x, y in bt]
+        out[f"endosteal_{name}"] = [(float(x), float(y)) for x, y in et]
+        mf = tf(np.array(truth_extra[f"mf_{name}"]))[0]
+        out[f"mf_{name}"] = (float(mf[0]), float(mf[1]))
+        # premolar landmark: trabecular bone below the premolar apices
+        xp = premolar_x[name]
+        yp = float(_lower_border_y(np.array([xp]), cx, y_chin, sd)[0]) - 0.16 * H
+        landmarks[f"{name}_premolar"] = (xp, yp)
+    lm_out = {k: tuple(float(v) for v in tf(np.array(landmarks[k]))[0]) for k in LANDMARK_NAMES}
+
+    roi = lee_roi_from_border(out["border_right"], out["border_left"], W, H)
+
+    if bits == 16:
+        arr = np.round(img * 65535.0).astype(np.uint16)
+    else:
+        arr = np.round(img * 255.0).astype(np.uint8)
+    truth = PhantomTruth(
+        t_score=float(t),
+        label=int(t < OSTEOPOROSIS_T),
+        klemetti=kl,
+        mcw_right_mm=float(mcw_r),
+        mcw_left_mm=float(mcw_l),
+        pixel_spacing_mm=float(spacing_out),
+        roi=roi,
+        landmarks=lm_out,  # type: ignore[arg-type]
+        border_right=out["border_right"],
+        border_left=out["border_left"],
+        endosteal_right=out["endosteal_right"],
+        endosteal_left=out["endosteal_left"],
+        mental_foramen_right=out["mf_right"],
+        mental_foramen_left=out["mf_left"],
+        bit_depth=bits,
+        extras={
+            "seed": int(seed),
+            "trabecular_density": truth_extra["trabecular_density"],
+            "lacunae_fraction": truth_extra["lacunae_fraction"],
+            "rotation_deg": rot,
+            "zoom": zoom,
+        },
+    )
+    return PhantomCase(image=arr, truth=truth)
+
+
+def lee_roi_from_border(border_right: list[Point], border_left: list[Point], width: int,
+                        height: int) -> RoiBox:
+    """The Lee-2020 ROI (700 x 140 on the 1200 x 630 resized image) in original pixels.
+
+    Centred between the two mental regions, bottom just below the lowest border point
+    inside the box's columns, so it covers the inferior cortex of both sides.
+    """
+    bw = LEE_ROI[0] * width / LEE_RESIZED[0]
+    bh = LEE_ROI[1] * height / LEE_RESIZED[1]
+    pts = np.asarray(list(border_right) + list(border_left), dtype=np.float64)
+    xs = pts[:, 0]
+    # centre: midpoint between the inner ends of the two halves
+    cxm = 0.5 * (float(np.max(np.asarray(border_right)[:, 0])) + float(np.min(np.asarray(border_left)[:, 0])))
+    x0 = cxm - bw / 2.0
+    inside = (xs >= x0) & (xs <= x0 + bw)
+    y_low = float(np.max(pts[inside, 1])) if inside.any() else float(np.max(pts[:, 1]))
+    y1 = min(float(height), y_low + 0.03 * bh)
+    y0 = y1 - bh
+    return RoiBox(int(round(x0)), int(round(y0)), int(round(bw)), int(round(bh))).clipped(width, height)
+
+
+# ----------------------------------------------------------------------------- dataset I/O
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Write an 8- or 16-bit grayscale PNG (raises DatasetError naming the file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok = cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if not ok:
+        raise DatasetError(f"{path}: could not write the PNG (check the folder is writable)")
+
+
+def write_dataset(
+    out_dir: Path,
+    n: int,
+    seed: int,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    **overrides: Any,
+) -> Path:
+    """Write ``n`` phantoms as ``out_dir/images/phantom_NNNNN.png`` plus ``labels.csv``.
+
+    Phantom i uses seed ``seed * 100003 + i`` so the set is reproducible and any single
+    image can be regenerated. Returns the labels.csv path.
+    """
+    from .dataset import write_labels_csv
+
+    if n < 1:
+        raise ConfigError(f"--n must be at least 1, not {n}")
+    out_dir = Path(out_dir)
+    img_dir = out_dir / "images"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    width = max(5, len(str(n - 1)))
+    for i in range(n):
+        case = generate_phantom(phantom_seed(seed, i), **overrides)
+        rel = f"images/phantom_{i:0{width}d}.png"
+        write_png(out_dir / rel, case.image)
+        rows.append(case.truth.csv_row(rel))
+        if progress is not None:
+            progress(i + 1, n)
+    labels = out_dir / "labels.csv"
+    write_labels_csv(labels, rows)
+    log.info("wrote %d phantoms to %s", n, out_dir)
+    return labels
+
+
+def phantom_seed(seed: int, index: int) -> int:
+    """Seed of phantom ``index`` in a set generated with ``seed``."""
+    return int(seed) * 100003 + int(index)
+
+
+# ----------------------------------------------------------------------------- montage
+
+
+def _thumb(gray: np.ndarray, width: int, height: int) -> np.ndarray:
+    g = gray.astype(np.float32)
+    if gray.dtype == np.uint16:
+        g /= 257.0
+    g = cv2.resize(g, (width, height), interpolation=cv2.INTER_AREA)
+    return np.clip(g, 0, 255).astype(np.uint8)
+
+
+def make_montage(dataset_dir: Path, out_png: Path, real_dir: Path | None = None,
+                 n: int = 6) -> Path:
+    """Grid of ``n`` phantoms (left column) beside ``n`` real images (right) when given.
+
+    Each tile carries a caption (phantom: class, MCW, T-score; real: file name). With
+    ``real_dir`` the intensity histograms of both sets are drawn in a last row.
+    """
+    from .dataset import read_dataset
+
+    rows = read_dataset(Path(dataset_dir))[:n]
+    tw, th = 900, 400
+    tiles_p: list[np.ndarray] = []
+    hist_p = np.zeros(256)
+    for r in rows:
+        im = cv2.imread(str(r.file), cv2.IMREAD_UNCHANGED)
+        if im is None:
+            raise DatasetError(f"{r.file}: cannot read image for the montage")
+        t = _thumb(im, tw, th)
+        hist_p += np.bincount(t.ravel(), minlength=256)
+        cap = f"phantom {r.file.name} {r.klemetti or ''} MCW {_fmt((r.mcw_right_mm, r.mcw_left_mm))} T {r.t_score if r.t_score is not None else '-'}"
+        tiles_p.append(_caption(t, cap))
+    tiles_r: list[np.ndarray] = []
+    hist_r = np.zeros(256)
+    if real_dir is not None:
+        files = sorted(p for p in Path(real_dir).iterdir()
+                       if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"))
+        if not files:
+            raise DatasetError(f"{real_dir}: no images found for the montage (pass a folder of PNG/JPEG files)")
+        for p in files[:n]:
+            im = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+            if im is None:
+                continue
+            if im.ndim == 3:
+                im = cv2.cvtColor(im, cv2.COLOR_BGR2GRAY)
+            t = _thumb(im, tw, th)
+            hist_r += np.bincount(t.ravel(), minlength=256)
+            tiles_r.append(_caption(t, f"real {p.name}"))
+    lines = []
+    for i in range(max(len(tiles_p), len(tiles_r))):
+        row = [tiles_p[i] if i < len(tiles_p) else np.zeros((th, tw), np.uint8)]
+        if real_dir is not None:
+            row.append(tiles_r[i] if i < len(tiles_r) else np.zeros((th, tw), np.uint8))
+        lines.append(np.hstack(row))
+    if real_dir is not None:
+        lines.append(_hist_panel(hist_p, hist_r, tw * 2, 220))
+    mont = np.vstack(lines)
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out_png), mont):
+        raise DatasetError(f"{out_png}: could not write the montage")
+    return out_png
+
+
+def _fmt(v: tuple[float | None, float | None]) -> str:
+    return "/".join("-" if x is None else f"{x:.1f}" for x in v)
+
+
+def _caption(tile: np.ndarray, text: str) -> np.ndarray:
+    t = tile.copy()
+    cv2.rectangle(t, (0, 0), (t.shape[1], 24), 0, -1)
+    cv2.putText(t, text, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 255, 1, cv2.LINE_AA)
+    return t
+
+
+def _hist_panel(hp: np.ndarray, hr: np.ndarray, w: int, h: int) -> np.ndarray:
+    panel = np.full((h, w), 20, np.uint8)
+    for hist, val, label, y in ((hp, 255, "phantoms", 20), (hr, 140, "real", 40)):
+        if hist.sum() <= 0:
+            continue
+        f = hist / hist.sum()
+        f = f / max(f.max(), 1e-9)
+        xs = np.linspace(10, w - 10, 256)
+        ys = h - 10 - f * (h - 60)
+        cv2.polylines(panel, [np.c_[xs, ys].astype(np.int32).reshape(-1, 1, 2)], False, val, 2,
+                      cv2.LINE_AA)
+        cv2.putText(panel, f"{label} intensity histogram", (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    val, 1, cv2.LINE_AA)
+    return panel
+
+
+# ----------------------------------------------------------------------------- shipped samples
+
+# (file stem, Klemetti class, T-score, seed): the demo samples in resources/samples.
+SAMPLE_SPECS: tuple[tuple[str, str, float, int], ...] = (
+    ("phantom_c1", "C1", -0.6, 11),
+    ("phantom_c2", "C2", -1.9, 22),
+    ("phantom_c3", "C3", -3.3, 33),
+)
+SAMPLE_SIZE_SCALE = 0.5  # half size keeps each file well under 1.5 MB; full panoramic content
+SAMPLE_DICOM_STEM = "phantom_c2"
+
+
+def sample_cases() -> list[tuple[str, PhantomCase]]:
+    """The three demo phantoms (deterministic)."""
+    return [
+        (stem, generate_phantom(seed, klemetti=kl, t_score=t, bit_depth=8,
+                                size_scale=SAMPLE_SIZE_SCALE, marker=True))
+        for stem, kl, t, seed in SAMPLE_SPECS
+    ]
+
+
+def write_phantom_dicom(path: Path, case: PhantomCase, *, patient_name: str = "DEMO^PATIENT",
+                        patient_id: str = "DEMO-0001") -> Path:
+    """Write a phantom as a DICOM file (modality PX, MONOCHROME2, 12-bit RLE, PixelSpacing set).
+
+    The patient is fake; UIDs are derived deterministically from the patient id, so the
+    file is byte-identical on every run.
+    """
+    import pydicom
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import (
+        ExplicitVRLittleEndian,
+        RLELossless,
+        SecondaryCaptureImageStorage,
+        generate_uid,
+    )
+
+    img = case.image
+    if img.dtype == np.uint8:
+        px = (img.astype(np.uint32) * 4095 + 127) // 255
+    else:
+        px = (img.astype(np.uint32) * 4095 + 32767) // 65535
+    px = px.astype(np.uint16)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    sop_uid = generate_uid(entropy_srcs=[patient_id, "sop", str(path.name)])
+    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = generate_uid(entropy_srcs=["dentalosteo"])
+    meta.ImplementationVersionName = "DENTALOSTEO"
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = sop_uid
+    ds.StudyInstanceUID = generate_uid(entropy_srcs=[patient_id, "study"])
+    ds.SeriesInstanceUID = generate_uid(entropy_srcs=[patient_id, "series"])
+    ds.Modality = "PX"
+    ds.ConversionType = "SYN"
+    ds.PatientName = patient_name
+    ds.PatientID = patient_id
+    ds.PatientBirthDate = "19560412"
+    ds.PatientSex = "F"
+    ds.StudyDate = "20240115"
+    ds.StudyTime = "093000"
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
+    ds.StudyDescription = "DEMO panoramic phantom (synthetic, not a patient)"
+    ds.Manufacturer = "DentalOsteo phantom generator"
+    ds.BodyPartExamined = "JAW"
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = int(px.shape[0]), int(px.shape[1])
+    ds.BitsAllocated = 16
+    ds.BitsStored = 12
+    ds.HighBit = 11
+    ds.PixelRepresentation = 0
+    sp = f"{case.truth.pixel_spacing_mm:.6f}"
+    ds.PixelSpacing = [sp, sp]
+    ds.WindowCenter = 2048
+    ds.WindowWidth = 4096
+    ds.RescaleIntercept = 0
+    ds.RescaleSlope = 1
+    ds.PixelData = px.tobytes()
+    ds.compress(RLELossless, px, generate_instance_uid=False)  # lossless, < 1 MB
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pydicom.dcmwrite(str(path), ds, enforce_file_format=True)
+    return path
+
+
+def write_samples(out_dir: Path) -> list[Path]:
+    """Regenerate the shipped demo samples into ``out_dir`` (deterministic).
+
+    Writes phantom_c1/c2/c3.png, phantom_c2.dcm (fake patient DEMO^PATIENT),
+    labels.csv (the three PNGs: the folder is a valid dataset) and samples.csv (all four
+    files, same format). Returns the written paths.
+    """
+    from .dataset import write_labels_csv
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    rows: list[dict[str, Any]] = []
+    dicom_row: dict[str, Any] | None = None
+    for stem, case in sample_cases():
+        p = out_dir / f"{stem}.png"
+        write_png(p, case.image)
+        written.append(p)
+        rows.append(case.truth.csv_row(p.name))
+        if stem == SAMPLE_DICOM_STEM:
+            d = write_phantom_dicom(out_dir / f"{stem}.dcm", case)
+            written.append(d)
+            dicom_row = case.truth.csv_row(d.name)
+    write_labels_csv(out_dir / "labels.csv", rows)
+    written.append(out_dir / "labels.csv")
+    write_labels_csv(out_dir / "samples.csv", rows + ([dicom_row] if dicom_row else []))
+    written.append(out_dir / "samples.csv")
+    return written
