@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from dentalosteo_gui.core import atomic
-from dentalosteo_gui.core.atomic import WriteError, atomic_write_bytes, atomic_write_text, atomic_writer
+from dentalosteo_gui.core.atomic import (
+    WriteError,
+    atomic_write_bytes,
+    atomic_write_text,
+    atomic_writer,
+)
 from dentalosteo_gui.core.errors import DentalOsteoError
 
 

@@ -305,10 +305,10 @@ def deidentify_dataset(ds: Any, *, salt: str, case_id: str,
                 delattr(meta, kw)
 
     ds.PatientIdentityRemoved = "YES"
-    method = f"DentalOsteo {__version__}: DICOM PS3.15 Basic Application Level Confidentiality Profile"
+    method = f"DentalOsteo {__version__}: PS3.15 Basic Profile"  # LO: at most 64 characters
     codes = [("113100", "Basic Application Confidentiality Profile")]
     if shift is not None:
-        method += f"; Retain Longitudinal Temporal Information with Modified Dates Option"
+        method += " + Modified Dates Option"
         codes.append(("113107", "Retain Longitudinal Temporal Information Modified Dates Option"))
         ds.LongitudinalTemporalInformationModified = "MODIFIED"
     else:
@@ -366,8 +366,8 @@ def deidentify_dicom(src: Path, dst: Path, *, blackout: list[RoiBox] | None = No
                                   date_shift_days=date_shift_days) + warnings
     if blackout:
         warnings = [w for w in warnings if w != _BURNED_IN_WARNING]
-        warnings.append("blacked out %d rectangle(s); check that no other burned-in text remains"
-                        % len(blackout))
+        warnings.append(f"blacked out {len(blackout)} rectangle(s); check that no other "
+                        "burned-in text remains")
     buf = io.BytesIO()
     try:
         ds.save_as(buf, enforce_file_format=True)

@@ -197,9 +197,10 @@ def _thumbnail(pixels: np.ndarray, max_w: int, max_h: int) -> tuple[np.ndarray, 
     s = min(max_w / w, max_h / h, 1.0)
     g = np.asarray(pixels, dtype=np.float32)
     if g.ndim == 3:
-        g = g.mean(axis=2)
+        g = np.asarray(g.mean(axis=2), dtype=np.float32)
     if s < 1.0:
-        g = cv2.resize(g, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        g = np.asarray(cv2.resize(g, (max(1, round(w * s)), max(1, round(h * s))),
+                                  interpolation=cv2.INTER_AREA), dtype=np.float32)
     return gray_to_rgb(np.clip(g, 0.0, 1.0)), s
 
 
@@ -519,11 +520,11 @@ def _draw_page(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, *, se
 
     t_right = pdf.section(rx2, top, "Mandibular cortical width (MCW)")
     mrows = []
-    for side, v in (("Patient right", result.mcw_right_mm), ("Patient left", result.mcw_left_mm)):
-        s = _fmt_num(v, 1, "mm")
-        if s != "n/a" and float(v) < MCW_REFERRAL_MM:  # type: ignore[arg-type]
-            s += f"  (below {MCW_REFERRAL_MM:g} mm)"
-        mrows.append((side, s))
+    for side, mcw in (("Patient right", result.mcw_right_mm), ("Patient left", result.mcw_left_mm)):
+        mtxt = _fmt_num(mcw, 1, "mm")
+        if mcw is not None and mtxt != "n/a" and float(mcw) < MCW_REFERRAL_MM:
+            mtxt += f"  (below {MCW_REFERRAL_MM:g} mm)"
+        mrows.append((side, mtxt))
     sp = _fmt_num(result.pixel_spacing_mm, 3, "mm/pixel")
     mrows.append(("Pixel spacing", sp + ("  (ASSUMED)" if result.assumed_spacing else
                                           f"  ({radiograph.pixel_spacing_source})"
@@ -568,8 +569,8 @@ def _draw_page(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, *, se
         avail = footer_top - 8 - top
         t = pdf.section(x0, top, f"Warnings ({len(warns)})")
         used = 12.0
-        for i, w in enumerate(warns):
-            h = pdf.para(0, 0, cw - 10, escape(w), size=8, draw=False)
+        for i, msg in enumerate(warns):
+            h = pdf.para(0, 0, cw - 10, escape(msg), size=8, draw=False)
             remaining = len(warns) - i
             if used + h + (11 if remaining > 1 else 0) > avail:
                 pdf.text(x0, t, f"... and {remaining} more warning(s): see the screening history.",
@@ -577,7 +578,7 @@ def _draw_page(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, *, se
                 break
             pdf.c.setFillColorRGB(*MUTED)
             pdf.c.circle(x0 + 3, pdf.y(t) - 4.2, 1.4, stroke=0, fill=1)
-            pdf.para(x0 + 10, t, cw - 10, escape(w), size=8)
+            pdf.para(x0 + 10, t, cw - 10, escape(msg), size=8)
             t += h + 2
             used += h + 2
 
