@@ -246,3 +246,52 @@ def test_plain_language_helpers() -> None:
     assert format_dicom_date("20240131") == "2024-01-31"
     assert KLEMETTI_DEFINITIONS["C3"].startswith("C3")
     assert "not a diagnosis" in DISCLAIMER
+
+
+def test_result_round_trips_through_json(tmp_path: Path) -> None:
+    from dentalosteo_gui.core.report import result_from_dict
+
+    rad = make_radiograph()
+    res = make_result(rad)
+    d = res.as_json_dict()
+    d["border_right"] = [list(p) for p in res.border_right]
+    back = result_from_dict(d)
+    assert back.as_json_dict() == res.as_json_dict()
+    assert back.border_right == res.border_right and back.heatmap is None
+    with pytest.raises(ConfigError):
+        result_from_dict({"risk": 0.5})
+
+
+def test_cli_report_from_history_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import cv2
+
+    from dentalosteo_gui.cli.main import main
+    from dentalosteo_gui.core.history import History, file_sha256
+
+    rad = make_radiograph()
+    png = tmp_path / "pano.png"
+    cv2.imwrite(str(png), (rad.pixels * 255).astype(np.uint8))
+    rad.path = str(png)
+    res = make_result(rad)
+    res.path = str(png)
+    with History() as h:
+        sid = h.record_screening(res, rad, file_sha256=file_sha256(png))
+    out = tmp_path / "again.pdf"
+    assert main(["report", "--history", str(sid), "-o", str(out)]) == 0
+    t = " ".join(pdf_text(out).split())
+    assert "0.83" in t and SHA[:12] in t and "Attention map not available" in t
+    with History() as h:
+        assert [x["kind"] for x in h.get(sid)["exports"]] == ["pdf"]
+    # the wrong radiograph is refused (file hash differs)
+    other = tmp_path / "other.png"
+    cv2.imwrite(str(other), np.zeros((100, 200), np.uint8))
+    assert main(["report", "--history", str(sid), "--image", str(other), "-o", str(out)]) == 2
+    assert "not the radiograph" in capsys.readouterr().err
+    # from screen --json output, anonymised
+    js = tmp_path / "r.json"
+    js.write_text(json.dumps(res.as_json_dict()))
+    out2 = tmp_path / "fromjson.pdf"
+    assert main(["report", str(js), "-o", str(out2), "--anonymize"]) == 0
+    assert "CASE-" in pdf_text(out2)

@@ -206,6 +206,12 @@ class History:
         """Store one screening (and the edits made before it); returns its id."""
         pid, pseudo = self.patient_key(radiograph, anonymize)
         rj = result.as_json_dict()
+        # enough to reopen the screening and redraw its report (the heat map is not kept)
+        rj["border_right"] = [[round(float(x), 2), round(float(y), 2)] for x, y in result.border_right]
+        rj["border_left"] = [[round(float(x), 2), round(float(y), 2)] for x, y in result.border_left]
+        if result.model is not None:
+            rj["model"] = {**(rj.get("model") or {}), "arch": result.model.arch,
+                           "source": result.model.source}
         if anonymize:
             rj["path"] = ""
         op = result.operating_point or {}

@@ -29,7 +29,7 @@ from .types import KLEMETTI_DEFINITIONS, PatientInfo, Radiograph, RoiBox, Screen
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_report", "pseudonym", "local_salt", "next_step_text", "INTENDED_USE",
+__all__ = ["write_report", "pseudonym", "local_salt", "next_step_text", "result_from_dict", "INTENDED_USE",
            "DISCLAIMER", "PHANTOM_NOTICE"]
 
 INTENDED_USE = (
@@ -184,6 +184,57 @@ def _model_is_phantom(result: ScreeningResult, card: dict | None) -> bool:
             if isinstance(sub, dict):
                 sources.append(sub.get("source"))
     return any(isinstance(s, str) and "phantom" in s.lower() for s in sources)
+
+
+def result_from_dict(d: dict[str, Any]) -> ScreeningResult:
+    """Rebuild a ScreeningResult from ``as_json_dict()`` output (screen --json, history).
+
+    The Grad-CAM map is not part of that JSON: the result has ``heatmap=None``. Traced
+    borders are restored when present (the history stores them).
+    """
+    from .types import ModelInfo
+
+    if not isinstance(d, dict) or "assessable" not in d:
+        raise ConfigError("not a DentalOsteo screening result (no 'assessable' field)")
+    k = d.get("klemetti") or {}
+    mcw = d.get("mcw_mm") or {}
+    roi = d.get("roi")
+    model = d.get("model")
+    lms = d.get("landmarks")
+
+    def poly(v: Any) -> list[tuple[float, float]]:
+        return [(float(p[0]), float(p[1])) for p in (v or [])]
+
+    return ScreeningResult(
+        path=str(d.get("path") or ""),
+        risk=None if d.get("risk") is None else float(d["risk"]),
+        band=d.get("band"),
+        operating_point=dict(d.get("operating_point") or {}),
+        klemetti_class=k.get("class"),
+        klemetti_probabilities=k.get("probabilities"),
+        klemetti_rule=k.get("rule_class"),
+        klemetti_agree=k.get("agree"),
+        klemetti_evidence=dict(k.get("evidence") or {}),
+        mcw_left_mm=mcw.get("left"),
+        mcw_right_mm=mcw.get("right"),
+        assumed_spacing=bool(mcw.get("assumed_spacing", False)),
+        pixel_spacing_mm=float(d.get("pixel_spacing_mm") or 0.0),
+        assessable=bool(d.get("assessable")),
+        warnings=[str(w) for w in d.get("warnings") or []],
+        roi=RoiBox(int(roi["x"]), int(roi["y"]), int(roi["w"]), int(roi["h"])) if roi else None,
+        roi_confidence=d.get("roi_confidence"),
+        border_right=poly(d.get("border_right")),
+        border_left=poly(d.get("border_left")),
+        landmarks={str(n): (float(v[0]), float(v[1])) for n, v in lms.items()} if lms else None,
+        attention=d.get("attention"),
+        model=ModelInfo(str(model.get("name", "")), str(model.get("version", "")),
+                        str(model.get("sha256", "")), str(model.get("arch", "")),
+                        str(model.get("source", ""))) if model else None,
+        device=str(d.get("device") or ""),
+        timings_ms=dict(d.get("timings_ms") or {}),
+        heatmap=None,
+        mode=str(d.get("mode") or "roi"),
+    )
 
 
 # --- images --------------------------------------------------------------------------
@@ -739,7 +790,8 @@ def _draw_images(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, x0:
             caption = "Colour: where the model looked (Grad-CAM); not a map of disease."
         else:
             pdf.text(bx_ + bar_w / 2, by_ + bar_h / 2, "", size=6)
-            caption = "No attention map (no model was run)."
+            caption = ("No attention map (no model was run)." if result.model is None
+                       else "Attention map not available for this report.")
         att = result.attention or {}
         if has_heat and att:
             key = next((k for k in ("near_border", "cortex", "border") if k in att), None)
