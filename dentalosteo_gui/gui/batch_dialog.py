@@ -1,0 +1,261 @@
+"""Batch screening dialog: progress (count, ETA), cancel, sortable results, CSV export.
+
+The run is core ``iter_batch`` (a cancellable generator) inside the app's one worker
+adapter; each finished file arrives as a progress value on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core.batch import CSV_FIELDS, BatchItem, case_label, collect_files, dataset_spacing, flatten, format_eta, iter_batch
+from ..core.types import Radiograph, ScreeningResult
+from . import theme
+from .workers import Worker, WorkerPool
+
+log = logging.getLogger(__name__)
+
+ScreenFn = Callable[[Radiograph, "float | None"], ScreeningResult]
+
+COLUMNS = ["File", "Risk", "Band", "Klemetti (model / rule)", "MCW R mm", "MCW L mm", "Assessable", "Error"]
+
+
+def run_batch_job(screen: ScreenFn, files: list[Path], spacing: dict[str, float],
+                  cancel: threading.Event) -> Iterator[BatchItem]:
+    """Generator job for the worker: one :class:`BatchItem` per file; stops on ``cancel``."""
+    yield from iter_batch(screen, files, spacing, workers=1, cancel=cancel)
+
+
+class _NumItem(QtWidgets.QTableWidgetItem):
+    """Sorts by number; empty cells sort last."""
+
+    def __init__(self, value: float | None, text: str) -> None:
+        super().__init__(text)
+        self.value = value
+        self.setTextAlignment(int(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter))
+
+    def __lt__(self, other: QtWidgets.QTableWidgetItem) -> bool:
+        a = self.value
+        b = getattr(other, "value", None)
+        if a is None:
+            return False
+        if b is None:
+            return True
+        return a < b
+
+
+class BatchDialog(QtWidgets.QDialog):
+    """Screen a folder; double-click a row to open that case in the main window."""
+
+    open_case = QtCore.Signal(str)
+
+    def __init__(self, pool: WorkerPool, get_screen: Callable[[], ScreenFn | None],
+                 anonymize: bool = False, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Batch screening")
+        self.resize(980, 620)
+        self.pool = pool
+        self.get_screen = get_screen
+        self.anonymize = anonymize
+        self.inputs: list[str] = []
+        self.rows: list[dict[str, Any]] = []
+        self.worker: Worker | None = None
+        self.finished_run = False
+
+        lay = QtWidgets.QVBoxLayout(self)
+        top = QtWidgets.QHBoxLayout()
+        self.inputs_label = QtWidgets.QLabel("Choose a folder of radiographs (sub-folders included).")
+        self.inputs_label.setObjectName("Muted")
+        top.addWidget(self.inputs_label, 1)
+        self.folder_button = QtWidgets.QPushButton(theme.icon("folder"), "Folder…")
+        self.folder_button.clicked.connect(self._choose_folder)
+        top.addWidget(self.folder_button)
+        self.start_button = QtWidgets.QPushButton("Start")
+        self.start_button.setObjectName("Primary")
+        self.start_button.clicked.connect(self.start)
+        self.start_button.setEnabled(False)
+        top.addWidget(self.start_button)
+        lay.addLayout(top)
+
+        prog = QtWidgets.QHBoxLayout()
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        prog.addWidget(self.progress, 1)
+        self.count_label = QtWidgets.QLabel("0 / 0")
+        self.eta_label = QtWidgets.QLabel("ETA --:--")
+        self.eta_label.setObjectName("Muted")
+        prog.addWidget(self.count_label)
+        prog.addWidget(self.eta_label)
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        prog.addWidget(self.cancel_button)
+        lay.addLayout(prog)
+
+        self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(0, 260)
+        self.table.cellDoubleClicked.connect(self._double_clicked)
+        self.table.setToolTip("Click a header to sort (Risk sorts numerically); double-click a row to open it.")
+        lay.addWidget(self.table, 1)
+
+        bottom = QtWidgets.QHBoxLayout()
+        self.status = QtWidgets.QLabel("")
+        self.status.setObjectName("Muted")
+        bottom.addWidget(self.status, 1)
+        self.export_button = QtWidgets.QPushButton(theme.icon("export"), "Export CSV…")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self._export_dialog)
+        bottom.addWidget(self.export_button)
+        close = QtWidgets.QPushButton("Close")
+        close.clicked.connect(self.close)
+        bottom.addWidget(close)
+        lay.addLayout(bottom)
+
+    # ------------------------------------------------------------------ inputs
+    def _choose_folder(self) -> None:
+        d = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder of radiographs")
+        if d:
+            self.set_inputs([d])
+
+    def set_inputs(self, items: list[str]) -> None:
+        self.inputs = [str(i) for i in items]
+        files = collect_files(self.inputs)
+        self.inputs_label.setText(f"{len(files)} radiograph(s) in " + ", ".join(Path(i).name for i in self.inputs))
+        self.start_button.setEnabled(bool(files) and self.worker is None)
+
+    # ------------------------------------------------------------------ run
+    def start(self) -> bool:
+        """Start screening the inputs; False when there is nothing to do or no engine."""
+        screen = self.get_screen()
+        if screen is None:
+            self.status.setText("The model is still loading; try again in a moment.")
+            return False
+        files = collect_files(self.inputs)
+        if not files:
+            self.status.setText("No radiographs found.")
+            return False
+        self.rows = []
+        self.finished_run = False
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(0)
+        self.progress.setRange(0, len(files))
+        self.progress.setValue(0)
+        self.count_label.setText(f"0 / {len(files)}")
+        self.eta_label.setText("ETA --:--")
+        self.status.setText("Screening…")
+        spacing = dataset_spacing(self.inputs)
+        w = Worker(run_batch_job, screen, files, spacing, name="batch")
+        w.signals.progress.connect(self._on_item)
+        w.signals.returned.connect(lambda _=None: self._done("Done"))
+        w.signals.cancelled.connect(lambda: self._done("Cancelled"))
+        w.signals.errored.connect(lambda exc: self._done(f"Failed: {exc}"))
+        self.worker = w
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.export_button.setEnabled(False)
+        self.pool.start(w)
+        return True
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.status.setText("Cancelling after the current file…")
+            self.cancel_button.setEnabled(False)
+
+    def _on_item(self, item: BatchItem) -> None:
+        if self.worker is not None and self.worker.is_cancelled:
+            return
+        label = case_label(item.path, self.anonymize)
+        row = flatten(item.result, label, item.error)
+        row["_path"] = str(item.path)
+        self.rows.append(row)
+        self._add_row(row, item.result)
+        done = item.index + 1
+        self.progress.setValue(done)
+        self.count_label.setText(f"{done} / {item.total}")
+        self.eta_label.setText(f"ETA {format_eta(item.eta_s)}")
+
+    def _add_row(self, row: dict[str, Any], res: ScreeningResult | None) -> None:
+        r = self.table.rowCount()
+        self.table.insertRow(r)
+        name = QtWidgets.QTableWidgetItem(Path(row["file"]).name if not self.anonymize else row["file"])
+        name.setData(QtCore.Qt.ItemDataRole.UserRole, row["_path"])
+        name.setToolTip(row["file"])
+        self.table.setItem(r, 0, name)
+        risk = res.risk if res else None
+        self.table.setItem(r, 1, _NumItem(risk, "" if risk is None else f"{risk:.3f}"))
+        band = QtWidgets.QTableWidgetItem(row.get("band") or "")
+        if row.get("band"):
+            band.setForeground(QtGui.QColor("#0b0d0f" if row["band"] == "intermediate" else "#ffffff"))
+            band.setBackground(QtGui.QColor(theme.band_colour(row["band"])))
+        self.table.setItem(r, 2, band)
+        kl = f"{row.get('klemetti_class') or '–'} / {row.get('klemetti_rule') or '–'}"
+        self.table.setItem(r, 3, QtWidgets.QTableWidgetItem(kl))
+        for col, key in ((4, "mcw_right_mm"), (5, "mcw_left_mm")):
+            v = row.get(key)
+            self.table.setItem(r, col, _NumItem(None if v in ("", None) else float(v),
+                                                "" if v in ("", None) else f"{float(v):.2f}"))
+        self.table.setItem(r, 6, QtWidgets.QTableWidgetItem(
+            "" if res is None else ("yes" if res.assessable else "no")))
+        err = QtWidgets.QTableWidgetItem(row.get("error") or "")
+        err.setToolTip(row.get("error") or "")
+        self.table.setItem(r, 7, err)
+
+    def _done(self, text: str) -> None:
+        n_err = sum(1 for r in self.rows if r.get("error"))
+        self.status.setText(f"{text}: {len(self.rows)} file(s), {n_err} error(s).")
+        self.worker = None
+        self.finished_run = True
+        self.cancel_button.setEnabled(False)
+        self.start_button.setEnabled(bool(self.inputs))
+        self.export_button.setEnabled(bool(self.rows))
+        self.table.setSortingEnabled(True)
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    # ------------------------------------------------------------------ outputs
+    def _double_clicked(self, row: int, _col: int) -> None:
+        item = self.table.item(row, 0)
+        if item is not None:
+            path = item.data(QtCore.Qt.ItemDataRole.UserRole)
+            if path:
+                self.open_case.emit(str(path))
+
+    def _export_dialog(self) -> None:
+        fn, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export CSV", "dentalosteo-batch.csv", "CSV (*.csv)")
+        if fn:
+            self.export_csv(Path(fn))
+
+    def export_csv(self, path: Path) -> Path:
+        """Write one row per file (the batch CSV format of ``dentalosteo batch``)."""
+        path = Path(path)
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
+            w.writeheader()
+            for row in self.rows:
+                w.writerow(row)
+        self.status.setText(f"Exported {len(self.rows)} row(s) to {path.name}")
+        log.info("batch CSV exported: %d rows", len(self.rows))
+        return path
+
+    def closeEvent(self, ev: Any) -> None:  # noqa: N802
+        if self.worker is not None:
+            self.worker.cancel()
+        super().closeEvent(ev)

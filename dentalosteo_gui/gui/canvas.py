@@ -1,0 +1,398 @@
+"""The radiograph canvas (pyqtgraph, row-major): image, heatmap, ROI box, borders, landmarks.
+
+The canvas mirrors the :class:`~.session.Session` and holds no state of its own. The
+dentist's edits come out as Qt signals (``roi_edit_finished``, ``landmarks_edit_finished``),
+emitted when a drag ENDS (``sigRegionChangeFinished``), never per mouse-move step.
+
+Mouse: wheel zooms, left/middle drag on the background pans, right drag sets window/level
+(horizontal = width, vertical = level), double-click fits. Keys are window shortcuts.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core.heatmap import colormap_lut
+from ..core.types import LANDMARK_NAMES, Landmarks, RoiBox, ScreeningResult
+from . import theme
+from .session import Session
+
+log = logging.getLogger(__name__)
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+# Window/level presets: name -> (black, white) in [0, 1] pixel units (None: percentiles).
+LEVEL_PRESETS: dict[str, tuple[float, float] | None] = {
+    "Full range": (0.0, 1.0),
+    "Auto (1-99 %)": None,
+    "Bone / cortex": (0.35, 0.95),
+    "Dense (high contrast)": (0.5, 0.9),
+    "Soft (low contrast)": (0.0, 0.75),
+}
+
+HEAT_THRESHOLD = 0.05  # heat below this stays transparent so anatomy is never hidden
+
+
+def heat_lut(name: str = "inferno") -> np.ndarray:
+    """(256, 4) RGBA lookup table: the colour map, transparent below the threshold."""
+    rgb = colormap_lut(name)
+    lut = np.zeros((256, 4), dtype=np.uint8)
+    lut[:, :3] = rgb
+    lut[:, 3] = 255
+    lut[: int(HEAT_THRESHOLD * 255) + 1, 3] = 0
+    return lut
+
+
+def short_name(name: str) -> str:
+    """'right_gonial_angle' -> 'R gonial angle' (patient's side)."""
+    side, _, rest = name.partition("_")
+    return f"{'R' if side == 'right' else 'L' if side == 'left' else side} {rest.replace('_', ' ')}"
+
+
+class RadiographViewBox(pg.ViewBox):
+    """ViewBox with right-drag window/level, middle/left-drag pan and double-click fit."""
+
+    def __init__(self, canvas: Canvas) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self._canvas = canvas
+        self._wl_start: tuple[float, float] | None = None
+
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:  # noqa: N802 - Qt naming
+        if ev.button() == QtCore.Qt.MouseButton.RightButton:
+            ev.accept()
+            session = self._canvas.session
+            if ev.isStart() or self._wl_start is None:
+                self._wl_start = session.display.levels
+            lo0, hi0 = self._wl_start
+            delta = ev.screenPos() - ev.buttonDownScreenPos(QtCore.Qt.MouseButton.RightButton)
+            width = max(0.02, (hi0 - lo0) * float(np.exp(delta.x() / 300.0)))
+            centre = (lo0 + hi0) / 2.0 - delta.y() / 600.0
+            session.set_levels(centre - width / 2.0, centre + width / 2.0)
+            if ev.isFinish():
+                self._wl_start = None
+            return
+        super().mouseDragEvent(ev, axis)
+
+    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802
+        if ev.double() and ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._canvas.fit()
+            return
+        super().mouseClickEvent(ev)
+
+
+class LandmarkItem(pg.TargetItem):
+    """A draggable landmark; shows its attention weight, and its name on hover."""
+
+    def __init__(self, name: str, pos: tuple[float, float]) -> None:
+        super().__init__(pos=pos, size=13, symbol="o", movable=True,
+                         pen=pg.mkPen(theme.ACCENT, width=2), brush=pg.mkBrush(43, 179, 192, 70),
+                         hoverPen=pg.mkPen("#ffffff", width=2), hoverBrush=pg.mkBrush(255, 255, 255, 90),
+                         label="", labelOpts={"color": theme.TEXT, "offset": (10, -10),
+                                              "fill": pg.mkBrush(22, 25, 29, 200)})
+        self.name = name
+        self.weight: float | None = None
+        self.hovering = False
+        self.setToolTip(name.replace("_", " ") + " (patient's " + name.split("_")[0] + ")")
+        self._refresh_label()
+
+    def set_weight(self, weight: float | None) -> None:
+        self.weight = weight
+        self._refresh_label()
+
+    def label_text(self) -> str:
+        w = "" if self.weight is None else f"{self.weight:.2f}"
+        if self.hovering:
+            return f"{short_name(self.name)}  {w}".strip()
+        return w
+
+    def _refresh_label(self) -> None:
+        lab = self.label()
+        if lab is not None:
+            lab.setFormat(self.label_text())
+
+    def hoverEvent(self, ev: Any) -> None:  # noqa: N802
+        super().hoverEvent(ev)
+        hovering = not ev.isExit()
+        if hovering != self.hovering:
+            self.hovering = hovering
+            self._refresh_label()
+
+
+class Canvas(pg.GraphicsLayoutWidget):
+    """Shows the session's radiograph and overlays; emits the dentist's edits."""
+
+    roi_edit_finished = QtCore.Signal(object)  # RoiBox
+    landmarks_edit_finished = QtCore.Signal(object)  # Landmarks
+    files_dropped = QtCore.Signal(list)
+
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setBackground(theme.BG)
+        self.ci.setContentsMargins(0, 0, 0, 0)
+        self.view = RadiographViewBox(self)
+        self.addItem(self.view)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image_item)
+        self.heat_item = pg.ImageItem(axisOrder="row-major")
+        self.heat_item.setZValue(5)
+        self.heat_item.setLookupTable(heat_lut())
+        self.view.addItem(self.heat_item)
+        self.border_right = pg.PlotDataItem(pen=pg.mkPen("#4fd1c5", width=2))
+        self.border_left = pg.PlotDataItem(pen=pg.mkPen("#63b3ed", width=2))
+        self.normals_item = pg.PlotDataItem(pen=pg.mkPen("#f6e05e", width=1), connect="pairs")
+        for it in (self.border_right, self.border_left, self.normals_item):
+            it.setZValue(8)
+            self.view.addItem(it)
+        self.side_labels = [pg.TextItem("", color=theme.MUTED, anchor=(0.5, 0.0)) for _ in range(2)]
+        for t in self.side_labels:
+            t.setZValue(9)
+            self.view.addItem(t)
+        self.roi: pg.RectROI | None = None
+        self.landmark_items: dict[str, LandmarkItem] = {}
+        self._syncing = False
+        self._gray_lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+
+        session.events.image.connect(self._on_image)
+        session.events.result.connect(self._on_result)
+        session.events.display.connect(self._on_display)
+        session.events.mode.connect(self._on_result)
+
+    # ------------------------------------------------------------------ view
+    def fit(self) -> None:
+        """Fit the whole radiograph in the view."""
+        if self.session.radiograph is not None:
+            self.view.autoRange(padding=0.02, items=[self.image_item])
+
+    def zoom(self, factor: float) -> None:
+        self.view.scaleBy((1.0 / factor, 1.0 / factor))
+
+    # ------------------------------------------------------------------ session -> items
+    def _on_image(self) -> None:
+        rad = self.session.radiograph
+        self._clear_overlays()
+        if rad is None:
+            self.image_item.clear()
+            return
+        self.image_item.setImage(rad.pixels, autoLevels=False, levels=self.session.display.levels)
+        self.fit()
+
+    def _clear_overlays(self) -> None:
+        self.heat_item.clear()
+        self.heat_item.setVisible(False)
+        for it in (self.border_right, self.border_left, self.normals_item):
+            it.setData([], [])
+        for t in self.side_labels:
+            t.setText("")
+        self._remove_roi()
+        self._remove_landmarks()
+
+    def _on_display(self) -> None:
+        d = self.session.display
+        if self.session.radiograph is not None:
+            self.image_item.setLevels(d.levels)
+            self.image_item.setLookupTable(self._gray_lut[::-1] if d.invert else self._gray_lut)
+        has_heat = self.session.result is not None and self.session.result.heatmap is not None
+        self.heat_item.setVisible(bool(d.heatmap_visible and has_heat))
+        self.heat_item.setOpacity(d.heatmap_opacity)
+        for it in (self.border_right, self.border_left):
+            it.setVisible(d.show_borders)
+        for t in self.side_labels:
+            t.setVisible(d.show_borders)
+        self.normals_item.setVisible(d.show_normals)
+
+    def _on_result(self) -> None:
+        res = self.session.result
+        rad = self.session.radiograph
+        if rad is None:
+            return
+        if res is None:
+            self.heat_item.clear()
+            self.heat_item.setVisible(False)
+            return
+        if res.heatmap is not None and res.heatmap.shape == rad.pixels.shape:
+            self.heat_item.setImage(res.heatmap, autoLevels=False, levels=(0.0, 1.0))
+        else:
+            self.heat_item.clear()
+        self._draw_borders(res)
+        if self.session.mode == "landmarks":
+            self._remove_roi()
+            self._show_landmarks(res.landmarks or self.session.landmarks_override or {}, res.attention)
+        else:
+            self._remove_landmarks()
+            box = self.session.roi_override or res.roi
+            if box is not None:
+                self._show_roi(box)
+        self._on_display()
+
+    def _draw_borders(self, res: ScreeningResult) -> None:
+        for item, line, lab, text in ((self.border_right, res.border_right, self.side_labels[0], "R"),
+                                      (self.border_left, res.border_left, self.side_labels[1], "L")):
+            if line:
+                a = np.asarray(line, dtype=float)
+                item.setData(a[:, 0], a[:, 1])
+                mid = a[len(a) // 2]
+                lab.setText(f"patient's {'right' if text == 'R' else 'left'}")
+                lab.setPos(float(mid[0]), float(mid[1]) + 6)
+            else:
+                item.setData([], [])
+                lab.setText("")
+        xs: list[float] = []
+        ys: list[float] = []
+        for seg in (res.klemetti_evidence or {}).get("normals", []) or []:
+            try:
+                (x0, y0), (x1, y1) = seg
+            except (TypeError, ValueError):
+                continue
+            xs += [float(x0), float(x1)]
+            ys += [float(y0), float(y1)]
+        self.normals_item.setData(xs, ys)
+
+    # ------------------------------------------------------------------ ROI
+    def _show_roi(self, box: RoiBox) -> None:
+        self._syncing = True
+        try:
+            if self.roi is None:
+                self.roi = pg.RectROI((box.x, box.y), (box.w, box.h), pen=pg.mkPen(theme.ACCENT, width=2),
+                                      hoverPen=pg.mkPen("#ffffff", width=2), handlePen=pg.mkPen(theme.ACCENT),
+                                      rotatable=False, removable=False, sideScalers=True)
+                self.roi.addScaleHandle((0, 0), (1, 1))
+                self.roi.addScaleHandle((1, 0), (0, 1))
+                self.roi.addScaleHandle((0, 1), (1, 0))
+                self.roi.setZValue(10)
+                self.roi.sigRegionChangeFinished.connect(self._roi_finished)
+                self.view.addItem(self.roi)
+            else:
+                self.roi.setPos((box.x, box.y), update=False, finish=False)
+                self.roi.setSize((box.w, box.h), update=True, finish=False)
+        finally:
+            self._syncing = False
+
+    def _remove_roi(self) -> None:
+        if self.roi is not None:
+            self.view.removeItem(self.roi)
+            self.roi.sigRegionChangeFinished.disconnect(self._roi_finished)
+            self.roi = None
+
+    def roi_box(self) -> RoiBox | None:
+        """The box currently drawn (image pixels), or None."""
+        if self.roi is None:
+            return None
+        pos, size = self.roi.pos(), self.roi.size()
+        return RoiBox(int(round(pos.x())), int(round(pos.y())), max(1, int(round(size.x()))),
+                      max(1, int(round(size.y()))))
+
+    def _roi_finished(self, *_: Any) -> None:
+        if self._syncing or self.roi is None or self.session.radiograph is None:
+            return
+        rad = self.session.radiograph
+        box = self.roi_box()
+        if box is None:
+            return
+        self.roi_edit_finished.emit(box.clipped(rad.width, rad.height))
+
+    # ------------------------------------------------------------------ landmarks
+    def _show_landmarks(self, landmarks: Landmarks, attention: dict[str, float] | None) -> None:
+        self._syncing = True
+        try:
+            for name in LANDMARK_NAMES:
+                if name not in landmarks:
+                    continue
+                x, y = landmarks[name]
+                item = self.landmark_items.get(name)
+                if item is None:
+                    item = LandmarkItem(name, (float(x), float(y)))
+                    item.setZValue(12)
+                    item.sigPositionChangeFinished.connect(self._landmark_finished)
+                    self.view.addItem(item)
+                    self.landmark_items[name] = item
+                else:
+                    item.setPos((float(x), float(y)))
+                item.set_weight(_attention_for(name, attention))
+        finally:
+            self._syncing = False
+
+    def _remove_landmarks(self) -> None:
+        for item in self.landmark_items.values():
+            item.sigPositionChangeFinished.disconnect(self._landmark_finished)
+            self.view.removeItem(item)
+        self.landmark_items = {}
+
+    def landmark_positions(self) -> Landmarks:
+        return {n: (float(it.pos().x()), float(it.pos().y())) for n, it in self.landmark_items.items()}
+
+    def _landmark_finished(self, *_: Any) -> None:
+        if not self._syncing:
+            self.landmarks_edit_finished.emit(self.landmark_positions())
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, ev: QtGui.QDragEnterEvent) -> None:  # noqa: N802
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+        else:
+            super().dragEnterEvent(ev)
+
+    def dragMoveEvent(self, ev: QtGui.QDragMoveEvent) -> None:  # noqa: N802
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+        else:
+            super().dragMoveEvent(ev)
+
+    def dropEvent(self, ev: QtGui.QDropEvent) -> None:  # noqa: N802
+        if ev.mimeData().hasUrls():
+            files = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+            ev.acceptProposedAction()
+            self.files_dropped.emit(files)
+        else:
+            super().dropEvent(ev)
+
+
+def _attention_for(name: str, attention: dict[str, float] | None) -> float | None:
+    """The attention weight of a landmark: its own key, or its group's (e.g. 'gonial_angle')."""
+    if not attention:
+        return None
+    if name in attention:
+        return float(attention[name])
+    rest = name.split("_", 1)[1] if "_" in name else name
+    for key, value in attention.items():
+        if key == rest or key in name:
+            return float(value)
+    return None
+
+
+class ColorBar(QtWidgets.QWidget):
+    """A horizontal colour bar for the heat map (low left, high right) with end labels."""
+
+    def __init__(self, cmap: str = "inferno", parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumHeight(30)
+        self.setMaximumHeight(34)
+        lut = colormap_lut(cmap)
+        self._stops = [(i / 255.0, QtGui.QColor(int(r), int(g), int(b))) for i, (r, g, b) in
+                       enumerate(lut) if i % 16 == 0 or i == 255]
+
+    def paintEvent(self, ev: QtGui.QPaintEvent) -> None:  # noqa: N802
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        r = self.rect().adjusted(1, 1, -1, -15)
+        grad = QtGui.QLinearGradient(QtCore.QPointF(r.left(), 0), QtCore.QPointF(r.right(), 0))
+        for pos, col in self._stops:
+            grad.setColorAt(pos, col)
+        p.setPen(QtGui.QPen(QtGui.QColor(theme.BORDER)))
+        p.setBrush(QtGui.QBrush(grad))
+        p.drawRoundedRect(r, 3, 3)
+        p.setPen(QtGui.QColor(theme.MUTED))
+        f = p.font()
+        f.setPointSizeF(max(6.0, f.pointSizeF() * 0.8))
+        p.setFont(f)
+        y = self.rect().bottom() - 2
+        p.drawText(QtCore.QPointF(r.left(), y), "low attention")
+        txt = "high"
+        p.drawText(QtCore.QPointF(r.right() - p.fontMetrics().horizontalAdvance(txt), y), txt)
+        p.end()

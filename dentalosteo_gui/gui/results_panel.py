@@ -1,0 +1,506 @@
+"""The results panel: risk gauge, Klemetti hint, MCW, warnings, heatmap controls, model.
+
+Reads everything from the session; the only outputs are session display calls and two
+signals (``spacing_changed``, ``model_card_requested``) the window acts on.
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core.types import KLEMETTI_CLASSES, KLEMETTI_DEFINITIONS, LANDMARK_NAMES, ScreeningResult
+from . import theme
+from .canvas import ColorBar, short_name
+from .session import Session
+
+log = logging.getLogger(__name__)
+
+MCW_REFERRAL_MM = 3.0  # METHODS.md: MCW under about 3 mm is a widely used referral threshold
+
+_PLAIN: list[tuple[str, str]] = [
+    # engine phrase (lower case) -> what it means for the dentist
+    ("not a panoramic", "This does not look like a dental panoramic radiograph."),
+    ("out of frame", "The lower border of the mandible is cut off at the image edge."),
+    ("saturated", "The image is over- or under-exposed (saturated); the cortex cannot be judged."),
+    ("low contrast", "The image contrast is too low to judge the cortex."),
+    ("low confidence", "The box may not sit on the lower mandibular border: check and move it."),
+]
+
+
+def plain_language(warning: str) -> str:
+    """The engine's warning with a plain-language lead-in when one is known."""
+    low = warning.lower()
+    for key, text in _PLAIN:
+        if key in low and text.lower() not in low:
+            return f"{text} ({warning})"
+    return warning[:1].upper() + warning[1:]
+
+
+def _card(title: str) -> tuple[QtWidgets.QFrame, QtWidgets.QVBoxLayout]:
+    frame = QtWidgets.QFrame()
+    frame.setObjectName("Card")
+    lay = QtWidgets.QVBoxLayout(frame)
+    lay.setContentsMargins(12, 10, 12, 12)
+    lay.setSpacing(6)
+    t = QtWidgets.QLabel(title.upper())
+    t.setObjectName("CardTitle")
+    lay.addWidget(t)
+    return frame, lay
+
+
+def _label(text: str = "", obj: str = "", wrap: bool = False) -> QtWidgets.QLabel:
+    lab = QtWidgets.QLabel(text)
+    if obj:
+        lab.setObjectName(obj)
+    lab.setWordWrap(wrap)
+    lab.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+    return lab
+
+
+class RiskGauge(QtWidgets.QWidget):
+    """A horizontal gauge: band-coloured track, the operating-point threshold, the risk marker."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumHeight(44)
+        self.risk: float | None = None
+        self.threshold: float | None = None
+        self.bands = (0.3, 0.6)
+        self.setToolTip("Risk probability. Colours: low / intermediate / high band (model card); "
+                        "the white tick is the operating point's threshold.")
+
+    def set_values(self, risk: float | None, threshold: float | None, bands: tuple[float, float]) -> None:
+        self.risk, self.threshold, self.bands = risk, threshold, bands
+        self.update()
+
+    def paintEvent(self, ev: QtGui.QPaintEvent) -> None:  # noqa: N802
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        w = self.width() - 16
+        x0, y0, h = 8, 14, 12
+        lo, hi = self.bands
+        segs = [(0.0, lo, "low"), (lo, hi, "intermediate"), (hi, 1.0, "high")]
+        dim = self.risk is None
+        for a, b, band in segs:
+            col = QtGui.QColor(theme.band_colour(band))
+            if dim:
+                col.setAlpha(70)
+            p.setPen(QtCore.Qt.PenStyle.NoPen)
+            p.setBrush(col)
+            p.drawRect(QtCore.QRectF(x0 + a * w, y0, (b - a) * w, h))
+        if self.threshold is not None:
+            tx = x0 + float(self.threshold) * w
+            p.setPen(QtGui.QPen(QtGui.QColor("#ffffff"), 2))
+            p.drawLine(QtCore.QPointF(tx, y0 - 3), QtCore.QPointF(tx, y0 + h + 3))
+        if self.risk is not None:
+            rx = x0 + float(np.clip(self.risk, 0, 1)) * w
+            tri = QtGui.QPolygonF([QtCore.QPointF(rx, y0 - 1), QtCore.QPointF(rx - 7, y0 - 12),
+                                   QtCore.QPointF(rx + 7, y0 - 12)])
+            p.setPen(QtGui.QPen(QtGui.QColor("#0b0d0f"), 1))
+            p.setBrush(QtGui.QColor(theme.TEXT))
+            p.drawPolygon(tri)
+        p.setPen(QtGui.QColor(theme.MUTED))
+        f = p.font()
+        f.setPointSizeF(max(6.5, f.pointSizeF() * 0.8))
+        p.setFont(f)
+        for v in (0.0, 0.5, 1.0):
+            txt = f"{v:.1f}"
+            adv = p.fontMetrics().horizontalAdvance(txt)
+            p.drawText(QtCore.QPointF(x0 + v * w - adv * v, y0 + h + 14), txt)
+        p.end()
+
+
+class ResultsPanel(QtWidgets.QScrollArea):
+    """Right-hand panel, driven by the session."""
+
+    spacing_changed = QtCore.Signal(object)  # float mm/px, or None to use the file's/default
+    model_card_requested = QtCore.Signal()
+    reset_roi_requested = QtCore.Signal()
+
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(340)
+        self.setMaximumWidth(420)
+        body = QtWidgets.QWidget()
+        self.setWidget(body)
+        lay = QtWidgets.QVBoxLayout(body)
+        lay.setContentsMargins(10, 10, 10, 10)
+        lay.setSpacing(10)
+
+        # --- risk
+        card, cl = _card("Osteoporosis risk (screening aid)")
+        row = QtWidgets.QHBoxLayout()
+        self.risk_value = _label("–", "BigValue")
+        self.band_chip = QtWidgets.QLabel("")
+        self.band_chip.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        row.addWidget(self.risk_value)
+        row.addStretch(1)
+        row.addWidget(self.band_chip)
+        cl.addLayout(row)
+        self.gauge = RiskGauge()
+        cl.addWidget(self.gauge)
+        self.op_label = _label("", "Muted", wrap=True)
+        cl.addWidget(self.op_label)
+        self.state_label = _label("", "Muted", wrap=True)
+        cl.addWidget(self.state_label)
+        lay.addWidget(card)
+
+        # --- Klemetti
+        card, cl = _card("Klemetti index hint")
+        self.klemetti_label = _label("", wrap=True)
+        self.klemetti_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        cl.addWidget(self.klemetti_label)
+        self.klemetti_agree = _label("", wrap=True)
+        cl.addWidget(self.klemetti_agree)
+        defs = "<br>".join(escape(KLEMETTI_DEFINITIONS[c]) for c in KLEMETTI_CLASSES)
+        card.setToolTip(f"<b>Klemetti classes</b><br>{defs}")
+        lay.addWidget(card)
+
+        # --- MCW
+        card, cl = _card("Mandibular cortical width")
+        grid = QtWidgets.QGridLayout()
+        grid.addWidget(_label("Patient's right", "Muted"), 0, 0)
+        grid.addWidget(_label("Patient's left", "Muted"), 0, 1)
+        self.mcw_right = _label("–", "MidValue")
+        self.mcw_left = _label("–", "MidValue")
+        grid.addWidget(self.mcw_right, 1, 0)
+        grid.addWidget(self.mcw_left, 1, 1)
+        cl.addLayout(grid)
+        self.mcw_note = _label(f"MCW under about {MCW_REFERRAL_MM:g} mm is a common referral threshold.",
+                               "Muted", wrap=True)
+        cl.addWidget(self.mcw_note)
+        srow = QtWidgets.QHBoxLayout()
+        srow.addWidget(_label("Pixel spacing", "Muted"))
+        self.spacing_box = QtWidgets.QDoubleSpinBox()
+        self.spacing_box.setDecimals(4)
+        self.spacing_box.setRange(0.01, 1.0)
+        self.spacing_box.setSingleStep(0.005)
+        self.spacing_box.setSuffix(" mm/px")
+        self.spacing_box.setKeyboardTracking(False)
+        self.spacing_box.setToolTip("Detector pixel spacing at the mandible. Change it and press "
+                                    "Apply to re-measure (the risk score does not depend on it).")
+        srow.addWidget(self.spacing_box, 1)
+        self.spacing_apply = QtWidgets.QPushButton("Apply")
+        self.spacing_apply.clicked.connect(self._apply_spacing)
+        srow.addWidget(self.spacing_apply)
+        cl.addLayout(srow)
+        self.spacing_warning = _label("", "Warning", wrap=True)
+        cl.addWidget(self.spacing_warning)
+        lay.addWidget(card)
+
+        # --- warnings
+        self.warn_card, cl = _card("Check before you rely on it")
+        self.warn_label = _label("", "Warning", wrap=True)
+        self.warn_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        cl.addWidget(self.warn_label)
+        lay.addWidget(self.warn_card)
+
+        # --- heatmap + overlays
+        card, cl = _card("Where the model looked (Grad-CAM)")
+        hrow = QtWidgets.QHBoxLayout()
+        self.heat_check = QtWidgets.QCheckBox("Show heatmap  (Space)")
+        self.heat_check.toggled.connect(session.set_heatmap_visible)
+        hrow.addWidget(self.heat_check)
+        cl.addLayout(hrow)
+        orow = QtWidgets.QHBoxLayout()
+        orow.addWidget(_label("Opacity", "Muted"))
+        self.opacity_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.valueChanged.connect(lambda v: session.set_heatmap_opacity(v / 100.0))
+        orow.addWidget(self.opacity_slider, 1)
+        cl.addLayout(orow)
+        cl.addWidget(ColorBar())
+        self.borders_check = QtWidgets.QCheckBox("Traced inferior borders")
+        self.borders_check.toggled.connect(lambda on: session.set_overlays(borders=on))
+        self.normals_check = QtWidgets.QCheckBox("MCW measurement normals")
+        self.normals_check.toggled.connect(lambda on: session.set_overlays(normals=on))
+        cl.addWidget(self.borders_check)
+        cl.addWidget(self.normals_check)
+        self.reset_roi_button = QtWidgets.QPushButton("Reset box to proposal")
+        self.reset_roi_button.clicked.connect(self.reset_roi_requested.emit)
+        cl.addWidget(self.reset_roi_button)
+        lay.addWidget(card)
+
+        # --- landmark patches
+        self.patch_card, cl = _card("Landmark patches and attention")
+        self.patch_grid = QtWidgets.QGridLayout()
+        self.patch_grid.setSpacing(4)
+        self.patch_labels: dict[str, tuple[QtWidgets.QLabel, QtWidgets.QLabel]] = {}
+        for i, name in enumerate(LANDMARK_NAMES):
+            img = QtWidgets.QLabel()
+            img.setFixedSize(72, 72)
+            img.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+            img.setStyleSheet(f"background: {theme.BG}; border: 1px solid {theme.BORDER};")
+            img.setToolTip(name.replace("_", " "))
+            cap = _label(short_name(name), "Muted")
+            cap.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+            f = cap.font()
+            f.setPointSizeF(f.pointSizeF() * 0.8)
+            cap.setFont(f)
+            box = QtWidgets.QVBoxLayout()
+            box.addWidget(img, 0, QtCore.Qt.AlignmentFlag.AlignHCenter)
+            box.addWidget(cap)
+            self.patch_grid.addLayout(box, i // 4, i % 4)
+            self.patch_labels[name] = (img, cap)
+        cl.addLayout(self.patch_grid)
+        self.patch_note = _label("", "Muted", wrap=True)
+        cl.addWidget(self.patch_note)
+        lay.addWidget(self.patch_card)
+
+        # --- model
+        card, cl = _card("Model")
+        self.model_label = _label("", wrap=True)
+        cl.addWidget(self.model_label)
+        self.card_button = QtWidgets.QPushButton("Model card…")
+        self.card_button.clicked.connect(self.model_card_requested.emit)
+        cl.addWidget(self.card_button)
+        lay.addWidget(card)
+        lay.addStretch(1)
+
+        session.events.result.connect(self.refresh)
+        session.events.busy.connect(self.refresh)
+        session.events.engine.connect(self.refresh)
+        session.events.mode.connect(self.refresh)
+        session.events.image.connect(self.refresh)
+        session.events.display.connect(self._sync_display)
+        self.refresh()
+        self._sync_display()
+
+    # ------------------------------------------------------------------ actions
+    def _apply_spacing(self) -> None:
+        self.spacing_changed.emit(float(self.spacing_box.value()))
+
+    # ------------------------------------------------------------------ session -> widgets
+    def _sync_display(self) -> None:
+        d = self.session.display
+        for w, v in ((self.heat_check, d.heatmap_visible), (self.borders_check, d.show_borders),
+                     (self.normals_check, d.show_normals)):
+            w.blockSignals(True)
+            w.setChecked(v)
+            w.blockSignals(False)
+        self.opacity_slider.blockSignals(True)
+        self.opacity_slider.setValue(int(round(d.heatmap_opacity * 100)))
+        self.opacity_slider.blockSignals(False)
+
+    def refresh(self) -> None:
+        s = self.session
+        res = s.result
+        self._refresh_risk(res)
+        self._refresh_klemetti(res)
+        self._refresh_mcw(res)
+        self._refresh_warnings(res)
+        self._refresh_model(res)
+        self._refresh_patches(res)
+        self.reset_roi_button.setEnabled(s.mode == "roi" and s.roi_override is not None)
+
+    def _refresh_risk(self, res: ScreeningResult | None) -> None:
+        s = self.session
+        state = []
+        if s.engine_state == "loading":
+            state.append("Loading model…")
+        elif s.engine_state == "error":
+            state.append(f"Model failed to load: {s.engine_message}")
+        if s.busy:
+            state.append("Screening…")
+        if s.radiograph is None:
+            state.append("Open a panoramic radiograph (Ctrl+O) or drop one on the window.")
+        if res is None:
+            self.risk_value.setText("–")
+            self._chip("", "none")
+            self.gauge.set_values(None, None, (0.3, 0.6))
+            self.op_label.setText("")
+            self.state_label.setText("  ".join(state))
+            return
+        op = res.operating_point or {}
+        card = self._card() or {}
+        bands = (card.get("bands") or (card.get("operating_points") or {}).get("bands") or {})
+        band_edges = (float(bands.get("low_max", 0.3)), float(bands.get("high_min", 0.6)))
+        if res.risk is None:
+            self.risk_value.setText("–")
+            if res.model is None and s.engine_state in ("no_model", "ready"):
+                self._chip("NO MODEL INSTALLED", "none")
+                state.append("No model installed: the risk score is not computed. The rule-based "
+                             "Klemetti hint and MCW below still apply.")
+            else:
+                self._chip("NO RISK SCORE", "none")
+        else:
+            self.risk_value.setText(f"{res.risk:.2f}")
+            if not res.assessable:
+                self._chip("NOT ASSESSABLE", "none")
+                state.append("Not assessable: the score is shown for reference only (see the checks below).")
+            else:
+                self._chip(theme.BAND_LABELS.get(res.band or "", (res.band or "").upper()), res.band or "none")
+        self.gauge.set_values(res.risk, op.get("threshold"), band_edges)
+        if op:
+            parts = [f"Operating point <b>{escape(str(op.get('name', '')))}</b>"]
+            if op.get("threshold") is not None:
+                parts.append(f"threshold {float(op['threshold']):.2f}")
+            if op.get("sensitivity") is not None:
+                parts.append(f"sensitivity {float(op['sensitivity']) * 100:.0f}%")
+            if op.get("specificity") is not None:
+                parts.append(f"specificity {float(op['specificity']) * 100:.0f}%")
+            self.op_label.setText(" · ".join(parts))
+        else:
+            self.op_label.setText("")
+        self.state_label.setText("  ".join(state))
+
+    def _chip(self, text: str, band: str) -> None:
+        self.band_chip.setText(text)
+        self.band_chip.setVisible(bool(text))
+        fg = "#0b0d0f" if band == "intermediate" else "#ffffff"
+        self.band_chip.setStyleSheet(
+            f"background: {theme.band_colour(band)}; color: {fg}; border-radius: 10px; "
+            "padding: 3px 10px; font-weight: bold; font-size: 9pt;")
+
+    def _refresh_klemetti(self, res: ScreeningResult | None) -> None:
+        if res is None:
+            self.klemetti_label.setText("<span style='color:%s'>–</span>" % theme.MUTED)
+            self.klemetti_agree.setText("")
+            return
+        lines = []
+        if res.klemetti_class:
+            probs = res.klemetti_probabilities or {}
+            ptxt = " ".join(f"{c} {probs.get(c, 0.0):.2f}" for c in KLEMETTI_CLASSES if c in probs)
+            lines.append(f"Model: <b style='font-size:14pt'>{res.klemetti_class}</b> "
+                         f"<span style='color:{theme.MUTED}'>({ptxt})</span>")
+        else:
+            lines.append(f"Model: <span style='color:{theme.MUTED}'>not computed</span>")
+        rule = res.klemetti_rule
+        lines.append(f"Cortex measurement rule: <b style='font-size:14pt'>{rule or '–'}</b>")
+        shown = res.klemetti_class or rule
+        if shown:
+            lines.append(f"<span style='color:{theme.MUTED}'>{escape(KLEMETTI_DEFINITIONS.get(shown, ''))}</span>")
+        self.klemetti_label.setText("<br>".join(lines))
+        if res.klemetti_agree is True:
+            self.klemetti_agree.setText("✓ Model and cortex measurement agree.")
+            self.klemetti_agree.setStyleSheet(f"color: {theme.band_colour('low')};")
+        elif res.klemetti_agree is False:
+            self.klemetti_agree.setText("✗ Model and cortex measurement disagree: look at the cortex yourself.")
+            self.klemetti_agree.setStyleSheet(f"color: {theme.WARN};")
+        else:
+            self.klemetti_agree.setText("")
+
+    def _refresh_mcw(self, res: ScreeningResult | None) -> None:
+        s = self.session
+        rad = s.radiograph
+        for lab, v in ((self.mcw_right, res.mcw_right_mm if res else None),
+                       (self.mcw_left, res.mcw_left_mm if res else None)):
+            lab.setText("–" if v is None else f"{v:.2f} mm")
+            low = v is not None and v < MCW_REFERRAL_MM
+            lab.setStyleSheet(f"color: {theme.WARN};" if low else "")
+        spacing = (s.spacing_override_mm or (res.pixel_spacing_mm if res else None)
+                   or (rad.pixel_spacing_mm if rad else None) or s.settings.default_pixel_spacing_mm)
+        self.spacing_box.blockSignals(True)
+        self.spacing_box.setValue(float(spacing))
+        self.spacing_box.blockSignals(False)
+        self.spacing_box.setEnabled(rad is not None)
+        self.spacing_apply.setEnabled(rad is not None)
+        if res is not None and res.assumed_spacing:
+            self.spacing_warning.setText(
+                f"⚠ Assumed spacing: the file does not say how large a pixel is, so "
+                f"{res.pixel_spacing_mm:g} mm/px is assumed and MCW in mm is approximate. "
+                "Enter the detector's spacing if you know it.")
+        elif s.spacing_override_mm is not None:
+            self.spacing_warning.setText("Spacing entered by you.")
+        else:
+            self.spacing_warning.setText("")
+
+    def _refresh_warnings(self, res: ScreeningResult | None) -> None:
+        warns = list(res.warnings) if res else []
+        if res is not None and not res.assessable and not warns:
+            warns = ["not assessable"]
+        self.warn_card.setVisible(bool(warns))
+        items = "".join(f"<li>{escape(plain_language(w))}</li>" for w in warns)
+        title = "" if res is None or res.assessable else "<b>Not assessable.</b>"
+        self.warn_label.setText(f"{title}<ul style='margin-left:-20px'>{items}</ul>")
+
+    def _card(self) -> dict[str, Any] | None:
+        return self.session.model_card
+
+    def _refresh_model(self, res: ScreeningResult | None) -> None:
+        s = self.session
+        if res is not None and res.model is not None:
+            m = res.model
+            src = " · trained on synthetic phantoms" if m.source == "phantom" else ""
+            self.model_label.setText(f"<b>{escape(m.name)}</b> {escape(m.version)}{src}<br>"
+                                     f"<span style='color:{theme.MUTED}'>sha256 {escape(m.sha256[:16])}… · "
+                                     f"ran on {escape(res.device)}</span>")
+        elif s.engine_state == "loading":
+            self.model_label.setText("Loading model…")
+        elif s.engine_state == "no_model" or (res is not None and res.model is None):
+            self.model_label.setText("No model installed: rule-based measurements only.")
+        elif s.engine_state == "error":
+            self.model_label.setText(f"Model failed to load: {escape(s.engine_message)}")
+        else:
+            self.model_label.setText("")
+        self.card_button.setEnabled(self._card() is not None)
+
+    def _refresh_patches(self, res: ScreeningResult | None) -> None:
+        show = self.session.mode == "landmarks"
+        self.patch_card.setVisible(show)
+        if not show:
+            return
+        rad = self.session.radiograph
+        lms = (res.landmarks if res else None) or self.session.landmarks_override
+        if rad is None or not lms:
+            for img, _cap in self.patch_labels.values():
+                img.clear()
+            self.patch_note.setText("Landmarks appear after the screening.")
+            return
+        patches, note = landmark_patches(rad.pixels, lms, res.pixel_spacing_mm if res else None)
+        attention = (res.attention if res else None) or {}
+        from .canvas import _attention_for
+
+        for name, (img, cap) in self.patch_labels.items():
+            w = _attention_for(name, attention)
+            cap.setText(short_name(name) + ("" if w is None else f"  {w:.2f}"))
+            if name in patches:
+                img.setPixmap(_gray_pixmap(patches[name]).scaled(
+                    70, 70, QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+                    QtCore.Qt.TransformationMode.SmoothTransformation))
+            else:
+                img.clear()
+        self.patch_note.setText(note)
+
+
+def landmark_patches(pixels: np.ndarray, landmarks: dict[str, tuple[float, float]],
+                     spacing_mm: float | None) -> tuple[dict[str, np.ndarray], str]:
+    """The patches the landmark model sees (core anatomy.extract_patches) by landmark name."""
+    try:
+        from ..core.anatomy import extract_patches  # type: ignore[attr-defined]
+    except ImportError:
+        extract_patches = None
+    names = [n for n in LANDMARK_NAMES if n in landmarks]
+    if extract_patches is not None and len(names) == len(LANDMARK_NAMES):
+        try:
+            arr = np.asarray(extract_patches(pixels, landmarks, spacing_mm, out_size=64))
+            return {n: arr[i] for i, n in enumerate(LANDMARK_NAMES)}, \
+                "The 64 x 64 patches the landmark model sees; numbers are attention weights."
+        except Exception as exc:  # noqa: BLE001 - a preview must never break the panel
+            log.warning("patch preview failed: %s", exc)
+    # Preview only: a plain square crop around each point (the model's own patches differ).
+    half = int(round(5.0 / (spacing_mm or 0.1)))
+    out = {}
+    h, w = pixels.shape
+    for n in names:
+        x, y = landmarks[n]
+        x0, y0 = max(0, int(x) - half), max(0, int(y) - half)
+        crop = pixels[y0 : min(h, int(y) + half), x0 : min(w, int(x) + half)]
+        if crop.size:
+            out[n] = crop
+    return out, "Preview: 10 mm squares around each point (the model's patch extractor is not installed)."
+
+
+def _gray_pixmap(a: np.ndarray) -> QtGui.QPixmap:
+    g = np.ascontiguousarray(np.clip(np.asarray(a, dtype=np.float32) * 255 + 0.5, 0, 255).astype(np.uint8))
+    h, w = g.shape[:2]
+    img = QtGui.QImage(g.data, w, h, w, QtGui.QImage.Format.Format_Grayscale8)
+    return QtGui.QPixmap.fromImage(img.copy())

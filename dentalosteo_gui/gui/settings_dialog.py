@@ -1,0 +1,147 @@
+"""Settings dialog; the values are persisted with core.settings (platformdirs JSON)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from PySide6 import QtWidgets
+
+from ..core.errors import ConfigError
+from ..core.settings import Settings, save_settings
+
+log = logging.getLogger(__name__)
+
+OPERATING_POINTS = ("balanced", "high_sensitivity", "high_specificity")
+
+
+class SettingsDialog(QtWidgets.QDialog):
+    """Edits a copy of the settings; ``result_settings()`` after ``accept``."""
+
+    def __init__(self, settings: Settings, operating_points: list[str] | None = None,
+                 parent: QtWidgets.QWidget | None = None, settings_path: Path | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(480)
+        self._original = settings
+        self._path = settings_path
+        self.saved: Settings | None = None
+        form = QtWidgets.QFormLayout()
+        form.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.DontWrapRows)
+
+        self.device = QtWidgets.QComboBox()
+        for value, text in (("auto", "Automatic (GPU when available)"), ("cpu", "CPU"), ("gpu", "GPU")):
+            self.device.addItem(text, value)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        form.addRow("Device", self.device)
+
+        self.operating_point = QtWidgets.QComboBox()
+        ops = list(operating_points or OPERATING_POINTS)
+        if settings.operating_point not in ops:
+            ops.append(settings.operating_point)
+        for op in ops:
+            self.operating_point.addItem(op.replace("_", " "), op)
+        self.operating_point.setCurrentIndex(max(0, self.operating_point.findData(settings.operating_point)))
+        form.addRow("Operating point", self.operating_point)
+
+        self.spacing = QtWidgets.QDoubleSpinBox()
+        self.spacing.setRange(0.01, 1.0)
+        self.spacing.setDecimals(4)
+        self.spacing.setSingleStep(0.005)
+        self.spacing.setSuffix(" mm/px")
+        self.spacing.setValue(float(settings.default_pixel_spacing_mm))
+        self.spacing.setToolTip("Used when a file does not record its pixel spacing (MCW is then flagged "
+                                "as approximate).")
+        form.addRow("Default pixel spacing", self.spacing)
+
+        self.gradcam = QtWidgets.QComboBox()
+        for value, text in (("gradcam", "Grad-CAM"), ("gradcam++", "Grad-CAM++"), ("none", "Off (faster)")):
+            self.gradcam.addItem(text, value)
+        self.gradcam.setCurrentIndex(max(0, self.gradcam.findData(settings.gradcam_method)))
+        form.addRow("Heatmap method", self.gradcam)
+
+        self.clinic_name = QtWidgets.QLineEdit(settings.clinic_name)
+        form.addRow("Clinic name", self.clinic_name)
+        self.clinic_address = QtWidgets.QLineEdit(settings.clinic_address)
+        form.addRow("Clinic address", self.clinic_address)
+        logo_row = QtWidgets.QHBoxLayout()
+        self.clinic_logo = QtWidgets.QLineEdit(settings.clinic_logo)
+        browse = QtWidgets.QPushButton("Browse…")
+        browse.clicked.connect(self._browse_logo)
+        logo_row.addWidget(self.clinic_logo, 1)
+        logo_row.addWidget(browse)
+        form.addRow("Clinic logo", logo_row)
+
+        self.page_size = QtWidgets.QComboBox()
+        self.page_size.addItems(["A4", "Letter"])
+        self.page_size.setCurrentText(settings.page_size)
+        form.addRow("Report page size", self.page_size)
+
+        self.anonymize = QtWidgets.QCheckBox("Anonymise exports and hide patient data on screen")
+        self.anonymize.setChecked(bool(settings.anonymize_exports))
+        form.addRow("Privacy", self.anonymize)
+
+        model_row = QtWidgets.QHBoxLayout()
+        self.model_dir = QtWidgets.QLineEdit(settings.model_dir)
+        self.model_dir.setPlaceholderText("bundled model")
+        mbrowse = QtWidgets.QPushButton("Browse…")
+        mbrowse.clicked.connect(self._browse_model)
+        model_row.addWidget(self.model_dir, 1)
+        model_row.addWidget(mbrowse)
+        form.addRow("Model pack", model_row)
+
+        self.dark = QtWidgets.QCheckBox("Dark theme")
+        self.dark.setChecked(bool(settings.dark_theme))
+        form.addRow("Appearance", self.dark)
+
+        self.error_label = QtWidgets.QLabel("")
+        self.error_label.setObjectName("Warning")
+        self.error_label.setWordWrap(True)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Save
+                                             | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.error_label)
+        lay.addWidget(buttons)
+
+    def _browse_logo(self) -> None:
+        fn, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Clinic logo", "", "Images (*.png *.jpg *.jpeg)")
+        if fn:
+            self.clinic_logo.setText(fn)
+
+    def _browse_model(self) -> None:
+        d = QtWidgets.QFileDialog.getExistingDirectory(self, "Model pack folder")
+        if d:
+            self.model_dir.setText(d)
+
+    def result_settings(self) -> Settings:
+        """The settings as edited (not yet saved)."""
+        return dataclasses.replace(
+            self._original,
+            device=str(self.device.currentData()),
+            operating_point=str(self.operating_point.currentData()),
+            default_pixel_spacing_mm=float(self.spacing.value()),
+            gradcam_method=str(self.gradcam.currentData()),
+            clinic_name=self.clinic_name.text().strip(),
+            clinic_address=self.clinic_address.text().strip(),
+            clinic_logo=self.clinic_logo.text().strip(),
+            page_size=self.page_size.currentText(),
+            anonymize_exports=self.anonymize.isChecked(),
+            model_dir=self.model_dir.text().strip(),
+            dark_theme=self.dark.isChecked(),
+            recent_files=list(self._original.recent_files),
+        )
+
+    def accept(self) -> None:
+        s = self.result_settings()
+        try:
+            save_settings(s, self._path)
+        except (ConfigError, OSError) as exc:
+            self.error_label.setText(str(exc))
+            return
+        self.saved = s
+        log.info("settings saved")
+        super().accept()

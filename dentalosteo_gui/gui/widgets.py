@@ -1,0 +1,158 @@
+"""Small widgets: the welcome panel (sample + drop target + recent files) and the
+DICOM header strip (hidden in anonymised mode)."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from ..core.types import Radiograph
+from . import theme
+from .session import Session
+
+
+class DropFrame(QtWidgets.QFrame):
+    """A dashed drop target; the drop itself is handled by the main window."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(460, 170)
+        self.setObjectName("DropFrame")
+        self.setStyleSheet(
+            f"QFrame#DropFrame {{ border: 2px dashed {theme.BORDER}; border-radius: 14px; "
+            f"background: {theme.PANEL}; }}")
+        lay = QtWidgets.QVBoxLayout(self)
+        lab = QtWidgets.QLabel("Drop a panoramic radiograph here\n(PNG, JPEG, TIFF, BMP or DICOM — "
+                               "or a whole folder to screen in batch)")
+        lab.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        lab.setObjectName("Muted")
+        f = lab.font()
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        lab.setFont(f)
+        lay.addWidget(lab)
+
+
+class WelcomePanel(QtWidgets.QWidget):
+    """First screen: open, try the bundled sample, drop target, recent files."""
+
+    open_requested = QtCore.Signal()
+    sample_requested = QtCore.Signal()
+    recent_requested = QtCore.Signal(str)
+
+    def __init__(self, session: Session, sample: Path | None,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.sample = sample
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.addStretch(1)
+        col = QtWidgets.QVBoxLayout()
+        col.setSpacing(14)
+        title = QtWidgets.QLabel("DentalOsteo")
+        title.setStyleSheet("font-size: 28pt; font-weight: bold;")
+        title.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        col.addWidget(title)
+        sub = QtWidgets.QLabel("Osteoporosis screening aid from the mandibular cortex on dental "
+                               "panoramic radiographs.\nA referral aid, never a diagnosis.")
+        sub.setObjectName("Muted")
+        sub.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        col.addWidget(sub)
+        self.drop = DropFrame()
+        col.addWidget(self.drop, 0, QtCore.Qt.AlignmentFlag.AlignHCenter)
+        row = QtWidgets.QHBoxLayout()
+        row.addStretch(1)
+        self.open_button = QtWidgets.QPushButton(theme.icon("open"), "  Open radiograph…  (Ctrl+O)")
+        self.open_button.setObjectName("Primary")
+        self.open_button.clicked.connect(self.open_requested.emit)
+        row.addWidget(self.open_button)
+        self.sample_button = QtWidgets.QPushButton("Try the sample radiograph")
+        self.sample_button.clicked.connect(self.sample_requested.emit)
+        has_sample = bool(sample and sample.is_file())
+        self.sample_button.setEnabled(has_sample)
+        if not has_sample:
+            self.sample_button.setToolTip("The bundled sample is not installed.")
+        row.addWidget(self.sample_button)
+        row.addStretch(1)
+        col.addLayout(row)
+        self.recent_title = QtWidgets.QLabel("RECENT")
+        self.recent_title.setObjectName("CardTitle")
+        self.recent_title.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        col.addWidget(self.recent_title)
+        self.recent_list = QtWidgets.QListWidget()
+        self.recent_list.setMaximumHeight(150)
+        self.recent_list.setMaximumWidth(560)
+        self.recent_list.itemActivated.connect(lambda it: self.recent_requested.emit(it.toolTip()))
+        self.recent_list.itemDoubleClicked.connect(lambda it: self.recent_requested.emit(it.toolTip()))
+        col.addWidget(self.recent_list, 0, QtCore.Qt.AlignmentFlag.AlignHCenter)
+        outer.addLayout(col)
+        outer.addStretch(2)
+        session.events.settings.connect(self.refresh_recent)
+        self.refresh_recent()
+
+    def refresh_recent(self) -> None:
+        self.recent_list.clear()
+        files = [f for f in self.session.settings.recent_files if f]
+        for i, f in enumerate(files[:8], 1):
+            name = f"recent case {i}" if self.session.anonymized else Path(f).name
+            it = QtWidgets.QListWidgetItem(name)
+            it.setToolTip(f)
+            self.recent_list.addItem(it)
+        self.recent_title.setVisible(bool(files))
+        self.recent_list.setVisible(bool(files))
+
+
+class HeaderStrip(QtWidgets.QFrame):
+    """One line above the canvas: patient/study (DICOM) or 'anonymised', and image facts."""
+
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setObjectName("HeaderStrip")
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(12, 6, 12, 6)
+        self.patient = QtWidgets.QLabel("")
+        self.patient.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.image_info = QtWidgets.QLabel("")
+        self.image_info.setObjectName("Muted")
+        lay.addWidget(self.patient, 1)
+        lay.addWidget(self.image_info)
+        session.events.image.connect(self.refresh)
+        session.events.settings.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        rad = self.session.radiograph
+        if rad is None:
+            self.patient.setText("")
+            self.image_info.setText("")
+            return
+        self.patient.setText(patient_html(rad, self.session.anonymized))
+        spacing = (f"{rad.pixel_spacing_mm:g} mm/px ({rad.pixel_spacing_source})" if rad.pixel_spacing_mm
+                   else "spacing unknown")
+        name = "" if self.session.anonymized else Path(rad.path).name + " · "
+        self.image_info.setText(f"{name}{rad.format} {rad.width} x {rad.height} · {rad.bits_stored}-bit · {spacing}")
+
+
+def patient_html(rad: Radiograph, anonymized: bool) -> str:
+    """The header strip text: DICOM patient/study fields, or a note when hidden/absent."""
+    if anonymized:
+        return f"<span style='color:{theme.MUTED}'>Anonymised mode: patient data hidden</span>"
+    p = rad.patient
+    if p.is_empty():
+        return f"<span style='color:{theme.MUTED}'>No patient data in this file</span>"
+    name = p.name.replace("^", " ").strip()
+    parts = [f"<b>{escape(name) if name else 'Unnamed'}</b>"]
+    for label, value in (("ID", p.patient_id), ("born", _date(p.birth_date)), ("sex", p.sex),
+                         ("study", _date(p.study_date)), ("", p.institution)):
+        if value:
+            parts.append(f"<span style='color:{theme.MUTED}'>{label}</span> {escape(value)}".strip())
+    return "  ·  ".join(parts)
+
+
+def _date(v: str) -> str:
+    v = (v or "").strip()
+    if len(v) == 8 and v.isdigit():
+        return f"{v[:4]}-{v[4:6]}-{v[6:]}"
+    return v
