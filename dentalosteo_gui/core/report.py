@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from .. import __version__
+from . import paths
 from .atomic import atomic_write_bytes
 from .deidentify import local_salt, pseudonym
 from .errors import ConfigError
@@ -456,6 +457,10 @@ def _draw_page(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, *, se
     logo_w = 0.0
     if settings.clinic_logo:
         logo_w = _draw_logo(pdf, Path(settings.clinic_logo), x0, top, 44.0)
+    elif not settings.clinic_name.strip():  # no clinic set up: the app's own mark
+        icon = paths.icons_dir() / "dentalosteo_128.png"
+        if icon.is_file():
+            logo_w = _draw_logo(pdf, icon, x0, top, 36.0)
     hx = x0 + (logo_w + 10 if logo_w else 0)
     clinic = settings.clinic_name.strip() or "DentalOsteo"
     pdf.text(hx, top + 2, pdf.fit(clinic, cw * 0.5, 14, "Helvetica-Bold"), size=14, bold=True,
@@ -750,13 +755,25 @@ def _draw_images(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, x0:
     pdf.rect(rx, img_top, right_w, box_h, fill=(0.08, 0.08, 0.09))
     crop_box = _roi_for_crop(result, (H, W))
     bar_w = 8.0
-    avail_w = right_w - bar_w - 36
+    avail_w = right_w - bar_w - 44
     if crop_box is None:
         pdf.text(rx + right_w / 2, img_top + box_h / 2 - 5, "no region of interest", size=9,
                  color=(0.8, 0.8, 0.8), align="center")
         caption = "No ROI was available."
     else:
-        b = crop_box
+        roi_b = crop_box
+        # show the ROI in context: widen the view to the panel's aspect (at most 3x the ROI)
+        panel_h = box_h - 16
+        aspect = avail_w / panel_h
+        vw, vh = float(roi_b.w), float(roi_b.h)
+        if vw / vh > aspect:
+            vh = min(vw / aspect, vh * 3.0)
+        else:
+            vw = min(vh * aspect, vw * 3.0)
+        ccx, ccy = roi_b.x + roi_b.w / 2.0, roi_b.y + roi_b.h / 2.0
+        b = RoiBox(int(round(ccx - vw / 2)), int(round(ccy - vh / 2)), max(1, int(round(vw))),
+                   max(1, int(round(vh))))
+        b = RoiBox(max(0, b.x), max(0, b.y), b.w, b.h).clipped(W, H)
         g = pixels[b.y : b.y + b.h, b.x : b.x + b.w]
         if g.ndim == 3:
             g = g.mean(axis=2)
@@ -767,9 +784,9 @@ def _draw_images(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, x0:
             rgb_crop = blend(np.asarray(g, dtype=np.float32), np.clip(hc, 0, 1), alpha=0.45)
         else:
             rgb_crop = gray_to_rgb(np.asarray(g, dtype=np.float32))
-        s = min(avail_w / b.w, (box_h - 16) / b.h)
+        s = min(avail_w / b.w, panel_h / b.h)
         cw_, ch_ = b.w * s, b.h * s
-        small, _ = (rgb_crop, 1.0)
+        small = rgb_crop
         if b.w > cw_ * 3:  # keep the embedded image near print resolution
             import cv2
 
@@ -777,8 +794,32 @@ def _draw_images(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, x0:
         cx_ = rx + 8 + (avail_w - cw_) / 2
         cy_ = img_top + (box_h - ch_) / 2
         c.drawImage(_image_reader(small), cx_, pdf.y(cy_) - ch_, cw_, ch_)
+
+        def Q(px: float, py: float) -> tuple[float, float]:
+            return cx_ + (px - b.x) * s, pdf.y(cy_) - (py - b.y) * s
+
+        c.saveState()
+        clip = c.beginPath()
+        clip.rect(cx_, pdf.y(cy_) - ch_, cw_, ch_)
+        c.clipPath(clip, stroke=0, fill=0)
+        c.setLineWidth(0.9)
+        c.setStrokeColorRGB(0.20, 0.85, 0.95)
+        for poly in (result.border_right, result.border_left):
+            inside = [q for q in poly or [] if b.x - 50 <= q[0] <= b.x + b.w + 50]
+            if len(inside) >= 2:
+                path = c.beginPath()
+                path.moveTo(*Q(*inside[0]))
+                for q in inside[1:]:
+                    path.lineTo(*Q(*q))
+                c.drawPath(path, stroke=1, fill=0)
+        if (roi_b.w, roi_b.h) != (b.w, b.h):
+            c.setStrokeColorRGB(1.0, 0.84, 0.0)
+            c.setDash(3, 2)
+            qx, qy = Q(roi_b.x, roi_b.y)
+            c.rect(qx, qy - roi_b.h * s, roi_b.w * s, roi_b.h * s, stroke=1, fill=0)
+        c.restoreState()
         # colour bar
-        bx_ = rx + right_w - bar_w - 26
+        bx_ = rx + right_w - bar_w - 14
         bar_h = box_h - 36
         by_ = img_top + 18
         if has_heat:
