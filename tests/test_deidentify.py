@@ -223,3 +223,12 @@ def test_real_dicom_files_if_available(shared_dir: Path, tmp_path: Path) -> None
         if orig.get("PatientName"):
             assert str(orig.PatientName).encode() not in out.read_bytes() or not str(orig.PatientName)
         assert ds.file_meta.TransferSyntaxUID == orig.file_meta.TransferSyntaxUID
+    # a compressed real file with a blackout: decompressed, rectangle black, rest unchanged
+    c = cands[-1]
+    if not pydicom.dcmread(c, stop_before_pixels=True).file_meta.TransferSyntaxUID.is_compressed:
+        return
+    out = tmp_path / "blacked.dcm"
+    deidentify_dicom(c, out, blackout=[RoiBox(0, 0, 200, 80)], salt="s" * 40)
+    px, orig_px = pydicom.dcmread(out).pixel_array, pydicom.dcmread(c).pixel_array
+    assert (px[:80, :200] == 0).all()  # MONOCHROME2 file
+    np.testing.assert_array_equal(px[80:], orig_px[80:])
