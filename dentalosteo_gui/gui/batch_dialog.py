@@ -34,19 +34,20 @@ def run_batch_job(screen: ScreenFn, files: list[Path], spacing: dict[str, float]
 
 
 class _NumItem(QtWidgets.QTableWidgetItem):
-    """Sorts by number; empty cells sort last."""
+    """Sorts by number; empty cells (errors) count as lowest, so they end up last when
+    sorting high risk first."""
 
     def __init__(self, value: float | None, text: str) -> None:
         super().__init__(text)
         self.value = value
-        self.setTextAlignment(int(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter))
+        self.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
 
     def __lt__(self, other: QtWidgets.QTableWidgetItem) -> bool:
         a = self.value
         b = getattr(other, "value", None)
-        if a is None:
-            return False
         if b is None:
+            return False
+        if a is None:
             return True
         return a < b
 

@@ -1,0 +1,442 @@
+"""pytest-qt tests of the desktop app with a FAKE engine (no TensorFlow needed).
+
+The fake has the real ``Engine.screen`` signature and returns a real ``ScreeningResult``
+whose risk depends on the box, so re-screens are visible. Covers: open, ROI drag re-screens
+exactly once, landmark mode, heatmap toggle, batch cancel, bad file dialog, worker error
+dialog, settings persist, event loop responsive during screening, no dangling threads,
+screenshot mode, TensorFlow kept off the start-up path.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+
+from dentalosteo_gui.core.engine import Cancelled  # noqa: E402
+from dentalosteo_gui.core.settings import Settings, load_settings  # noqa: E402
+from dentalosteo_gui.core.types import (  # noqa: E402
+    LANDMARK_NAMES,
+    ModelInfo,
+    PatientInfo,
+    Radiograph,
+    RoiBox,
+    ScreeningResult,
+)
+
+pytestmark = pytest.mark.gui
+
+CARD = {
+    "name": "fake-net", "version": "0.0-test", "sha256": "ab" * 32,
+    "intended_use": "Tests only.", "training_data": "None.", "limitations": ["Fake."],
+    "operating_points": {"balanced": {"threshold": 0.5, "sensitivity": 0.8, "specificity": 0.7},
+                         "bands": {"low_max": 0.3, "high_min": 0.6}},
+}
+
+
+class FakeEngine:
+    """Same ``screen`` signature as the real Engine; deterministic, optionally slow."""
+
+    def __init__(self, delay: float = 0.0, fail: Exception | None = None) -> None:
+        self.delay = delay
+        self.fail = fail
+        self.calls: list[dict[str, Any]] = []
+        self.threads: set[str] = set()
+        self.roi_backend = SimpleNamespace(card=CARD, info=ModelInfo("fake-net", "0.0-test", "ab" * 32))
+        self.device = "cpu"
+
+    def warm(self) -> float:
+        return 0.0
+
+    def screen(self, rad: Radiograph, roi: RoiBox | None = None, landmarks: dict | None = None,
+               mode: str = "roi", pixel_spacing_mm: float | None = None,
+               cancel: threading.Event | None = None) -> ScreeningResult:
+        self.calls.append({"roi": roi, "landmarks": landmarks, "mode": mode, "spacing": pixel_spacing_mm})
+        self.threads.add(threading.current_thread().name)
+        end = time.monotonic() + self.delay
+        while time.monotonic() < end:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("screening cancelled")
+            time.sleep(0.005)
+        if self.fail is not None:
+            raise self.fail
+        if landmarks is not None:
+            mode = "landmarks"
+        h, w = rad.pixels.shape
+        box = (roi or RoiBox(w // 4, (h * 2) // 3, w // 2, h // 4)).clipped(w, h)
+        heat = np.zeros((h, w), dtype=np.float32)
+        yy, xx = np.mgrid[0 : box.h, 0 : box.w]
+        heat[box.y : box.y + box.h, box.x : box.x + box.w] = np.exp(
+            -(((xx - box.w / 2) / (box.w / 4)) ** 2 + ((yy - box.h / 2) / (box.h / 4)) ** 2))
+        lms = None
+        attention = None
+        if mode == "landmarks":
+            lms = landmarks or {n: (float(w * (0.1 + 0.1 * i)), float(h * 0.6)) for i, n in enumerate(LANDMARK_NAMES)}
+            attention = {n: 1.0 / len(LANDMARK_NAMES) for n in LANDMARK_NAMES}
+        risk = float(np.clip(box.x / w + 0.2 + 0.1 * float(rad.pixels[0, 0]), 0, 1))
+        spacing = pixel_spacing_mm or rad.pixel_spacing_mm or 0.1
+        border = [(float(x), float(box.y + box.h * 0.7)) for x in range(box.x, box.x + box.w, 10)]
+        half = len(border) // 2
+        return ScreeningResult(
+            path=rad.path, risk=risk, band="low" if risk < 0.3 else "high" if risk >= 0.6 else "intermediate",
+            operating_point={"name": "balanced", "threshold": 0.5, "sensitivity": 0.8, "specificity": 0.7},
+            klemetti_class="C2", klemetti_probabilities={"C1": 0.2, "C2": 0.7, "C3": 0.1},
+            klemetti_rule="C2", klemetti_agree=True, klemetti_evidence={},
+            mcw_left_mm=30 * spacing, mcw_right_mm=28 * spacing, assumed_spacing=pixel_spacing_mm is None,
+            pixel_spacing_mm=spacing, assessable=True, warnings=[], roi=box, roi_confidence=0.9,
+            border_right=border[:half], border_left=border[half:], landmarks=lms, attention=attention,
+            model=ModelInfo("fake-net", "0.0-test", "ab" * 32), device="cpu",
+            timings_ms={"total": self.delay * 1000}, heatmap=heat, mode=mode)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DENTALOSTEO_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("DENTALOSTEO_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def png(tmp_path: Path) -> Path:
+    p = tmp_path / "pano.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((300, 800)) * 255).astype(np.uint8)).save(p)
+    return p
+
+
+@pytest.fixture
+def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every QMessageBox.warning the app shows (patched: tests never block on a dialog)."""
+    seen: list[tuple[str, str]] = []
+
+    def fake_warning(parent: Any, title: str, text: str, *a: Any, **k: Any) -> int:
+        seen.append((title, text))
+        return 0
+
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", staticmethod(fake_warning))
+    return seen
+
+
+def make_window(qtbot: Any, engine: FakeEngine | None = None, **kw: Any) -> Any:
+    from dentalosteo_gui.gui.mainwindow import MainWindow
+
+    kw.setdefault("record_history", False)
+    win = MainWindow(engine=engine if engine is not None else FakeEngine(), settings=Settings(), **kw)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def open_and_wait(qtbot: Any, win: Any, path: Path) -> ScreeningResult:
+    with qtbot.waitSignal(win.screening_done, timeout=10000):
+        win.open_path(path)
+    assert win.session.result is not None, win.session.last_error
+    return win.session.result
+
+
+def close_window(win: Any) -> None:
+    win.close()
+    assert win.pool.pool.activeThreadCount() == 0
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def test_open_sample_shows_image_roi_and_result(qtbot: Any, png: Path, errors: list) -> None:
+    eng = FakeEngine()
+    win = make_window(qtbot, eng)
+    assert win.stack.currentIndex() == 0  # welcome panel first
+    res = open_and_wait(qtbot, win, png)
+    assert win.stack.currentIndex() == 1
+    assert win.canvas.image_item.image.shape == (300, 800)
+    assert win.canvas.roi is not None and win.canvas.roi_box() == res.roi
+    assert win.panel.risk_value.text() == f"{res.risk:.2f}"
+    assert "sensitivity 80%" in win.panel.op_label.text()
+    assert win.panel.band_chip.text() == {"low": "LOW", "intermediate": "INTERMEDIATE", "high": "HIGH"}[res.band]
+    assert "C2" in win.panel.klemetti_label.text() and "agree" in win.panel.klemetti_agree.text()
+    assert "mm" in win.panel.mcw_right.text()
+    assert "Assumed spacing" in win.panel.spacing_warning.text()
+    assert "fake-net" in win.model_label.text() and "ms" in win.timing_label.text()
+    assert eng.threads and "MainThread" not in eng.threads  # screened off the GUI thread
+    assert not errors
+    close_window(win)
+
+
+def test_roi_drag_rescreens_exactly_once(qtbot: Any, png: Path) -> None:
+    eng = FakeEngine()
+    win = make_window(qtbot, eng)
+    first = open_and_wait(qtbot, win, png)
+    n = len(eng.calls)
+    roi = win.canvas.roi
+    changed: list[Any] = []
+    roi.sigRegionChanged.connect(lambda *_: changed.append(1))
+    for dx in (5, 10, 20, 40):  # several drag steps: must not screen
+        roi.setPos((first.roi.x + dx, first.roi.y), update=True, finish=False)
+    qtbot.wait(150)
+    assert len(changed) >= 4 and len(eng.calls) == n
+    with qtbot.waitSignal(win.screening_done, timeout=5000):
+        roi.sigRegionChangeFinished.emit(roi)  # the drag ends
+    qtbot.wait(150)
+    assert len(eng.calls) == n + 1
+    assert eng.calls[-1]["roi"] == RoiBox(first.roi.x + 40, first.roi.y, first.roi.w, first.roi.h)
+    assert win.session.result.risk > first.risk
+    assert win.session.edits or win.session.roi_override is not None
+    # the arriving result repositions the box without triggering another screening
+    assert len(eng.calls) == n + 1
+    with qtbot.waitSignal(win.screening_done, timeout=5000):
+        win.reset_to_proposal()
+    assert eng.calls[-1]["roi"] is None and win.session.roi_override is None
+    assert win.canvas.roi_box() == first.roi
+    close_window(win)
+
+
+def test_landmark_mode_points_weights_patches(qtbot: Any, png: Path) -> None:
+    eng = FakeEngine()
+    win = make_window(qtbot, eng)
+    open_and_wait(qtbot, win, png)
+    with qtbot.waitSignal(win.screening_done, timeout=5000):
+        win.set_mode("landmarks")
+    assert eng.calls[-1]["mode"] == "landmarks"
+    assert win.canvas.roi is None
+    assert set(win.canvas.landmark_items) == set(LANDMARK_NAMES)
+    item = win.canvas.landmark_items["right_gonial_angle"]
+    assert item.label_text() == "0.12"  # attention weight next to the point
+    item.hovering = True
+    assert "R gonial angle" in item.label_text()  # name on hover
+    assert win.panel.patch_card.isVisibleTo(win.panel)
+    assert all(img.pixmap() is not None and not img.pixmap().isNull()
+               for img, _ in win.panel.patch_labels.values())
+    n = len(eng.calls)
+    item.setPos((100.0, 150.0))
+    with qtbot.waitSignal(win.screening_done, timeout=5000):
+        item.sigPositionChangeFinished.emit(item)
+    assert len(eng.calls) == n + 1
+    assert eng.calls[-1]["landmarks"]["right_gonial_angle"] == (100.0, 150.0)
+    close_window(win)
+
+
+def test_heatmap_toggle_and_opacity(qtbot: Any, png: Path) -> None:
+    win = make_window(qtbot, FakeEngine())
+    open_and_wait(qtbot, win, png)
+    heat = win.canvas.heat_item
+    assert heat.isVisible() and heat.image is not None and float(heat.image.max()) > 0.9
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_Space)
+    assert not win.session.display.heatmap_visible and not heat.isVisible()
+    assert not win.panel.heat_check.isChecked()
+    win.panel.heat_check.setChecked(True)
+    assert heat.isVisible() and win.act_heatmap.isChecked()
+    win.panel.opacity_slider.setValue(20)
+    assert heat.opacity() == pytest.approx(0.2)
+    lo, hi = win.session.display.levels
+    win.apply_level_preset("Bone / cortex")
+    assert tuple(win.canvas.image_item.levels) == pytest.approx((0.35, 0.95))
+    win.act_invert.trigger()
+    assert win.session.display.invert
+    close_window(win)
+
+
+def test_batch_progress_cancel_sort_export(qtbot: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(8):
+        Image.fromarray((rng.random((120, 300)) * 255).astype(np.uint8)).save(folder / f"c{i}.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    eng = FakeEngine(delay=0.15)
+    win = make_window(qtbot, eng)
+    dlg = win.open_batch([str(folder)])
+    qtbot.addWidget(dlg)
+    assert dlg.start()
+    qtbot.waitUntil(lambda: len(dlg.rows) >= 2, timeout=10000)
+    dlg.cancel()
+    qtbot.waitUntil(lambda: not dlg.running, timeout=10000)
+    assert "Cancelled" in dlg.status.text()
+    assert 2 <= len(dlg.rows) < 9
+    assert dlg.count_label.text().startswith(f"{len(dlg.rows)} / 9")
+    assert "ETA" in dlg.eta_label.text()
+    assert win.pool.active == []
+    # full run: the broken file is recorded, not fatal; the table sorts by risk
+    eng.delay = 0.0
+    assert dlg.start()
+    qtbot.waitUntil(lambda: dlg.finished_run, timeout=10000)
+    assert len(dlg.rows) == 9 and sum(1 for r in dlg.rows if r["error"]) == 1
+    dlg.table.sortItems(1, QtCore.Qt.SortOrder.DescendingOrder)
+    risks = [dlg.table.item(r, 1).value for r in range(dlg.table.rowCount())]
+    numeric = [r for r in risks if r is not None]
+    assert numeric == sorted(numeric, reverse=True) and risks[-1] is None
+    out = dlg.export_csv(tmp_path / "batch.csv")
+    lines = out.read_text(encoding="utf-8").strip().splitlines()
+    assert len(lines) == 10 and lines[0].startswith("file,risk,band")
+    opened: list[str] = []
+    dlg.open_case.disconnect()
+    dlg.open_case.connect(opened.append)
+    dlg._double_clicked(0, 0)
+    assert opened and Path(opened[0]).exists()
+    dlg.close()
+    close_window(win)
+
+
+def test_bad_file_shows_one_dialog(qtbot: Any, tmp_path: Path, errors: list) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG garbage")
+    win = make_window(qtbot, FakeEngine())
+    with qtbot.waitSignal(win.screening_done, timeout=5000):
+        win.open_path(bad)
+    assert len(errors) == 1
+    title, text = errors[0]
+    assert title == "Cannot open file" and "bad.png" in text
+    assert win.session.radiograph is None and win.stack.currentIndex() == 0
+    close_window(win)
+
+
+def test_worker_error_goes_to_one_dialog_and_the_log(qtbot: Any, png: Path, errors: list,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    win = make_window(qtbot, FakeEngine(fail=RuntimeError("boom")))
+    with qtbot.waitSignal(win.screening_done, timeout=5000):
+        win.open_path(png)
+    assert len(errors) == 1 and errors[0][0] == "Screening failed" and "boom" in errors[0][1]
+    assert any("boom" in r.getMessage() for r in caplog.records)
+    assert not win.session.busy
+    close_window(win)
+
+
+def test_settings_dialog_persists(qtbot: Any, tmp_path: Path) -> None:
+    from dentalosteo_gui.gui.settings_dialog import SettingsDialog
+
+    path = tmp_path / "settings.json"
+    dlg = SettingsDialog(Settings(), ["balanced", "high_sensitivity"], settings_path=path)
+    qtbot.addWidget(dlg)
+    dlg.device.setCurrentIndex(dlg.device.findData("cpu"))
+    dlg.operating_point.setCurrentIndex(dlg.operating_point.findData("high_sensitivity"))
+    dlg.spacing.setValue(0.13)
+    dlg.clinic_name.setText("Smile Clinic")
+    dlg.anonymize.setChecked(True)
+    dlg.page_size.setCurrentText("Letter")
+    dlg.accept()
+    s = load_settings(path)
+    assert (s.device, s.operating_point, s.clinic_name, s.anonymize_exports, s.page_size) == (
+        "cpu", "high_sensitivity", "Smile Clinic", True, "Letter")
+    assert s.default_pixel_spacing_mm == pytest.approx(0.13)
+
+
+def test_recent_files_persist_and_spacing_edit(qtbot: Any, png: Path) -> None:
+    eng = FakeEngine()
+    win = make_window(qtbot, eng)
+    open_and_wait(qtbot, win, png)
+    assert load_settings().recent_files[0] == str(png.resolve())
+    assert win.recent_menu.actions() and "pano.png" in win.recent_menu.actions()[0].text()
+    win.panel.spacing_box.setValue(0.2)
+    with qtbot.waitSignal(win.screening_done, timeout=5000):
+        win.panel.spacing_apply.click()
+    assert eng.calls[-1]["spacing"] == pytest.approx(0.2)
+    assert win.session.result.mcw_right_mm == pytest.approx(28 * 0.2)
+    assert "Assumed" not in win.panel.spacing_warning.text()
+    close_window(win)
+
+
+def test_header_strip_hidden_when_anonymised(qtbot: Any) -> None:
+    win = make_window(qtbot, FakeEngine())
+    rad = Radiograph(pixels=np.zeros((50, 100), np.float32), path="/x/p.dcm", format="DICOM",
+                     patient=PatientInfo(name="DOE^JANE", patient_id="P123", study_date="20240102"))
+    win.session.set_radiograph(rad, rad.path)
+    assert "DOE JANE" in win.header.patient.text() and "2024-01-02" in win.header.patient.text()
+    s = win.session.settings
+    s.anonymize_exports = True
+    win.session.set_settings(s)
+    assert "DOE" not in win.header.patient.text() and "P123" not in win.header.patient.text()
+    assert "p.dcm" not in win.header.image_info.text()
+    close_window(win)
+
+
+def test_event_loop_responsive_during_screening(qtbot: Any, png: Path) -> None:
+    eng = FakeEngine(delay=1.0)
+    win = make_window(qtbot, eng)
+    ticks: list[float] = []
+    timer = QtCore.QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(win.screening_done, timeout=10000):
+        win.open_path(png)
+    elapsed = time.perf_counter() - t0
+    timer.stop()
+    assert elapsed >= 1.0
+    # a 20 ms timer ticks ~50 times in 1 s when the GUI thread is free; the largest gap
+    # between ticks shows any freeze
+    gaps = np.diff(ticks)
+    assert len(ticks) >= 0.5 * elapsed / 0.02, len(ticks)
+    assert gaps.max() < 0.25, gaps.max()
+    close_window(win)
+
+
+def test_engine_loads_in_background_window_appears_at_once(qtbot: Any, png: Path) -> None:
+    from dentalosteo_gui.gui.mainwindow import MainWindow
+
+    eng = FakeEngine()
+
+    def slow_factory(settings: Settings) -> FakeEngine:
+        time.sleep(0.8)
+        return eng
+
+    t0 = time.perf_counter()
+    win = MainWindow(engine_factory=slow_factory, settings=Settings(), record_history=False)
+    qtbot.addWidget(win)
+    win.show()
+    assert time.perf_counter() - t0 < 0.75
+    qtbot.waitUntil(lambda: win.session.engine_state == "loading", timeout=2000)
+    assert "Loading model" in win.panel.state_label.text()
+    with qtbot.waitSignal(win.screening_done, timeout=10000):
+        win.open_path(png)  # screened once the engine arrives
+    assert win.session.engine_state == "ready" and win.session.result is not None
+    close_window(win)
+
+
+def test_no_thread_left_running_on_quit(qtbot: Any, png: Path) -> None:
+    before = {t.ident for t in threading.enumerate()}
+    eng = FakeEngine(delay=2.0)
+    win = make_window(qtbot, eng)
+    win.open_path(png)
+    qtbot.waitUntil(lambda: len(eng.calls) == 1, timeout=5000)
+    t0 = time.perf_counter()
+    win.close()  # cancels the running screening and waits for it
+    assert time.perf_counter() - t0 < 1.5
+    assert win.pool.pool.activeThreadCount() == 0 and win.pool.active == []
+    leftover = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()
+                and not isinstance(t, threading._DummyThread)]  # type: ignore[attr-defined]
+    assert leftover == []
+
+
+def test_screenshot_mode_writes_png_and_quits(qtbot: Any, png: Path, tmp_path: Path) -> None:
+    from dentalosteo_gui.gui.mainwindow import run_gui
+
+    out = tmp_path / "shot.png"
+    t0 = time.perf_counter()
+    rc = run_gui([str(png)], screenshot=str(out), timeout_s=20, engine=FakeEngine())
+    assert rc == 0 and out.exists() and time.perf_counter() - t0 < 20
+    im = Image.open(out)
+    assert im.size[0] >= 800 and np.asarray(im.convert("L")).std() > 5
+
+
+def test_startup_path_does_not_import_tensorflow() -> None:
+    code = ("import sys; import dentalosteo_gui.app, dentalosteo_gui.gui.mainwindow; "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False False"
