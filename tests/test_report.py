@@ -295,3 +295,16 @@ def test_cli_report_from_history_and_json(tmp_path: Path, capsys: pytest.Capture
     out2 = tmp_path / "fromjson.pdf"
     assert main(["report", str(js), "-o", str(out2), "--anonymize"]) == 0
     assert "CASE-" in pdf_text(out2)
+
+
+def test_blackout_paints_the_pictures(tmp_path: Path) -> None:
+    rad = make_radiograph()
+    rad.pixels[:] = 1.0  # a white image: any black block comes from the blackout
+    res = make_result(rad, model=False, risk=None, band=None, roi=RoiBox(0, 0, 640, 300))
+    a = render_png(write_report(res, rad, tmp_path / "plain.pdf"), dpi=30)
+    b = render_png(write_report(res, rad, tmp_path / "black.pdf",
+                                blackout=[RoiBox(0, 0, 320, 150)]), dpi=30)
+    dark_a = int((a.sum(axis=2) < 30).sum())  # panel background is ~63
+    dark_b = int((b.sum(axis=2) < 30).sum())
+    assert dark_b > dark_a + 500
+    assert float(rad.pixels.min()) == 1.0  # the caller's radiograph is untouched

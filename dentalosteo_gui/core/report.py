@@ -391,12 +391,15 @@ def _register_unicode_font() -> str | None:
 def write_report(result: ScreeningResult, radiograph: Radiograph, out_path: Path, *,
                  settings: Settings | None = None, anonymize: bool = False,
                  model_card: dict | None = None, case_id: str | None = None,
-                 patient_override: PatientInfo | None = None) -> Path:
+                 patient_override: PatientInfo | None = None,
+                 blackout: list[RoiBox] | None = None) -> Path:
     """Write the one-page PDF screening report atomically; returns ``out_path``.
 
     ``anonymize`` replaces every patient field by a pseudonymous case ID (``case_id`` or
     one derived from the patient ID / file with the installation's salt) and omits file
     names. ``patient_override`` supplies data entered by the user (PNG input).
+    ``blackout`` rectangles (image pixels) are painted black in the pictures, to hide text
+    burned into the radiograph.
     """
     from reportlab.lib.pagesizes import A4, LETTER
     from reportlab.pdfgen import canvas
@@ -411,6 +414,14 @@ def write_report(result: ScreeningResult, radiograph: Radiograph, out_path: Path
     patient = patient_override if patient_override is not None else radiograph.patient
     if anonymize and not case_id:
         case_id = _case_id_for(patient, radiograph, result)
+    if blackout:
+        from dataclasses import replace
+
+        px = np.array(radiograph.pixels, dtype=np.float32, copy=True)
+        for box in blackout:
+            bb = box.clipped(px.shape[1], px.shape[0])
+            px[bb.y : bb.y + bb.h, bb.x : bb.x + bb.w, ...] = 0.0
+        radiograph = replace(radiograph, pixels=px)
 
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=(page_w, page_h), pageCompression=1)
