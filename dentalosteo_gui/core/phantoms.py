@@ -164,7 +164,7 @@ def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
 def _noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float | tuple[float, float],
            out_shape: tuple[int, int] | None = None) -> np.ndarray:
     """Smoothed white noise with unit standard deviation (optionally resized)."""
-    n = rng.standard_normal(shape).astype(np.float32)
+    n = rng.standard_normal(shape, dtype=np.float32)
     sx, sy = (sigma, sigma) if isinstance(sigma, (int, float)) else sigma
     if sx > 0 or sy > 0:
         n = cv2.GaussianBlur(n, (0, 0), sigmaX=max(sx, 0.1), sigmaY=max(sy, 0.1),
@@ -234,7 +234,7 @@ def _chaikin(pts: np.ndarray, iterations: int) -> np.ndarray:
 
 
 # tooth widths as a fraction of the image width, incisor -> third molar (panoramic view)
-_TOOTH_WIDTHS = (0.024, 0.023, 0.028, 0.032, 0.032, 0.047, 0.047, 0.045)
+_TOOTH_WIDTHS = (0.027, 0.026, 0.031, 0.035, 0.035, 0.052, 0.05, 0.047)
 
 
 def _draw_teeth(rng: np.random.Generator, W: int, H: int, cx: float,
@@ -248,6 +248,7 @@ def _draw_teeth(rng: np.random.Generator, W: int, H: int, cx: float,
     h2, w2 = max(8, int(round(H / f))), max(8, int(round(W / f)))
     teeth = np.zeros((h2, w2), np.float32)
     missing_p = 0.04 + 0.1 * float(rng.random())
+    bite = float(rng.uniform(0.0, 0.014)) * H  # bite-block gap between the arches
     premolar_x: dict[str, float] = {}
     tuber_x: dict[str, float] = {}
     for arch in (1, -1):  # 1 = lower (crowns point up), -1 = upper
@@ -258,19 +259,23 @@ def _draw_teeth(rng: np.random.Generator, W: int, H: int, cx: float,
             for i, wf in enumerate(_TOOTH_WIDTHS):
                 tw = wf * W * float(rng.uniform(0.93, 1.05))
                 xc_t = x + sign * tw / 2
-                x += sign * tw * float(rng.uniform(1.0, 1.06))
+                x += sign * tw * float(rng.uniform(0.97, 1.04))
                 if arch == 1 and i == 4:
                     premolar_x[side] = xc_t
                 if rng.random() < missing_p or (i == 7 and rng.random() < 0.45):
                     continue
                 last_x = x
                 yo = float(y_occ(xc_t))
-                crown_h = (0.085 if i < 3 else 0.075) * H * float(rng.uniform(0.9, 1.1))
-                root_l = (0.2 if i == 2 else 0.17 if i < 5 else 0.15) * H * float(rng.uniform(0.9, 1.1))
+                crown_h = (0.095 if i < 3 else 0.085) * H * float(rng.uniform(0.9, 1.1))
+                if arch == -1 and i < 2:
+                    crown_h *= 1.15  # long upper incisors
+                k = float(rng.uniform(0.85, 1.1))  # per-tooth density / projection
+                pw = 0.35 if i < 2 else (2.0 if i == 2 else 0.8)  # flat incisal edge, pointed canine
+                root_l = (0.22 if i == 2 else 0.18 if i < 5 else 0.16) * H * float(rng.uniform(0.9, 1.1))
                 if arch == -1:
                     root_l *= 0.85
                 tilt = float(rng.normal(0.0, 0.04)) + sign * arch * 0.05 * i / 7
-                y0 = yo + arch * 0.006 * H  # occlusal surface
+                y0 = yo + arch * (0.004 * H + 0.5 * bite)  # occlusal surface
                 y1 = y0 + arch * crown_h  # cemento-enamel junction
                 hw = tw * 0.46
                 ct, st = math.cos(tilt), math.sin(tilt)
@@ -290,24 +295,24 @@ def _draw_teeth(rng: np.random.Generator, W: int, H: int, cx: float,
                     yv = y1 + arch * root_l * ys
                     outline = [rp(xc_t + xo[j] - taper[j], yv[j]) for j in range(7)]
                     outline += [rp(xc_t + xo[j] + taper[j], yv[j]) for j in range(6, -1, -1)]
-                    _fill(teeth, outline, 0.2)
+                    _fill(teeth, outline, 0.15 * k)
                     canal_pts = [rp(xc_t + xo[j] - 0.22 * taper[j], yv[j]) for j in range(6)]
                     canal_pts += [rp(xc_t + xo[j] + 0.22 * taper[j], yv[j]) for j in range(5, -1, -1)]
-                    _fill(teeth, canal_pts, 0.11)
+                    _fill(teeth, canal_pts, 0.09 * k)
                 a = np.linspace(0.0, math.pi, 9)
                 crown = [rp(xc_t - hw, y1)]
-                crown += [rp(xc_t - hw * math.cos(t_) * 1.02, y1 - arch * crown_h * (0.55 + 0.45 * math.sin(t_)))
-                          for t_ in a]
+                crown += [rp(xc_t - hw * math.cos(t_) * 1.02,
+                             y1 - arch * crown_h * (0.55 + 0.45 * math.sin(t_) ** pw)) for t_ in a]
                 crown += [rp(xc_t + hw, y1)]
-                _fill(teeth, crown, 0.36)  # enamel
+                _fill(teeth, crown, 0.32 * k)  # enamel
                 inner = [rp(xc_t - hw * 0.78, y1)]
-                inner += [rp(xc_t - hw * 0.78 * math.cos(t_), y1 - arch * crown_h * (0.35 + 0.4 * math.sin(t_)))
-                          for t_ in a]
+                inner += [rp(xc_t - hw * 0.78 * math.cos(t_),
+                             y1 - arch * crown_h * (0.35 + 0.4 * math.sin(t_) ** pw)) for t_ in a]
                 inner += [rp(xc_t + hw * 0.78, y1)]
-                _fill(teeth, inner, 0.26)  # dentine
+                _fill(teeth, inner, 0.22 * k)  # dentine
                 chamber = [rp(xc_t - hw * 0.3, y1 + arch * 0.01 * H), rp(xc_t - hw * 0.28, y1 - arch * crown_h * 0.3),
                            rp(xc_t + hw * 0.28, y1 - arch * crown_h * 0.3), rp(xc_t + hw * 0.3, y1 + arch * 0.01 * H)]
-                _fill(teeth, chamber, 0.14)
+                _fill(teeth, chamber, 0.12 * k)
                 if i >= 3 and rng.random() < 0.15:  # metal restoration
                     fw = hw * float(rng.uniform(0.4, 0.8))
                     fill = [rp(xc_t - fw, y0 - arch * crown_h * 0.02), rp(xc_t + fw, y0 - arch * crown_h * 0.02),
@@ -539,12 +544,14 @@ def generate_phantom(
                 bump = d * np.sqrt(np.clip(1.0 - ((xx - xc) / r) ** 2, 0.0, 1.0))
                 thr[x0:x1] = np.minimum(thr[x0:x1], 1.0 - bump)
     truth_extra["lacunae_fraction"] = float(np.mean(thr < 0.99))
-    edge = 0.7 * s + 0.2 if kl == "C1" else 1.4 * s + 0.3
+    # endosteal transition: crisp for C1, wider for C2/C3; cortex densest at the periosteum
+    edge = (0.6 * s + 0.05 * wfield) if kl == "C1" else (1.0 * s + 0.1 * wfield)
     band_c = np.clip(0.5 + (thr[None, :] - tdepth) * wfield / (2.0 * edge), 0.0, 1.0)
+    band_c *= 1.0 - 0.22 * np.clip(tdepth, 0.0, 1.0)
     if kl != "C1":
         hb, wb = H - y_band, W
         # residues: cortex fragments beyond the margin, elongated along the border
-        res = _noise(rng, (max(4, hb // 2), wb // 2), (5.0 * s, 1.0 * s), (hb, wb))
+        res = _noise(rng, (max(4, hb // 2), wb // 2), (6.0 * s, 2.0 * s), (hb, wb))
         cut = 1.25 if kl == "C2" else 0.55
         past = tdepth - thr[None, :]
         fade = np.clip(1.0 - past / 1.4, 0.0, 1.0) * (past > 0)
@@ -565,11 +572,16 @@ def generate_phantom(
     density = float(np.clip(0.62 + 0.11 * t + rng.normal(0.0, 0.08), 0.15, 1.0))
     truth_extra["trabecular_density"] = density
     hs = (max(8, H // 2), max(8, W // 2))
-    cell = (2.4 + 1.6 * (1.0 - density)) * s
-    nb = _noise(rng, hs, cell * 0.5) - 0.6 * _noise(rng, hs, cell * 1.4)
-    width_k = 0.3 + 0.5 * density
-    trab = np.exp(-((nb / width_k) ** 2)) - 0.35
-    trab = cv2.GaussianBlur(trab, (0, 0), 0.6)
+    # two-scale network of thin plates/rods (zero crossings of band-pass noise); lower
+    # density: coarser marrow spaces, thinner and fewer trabeculae
+    cell = (2.2 + 1.6 * (1.0 - density)) * s
+    width_k = 0.18 + 0.3 * density
+    fine = _noise(rng, hs, cell * 0.5) - 0.7 * _noise(rng, hs, cell * 1.1)
+    coarse = _noise(rng, hs, cell * 1.2) - 0.7 * _noise(rng, hs, cell * 2.6)
+    trab = np.maximum(np.exp(-((fine / width_k) ** 2)),
+                      0.8 * np.exp(-((coarse / (1.3 * width_k)) ** 2)))
+    trab += 0.25 * _noise(rng, (max(4, hs[0] // 6), max(4, hs[1] // 6)), 1.5, hs)  # marrow mottle
+    trab = cv2.GaussianBlur(trab, (0, 0), 0.7) - 0.4
     trab = cv2.resize(trab, (W, H), interpolation=cv2.INTER_LINEAR)
 
     # ---- teeth (half resolution) -----------------------------------------------------
@@ -586,24 +598,29 @@ def generate_phantom(
     ex = (Xq - cx) / (0.55 * W)
     ey = (Yq - 0.5 * H) / (0.66 * H)
     r2 = ex * ex + ey * ey
-    soft = 0.27 * (1.0 - _smoothstep(0.45, 1.35, r2)) + 0.04 + 0.025 * lowq
+    soft = 0.33 * (1.0 - _smoothstep(0.45, 1.35, r2)) + 0.03 + 0.03 * lowq
     yb_q = np.interp(Xq[0], xcol, ybcol).astype(np.float32)[None, :]
     below = _smoothstep(0.0, 0.06 * H, Yq - yb_q - 0.01 * H)
-    soft *= 1.0 - 0.55 * below
+    soft *= 1.0 - 0.7 * below
     lf = soft
     # maxilla: alveolar process + palate region, sinus lobes, zygoma, orbit floor
     pal_y = y_occ0 - _choose(rng, 0.2, 0.25) * H
     maxq = np.zeros((hq, wq), np.float32)
     xm = np.linspace(cx - 0.36 * W, cx + 0.36 * W, 60)
     upper_alv = np.asarray(y_occ(xm)) - 0.03 * H
-    top_pal = pal_y + 0.02 * H * ((xm - cx) / (0.36 * W)) ** 2
-    _fill(maxq, np.c_[np.r_[xm, xm[::-1]], np.r_[upper_alv, top_pal[::-1]]] / q, 0.13)
-    cv2.polylines(maxq, [_poly(np.c_[xm, top_pal] / q)], False, 0.12,
-                  thickness=max(1, int(26 * sq)), lineType=cv2.LINE_AA, shift=4)  # hard palate
+    top_pal = pal_y + 0.07 * H * ((xm - cx) / (0.36 * W)) ** 2
+    _fill(maxq, np.c_[np.r_[xm, xm[::-1]], np.r_[upper_alv, top_pal[::-1]]] / q, 0.12)
+    _blob(maxq, cx / q, (pal_y - 0.05 * H) / q, 0.3 * W / q, 0.2 * H / q, 0.12)  # midface bone
+    lines = np.zeros((hq, wq), np.float32)  # sharper bony lines: palate, orbit floors, septum
+    cv2.polylines(lines, [_poly(np.c_[xm, top_pal] / q)], False, 0.13,
+                  thickness=max(1, int(22 * sq)), lineType=cv2.LINE_AA, shift=4)  # hard palate
     xn = np.linspace(cx - 0.47 * W, cx + 0.47 * W, 50)
     yn = pal_y - _choose(rng, 0.14, 0.19) * H + 0.07 * H * ((xn - cx) / (0.47 * W)) ** 2
-    cv2.polylines(maxq, [_poly(np.c_[xn, yn] / q)], False, 0.07,
-                  thickness=max(1, int(30 * sq)), lineType=cv2.LINE_AA, shift=4)  # orbit floor / skull base
+    cv2.polylines(lines, [_poly(np.c_[xn, yn] / q)], False, 0.08,
+                  thickness=max(1, int(18 * sq)), lineType=cv2.LINE_AA, shift=4)  # orbit floor / skull base
+    _blob(maxq, cx / q, (pal_y - 0.08 * H) / q, 0.06 * W / q, 0.07 * H / q, -0.12)  # nasal cavity
+    cv2.line(lines, (int(cx / q), int((pal_y - 0.2 * H) / q)), (int(cx / q), int(pal_y / q)), 0.08,
+             max(1, int(14 * sq)), cv2.LINE_AA)  # nasal septum
     for sign in (-1, 1):
         _blob(maxq, (cx + sign * 0.21 * W) / q, (pal_y + 0.03 * H) / q, 0.07 * W / q, 0.08 * H / q, -0.09)
         _blob(maxq, (cx + sign * 0.33 * W) / q, (pal_y - 0.05 * H) / q, 0.1 * W / q, 0.03 * H / q, 0.1,
@@ -612,8 +629,9 @@ def generate_phantom(
               angle=-sign * 0.35)  # zygomatic buttress
         cxc, cyc = landmarks[f"{'right' if sign < 0 else 'left'}_condyle"]
         _blob(maxq, cxc / q, (cyc - 0.03 * H) / q, 0.05 * W / q, 0.035 * H / q, 0.06)  # fossa/eminence
-    maxq = cv2.GaussianBlur(maxq, (0, 0), 5.0 * sq + 0.5)
-    lf = lf + maxq
+    maxq = cv2.GaussianBlur(maxq, (0, 0), 12.0 * sq + 0.5)
+    lines = cv2.GaussianBlur(lines, (0, 0), 1.0)
+    lf = lf + maxq + lines
     # airway: palatoglossal air space and pharyngeal airway across the rami (dark)
     air = np.zeros((hq, wq), np.float32)
     air_y = pal_y + _choose(rng, 0.05, 0.09) * H
@@ -633,14 +651,14 @@ def generate_phantom(
     period = _choose(rng, 0.13, 0.17) * H
     phase = _choose(rng, 0.0, period)
     vert = 0.7 + 0.3 * _smoothstep(0.12, 0.3, np.abs(((Yq + phase) % period) / period - 0.5))
-    lf = lf + _choose(rng, 0.12, 0.2) * spine * vert * (0.55 + 0.45 * _smoothstep(0.3 * H, 0.75 * H, Yq))
+    lf = lf + _choose(rng, 0.17, 0.27) * spine * vert * (0.55 + 0.45 * _smoothstep(0.3 * H, 0.75 * H, Yq))
     # hyoid ghosts below the mandible
     hy = np.zeros((hq, wq), np.float32)
     for sign in (-1, 1):
         hx = cx + sign * _choose(rng, 0.3, 0.38) * W
         hyy = min(0.97 * H, y_chin + _choose(rng, -0.03, 0.02) * H)
         _blob(hy, hx / q, hyy / q, 0.04 * W / q, 0.014 * H / q, 0.12, angle=sign * 0.2)
-        _blob(hy, hx / q, hyy / q, 0.03 * W / q, 0.007 * H / q, -0.06, angle=sign * 0.2)
+        _blob(hy, hx / q, hyy / q, 0.03 * W / q, 0.006 * H / q, -0.04, angle=sign * 0.2)
     lf = lf + hy
     # mandibular canal and mental foramen (dark; only inside the mandible)
     canal = np.zeros((hq, wq), np.float32)
@@ -654,17 +672,17 @@ def generate_phantom(
         cv2.circle(canal, (int(sd.x_mf / q * 16), int(y_mf / q * 16)), max(1, int(0.02 * H / q * 16)), 1.3,
                    -1, cv2.LINE_AA, shift=4)
         truth_extra[f"mf_{name}"] = (sd.x_mf, y_mf)
-    canal = cv2.GaussianBlur(canal, (0, 0), 3.0 * sq + 0.5)
+    canal = cv2.GaussianBlur(canal, (0, 0), 5.0 * sq + 0.8)
     lf_full = cv2.resize(lf, (W, H), interpolation=cv2.INTER_LINEAR)
     canal_full = cv2.resize(canal, (W, H), interpolation=cv2.INTER_LINEAR)
     low_full = cv2.resize(lowq, (W, H), interpolation=cv2.INTER_LINEAR)
 
     # ---- compose (display units) ------------------------------------------------------
-    bone_amp = 0.12 + 0.05 * density
+    bone_amp = 0.15 + 0.06 * density
     img = lf_full
-    img += mandible * (bone_amp + (0.05 + 0.07 * density) * trab + 0.02 * low_full
-                       - 0.06 * canal_full)
-    img += _choose(rng, 0.2, 0.26) * cortex
+    img += mandible * (bone_amp + (0.04 + 0.06 * density) * trab + 0.02 * low_full
+                       - 0.045 * canal_full)
+    img += _choose(rng, 0.26, 0.32) * cortex
     img += teeth
     gamma = _choose(rng, 0.85, 1.15)
     contrast = _choose(rng, 0.9, 1.1)
@@ -679,8 +697,10 @@ def generate_phantom(
     if bool(overrides.get("marker", rng.random() < 0.7)):
         fs = 1.6 * s
         org = (int(0.018 * W), int(0.84 * H))
-        cv2.putText(img, "R", org, cv2.FONT_HERSHEY_SIMPLEX, fs, 0.95, max(1, int(4 * s)), cv2.LINE_AA)
-        cv2.putText(img, "R", org, cv2.FONT_HERSHEY_SIMPLEX, fs, 0.1, max(1, int(1.5 * s)), cv2.LINE_AA)
+        thick = max(2, int(round(4 * s)))
+        cv2.putText(img, "R", org, cv2.FONT_HERSHEY_SIMPLEX, fs, 0.95, thick, cv2.LINE_AA)
+        if thick >= 3:  # outlined letter, as burned in by the device
+            cv2.putText(img, "R", org, cv2.FONT_HERSHEY_SIMPLEX, fs, 0.15, max(1, thick // 3), cv2.LINE_AA)
 
     # blur (focal spot / layer thickness)
     img = cv2.GaussianBlur(img, (0, 0), _choose(rng, 0.6, 1.4) * s + 0.2)
@@ -783,7 +803,7 @@ def lee_roi_from_border(border_right: list[Point], border_left: list[Point], wid
 def write_png(path: Path, image: np.ndarray) -> None:
     """Write an 8- or 16-bit grayscale PNG (raises DatasetError naming the file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok = cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    ok = cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise DatasetError(f"{path}: could not write the PNG (check the folder is writable)")
 
@@ -942,7 +962,7 @@ def sample_cases() -> list[tuple[str, PhantomCase]]:
 
 def write_phantom_dicom(path: Path, case: PhantomCase, *, patient_name: str = "DEMO^PATIENT",
                         patient_id: str = "DEMO-0001") -> Path:
-    """Write a phantom as a DICOM file (modality PX, MONOCHROME2, 12-bit RLE, PixelSpacing set).
+    """Write a phantom as a DICOM file (modality PX, MONOCHROME2, 12-bit, deflated, PixelSpacing set).
 
     The patient is fake; UIDs are derived deterministically from the patient id, so the
     file is byte-identical on every run.
@@ -950,8 +970,7 @@ def write_phantom_dicom(path: Path, case: PhantomCase, *, patient_name: str = "D
     import pydicom
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import (
-        ExplicitVRLittleEndian,
-        RLELossless,
+        DeflatedExplicitVRLittleEndian,
         SecondaryCaptureImageStorage,
         generate_uid,
     )
@@ -966,7 +985,7 @@ def write_phantom_dicom(path: Path, case: PhantomCase, *, patient_name: str = "D
     meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
     sop_uid = generate_uid(entropy_srcs=[patient_id, "sop", str(path.name)])
     meta.MediaStorageSOPInstanceUID = sop_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian  # lossless zlib, < 1 MB
     meta.ImplementationClassUID = generate_uid(entropy_srcs=["dentalosteo"])
     meta.ImplementationVersionName = "DENTALOSTEO"
     ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
@@ -1001,7 +1020,6 @@ def write_phantom_dicom(path: Path, case: PhantomCase, *, patient_name: str = "D
     ds.RescaleIntercept = 0
     ds.RescaleSlope = 1
     ds.PixelData = px.tobytes()
-    ds.compress(RLELossless, px, generate_instance_uid=False)  # lossless, < 1 MB
     path.parent.mkdir(parents=True, exist_ok=True)
     pydicom.dcmwrite(str(path), ds, enforce_file_format=True)
     return path
