@@ -1,0 +1,305 @@
+"""Build the bundled model packs (``make model``): ``models/default`` and ``models/landmarks``.
+
+1. Draw ``--n`` phantoms (``core.phantoms.generate_phantom``, reproducible from ``--seed``)
+   in worker processes, straight to memory (the same uint16 pixels a PNG would hold), and
+   cache per image the ROI / landmark inputs (``ml.data``); the cache is kept in ``--work``
+   so a re-run skips this step.
+2. Split the phantoms once, stratified by label: 60 % train, 15 % validation (early
+   stopping, temperature scaling, operating points), 25 % test (held out: never used to
+   fit or choose anything).
+3. Train ``compact`` on the ground-truth ROI with a Klemetti head, and
+   ``siamese-attention`` (light branch) on the eight landmark patches, with strong
+   acquisition randomisation.
+4. Calibrate, choose operating points on validation; evaluate on the test phantoms and
+   compare with the MCW rule (risk = -mean MCW) on the same images; count FLOPs against
+   VGG16-TR2 at 140 x 700.
+5. Write the packs with their cards and ROC / PR / reliability plots.
+
+Sized to finish well within 60 minutes on a 2-core CPU without a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import pickle
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core import metrics as M
+from ..core import preprocess as pp
+from ..core.types import RoiBox
+
+log = logging.getLogger(__name__)
+
+ROI_SHAPE = (96, 480, 1)
+PATCH = 64
+PATCH_MM = 10.0
+LM_SHAPE = (8, PATCH, PATCH, 1)
+CACHE_VERSION = 2
+
+
+def _encode_phantom(args: tuple[int, int]) -> dict[str, Any]:
+    """Worker: draw phantom ``i`` of set ``seed`` and cache its model inputs."""
+    seed, i = args
+    from ..core import phantoms
+    from ..core.imageio import to_unit_float
+    from .data import encode_image, klemetti_index
+
+    case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i))
+    px = to_unit_float(case.image, 16 if case.image.dtype == np.uint16 else 8)
+    tr = case.truth
+    row = tr.csv_row(f"phantom_{i:05d}.png")
+    roi = RoiBox(int(row["roi_x"]), int(row["roi_y"]), int(row["roi_w"]), int(row["roi_h"]))
+    lms = {k[3:-2]: (float(row[k]), float(row[k[:-2] + "_y"])) for k in row
+           if k.startswith("lm_") and k.endswith("_x")}
+    spacing = float(row["pixel_spacing_mm"])
+    r_exact, r_ctx, r_inner = encode_image(px, "roi", ROI_SHAPE, roi, None, spacing)
+    l_exact, l_ctx, _ = encode_image(px, "landmarks", LM_SHAPE, None, lms, spacing, PATCH_MM)
+    return {"index": i, "label": int(row["label"]), "t_score": float(row["t_score"]),
+            "klemetti": klemetti_index(row["klemetti"]),
+            "mcw_mean_mm": (float(row["mcw_left_mm"]) + float(row["mcw_right_mm"])) / 2.0,
+            "spacing": spacing, "shape": tuple(px.shape), "roi": roi.as_dict(),
+            "roi_exact": r_exact, "roi_ctx": r_ctx, "roi_inner": r_inner,
+            "lm_exact": l_exact, "lm_ctx": l_ctx}
+
+
+def generate_cached(n: int, seed: int, workers: int, work: Path) -> list[dict[str, Any]]:
+    """All phantoms' cached inputs, from ``work`` when already computed."""
+    work.mkdir(parents=True, exist_ok=True)
+    cache = work / f"phantoms_v{CACHE_VERSION}_s{seed}_n{n}_{ROI_SHAPE[0]}x{ROI_SHAPE[1]}_p{PATCH}.pkl"
+    if cache.is_file():
+        with open(cache, "rb") as f:
+            items = pickle.load(f)
+        print(f"phantoms: {len(items)} from cache {cache}", flush=True)
+        return items
+    t0 = time.monotonic()
+    items: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as ex:
+        for k, it in enumerate(ex.map(_encode_phantom, [(seed, i) for i in range(n)], chunksize=4)):
+            items.append(it)
+            if (k + 1) % 25 == 0 or k + 1 == n:
+                el = time.monotonic() - t0
+                eta = el / (k + 1) * (n - k - 1)
+                print(f"phantoms: {k + 1}/{n} ({el:.0f}s, ETA {eta:.0f}s)", flush=True)
+    with open(cache.with_suffix(".tmp"), "wb") as f:
+        pickle.dump(items, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(cache.with_suffix(".tmp"), cache)
+    return items
+
+
+def stratified_split(labels: np.ndarray, seed: int, fractions: tuple[float, float, float] = (0.6, 0.15, 0.25)
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train / validation / test indices, stratified by label."""
+    rng = np.random.default_rng([seed, 7])
+    parts: list[list[int]] = [[], [], []]
+    for cls in (0, 1):
+        idx = np.flatnonzero(labels == cls)
+        idx = idx[rng.permutation(idx.size)]
+        n_tr = int(round(fractions[0] * idx.size))
+        n_va = int(round(fractions[1] * idx.size))
+        parts[0] += idx[:n_tr].tolist()
+        parts[1] += idx[n_tr:n_tr + n_va].tolist()
+        parts[2] += idx[n_tr + n_va:].tolist()
+    return tuple(np.array(sorted(p), dtype=np.int64) for p in parts)  # type: ignore[return-value]
+
+
+def make_dataset(items: list[dict[str, Any]], mode: str):
+    """ArrayDataset of one mode from the cached phantoms."""
+    from .data import ArrayDataset
+
+    if mode == "roi":
+        return ArrayDataset("roi", ROI_SHAPE, np.array([it["label"] for it in items]),
+                            np.array([it["klemetti"] for it in items]),
+                            np.stack([it["roi_exact"] for it in items]),
+                            [it["roi_ctx"] for it in items], [it["roi_inner"] for it in items],
+                            [{"index": it["index"]} for it in items])
+    return ArrayDataset("landmarks", LM_SHAPE, np.array([it["label"] for it in items]),
+                        np.array([it["klemetti"] for it in items]),
+                        np.stack([it["lm_exact"] for it in items]),
+                        [it["lm_ctx"] for it in items], [], [{"index": it["index"]} for it in items])
+
+
+def paired_auc_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int = 2000,
+                          seed: int = 0) -> dict[str, float]:
+    """AUC(a) - AUC(b) on the same cases with a paired stratified bootstrap 95 % CI."""
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    d = []
+    for _ in range(n_boot):
+        ii = np.concatenate([pos[rng.integers(0, pos.size, pos.size)],
+                             neg[rng.integers(0, neg.size, neg.size)]])
+        d.append(M.auc(y[ii], a[ii]) - M.auc(y[ii], b[ii]))
+    lo, hi = np.quantile(d, [0.025, 0.975])
+    return {"difference": float(M.auc(y, a) - M.auc(y, b)), "ci95": [float(lo), float(hi)],
+            "p_model_not_better": float(np.mean(np.asarray(d) <= 0))}
+
+
+def train_one(
+    arch: str, items: list[dict[str, Any]], split: tuple[np.ndarray, np.ndarray, np.ndarray],
+    epochs: int, seed: int, out: Path, n_total: int, gen_seed: int, klemetti: bool, lr: float,
+    work: Path,
+) -> dict[str, Any]:
+    """Train, calibrate, evaluate and save one bundled pack; returns its card."""
+    from . import zoo
+    from .evaluation import metric_report, save_plots
+    from .packs import calibrate, save_pack
+    from .pipeline import (
+        INTENDED_USE,
+        PHANTOM_LIMITATIONS,
+        calibrate_and_threshold,
+        card_outputs,
+        compute_section,
+        held_out_operating_points,
+        input_section,
+    )
+    from .training import TrainConfig, fit, format_progress, predict_arrays
+
+    mode = zoo.mode_of(arch)
+    shape = ROI_SHAPE if mode == "roi" else LM_SHAPE
+    ds = make_dataset(items, mode)
+    tr, va, te = split
+    cfg = TrainConfig(epochs=epochs, batch_size=32, lr=lr, patience=10, min_epochs=min(12, epochs),
+                      seed=seed, klemetti_weight=0.5)
+    model = zoo.build_model(arch, shape, weights="none", klemetti=klemetti, branch="light")
+    t0 = time.monotonic()
+    last = [0.0]
+
+    def progress(ev: dict[str, Any]) -> None:
+        if ev.get("event") == "epoch" or time.monotonic() - last[0] > 30:
+            last[0] = time.monotonic()
+            print(f"{arch}: {format_progress(ev)}", flush=True)
+
+    hist = fit(model, ds.subset(tr), ds.subset(va), cfg, ckpt_dir=work / f"{out.name}_n{n_total}_s{gen_seed}.ckpt",
+               progress=progress)
+    train_s = time.monotonic() - t0
+    val, test = ds.subset(va), ds.subset(te)
+    pv = predict_arrays(model, val.batch(np.arange(len(val)), None, None))
+    pt = predict_arrays(model, test.batch(np.arange(len(test)), None, None))
+    t, ops = calibrate_and_threshold(val.labels, pv["risk"][:, 1])
+    risk = calibrate(pt["risk"][:, 1], t)
+    yt = test.labels
+    held = metric_report(yt, risk, ops["balanced"]["threshold"], test.klemetti, pt.get("klemetti"),
+                         seed=seed)
+    held["auc_uncalibrated"] = M.finite_or_none(M.auc(yt, pt["risk"][:, 1]))
+    held["brier_uncalibrated"] = M.finite_or_none(M.brier_score(yt, pt["risk"][:, 1]))
+    val_rep = metric_report(val.labels, calibrate(pv["risk"][:, 1], t), ops["balanced"]["threshold"],
+                            n_boot=200, seed=seed)
+    ho = held_out_operating_points(ops, yt, risk)
+    for name in ("high_sensitivity", "balanced", "high_specificity"):
+        ops[name]["held_out"] = ho[name]
+    mcw = np.array([items[i]["mcw_mean_mm"] for i in te])
+    rule = {"definition": "risk = -mean(MCW left, right); MCW = the phantom's ground-truth width "
+                          "(a perfect MCW reader; the measured MCW of the anatomy module can only be worse)",
+            "auc": M.finite_or_none(M.auc(yt, -mcw)),
+            "auc_ci95": list(M.auc_bootstrap_ci(yt, -mcw, 2000, seed)),
+            "model_minus_rule": paired_auc_difference(yt, risk, -mcw, 2000, seed),
+            "klemetti_truth_only_auc": M.finite_or_none(M.auc(yt, test.klemetti.astype(float)))}
+    if pt.get("attention") is not None:
+        att = pt["attention"]
+        held["attention_mean"] = dict(zip(("condyle", "gonial_angle", "premolar", "maxillary_tuberosity"),
+                                          [float(v) for v in att.mean(0)], strict=True))
+    comp = compute_section(model, arch, shape)
+    card = {
+        "name": out.name,
+        "version": "0.1.0",
+        "arch": arch + ("" if mode == "roi" else " (light branch)"),
+        "mode": mode,
+        "input": input_section(mode, shape, PATCH_MM),
+        "preprocessing": (pp.PREPROCESSING_DESCRIPTION_ROI if mode == "roi"
+                          else pp.PREPROCESSING_DESCRIPTION_LANDMARKS),
+        "outputs": card_outputs(klemetti, mode == "landmarks"),
+        "gradcam_layer": zoo.GRADCAM_LAYERS.get(arch),
+        "training": {
+            "data": (f"{n_total} synthetic phantoms (dentalosteo_gui.core.phantoms, seed {gen_seed}); "
+                     "ground-truth ROI boxes" if mode == "roi" else
+                     f"{n_total} synthetic phantoms (seed {gen_seed}); ground-truth landmarks"),
+            "source": "phantom",
+            "n": int(n_total), "n_train": int(tr.size), "n_val": int(va.size), "n_test": int(te.size),
+            "split": "stratified 60/15/25 train/validation/test (validation: early stopping, "
+                     "calibration, operating points; test: held out)",
+            "seed": seed, "config": asdict(cfg), "train_seconds": round(train_s, 1),
+            "epochs_run": len(hist["epochs"]), "best_epoch": hist["best_epoch"],
+            "history": hist["epochs"],
+        },
+        "metrics": {"held_out": held, "validation": {k: val_rep[k] for k in
+                                                     ("n", "auc", "sensitivity", "specificity", "brier")},
+                    "mcw_rule_same_images": rule},
+        "calibration": {"temperature": t, "method": "temperature scaling (NLL) on the validation split"},
+        "operating_points": ops,
+        "compute": comp,
+        "intended_use": INTENDED_USE,
+        "limitations": PHANTOM_LIMITATIONS + [
+            "Phantom labels follow a synthetic label model (T-score mixture; MCW and Klemetti class "
+            "drawn conditional on it); real relations differ."],
+        "behaviour_on_unlabelled_real_radiographs": None,
+        "statement": ("Trained on synthetic phantoms, not clinically validated: for demonstration "
+                      "and research until retrained on DXA-labelled data."),
+    }
+    save_pack(model, card, out)
+    save_plots(yt, risk, out / "plots", f"{arch} (held-out phantoms)", extra_curves={"MCW rule (truth)": -mcw})
+    return json.loads((out / "card.json").read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of ``python -m dentalosteo_gui.ml.bundle_models``."""
+    ap = argparse.ArgumentParser(prog="python -m dentalosteo_gui.ml.bundle_models",
+                                 description="train the bundled model packs on phantoms")
+    ap.add_argument("--out", default="models", help="folder for the packs (default: models)")
+    ap.add_argument("--n", type=int, default=800, help="number of phantoms (default 800)")
+    ap.add_argument("--seed", type=int, default=2026, help="phantom set seed (default 2026)")
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
+    ap.add_argument("--work", default="build/bundle_models", help="cache and checkpoint folder")
+    ap.add_argument("--only", choices=("default", "landmarks", "both"), default="both")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    t0 = time.monotonic()
+    out = Path(args.out)
+    items = generate_cached(args.n, args.seed, args.workers, Path(args.work))
+    gen_s = time.monotonic() - t0
+    labels = np.array([it["label"] for it in items])
+    split = stratified_split(labels, args.seed)
+    print(f"split: train {split[0].size}, validation {split[1].size}, test {split[2].size}; "
+          f"prevalence {labels.mean():.2f}", flush=True)
+    summary: dict[str, Any] = {"n": args.n, "seed": args.seed, "generation_seconds": round(gen_s, 1)}
+    from .packs import select_device
+
+    summary["device"] = select_device("cpu")
+    ckdir = Path(args.work)
+    if args.only in ("default", "both"):
+        card = train_one("compact", items, split, args.epochs, args.seed, out / "default", args.n,
+                         args.seed, True, 2e-3, ckdir)
+        summary["default"] = _brief(card)
+    if args.only in ("landmarks", "both"):
+        card = train_one("siamese-attention", items, split, args.epochs, args.seed, out / "landmarks",
+                         args.n, args.seed, False, 2e-3, ckdir)
+        summary["landmarks"] = _brief(card)
+    summary["total_seconds"] = round(time.monotonic() - t0, 1)
+    print(json.dumps(summary, indent=2, default=float), flush=True)
+    (Path(args.work) / "bundle_summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    return 0
+
+
+def _brief(card: dict[str, Any]) -> dict[str, Any]:
+    h = card["metrics"]["held_out"]
+    return {"auc": h["auc"], "auc_ci95": h["auc_ci95"], "sensitivity": h["sensitivity"],
+            "specificity": h["specificity"], "klemetti_kappa": h.get("klemetti_kappa"),
+            "brier": h["brier"], "mcw_rule_auc": card["metrics"]["mcw_rule_same_images"]["auc"],
+            "model_minus_rule": card["metrics"]["mcw_rule_same_images"]["model_minus_rule"],
+            "macs": card["compute"]["macs"], "ratio_to_vgg16_tr2": card["compute"]["ratio_to_vgg16_tr2"],
+            "params": card["compute"]["params"], "weights_bytes": card.get("weights_bytes"),
+            "train_seconds": card["training"]["train_seconds"], "temperature": card["calibration"]["temperature"]}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""Evaluation of predictions: the metric set of the published studies and the plots.
+
+``metric_report`` collects AUC with a bootstrap 95 % CI, sensitivity, specificity, accuracy,
+precision, F1, OPA / NOPA / OA, the confusion matrix, Brier score, reliability bins, the
+operating-point table, Klemetti accuracy and Cohen's kappa, and MCW MAE, with ``None`` for
+whatever the data lacks. ``save_plots`` writes ROC, PR and reliability PNGs (matplotlib Agg).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core import metrics as M
+from ..core.types import KLEMETTI_CLASSES
+
+log = logging.getLogger(__name__)
+
+
+def metric_report(
+    y: Sequence[int] | np.ndarray,
+    risk: Sequence[float] | np.ndarray,
+    threshold: float = 0.5,
+    klemetti_true: Sequence[int] | np.ndarray | None = None,
+    klemetti_prob: np.ndarray | None = None,
+    mcw_true: Sequence[float | None] | None = None,
+    mcw_pred: Sequence[float | None] | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """All metrics for binary labels ``y`` and risk scores (see module doc)."""
+    yy = np.asarray(y, dtype=np.int64)
+    rr = np.asarray(risk, dtype=np.float64)
+    both = yy.size > 0 and yy.min() != yy.max()
+    rep = M.binary_report(yy, rr, threshold)
+    out: dict[str, Any] = {
+        "n": int(yy.size),
+        "n_osteoporosis": int(yy.sum()),
+        "auc": M.finite_or_none(M.auc(yy, rr)) if both else None,
+        "auc_ci95": ([M.finite_or_none(v) for v in M.auc_bootstrap_ci(yy, rr, n_boot, seed)]
+                     if both else None),
+        "average_precision": M.finite_or_none(M.average_precision(yy, rr)) if both else None,
+        "threshold": float(threshold),
+    }
+    for k in ("sensitivity", "specificity", "accuracy", "precision", "f1", "opa", "nopa", "oa"):
+        out[k] = M.finite_or_none(rep[k])
+    out["confusion_matrix"] = rep["confusion_matrix"]
+    out["brier"] = M.finite_or_none(M.brier_score(yy, rr)) if yy.size else None
+    out["ece"] = M.finite_or_none(M.expected_calibration_error(yy, rr)) if yy.size else None
+    out["reliability"] = M.reliability_bins(yy, rr) if yy.size else []
+    out["operating_point_table"] = M.operating_point_table(yy, rr) if yy.size else []
+    out["klemetti_accuracy"] = None
+    out["klemetti_kappa"] = None
+    out["klemetti_kappa_quadratic"] = None
+    out["klemetti_n"] = 0
+    if klemetti_true is not None and klemetti_prob is not None:
+        kt = np.asarray(klemetti_true, dtype=np.int64)
+        kp = np.argmax(np.asarray(klemetti_prob), axis=1)
+        ok = kt >= 0
+        if ok.any():
+            mr = M.multiclass_report(kt[ok], kp[ok], labels=[0, 1, 2])
+            out["klemetti_accuracy"] = M.finite_or_none(mr["accuracy"])
+            out["klemetti_kappa"] = M.finite_or_none(mr["kappa"])
+            out["klemetti_kappa_quadratic"] = M.finite_or_none(mr["kappa_quadratic"])
+            out["klemetti_confusion_matrix"] = mr["confusion_matrix"]
+            out["klemetti_labels"] = list(KLEMETTI_CLASSES)
+            out["klemetti_n"] = int(ok.sum())
+    out["mcw_mae_mm"] = None
+    out["mcw_n"] = 0
+    if mcw_true is not None and mcw_pred is not None:
+        pairs = [(float(t), float(p)) for t, p in zip(mcw_true, mcw_pred, strict=True)
+                 if t is not None and p is not None and np.isfinite(t) and np.isfinite(p)]
+        if pairs:
+            a = np.asarray(pairs)
+            out["mcw_mae_mm"] = float(np.mean(np.abs(a[:, 0] - a[:, 1])))
+            out["mcw_n"] = len(pairs)
+    return out
+
+
+def summarise_folds(fold_reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and SD over folds of the scalar metrics (as the studies report 'mean over folds')."""
+    keys = ("auc", "sensitivity", "specificity", "accuracy", "precision", "f1", "opa", "nopa",
+            "oa", "brier", "klemetti_accuracy", "klemetti_kappa")
+    out: dict[str, Any] = {"n_folds": len(fold_reports)}
+    for k in keys:
+        vals = [r[k] for r in fold_reports if r.get(k) is not None]
+        out[k] = {"mean": float(np.mean(vals)), "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
+                  "n": len(vals)} if vals else None
+    return out
+
+
+def save_plots(y: Sequence[int] | np.ndarray, risk: Sequence[float] | np.ndarray, out_dir: Path | str,
+               title: str = "", extra_curves: dict[str, np.ndarray] | None = None) -> list[Path]:
+    """Write roc.png, pr.png and reliability.png to ``out_dir``; returns the paths.
+
+    ``extra_curves`` adds more ROC curves for comparison (name -> scores on the same cases).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    yy = np.asarray(y, dtype=np.int64)
+    rr = np.asarray(risk, dtype=np.float64)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if yy.size == 0 or yy.min() == yy.max():
+        log.warning("plots need both classes; none written")
+        return written
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=110)
+    fpr, tpr, _ = M.roc_curve(yy, rr)
+    lo, hi = M.auc_bootstrap_ci(yy, rr, 1000)
+    ax.plot(fpr, tpr, lw=2, label=f"model AUC {M.auc(yy, rr):.3f} [{lo:.3f}-{hi:.3f}]")
+    for name, s in (extra_curves or {}).items():
+        f2, t2, _ = M.roc_curve(yy, s)
+        ax.plot(f2, t2, lw=1.5, ls="--", label=f"{name} AUC {M.auc(yy, s):.3f}")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("1 - specificity")
+    ax.set_ylabel("sensitivity")
+    ax.set_title(f"ROC {title}".strip())
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    written.append(out / "roc.png")
+    fig.savefig(written[-1])
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=110)
+    prec, rec, _ = M.pr_curve(yy, rr)
+    ax.step(rec, prec, where="post", lw=2, label=f"AP {M.average_precision(yy, rr):.3f}")
+    ax.axhline(yy.mean(), color="grey", lw=0.8, ls=":", label=f"prevalence {yy.mean():.2f}")
+    ax.set_xlabel("recall (sensitivity)")
+    ax.set_ylabel("precision (PPV)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"Precision-recall {title}".strip())
+    ax.legend(loc="lower left", fontsize=7)
+    fig.tight_layout()
+    written.append(out / "pr.png")
+    fig.savefig(written[-1])
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=110)
+    bins = M.reliability_bins(yy, rr, 10)
+    xs = [b["mean_predicted"] for b in bins if b["count"]]
+    ys = [b["observed_rate"] for b in bins if b["count"]]
+    ns = [b["count"] for b in bins if b["count"]]
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    ax.plot(xs, ys, marker="o", lw=1.5, label=f"Brier {M.brier_score(yy, rr):.3f}")
+    for x_, y_, n_ in zip(xs, ys, ns, strict=True):
+        ax.annotate(str(n_), (x_, y_), fontsize=6, xytext=(3, -8), textcoords="offset points")
+    ax.set_xlabel("predicted risk")
+    ax.set_ylabel("observed osteoporosis rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Reliability {title}".strip())
+    ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    written.append(out / "reliability.png")
+    fig.savefig(written[-1])
+    plt.close(fig)
+    return written
+
+
+def measured_mcw(rows: Sequence[Any]) -> list[float | None]:
+    """Mean MCW (mm) per row measured by the anatomy module on the row's ROI box (or on the
+    proposed ROI when the row has none); None where it cannot measure."""
+    from ..core.anatomy import border_from_box, measure_cortex, propose_roi
+    from ..core.errors import DentalOsteoError
+    from ..core.imageio import load_radiograph
+
+    out: list[float | None] = []
+    for r in rows:
+        try:
+            rad = load_radiograph(r.file)
+            prop = border_from_box(rad, r.roi) if getattr(r, "roi", None) else propose_roi(rad)
+            m = measure_cortex(rad, prop, getattr(r, "pixel_spacing_mm", None))
+            vals = [v for v in (m.right.mcw_mm, m.left.mcw_mm) if v is not None]
+            out.append(float(np.mean(vals)) if vals else None)
+        except (DentalOsteoError, ValueError) as exc:
+            log.info("MCW not measured for row %s: %s", getattr(r, "row_number", "?"), type(exc).__name__)
+            out.append(None)
+    return out
+
+
+def evaluate_pack_on_folder(
+    data: Path | str,
+    model: Path | str | None = None,
+    protocol: str | None = None,
+    seed: int = 0,
+    plots_dir: Path | str | None = None,
+    operating_point: str = "balanced",
+    measure_mcw: bool = True,
+) -> dict[str, Any]:
+    """Run a pack on every image of a dataset folder and report the metrics.
+
+    With ``protocol``, also per fold on that protocol's test parts (same seed as training).
+    The decision threshold is the pack's ``operating_point`` (chosen on its validation data).
+    """
+    from ..core.dataset import read_dataset
+    from ..core.errors import ConfigError, DatasetError
+    from ..core.protocols import make_splits
+    from .data import dataset_from_rows
+    from .packs import load_pack
+
+    rows = read_dataset(Path(data))
+    pack = load_pack(model)
+    csv = Path(data) / "labels.csv"
+    if pack.mode == "roi" and any(r.roi is None for r in rows):
+        bad = next(r for r in rows if r.roi is None)
+        raise DatasetError(f"{csv}: row {bad.row_number}: the {pack.name} pack needs roi_x, roi_y, "
+                           "roi_w, roi_h (the ROI box) for every row")
+    if pack.mode == "landmarks" and any(r.landmarks is None for r in rows):
+        bad = next(r for r in rows if r.landmarks is None)
+        raise DatasetError(f"{csv}: row {bad.row_number}: the {pack.name} pack needs the eight "
+                           "landmark columns lm_<name>_x / lm_<name>_y")
+    ops = pack.card.get("operating_points") or {}
+    if operating_point not in ops and operating_point != "0.5":
+        raise ConfigError(f"operating point {operating_point!r} not in the model card "
+                          f"({', '.join(k for k in ops if k != 'bands') or 'none'})")
+    threshold = 0.5 if operating_point == "0.5" else float(ops[operating_point]["threshold"])
+    patch_mm = float(pack.card["input"].get("patch_mm") or 10.0)
+    ds = dataset_from_rows(rows, pack.mode, pack.input_shape, patch_mm=patch_mm, exact_only=True)
+    preds: dict[str, list[np.ndarray]] = {}
+    for s in range(0, len(ds), 32):
+        r = pack.predict_arrays(ds.batch(np.arange(s, min(len(ds), s + 32)), None, None))
+        for k, v in r.items():
+            preds.setdefault(k, []).append(v)
+    p = {k: np.concatenate(v) for k, v in preds.items()}
+    risk = p["risk"]
+    kprob = p.get("klemetti")
+    has_k = kprob is not None and bool((ds.klemetti >= 0).any())
+    mcw_true = [r.mcw_mean_mm for r in rows]
+    mcw_pred: list[float | None] | None = None
+    if measure_mcw and any(v is not None for v in mcw_true):
+        mcw_pred = measured_mcw(rows)
+
+    def report(idx: np.ndarray) -> dict[str, Any]:
+        return metric_report(ds.labels[idx], risk[idx], threshold,
+                             ds.klemetti[idx] if has_k else None, kprob[idx] if has_k else None,
+                             [mcw_true[i] for i in idx] if mcw_pred is not None else None,
+                             [mcw_pred[i] for i in idx] if mcw_pred is not None else None,
+                             seed=seed)
+
+    everything = np.arange(len(rows))
+    res = report(everything)
+    res["model"] = {"name": pack.name, "version": pack.version, "sha256": pack.sha256,
+                    "arch": pack.card.get("arch"), "source": (pack.card.get("training") or {}).get("source")}
+    res["operating_point"] = operating_point
+    res["data"] = str(Path(data))
+    res["predictions"] = [{"file": str(r.file.name), "label": int(r.label), "risk": float(risk[i]),
+                           "risk_raw": float(p["risk_raw"][i])} for i, r in enumerate(rows)]
+    if protocol:
+        groups = [(r.extra or {}).get("patient_id", "") for r in rows]
+        splits = make_splits(protocol, ds.labels, groups if any(groups) else None, seed)
+        folds = []
+        for sp in splits:
+            y = ds.labels[sp.test]
+            if sp.test.size > 1 and y.min() != y.max():
+                f = report(sp.test)
+                f["name"] = sp.name
+                folds.append(f)
+        res["protocol"] = protocol
+        res["folds"] = folds
+        if folds:
+            res["mean_over_folds"] = summarise_folds(folds)
+    if plots_dir:
+        res["plots"] = [str(x) for x in save_plots(ds.labels, risk, plots_dir, pack.name)]
+    return res

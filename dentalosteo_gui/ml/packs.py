@@ -1,0 +1,298 @@
+"""Model packs: a folder with ``model.keras`` + ``card.json``.
+
+The card describes the model (architecture, input, preprocessing, outputs, training data,
+held-out metrics, calibration, operating points, intended use, limitations, framework
+versions) and records the sha256 of ``model.keras``; :func:`load_pack` refuses a pack whose
+weights do not match. TensorFlow is imported only when a model is actually loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core import paths
+from ..core import preprocess as pp
+from ..core.errors import ModelError
+from ..core.types import KLEMETTI_CLASSES, RoiBox
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.keras"
+CARD_FILE = "card.json"
+ATTENTION_GROUPS: tuple[str, ...] = ("condyle", "gonial_angle", "premolar", "maxillary_tuberosity")
+REQUIRED_CARD_KEYS = ("name", "version", "arch", "mode", "input", "sha256")
+MAX_WEIGHTS_BYTES = 20 * 1024 * 1024
+
+
+def sha256_file(path: Path | str) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def risk_logit(p_osteo: np.ndarray, eps: float = 1e-7) -> np.ndarray:
+    """log(p1 / p0) of the 2-way softmax (the quantity temperature scaling divides)."""
+    p = np.clip(np.asarray(p_osteo, dtype=np.float64), eps, 1.0 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
+def calibrate(p_osteo: np.ndarray | float, temperature: float) -> np.ndarray:
+    """Temperature-scaled probability sigmoid(logit / T)."""
+    t = float(temperature) if temperature and temperature > 0 else 1.0
+    return _sigmoid(risk_logit(np.asarray(p_osteo)) / t)
+
+
+class ModelPack:
+    """A loaded (verified) model pack; the Keras model is built on first use and cached."""
+
+    def __init__(self, path: Path, card: dict[str, Any], sha256: str) -> None:
+        self.path = Path(path)
+        self.card = card
+        self.sha256 = sha256
+        self.mode: str = str(card.get("mode", "roi"))
+        self._model: Any = None
+
+    def __repr__(self) -> str:
+        return f"ModelPack({self.name!r} {self.version} {self.mode} at {self.path})"
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name", self.path.name))
+
+    @property
+    def version(self) -> str:
+        return str(self.card.get("version", "0"))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        i = self.card["input"]
+        if self.mode == "landmarks":
+            return (8, int(i["height"]), int(i["width"]), int(i.get("channels", 1)))
+        return (int(i["height"]), int(i["width"]), int(i.get("channels", 1)))
+
+    @property
+    def temperature(self) -> float:
+        return float((self.card.get("calibration") or {}).get("temperature", 1.0) or 1.0)
+
+    @property
+    def gradcam_layer(self) -> str | None:
+        return self.card.get("gradcam_layer")
+
+    def keras_model(self) -> Any:
+        """The Keras model (loaded once, cached)."""
+        if self._model is None:
+            import keras
+
+            from .zoo import custom_objects
+
+            try:
+                self._model = keras.models.load_model(
+                    self.path / MODEL_FILE, custom_objects=custom_objects(), compile=False)
+            except Exception as exc:  # noqa: BLE001 - one line naming the file
+                raise ModelError(f"{self.path / MODEL_FILE}: cannot load the model ({exc}); "
+                                 "reinstall the pack") from None
+        return self._model
+
+    def prepare_roi(self, pixels: np.ndarray, box: RoiBox) -> np.ndarray:
+        """(1, H, W, C) float32 exactly as in training (``core.preprocess.prepare_roi_input``)."""
+        if self.mode != "roi":
+            raise ModelError(f"{self.path}: a {self.mode} pack has no ROI input")
+        h, w, c = self.input_shape
+        return pp.prepare_roi_input(pixels, box, h, w, c)
+
+    def prepare_landmarks(
+        self, pixels: np.ndarray, landmarks: Mapping[str, Any], pixel_spacing_mm: float | None
+    ) -> np.ndarray:
+        """(1, 8, P, P, 1) float32: the eight landmark patches as in training."""
+        if self.mode != "landmarks":
+            raise ModelError(f"{self.path}: a {self.mode} pack has no landmark input")
+        i = self.card["input"]
+        patches = pp.crop_landmark_patches(pixels, landmarks, pixel_spacing_mm,
+                                           out_size=int(i["height"]),
+                                           patch_mm=float(i.get("patch_mm", 10.0)))
+        return pp.normalise_landmark_patches(patches)
+
+    def predict_arrays(self, x: np.ndarray | list) -> dict[str, np.ndarray]:
+        """Batch prediction: arrays ``risk`` (calibrated), ``risk_raw``, and, when the model
+        has them, ``klemetti`` (N, 3) and ``attention`` (N, 4)."""
+        model = self.keras_model()
+        out = model(np.asarray(x, dtype=np.float32), training=False)
+        if not isinstance(out, dict):
+            out = {"risk": out}
+        res = {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+        raw = res["risk"][:, 1]
+        res["risk_raw"] = raw
+        res["risk"] = calibrate(raw, self.temperature)
+        return res
+
+    def predict(self, x: np.ndarray | list) -> dict[str, Any]:
+        """Prediction for ONE input: calibrated ``risk``, ``risk_raw``, ``klemetti`` (dict or
+        None), ``attention`` (dict or None)."""
+        r = self.predict_arrays(x)
+        kl = r.get("klemetti")
+        att = r.get("attention")
+        return {
+            "risk": float(r["risk"][0]),
+            "risk_raw": float(r["risk_raw"][0]),
+            "klemetti": ({c: float(kl[0][i]) for i, c in enumerate(KLEMETTI_CLASSES)}
+                         if kl is not None else None),
+            "attention": ({g: float(att[0][i]) for i, g in enumerate(ATTENTION_GROUPS)}
+                          if att is not None else None),
+        }
+
+
+def read_card(path: Path | str) -> dict[str, Any]:
+    """Parse and check ``card.json`` of a pack folder."""
+    folder = Path(path)
+    card_path = folder / CARD_FILE
+    if not card_path.is_file():
+        raise ModelError(f"{folder}: not a model pack (no {CARD_FILE}); give a folder with "
+                         f"{MODEL_FILE} and {CARD_FILE}")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{card_path}: unreadable model card ({exc}); reinstall the pack") from None
+    if not isinstance(card, dict):
+        raise ModelError(f"{card_path}: model card is not a JSON object; reinstall the pack")
+    missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
+    if missing:
+        raise ModelError(f"{card_path}: model card lacks {', '.join(missing)}; reinstall the pack")
+    if card["mode"] not in ("roi", "landmarks"):
+        raise ModelError(f"{card_path}: unknown mode {card['mode']!r} (roi or landmarks)")
+    return card
+
+
+def load_pack(path: Path | str | None = None) -> ModelPack:
+    """Open a pack folder (default: the bundled ``models/default``), verifying the sha256."""
+    folder = Path(path) if path is not None else paths.default_model_dir()
+    if not folder.is_dir():
+        raise ModelError(f"{folder}: model pack folder not found; install a pack or run `make model`")
+    card = read_card(folder)
+    weights = folder / MODEL_FILE
+    if not weights.is_file():
+        raise ModelError(f"{weights}: model weights missing; reinstall the pack")
+    digest = sha256_file(weights)
+    if digest != str(card["sha256"]).lower():
+        raise ModelError(
+            f"{weights}: sha256 {digest[:12]}... does not match the card ({str(card['sha256'])[:12]}...); "
+            "the weights were modified or corrupted: reinstall the pack from a trusted copy")
+    log.info("model pack %s %s verified", card.get("name"), card.get("version"))
+    return ModelPack(folder, card, digest)
+
+
+def framework_versions() -> dict[str, str]:
+    """Versions of the frameworks a pack was trained with."""
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": np.__version__}
+
+
+def _json_clean(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {str(k): _json_clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_json_clean(v) for v in o]
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, np.ndarray):
+        return _json_clean(o.tolist())
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+def save_pack(model: Any, card: dict[str, Any], out_dir: Path | str) -> Path:
+    """Write ``model.keras`` and ``card.json`` (with sha256 and framework versions) to
+    ``out_dir`` atomically (a temporary folder renamed into place). Returns the folder."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".pack-", dir=out.parent))
+    try:
+        model.save(tmp / MODEL_FILE)
+        size = (tmp / MODEL_FILE).stat().st_size
+        if size > MAX_WEIGHTS_BYTES:
+            log.warning("model file is %.1f MB (over %d MB)", size / 1e6, MAX_WEIGHTS_BYTES >> 20)
+        full = dict(card)
+        full.setdefault("name", out.name)
+        full.setdefault("version", "0.1.0")
+        full["sha256"] = sha256_file(tmp / MODEL_FILE)
+        full["weights_bytes"] = int(size)
+        full.setdefault("framework", framework_versions())
+        (tmp / CARD_FILE).write_text(json.dumps(_json_clean(full), indent=2) + "\n", encoding="utf-8")
+        if out.exists():
+            old = out.with_name(f".old-{out.name}-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def risk_band(card: Mapping[str, Any], risk: float) -> str:
+    """``low`` (risk < low_max), ``high`` (risk >= high_min) or ``intermediate``."""
+    bands = (card.get("operating_points") or {}).get("bands") or {}
+    low_max = float(bands.get("low_max", 0.33))
+    high_min = float(bands.get("high_min", 0.66))
+    if risk < low_max:
+        return "low"
+    if risk >= high_min:
+        return "high"
+    return "intermediate"
+
+
+def select_device(preference: str = "auto") -> str:
+    """Choose ``"GPU:0"`` or ``"CPU"`` and make TensorFlow see only that; never raises.
+
+    ``preference``: auto (GPU when present), gpu (GPU when present, else CPU with a
+    warning), cpu.
+    """
+    pref = (preference or "auto").lower()
+    try:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+    except Exception as exc:  # noqa: BLE001 - a broken TF install must not crash the app
+        log.warning("TensorFlow device query failed (%s); using CPU", exc)
+        return "CPU"
+    use_gpu = bool(gpus) and pref in ("auto", "gpu")
+    if pref == "gpu" and not gpus:
+        log.warning("GPU requested but none is visible to TensorFlow; using CPU")
+    try:
+        if use_gpu:
+            tf.config.set_visible_devices(gpus[:1], "GPU")
+            try:
+                tf.config.experimental.set_memory_growth(gpus[0], True)
+            except (RuntimeError, ValueError):
+                pass
+        else:
+            tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:
+        # TF already initialised its devices: keep what it has
+        visible = tf.config.get_visible_devices("GPU")
+        return "GPU:0" if visible and pref != "cpu" else "CPU"
+    return "GPU:0" if use_gpu else "CPU"
