@@ -205,3 +205,30 @@ def test_cli_history_lists_and_writes_csv(tmp_path: Path, capsys: pytest.Capture
     assert main(["history", "--db", str(db), "--csv", str(csv_out)]) == 0
     assert len(list(csv.DictReader(csv_out.open()))) == 2
     assert main(["audit", "--db", str(db), "verify"]) == 0
+
+
+def test_shared_between_threads(tmp_path: Path) -> None:
+    """The GUI thread and screening workers may share one History."""
+    import threading
+
+    with History(tmp_path / "h.sqlite3") as h:
+        errors: list[BaseException] = []
+
+        def work(k: int) -> None:
+            try:
+                for i in range(10):
+                    sid = h.record_screening(*make_pair(f"T{k}"), file_sha256=f"{k}{i:063d}")
+                    h.record_edit(sid, "roi_moved", {"i": i})
+                    h.list(f"T{k}")
+                    h.audit.append("viewed", {"k": k, "i": i})
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors, errors
+        assert len(h.list(limit=1000)) == 40
+        assert h.audit.verify()[0] and h.audit.head()[0] == 40 * 3

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,11 +67,12 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def connect(db_path: Path) -> sqlite3.Connection:
+def connect(db_path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
     """Open a SQLite file the way history and audit expect (WAL, FULL sync, autocommit)."""
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(db_path), timeout=10.0, isolation_level=None)
+        conn = sqlite3.connect(str(db_path), timeout=10.0, isolation_level=None,
+                               check_same_thread=check_same_thread)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -91,10 +93,12 @@ class AuditLog:
     otherwise the log opens ``db_path`` (default: the history database).
     """
 
-    def __init__(self, db_path: Path | None = None, *, conn: sqlite3.Connection | None = None) -> None:
+    def __init__(self, db_path: Path | None = None, *, conn: sqlite3.Connection | None = None,
+                 lock: Any = None) -> None:
         self._own = conn is None
+        self._lock = lock if lock is not None else threading.RLock()
         self.db_path = Path(db_path) if db_path is not None else paths.history_db_path()
-        self._conn = conn if conn is not None else connect(self.db_path)
+        self._conn = conn if conn is not None else connect(self.db_path, check_same_thread=False)
         try:
             self._conn.executescript(AUDIT_SCHEMA)
         except sqlite3.Error as exc:
@@ -120,16 +124,21 @@ class AuditLog:
     def append(self, event: str, detail: dict[str, Any]) -> int:
         """Append one event in its own transaction; returns the new row id."""
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                row_id = self.append_in_transaction(event, detail)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+            with self._lock:
+                row_id = self._append_locked(event, detail)
         except sqlite3.Error as exc:
             raise AuditError(f"{self.db_path}: cannot append to the audit log: {exc}") from None
         log.debug("audit %s #%d", event, row_id)
+        return row_id
+
+    def _append_locked(self, event: str, detail: dict[str, Any]) -> int:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            row_id = self.append_in_transaction(event, detail)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
         return row_id
 
     # -- reading -----------------------------------------------------------------------
@@ -141,7 +150,9 @@ class AuditLog:
             sql += " LIMIT ?"
             args = (int(limit),)
         out = []
-        for r in self._conn.execute(sql, args):
+        with self._lock:
+            fetched = self._conn.execute(sql, args).fetchall()
+        for r in fetched:
             try:
                 detail = json.loads(r[3])
             except ValueError:
@@ -152,8 +163,9 @@ class AuditLog:
 
     def head(self) -> tuple[int, str]:
         """(number of rows, hash of the last row) - note these to detect truncation."""
-        n = int(self._conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
-        last = self._conn.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        with self._lock:
+            n = int(self._conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+            last = self._conn.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
         return n, (str(last[0]) if last else GENESIS_HASH)
 
     def verify(self) -> tuple[bool, int | None, str]:
@@ -161,8 +173,9 @@ class AuditLog:
         prev = GENESIS_HASH
         expected_id = 1
         n = 0
-        cur = self._conn.execute(
-            "SELECT id, ts_utc, event, detail, prev_hash, hash FROM audit ORDER BY id")
+        with self._lock:
+            cur = self._conn.execute(
+                "SELECT id, ts_utc, event, detail, prev_hash, hash FROM audit ORDER BY id").fetchall()
         for row_id, ts, event, detail, prev_hash, h in cur:
             n += 1
             if row_id != expected_id:

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -133,17 +134,22 @@ def _csv_safe(v: Any) -> Any:
 
 
 class History:
-    """The screening history store. One instance per thread."""
+    """The screening history store.
+
+    Thread-safe: one connection guarded by a lock, so the GUI thread and screening workers
+    may share an instance. Several processes may open the same file (SQLite locking + WAL).
+    """
 
     def __init__(self, db_path: Path | None = None) -> None:
         self.db_path = Path(db_path) if db_path is not None else paths.history_db_path()
+        self._lock = threading.RLock()
         try:
-            self._conn = connect(self.db_path)
+            self._conn = connect(self.db_path, check_same_thread=False)
         except AuditError as exc:
             raise HistoryError(str(exc)) from None
         self._conn.row_factory = sqlite3.Row
         self._migrate()
-        self.audit = AuditLog(self.db_path, conn=self._conn)
+        self.audit = AuditLog(self.db_path, conn=self._conn, lock=self._lock)
 
     # -- schema ------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -180,6 +186,10 @@ class History:
 
     # -- writing -----------------------------------------------------------------------
     def _write(self, fn: Any) -> Any:
+        with self._lock:
+            return self._write_locked(fn)
+
+    def _write_locked(self, fn: Any) -> Any:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -328,10 +338,15 @@ class History:
             args.extend(sorted(keys))
         sql += " ORDER BY s.id DESC LIMIT ?"
         args.append(int(limit))
-        return [self._row_dict(r) for r in self._conn.execute(sql, args)]
+        with self._lock:
+            return [self._row_dict(r) for r in self._conn.execute(sql, args)]
 
     def get(self, screening_id: int) -> dict:
         """One screening with its ``edits`` and ``exports`` lists (to reopen it)."""
+        with self._lock:
+            return self._get_locked(screening_id)
+
+    def _get_locked(self, screening_id: int) -> dict:
         r = self._conn.execute("SELECT * FROM screenings WHERE id=?", (int(screening_id),)).fetchone()
         if r is None:
             raise HistoryError(f"{self.db_path}: no screening #{screening_id} in the history")
@@ -386,10 +401,11 @@ class History:
 
     def close(self) -> None:
         """Close the database (checkpoints the WAL)."""
-        try:
-            self._conn.close()
-        except sqlite3.Error:
-            pass
+        with self._lock:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
 
     def __enter__(self) -> History:
         return self

@@ -453,7 +453,10 @@ def _case_id_for(patient: PatientInfo, radiograph: Radiograph, result: Screening
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         return pseudonym("file:" + h.hexdigest(), salt)
-    return pseudonym("pixels:" + str(hash(np.asarray(radiograph.pixels).tobytes()[:1_000_000])), salt)
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(radiograph.pixels).tobytes()).hexdigest()
+    return pseudonym("pixels:" + digest, salt)
 
 
 def _draw_page(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, *, settings: Settings,
