@@ -92,9 +92,7 @@ class LandmarkItem(pg.TargetItem):
     def __init__(self, name: str, pos: tuple[float, float]) -> None:
         super().__init__(pos=pos, size=13, symbol="o", movable=True,
                          pen=pg.mkPen(theme.ACCENT, width=2), brush=pg.mkBrush(43, 179, 192, 70),
-                         hoverPen=pg.mkPen("#ffffff", width=2), hoverBrush=pg.mkBrush(255, 255, 255, 90),
-                         label="", labelOpts={"color": theme.TEXT, "offset": (10, -10),
-                                              "fill": pg.mkBrush(22, 25, 29, 200)})
+                         hoverPen=pg.mkPen("#ffffff", width=2), hoverBrush=pg.mkBrush(255, 255, 255, 90))
         self.name = name
         self.weight: float | None = None
         self.hovering = False
@@ -112,9 +110,13 @@ class LandmarkItem(pg.TargetItem):
         return w
 
     def _refresh_label(self) -> None:
-        lab = self.label()
-        if lab is not None:
-            lab.setFormat(self.label_text())
+        text = self.label_text()
+        if not text:
+            self.setLabel(None)
+        elif self.label() is None:
+            self.setLabel(text, {"color": theme.TEXT, "offset": (10, -12), "fill": pg.mkBrush(22, 25, 29, 210)})
+        else:
+            self.label().setFormat(text)
 
     def hoverEvent(self, ev: Any) -> None:  # noqa: N802
         super().hoverEvent(ev)

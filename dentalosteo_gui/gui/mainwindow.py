@@ -119,7 +119,7 @@ class MainWindow(QtWidgets.QMainWindow):
                  quiet: bool = False, record_history: bool = True) -> None:
         super().__init__()
         self.setWindowTitle(f"DentalOsteo {__version__}")
-        self.setWindowIcon(theme.icon("app"))
+        self.setWindowIcon(theme.icon("dentalosteo"))
         self.resize(1500, 900)
         self.setAcceptDrops(True)
         self.settings_path = settings_path

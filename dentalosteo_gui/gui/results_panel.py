@@ -23,22 +23,27 @@ log = logging.getLogger(__name__)
 MCW_REFERRAL_MM = 3.0  # METHODS.md: MCW under about 3 mm is a widely used referral threshold
 
 _PLAIN: list[tuple[str, str]] = [
-    # engine phrase (lower case) -> what it means for the dentist
-    ("not a panoramic", "This does not look like a dental panoramic radiograph."),
-    ("out of frame", "The lower border of the mandible is cut off at the image edge."),
-    ("saturated", "The image is over- or under-exposed (saturated); the cortex cannot be judged."),
-    ("low contrast", "The image contrast is too low to judge the cortex."),
-    ("low confidence", "The box may not sit on the lower mandibular border: check and move it."),
+    # engine phrase (lower case) -> a short plain-language lead-in (first match wins)
+    ("not a panoramic", "Not a dental panoramic radiograph?"),
+    ("confidence", "The box may be off the lower mandibular border: check it, move it if needed."),
+    ("out of frame", "The lower mandibular border is cut off."),
+    ("saturated", "Over- or under-exposed image."),
+    ("contrast", "Too little contrast to judge the cortex."),
+    ("pixel spacing", "MCW in mm is approximate."),
+    ("no model installed", "No risk score."),
+    ("disagree", "Look at the cortex yourself."),
+    ("the model says", "Look at the cortex yourself."),
 ]
 
 
 def plain_language(warning: str) -> str:
-    """The engine's warning with a plain-language lead-in when one is known."""
+    """HTML: a bold plain-language lead-in (when one is known), then the engine's words."""
     low = warning.lower()
+    body = escape(warning[:1].upper() + warning[1:])
     for key, text in _PLAIN:
-        if key in low and text.lower() not in low:
-            return f"{text} ({warning})"
-    return warning[:1].upper() + warning[1:]
+        if key in low:
+            return f"<b>{escape(text)}</b> {body}"
+    return body
 
 
 def _card(title: str) -> tuple[QtWidgets.QFrame, QtWidgets.QVBoxLayout]:
@@ -127,7 +132,7 @@ class ResultsPanel(QtWidgets.QScrollArea):
         self.session = session
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setMinimumWidth(340)
+        self.setMinimumWidth(372)
         self.setMaximumWidth(420)
         body = QtWidgets.QWidget()
         self.setWidget(body)
@@ -236,11 +241,12 @@ class ResultsPanel(QtWidgets.QScrollArea):
         self.patch_labels: dict[str, tuple[QtWidgets.QLabel, QtWidgets.QLabel]] = {}
         for i, name in enumerate(LANDMARK_NAMES):
             img = QtWidgets.QLabel()
-            img.setFixedSize(72, 72)
+            img.setFixedSize(64, 64)
             img.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
             img.setStyleSheet(f"background: {theme.BG}; border: 1px solid {theme.BORDER};")
             img.setToolTip(name.replace("_", " "))
-            cap = _label(short_name(name), "Muted")
+            cap = _label(short_name(name), "Muted", wrap=True)
+            cap.setFixedWidth(70)
             cap.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
             f = cap.font()
             f.setPointSizeF(f.pointSizeF() * 0.8)
@@ -253,7 +259,7 @@ class ResultsPanel(QtWidgets.QScrollArea):
         cl.addLayout(self.patch_grid)
         self.patch_note = _label("", "Muted", wrap=True)
         cl.addWidget(self.patch_note)
-        lay.addWidget(self.patch_card)
+        lay.insertWidget(1, self.patch_card)  # right under the risk: what the model saw
 
         # --- model
         card, cl = _card("Model")
@@ -323,21 +329,17 @@ class ResultsPanel(QtWidgets.QScrollArea):
         card = self._card() or {}
         bands = (card.get("bands") or (card.get("operating_points") or {}).get("bands") or {})
         band_edges = (float(bands.get("low_max", 0.3)), float(bands.get("high_min", 0.6)))
-        if res.risk is None:
-            self.risk_value.setText("–")
-            if res.model is None and s.engine_state in ("no_model", "ready"):
-                self._chip("NO MODEL INSTALLED", "none")
-                state.append("No model installed: the risk score is not computed. The rule-based "
-                             "Klemetti hint and MCW below still apply.")
-            else:
-                self._chip("NO RISK SCORE", "none")
+        self.risk_value.setText("–" if res.risk is None else f"{res.risk:.2f}")
+        if not res.assessable:
+            self._chip("NOT ASSESSABLE", "none")
+            state.append("Not assessable: do not rely on the values below (see the checks).")
+        elif res.risk is None:
+            self._chip("NO MODEL INSTALLED" if res.model is None else "NO RISK SCORE", "none")
         else:
-            self.risk_value.setText(f"{res.risk:.2f}")
-            if not res.assessable:
-                self._chip("NOT ASSESSABLE", "none")
-                state.append("Not assessable: the score is shown for reference only (see the checks below).")
-            else:
-                self._chip(theme.BAND_LABELS.get(res.band or "", (res.band or "").upper()), res.band or "none")
+            self._chip(theme.BAND_LABELS.get(res.band or "", (res.band or "").upper()), res.band or "none")
+        if res.risk is None and res.model is None and s.mode == "roi":
+            state.append("No model installed: the risk score is not computed; the rule-based "
+                         "Klemetti hint and MCW below still apply.")
         self.gauge.set_values(res.risk, op.get("threshold"), band_edges)
         if op:
             parts = [f"Operating point <b>{escape(str(op.get('name', '')))}</b>"]
@@ -378,6 +380,8 @@ class ResultsPanel(QtWidgets.QScrollArea):
         shown = res.klemetti_class or rule
         if shown:
             lines.append(f"<span style='color:{theme.MUTED}'>{escape(KLEMETTI_DEFINITIONS.get(shown, ''))}</span>")
+        if not res.assessable:
+            lines.insert(0, f"<span style='color:{theme.WARN}'>Not assessable: treat with caution.</span>")
         self.klemetti_label.setText("<br>".join(lines))
         if res.klemetti_agree is True:
             self.klemetti_agree.setText("✓ Model and cortex measurement agree.")
@@ -395,7 +399,8 @@ class ResultsPanel(QtWidgets.QScrollArea):
                        (self.mcw_left, res.mcw_left_mm if res else None)):
             lab.setText("–" if v is None else f"{v:.2f} mm")
             low = v is not None and v < MCW_REFERRAL_MM
-            lab.setStyleSheet(f"color: {theme.WARN};" if low else "")
+            dim = res is not None and not res.assessable
+            lab.setStyleSheet(f"color: {theme.MUTED};" if dim else f"color: {theme.WARN};" if low else "")
         spacing = (s.spacing_override_mm or (res.pixel_spacing_mm if res else None)
                    or (rad.pixel_spacing_mm if rad else None) or s.settings.default_pixel_spacing_mm)
         self.spacing_box.blockSignals(True)
@@ -418,7 +423,7 @@ class ResultsPanel(QtWidgets.QScrollArea):
         if res is not None and not res.assessable and not warns:
             warns = ["not assessable"]
         self.warn_card.setVisible(bool(warns))
-        items = "".join(f"<li>{escape(plain_language(w))}</li>" for w in warns)
+        items = "".join(f"<li>{plain_language(w)}</li>" for w in warns)
         title = "" if res is None or res.assessable else "<b>Not assessable.</b>"
         self.warn_label.setText(f"{title}<ul style='margin-left:-20px'>{items}</ul>")
 
@@ -464,7 +469,7 @@ class ResultsPanel(QtWidgets.QScrollArea):
             cap.setText(short_name(name) + ("" if w is None else f"  {w:.2f}"))
             if name in patches:
                 img.setPixmap(_gray_pixmap(patches[name]).scaled(
-                    70, 70, QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+                    62, 62, QtCore.Qt.AspectRatioMode.KeepAspectRatio,
                     QtCore.Qt.TransformationMode.SmoothTransformation))
             else:
                 img.clear()
