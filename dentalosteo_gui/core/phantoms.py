@@ -164,7 +164,7 @@ def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
 def _noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float | tuple[float, float],
            out_shape: tuple[int, int] | None = None) -> np.ndarray:
     """Smoothed white noise with unit standard deviation (optionally resized)."""
-    n = rng.standard_normal(shape, dtype=np.float32)
+    n: np.ndarray = rng.standard_normal(shape, dtype=np.float32)
     sx, sy = (sigma, sigma) if isinstance(sigma, (int, float)) else sigma
     if sx > 0 or sy > 0:
         n = cv2.GaussianBlur(n, (0, 0), sigmaX=max(sx, 0.1), sigmaY=max(sy, 0.1),
@@ -246,7 +246,7 @@ def _draw_teeth(rng: np.random.Generator, W: int, H: int, cx: float,
     """
     f = 2.0
     h2, w2 = max(8, int(round(H / f))), max(8, int(round(W / f)))
-    teeth = np.zeros((h2, w2), np.float32)
+    teeth: np.ndarray = np.zeros((h2, w2), np.float32)
     missing_p = 0.04 + 0.1 * float(rng.random())
     bite = float(rng.uniform(0.0, 0.014)) * H  # bite-block gap between the arches
     premolar_x: dict[str, float] = {}
@@ -605,13 +605,13 @@ def generate_phantom(
     lf = soft
     # maxilla: alveolar process + palate region, sinus lobes, zygoma, orbit floor
     pal_y = y_occ0 - _choose(rng, 0.2, 0.25) * H
-    maxq = np.zeros((hq, wq), np.float32)
+    maxq: np.ndarray = np.zeros((hq, wq), np.float32)
     xm = np.linspace(cx - 0.36 * W, cx + 0.36 * W, 60)
     upper_alv = np.asarray(y_occ(xm)) - 0.03 * H
     top_pal = pal_y + 0.07 * H * ((xm - cx) / (0.36 * W)) ** 2
     _fill(maxq, np.c_[np.r_[xm, xm[::-1]], np.r_[upper_alv, top_pal[::-1]]] / q, 0.12)
     _blob(maxq, cx / q, (pal_y - 0.05 * H) / q, 0.3 * W / q, 0.2 * H / q, 0.12)  # midface bone
-    lines = np.zeros((hq, wq), np.float32)  # sharper bony lines: palate, orbit floors, septum
+    lines: np.ndarray = np.zeros((hq, wq), np.float32)  # sharper bony lines: palate, orbit floors, septum
     cv2.polylines(lines, [_poly(np.c_[xm, top_pal] / q)], False, 0.13,
                   thickness=max(1, int(22 * sq)), lineType=cv2.LINE_AA, shift=4)  # hard palate
     xn = np.linspace(cx - 0.47 * W, cx + 0.47 * W, 50)
@@ -633,7 +633,7 @@ def generate_phantom(
     lines = cv2.GaussianBlur(lines, (0, 0), 1.0)
     lf = lf + maxq + lines
     # airway: palatoglossal air space and pharyngeal airway across the rami (dark)
-    air = np.zeros((hq, wq), np.float32)
+    air: np.ndarray = np.zeros((hq, wq), np.float32)
     air_y = pal_y + _choose(rng, 0.05, 0.09) * H
     xa2 = np.linspace(cx - 0.38 * W, cx + 0.38 * W, 50)
     ya2 = air_y + 0.12 * H * ((xa2 - cx) / (0.38 * W)) ** 2
@@ -661,7 +661,7 @@ def generate_phantom(
         _blob(hy, hx / q, hyy / q, 0.03 * W / q, 0.006 * H / q, -0.04, angle=sign * 0.2)
     lf = lf + hy
     # mandibular canal and mental foramen (dark; only inside the mandible)
-    canal = np.zeros((hq, wq), np.float32)
+    canal: np.ndarray = np.zeros((hq, wq), np.float32)
     for name, sd in sides.items():
         xs_c = np.linspace(sd.x_mf, sd.x_gon - sd.sign * 0.03 * W, 30)
         yc = _lower_border_y(xs_c, cx, y_chin, sd) - 0.12 * H
@@ -679,7 +679,7 @@ def generate_phantom(
 
     # ---- compose (display units) ------------------------------------------------------
     bone_amp = 0.15 + 0.06 * density
-    img = lf_full
+    img: np.ndarray = lf_full
     img += mandible * (bone_amp + (0.04 + 0.06 * density) * trab + 0.02 * low_full
                        - 0.045 * canal_full)
     img += _choose(rng, 0.26, 0.32) * cortex
@@ -709,7 +709,8 @@ def generate_phantom(
     M = cv2.getRotationMatrix2D((W / 2.0, H / 2.0), rot, zoom)
     M[0, 2] += shift[0]
     M[1, 2] += shift[1]
-    img = cv2.warpAffine(img, M, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    img = np.asarray(cv2.warpAffine(img, M, (W, H), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REFLECT_101), dtype=np.float32)
 
     # quantum noise (signal-dependent)
     nf = float(overrides.get("noise", 1.0))
@@ -727,8 +728,8 @@ def generate_phantom(
     for name, sd in sides.items():
         b = sd.border
         nrm = _normals_up(b)
-        wb = _width_profile(b[:, 0], cx, sd, mean_mcw_px, np.interp(b[:, 0], xcol, wob))
-        endo = b + nrm * wb[:, None]
+        wprof = _width_profile(b[:, 0], cx, sd, mean_mcw_px, np.interp(b[:, 0], xcol, wob))
+        endo = b + nrm * wprof[:, None]
         # output polylines ordered from image-left to image-right
         bt, et = tf(b), tf(endo)
         if bt[0, 0] > bt[-1, 0]:
@@ -852,7 +853,7 @@ def phantom_seed(seed: int, index: int) -> int:
 
 
 def _thumb(gray: np.ndarray, width: int, height: int) -> np.ndarray:
-    g = gray.astype(np.float32)
+    g: np.ndarray = gray.astype(np.float32)
     if gray.dtype == np.uint16:
         g /= 257.0
     g = cv2.resize(g, (width, height), interpolation=cv2.INTER_AREA)
