@@ -762,7 +762,7 @@ def _draw_images(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, x0:
     cap += ". R/L = patient's right/left."
     if anonymize:
         cap += " Text burned into the image itself is not removed."
-    pdf.para(x0, img_top + box_h + 3, left_w, escape(cap), size=7, color=MUTED)
+    cap_h = pdf.para(x0, img_top + box_h + 3, left_w, escape(cap), size=7, color=MUTED)
 
     # ROI crop with Grad-CAM
     rx = x0 + left_w + gap
@@ -853,8 +853,9 @@ def _draw_images(pdf: _Pdf, result: ScreeningResult, radiograph: Radiograph, x0:
             if key is not None:
                 caption = (f"Colour: where the model looked (Grad-CAM), {_fmt_pct(att[key])} "
                            "of it on the cortex; not a map of disease.")
-    pdf.para(rx, img_top + box_h + 3, right_w, escape(caption), size=7, color=MUTED)
-    return img_top + box_h + 26
+    cap_h = max(cap_h, pdf.para(rx, img_top + box_h + 3, right_w, escape(caption), size=7,
+                                color=MUTED))
+    return img_top + box_h + 3 + cap_h + 10
 
 
 def _draw_footer(pdf: _Pdf, result: ScreeningResult, model_card: dict | None, x0: float,
