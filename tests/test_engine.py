@@ -1,0 +1,167 @@
+"""The screening engine with a fake model backend (no TensorFlow needed) and the batch loop."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dentalosteo_gui.core.batch import CSV_FIELDS, collect_files, flatten, iter_batch, read_done
+from dentalosteo_gui.core.engine import Cancelled, Engine, EngineOptions, operating_point, risk_band
+from dentalosteo_gui.core.imageio import from_array
+from dentalosteo_gui.core.types import LANDMARK_NAMES, ModelInfo, RoiBox
+
+CARD = {
+    "name": "fake", "version": "0", "mode": "roi",
+    "operating_points": {
+        "balanced": {"threshold": 0.5, "sensitivity": 0.8, "specificity": 0.7},
+        "high_sensitivity": {"threshold": 0.3, "sensitivity": 0.95, "specificity": 0.5},
+    },
+    "bands": {"low_max": 0.3, "high_min": 0.6},
+}
+
+
+class FakeBackend:
+    """Risk = mean intensity inside the box; the map is bright along the box's lower third."""
+
+    def __init__(self) -> None:
+        self.info = ModelInfo("fake", "0", "0" * 64)
+        self.card = CARD
+        self.mode = "roi"
+        self.device = "CPU"
+        self.calls: list[RoiBox] = []
+
+    def warm(self) -> float:
+        return 0.0
+
+    def predict_roi(self, pixels: np.ndarray, box: RoiBox, gradcam: str | None = "gradcam") -> dict[str, Any]:
+        self.calls.append(box)
+        crop = pixels[box.y : box.y + box.h, box.x : box.x + box.w]
+        m = np.zeros((10, 50), np.float32)
+        m[7:, :] = 1.0
+        return {"risk": float(crop.mean()), "risk_raw": float(crop.mean()),
+                "klemetti": {"C1": 0.2, "C2": 0.7, "C3": 0.1}, "map": m, "timings_ms": {"x": 1.0}}
+
+    def predict_landmarks(self, pixels, landmarks, spacing):  # type: ignore[no-untyped-def]
+        return {"risk": 0.9, "klemetti": None, "attention": {"condyle": 0.1, "gonial_angle": 0.4,
+                                                             "premolar": 0.4, "maxillary_tuberosity": 0.1}}
+
+
+def _panoramic_like(seed: int = 0) -> np.ndarray:
+    """A crude panoramic: dark background, bright U-shaped mandible with a brighter lower cortex."""
+    rng = np.random.default_rng(seed)
+    h, w = 600, 1300
+    img = 0.15 + 0.05 * rng.standard_normal((h, w))
+    xs = np.arange(w)
+    centre = w / 2
+    lower = 470 + 60 * (1 - ((xs - centre) / (w * 0.42)) ** 2).clip(0, 1) ** 0.5 - 40
+    for x in range(120, w - 120):
+        yb = int(lower[x])
+        img[yb - 160 : yb, x] += 0.35
+        img[yb - 18 : yb, x] += 0.3  # cortex
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def test_band_and_operating_point_from_card() -> None:
+    assert risk_band(CARD, 0.1) == "low" and risk_band(CARD, 0.45) == "intermediate"
+    assert risk_band(CARD, 0.6) == "high"
+    op = operating_point(CARD, "high_sensitivity")
+    assert op == {"name": "high_sensitivity", "threshold": 0.3, "sensitivity": 0.95, "specificity": 0.5}
+    assert operating_point(CARD, "missing")["name"] == "balanced"
+
+
+def test_screen_with_fake_backend_maps_heatmap_into_image() -> None:
+    rad = from_array(_panoramic_like(), path="synthetic.png")
+    backend = FakeBackend()
+    eng = Engine(backend, None, EngineOptions())
+    box = RoiBox(300, 350, 700, 150)
+    res = eng.screen(rad, roi=box)
+    assert backend.calls and backend.calls[0] == box
+    assert res.roi == box and res.risk is not None
+    assert res.klemetti_class == "C2"
+    assert res.heatmap is not None and res.heatmap.shape == rad.pixels.shape
+    assert res.heatmap.dtype == np.float32 and res.heatmap.max() == pytest.approx(1.0)
+    outside = res.heatmap.copy()
+    outside[box.y : box.y + box.h, box.x : box.x + box.w] = 0
+    assert outside.max() == 0.0
+    assert res.assumed_spacing and res.pixel_spacing_mm == 0.1
+    assert any("assumed" in w for w in res.warnings)
+    assert res.model is not None and res.device == "CPU"
+    d = res.as_json_dict()
+    for key in ("risk", "band", "klemetti", "mcw_mm", "assessable", "warnings", "roi", "landmarks",
+                "model", "device", "timings_ms"):
+        assert key in d
+    assert set(d["klemetti"]) >= {"class", "probabilities", "rule_class", "agree"}
+    assert set(d["mcw_mm"]) == {"left", "right", "assumed_spacing"}
+
+
+def test_explicit_spacing_is_not_assumed() -> None:
+    rad = from_array(_panoramic_like(), path="s.png")
+    res = Engine(FakeBackend()).screen(rad, roi=RoiBox(300, 350, 700, 150), pixel_spacing_mm=0.12)
+    assert not res.assumed_spacing and res.pixel_spacing_mm == 0.12
+
+
+def test_no_model_gives_rule_based_only() -> None:
+    rad = from_array(_panoramic_like(), path="s.png")
+    res = Engine(None).screen(rad, roi=RoiBox(300, 350, 700, 150))
+    assert res.risk is None and res.band is None and res.model is None
+    assert any("no model" in w for w in res.warnings)
+
+
+def test_landmark_mode_uses_landmark_backend() -> None:
+    rad = from_array(_panoramic_like(), path="s.png")
+    lm = {n: (100.0 + 10 * i, 200.0) for i, n in enumerate(LANDMARK_NAMES)}
+    eng = Engine(FakeBackend(), lambda: FakeBackend())
+    res = eng.screen(rad, landmarks=lm)
+    assert res.mode == "landmarks" and res.landmarks == lm
+    assert res.attention and abs(sum(res.attention.values()) - 1.0) < 1e-6
+
+
+def test_cancel_before_start() -> None:
+    ev = threading.Event()
+    ev.set()
+    with pytest.raises(Cancelled):
+        Engine(FakeBackend()).screen(from_array(_panoramic_like()), cancel=ev)
+
+
+def test_batch_records_bad_files_and_continues(tmp_path: Path) -> None:
+    from PIL import Image
+
+    good = tmp_path / "a.png"
+    Image.fromarray((_panoramic_like() * 255).astype(np.uint8)).save(good)
+    bad = tmp_path / "b.png"
+    bad.write_bytes(b"not an image")
+    files = collect_files([tmp_path])
+    assert [f.name for f in files] == ["a.png", "b.png"]
+    eng = Engine(FakeBackend())
+    items = list(iter_batch(lambda r, sp: eng.screen(r, roi=RoiBox(300, 350, 700, 150)), files, workers=2))
+    assert len(items) == 2
+    assert items[0].error == "" and items[0].result is not None
+    assert "b.png" in items[1].error
+    row = flatten(items[0].result, "a.png")
+    assert set(row) == set(CSV_FIELDS) and row["risk"] != ""
+
+
+def test_batch_cancel_stops_between_files(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for i in range(4):
+        Image.fromarray((_panoramic_like(i) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
+    ev = threading.Event()
+    eng = Engine(FakeBackend())
+    got = []
+    for item in iter_batch(lambda r, sp: eng.screen(r, roi=RoiBox(300, 350, 700, 150)),
+                           collect_files([tmp_path]), cancel=ev):
+        got.append(item)
+        ev.set()
+    assert len(got) == 1
+
+
+def test_read_done_for_resume(tmp_path: Path) -> None:
+    p = tmp_path / "out.csv"
+    p.write_text("file,risk\na.png,0.1\nb.png,\n")
+    assert read_done(p) == {"a.png", "b.png"}
+    assert read_done(tmp_path / "none.csv") == set()
