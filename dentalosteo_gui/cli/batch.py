@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
                     card = engine.roi_backend.card if engine.roi_backend else None
                     stem = label if anonymize else item.path.stem
                     write_report(item.result, item.radiograph, pdf_dir / f"{stem}-report.pdf",
-                                 settings=settings, anonymize=anonymize, model_card=card)
+                                 settings=settings, anonymize=anonymize, model_card=card,
+                                 case_id=label if anonymize else None)
             if show or not args.quiet:
                 bar = _bar(item.index + 1, item.total)
                 msg = (f"\r{bar} {item.index + 1}/{item.total} ok {n_ok} failed {n_err} "

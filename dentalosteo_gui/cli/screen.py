@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     mode = "landmarks" if (landmarks is not None or args.landmark_mode) else "roi"
     res = engine.screen(rad, roi=roi, landmarks=landmarks, mode=mode, pixel_spacing_mm=spacing)
     anonymize = bool(args.anonymize or settings.anonymize_exports)
-    _record_history(res, rad, anonymize)
+    sid = _record_history(res, rad, anonymize)
     if args.heatmap:
         write_heatmap_png(args.heatmap, rad.pixels, res.heatmap, res.roi)
     if args.heatmap_raw:
@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         card = (engine.landmark_backend if mode == "landmarks" else engine.roi_backend)
         write_report(res, rad, Path(args.pdf), settings=settings, anonymize=anonymize,
                      model_card=card.card if card else None)
+        _record_export(sid, "pdf", args.pdf)
     d = res.as_json_dict()
     if anonymize:
         d["path"] = Path(d["path"]).suffix or "<anonymised>"
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record_history(res, rad, anonymize: bool) -> None:  # type: ignore[no-untyped-def]
+def _record_history(res, rad, anonymize: bool) -> int | None:  # type: ignore[no-untyped-def]
     """Every screening goes to the local history (best effort: never fails the screening)."""
     import logging
 
@@ -115,8 +116,27 @@ def _record_history(res, rad, anonymize: bool) -> None:  # type: ignore[no-untyp
 
         h = History()
         try:
-            h.record_screening(res, rad, file_sha256=file_sha256(Path(rad.path)), anonymize=anonymize)
+            return int(h.record_screening(res, rad, file_sha256=file_sha256(Path(rad.path)),
+                                          anonymize=anonymize))
         finally:
             h.close()
     except Exception as exc:  # noqa: BLE001
         logging.getLogger(__name__).warning("history not recorded: %s", type(exc).__name__)
+        return None
+
+
+def _record_export(sid: int | None, kind: str, path: str) -> None:
+    import logging
+
+    if sid is None:
+        return
+    try:
+        from ..core.history import History
+
+        h = History()
+        try:
+            h.record_export(sid, kind, str(path))
+        finally:
+            h.close()
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger(__name__).warning("export not recorded: %s", type(exc).__name__)

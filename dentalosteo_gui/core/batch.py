@@ -72,9 +72,29 @@ def dataset_spacing(items: Iterable[str | Path]) -> dict[str, float]:
 
 
 def case_label(path: Path, anonymize: bool) -> str:
+    """The file path, or, when anonymising, a keyed pseudonymous case ID.
+
+    The ID is an HMAC of the file's content hash with the clinic's local salt (the same scheme
+    as the report and DICOM de-identification), so it cannot be reversed by guessing paths
+    (which often contain patient names).
+    """
     if not anonymize:
         return str(path)
-    return "CASE-" + hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:10].upper()
+    from .deidentify import local_salt, pseudonym
+
+    try:
+        key = "file:" + _sha256_file(path)
+    except OSError:
+        key = "path:" + str(path)
+    return pseudonym(key, local_salt())
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def flatten(res: ScreeningResult | None, file_label: str, error: str = "") -> dict[str, Any]:
