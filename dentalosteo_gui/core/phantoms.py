@@ -298,7 +298,7 @@ def _draw_teeth(rng: np.random.Generator, W: int, H: int, cx: float,
                     _fill(teeth, outline, 0.15 * k)
                     canal_pts = [rp(xc_t + xo[j] - 0.22 * taper[j], yv[j]) for j in range(6)]
                     canal_pts += [rp(xc_t + xo[j] + 0.22 * taper[j], yv[j]) for j in range(5, -1, -1)]
-                    _fill(teeth, canal_pts, 0.09 * k)
+                    _fill(teeth, canal_pts, 0.11 * k)
                 a = np.linspace(0.0, math.pi, 9)
                 crown = [rp(xc_t - hw, y1)]
                 crown += [rp(xc_t - hw * math.cos(t_) * 1.02,
@@ -312,7 +312,7 @@ def _draw_teeth(rng: np.random.Generator, W: int, H: int, cx: float,
                 _fill(teeth, inner, 0.22 * k)  # dentine
                 chamber = [rp(xc_t - hw * 0.3, y1 + arch * 0.01 * H), rp(xc_t - hw * 0.28, y1 - arch * crown_h * 0.3),
                            rp(xc_t + hw * 0.28, y1 - arch * crown_h * 0.3), rp(xc_t + hw * 0.3, y1 + arch * 0.01 * H)]
-                _fill(teeth, chamber, 0.12 * k)
+                _fill(teeth, chamber, 0.16 * k)
                 if i >= 3 and rng.random() < 0.15:  # metal restoration
                     fw = hw * float(rng.uniform(0.4, 0.8))
                     fill = [rp(xc_t - fw, y0 - arch * crown_h * 0.02), rp(xc_t + fw, y0 - arch * crown_h * 0.02),
@@ -580,7 +580,7 @@ def generate_phantom(
     coarse = _noise(rng, hs, cell * 1.2) - 0.7 * _noise(rng, hs, cell * 2.6)
     trab = np.maximum(np.exp(-((fine / width_k) ** 2)),
                       0.8 * np.exp(-((coarse / (1.3 * width_k)) ** 2)))
-    trab += 0.25 * _noise(rng, (max(4, hs[0] // 6), max(4, hs[1] // 6)), 1.5, hs)  # marrow mottle
+    trab += 0.15 * _noise(rng, (max(4, hs[0] // 6), max(4, hs[1] // 6)), 1.5, hs)  # marrow mottle
     trab = cv2.GaussianBlur(trab, (0, 0), 0.7) - 0.4
     trab = cv2.resize(trab, (W, H), interpolation=cv2.INTER_LINEAR)
 
@@ -702,8 +702,13 @@ def generate_phantom(
         if thick >= 3:  # outlined letter, as burned in by the device
             cv2.putText(img, "R", org, cv2.FONT_HERSHEY_SIMPLEX, fs, 0.15, max(1, thick // 3), cv2.LINE_AA)
 
-    # blur (focal spot / layer thickness)
+    # blur (focal spot / layer thickness); the anterior focal trough is narrow, so the
+    # incisor region is blurrier than the sides on real panoramics
     img = cv2.GaussianBlur(img, (0, 0), _choose(rng, 0.6, 1.4) * s + 0.2)
+    ant = cv2.GaussianBlur(img, (0, 0), _choose(rng, 1.5, 3.0) * s + 0.3)
+    xs_row = np.arange(W, dtype=np.float32)[None, :]
+    wa = np.exp(-0.5 * ((xs_row - cx) / (_choose(rng, 0.06, 0.1) * W)) ** 2).astype(np.float32)
+    img += (ant - img) * wa
 
     # slight rotation, zoom and offset of the whole image
     M = cv2.getRotationMatrix2D((W / 2.0, H / 2.0), rot, zoom)
