@@ -39,7 +39,8 @@ def test_open_image_shows_it(qtbot: Any, tmp_path: Path, monkeypatch: pytest.Mon
     qtbot.addWidget(win)
     win.request_screen = lambda: None  # only loading is tested here
     assert win.open_path(p)
-    qtbot.waitUntil(lambda: win.session.radiograph is not None, timeout=5000)
+    qtbot.waitUntil(lambda: win.session.radiograph is not None or bool(win.session.last_error), timeout=5000)
+    assert not win.session.last_error
     img = win.canvas.image_item.image
     assert img is not None and img.shape == (300, 600)
     assert win.session.engine_state == "no_model"

@@ -207,6 +207,7 @@ class Canvas(pg.GraphicsLayoutWidget):
             it.setVisible(d.show_borders)
         for t in self.side_labels:
             t.setVisible(d.show_borders)
+        self._draw_normals()
         self.normals_item.setVisible(d.show_normals)
 
     def _on_result(self) -> None:
@@ -245,9 +246,12 @@ class Canvas(pg.GraphicsLayoutWidget):
             else:
                 item.setData([], [])
                 lab.setText("")
+        self._draw_normals()
+
+    def _draw_normals(self) -> None:
         xs: list[float] = []
         ys: list[float] = []
-        for seg in (res.klemetti_evidence or {}).get("normals", []) or []:
+        for seg in self.session.normals or []:
             try:
                 (x0, y0), (x1, y1) = seg
             except (TypeError, ValueError):

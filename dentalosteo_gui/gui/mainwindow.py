@@ -101,6 +101,18 @@ def screen_job(engine: Any, rad: Radiograph, generation: int, roi: RoiBox | None
     return generation, res
 
 
+def normals_job(rad: Radiograph, res: ScreeningResult) -> tuple[ScreeningResult, list]:
+    """Worker job: the MCW measurement normals of ``res`` (re-measured from its own border)."""
+    from ..core.anatomy import measure_cortex
+    from ..core.types import RoiProposal
+
+    if res.roi is None or not (res.border_right or res.border_left):
+        return res, []
+    proposal = RoiProposal(res.roi, list(res.border_right), list(res.border_left), float(res.roi_confidence or 0.0))
+    cm = measure_cortex(rad, proposal, pixel_spacing_mm=res.pixel_spacing_mm)
+    return res, list(cm.right.normals) + list(cm.left.normals)
+
+
 def export_job(result: ScreeningResult, rad: Radiograph, out: Path, settings: Settings,
                anonymize: bool, card: dict | None) -> Path:
     """Worker job: write the PDF report (core.report)."""
@@ -537,11 +549,30 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_result(self) -> None:
         self._refresh_actions()
+        self._ensure_normals()
 
     def _on_busy(self) -> None:
         self.busy_bar.setVisible(self.session.busy or self.session.engine_state == "loading")
 
+    def _ensure_normals(self) -> None:
+        s = self.session
+        if not s.display.show_normals or s.result is None or s.radiograph is None or s.normals is not None:
+            return
+        ev = s.result.klemetti_evidence or {}
+        if ev.get("normals"):
+            s.normals = list(ev["normals"])
+            return
+        s.normals = []  # computing; avoids starting it twice
+        self.pool.run(normals_job, s.radiograph, s.result, name="normals",
+                      on_result=self._on_normals, on_error=lambda e: log.warning("normals: %s", e))
+
+    def _on_normals(self, out: tuple[ScreeningResult, list]) -> None:
+        res, normals = out
+        if res is self.session.result:
+            self.session.set_normals(normals)
+
     def _on_display(self) -> None:
+        self._ensure_normals()
         d = self.session.display
         for act, v in ((self.act_heatmap, d.heatmap_visible), (self.act_invert, d.invert),
                        (self.act_borders, d.show_borders), (self.act_normals, d.show_normals)):
@@ -795,27 +826,41 @@ def run_gui(files: list[str], screenshot: str = "", timeout_s: float = 180.0,
     if files:
         win.open_paths(files)
     if screenshot:
-        done = {"saved": False}
-
-        def grab() -> None:
-            if done["saved"]:
-                return
-            done["saved"] = True
-            QtWidgets.QApplication.processEvents()
-            ok = win.grab().save(screenshot)
-            log.info("screenshot %s: %s", "saved" if ok else "FAILED", screenshot)
-            print(f"screenshot {'saved' if ok else 'FAILED'}: {screenshot}", file=sys.stderr)
-            if win.session.last_error:
-                print(f"last error: {win.session.last_error}", file=sys.stderr)
-            win.close()
-            app.quit()
-
-        # after a result (let the panel and canvas repaint), or after a timeout in any case
-        win.screening_done.connect(lambda: QtCore.QTimer.singleShot(400, grab))
-        if not files:
-            win.session.events.engine.connect(
-                lambda: QtCore.QTimer.singleShot(400, grab) if win.session.engine_state != "loading" else None)
-        QtCore.QTimer.singleShot(int(timeout_s * 1000), grab)
+        return _run_screenshot(app, win, screenshot, bool(files), timeout_s)
     rc = int(app.exec())
     win.pool.shutdown()
     return rc
+
+
+def _run_screenshot(app: QtWidgets.QApplication, win: MainWindow, out: str, has_files: bool,
+                    timeout_s: float) -> int:
+    """Wait for the first result (or error, or the timeout), save the window, close it.
+
+    Runs a local event loop (not ``app.exec``/``app.quit``) so it also works inside a host
+    that owns the application, such as a test session.
+    """
+    loop = QtCore.QEventLoop()
+    saved = {"ok": False, "done": False}
+
+    def grab() -> None:
+        if saved["done"]:
+            return
+        saved["done"] = True
+        QtWidgets.QApplication.processEvents()
+        saved["ok"] = bool(win.grab().save(out))
+        log.info("screenshot %s: %s", "saved" if saved["ok"] else "FAILED", out)
+        print(f"screenshot {'saved' if saved['ok'] else 'FAILED'}: {out}", file=sys.stderr)
+        if win.session.last_error:
+            print(f"last error: {win.session.last_error}", file=sys.stderr)
+        win.close()
+        loop.quit()
+
+    # after a result (let the panel and canvas repaint), or after a timeout in any case
+    win.screening_done.connect(lambda: QtCore.QTimer.singleShot(400, grab))
+    if not has_files:
+        win.session.events.engine.connect(
+            lambda: QtCore.QTimer.singleShot(400, grab) if win.session.engine_state != "loading" else None)
+    QtCore.QTimer.singleShot(int(timeout_s * 1000), grab)
+    loop.exec()
+    win.pool.shutdown()
+    return 0 if saved["ok"] else 1

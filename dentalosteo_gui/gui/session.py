@@ -92,6 +92,8 @@ class Session:
     edits: list[dict[str, Any]] = field(default_factory=list)
     display: DisplayState = field(default_factory=DisplayState)
     last_error: str = ""
+    # MCW measurement normals of the current result ((x0, y0), (x1, y1)), computed on demand
+    normals: list[tuple[tuple[float, float], tuple[float, float]]] | None = None
     events: Events = field(default_factory=Events, repr=False, compare=False)
 
     # ------------------------------------------------------------------ image / result
@@ -114,6 +116,7 @@ class Session:
 
     def set_result(self, result: ScreeningResult | None) -> None:
         self.result = result
+        self.normals = None
         if result is not None and self.roi_override is None and result.mode == "roi":
             self.proposal_roi = result.roi
         self.events.result.emit()
@@ -177,6 +180,10 @@ class Session:
             self.display.show_borders = bool(borders)
         if normals is not None:
             self.display.show_normals = bool(normals)
+        self.events.display.emit()
+
+    def set_normals(self, normals: list[tuple[tuple[float, float], tuple[float, float]]] | None) -> None:
+        self.normals = normals
         self.events.display.emit()
 
     def set_settings(self, settings: Settings) -> None:
