@@ -1,10 +1,26 @@
 """Anatomy on panoramic radiographs: ROI proposal, landmarks, cortex (MCW) and Klemetti hint.
 
-Core code: numpy / OpenCV / scipy only (no Qt, no TensorFlow).
+Core code: numpy / OpenCV / scipy only (no Qt, no TensorFlow). See docs/anatomy.md.
 """
 
 from __future__ import annotations
 
-from .roi import border_from_box, propose_roi
+from .cortex import klemetti_rule, measure_cortex
+from .landmarks import extract_patches, propose_landmarks
+from .overlay import draw_overlay
+from .quality import assess_quality
+from .roi import border_arrays, border_from_box, box_size, propose_roi, trace_border
 
-__all__ = ["propose_roi", "border_from_box"]
+__all__ = [
+    "propose_roi",
+    "border_from_box",
+    "border_arrays",
+    "box_size",
+    "trace_border",
+    "propose_landmarks",
+    "extract_patches",
+    "measure_cortex",
+    "klemetti_rule",
+    "assess_quality",
+    "draw_overlay",
+]

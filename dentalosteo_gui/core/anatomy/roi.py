@@ -42,6 +42,7 @@ TRACE_X0, TRACE_X1 = 0.06, 0.94  # traced columns as fractions of the image widt
 EDGE_SAT_PCT = 97.0  # edge strengths above this percentile count as 1
 C_CONCAVE = 6.0  # cost per unit increase of slope (concavity) in the coarse trace
 GAMMA = 0.5
+CLIP_LEVEL = 3.0 / 255.0  # raw values at or below this are treated as clipped black
 EDGE_SIGMAS = (1.5,)
 LOW_PRIOR = 0.5  # cost per unit of height above the bottom of the search band
 NODE_STEP = 3  # work columns per node of the convex dynamic programme
@@ -167,7 +168,7 @@ def _dp_convex(
     return np.clip(path, 0, rows - 1)
 
 
-def _edge_map(work: np.ndarray, scale: float) -> np.ndarray:
+def _edge_map(work: np.ndarray, scale: float, raw: np.ndarray | None = None) -> np.ndarray:
     """Edge strength (0..1) of the mandible's lower edge: bright bone above, dark below."""
     h, w = work.shape
     if GAMMA != 1.0:
@@ -197,6 +198,15 @@ def _edge_map(work: np.ndarray, scale: float) -> np.ndarray:
     below = np.roll(mean, -(band // 2 + 1), axis=0)
     support = np.clip((above - below) / 0.15, 0.0, 1.0)
     e = e * support
+    if raw is not None:
+        # Clipped black regions (collimator, cropped corners) make strong but meaningless
+        # edges with the dark soft tissue above them; keep an edge next to clipping only when
+        # bone-bright pixels are above it (a chin touching the clipped region).
+        clipped = (raw <= CLIP_LEVEL).astype(np.float32)
+        clip_below = np.roll(cv2.filter2D(clipped, -1, k, borderType=cv2.BORDER_REPLICATE), -(band // 2 + 1), axis=0)
+        valid = sm[raw > CLIP_LEVEL]
+        bone_level = float(np.percentile(valid, 50)) if valid.size else 0.5
+        e = np.where((clip_below > 0.3) & (above < bone_level), 0.0, e)
     # Detector stitching and collimator steps are straight horizontal edges across most of
     # the width; a curved anatomical border occupies any one row only briefly. Subtracting a
     # high per-row percentile removes the former and barely touches the latter.
@@ -243,7 +253,7 @@ def trace_border(
     work_raw, scale = _working_copy(pixels)
     work = _normalise(work_raw)
     wh, ww = work.shape
-    edge = _edge_map(work, scale)
+    edge = _edge_map(work, scale, work_raw)
 
     if x_range is None:
         x0, x1 = int(TRACE_X0 * w), int(math.ceil(TRACE_X1 * w))
