@@ -84,13 +84,24 @@ def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None =
     multiple = len(targets) > 1 or out.suffix.lower() != ".pdf"
     for t in targets:
         rad = load_radiograph(t)
-        res = engine.screen(rad)
+        res = engine.screen(rad, pixel_spacing_mm=spacing_for(rad))
         dest = (out / f"{Path(t).stem}-report.pdf") if multiple else out
         dest.parent.mkdir(parents=True, exist_ok=True)
         card = engine.roi_backend.card if engine.roi_backend else None
         written.append(write_report(res, rad, dest, settings=s, anonymize=anon, model_card=card))
         print(_summary_line(res))
     return written
+
+
+def spacing_for(rad: Any, explicit: float | None = None) -> float | None:
+    """Spacing precedence: explicit (user/CLI) > the file's own > a dataset labels.csv beside it."""
+    if explicit:
+        return float(explicit)
+    if rad.pixel_spacing_mm:
+        return None  # the engine uses the file's value
+    from .core.dataset import sidecar_spacing
+
+    return sidecar_spacing(rad.path) if rad.path else None
 
 
 def _summary_line(res: Any) -> str:

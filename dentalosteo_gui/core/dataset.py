@@ -15,6 +15,7 @@ Row numbers in error messages count the header as row 1, as a spreadsheet does.
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import math
 import os
@@ -281,3 +282,34 @@ def dataset_row_to_dict(row: DatasetRow, base: Path | None = None) -> dict[str, 
             d[f"lm_{name}_y"] = y
     d.update(row.extra)
     return d
+
+
+def sidecar_spacing(image_path: str | Path) -> float | None:
+    """Pixel spacing for an image from a dataset ``labels.csv`` in its folder (or its parent).
+
+    PNG/JPEG files carry no calibrated spacing; a dataset folder (our phantoms, the shipped
+    samples, a clinic's export with a labels.csv) records it per file. Returns None when no
+    such record exists or the CSV is malformed (the caller then uses the default, flagged).
+    """
+    p = Path(image_path)
+    try:
+        target = p.resolve()
+    except OSError:
+        return None
+    for folder in (p.parent, p.parent.parent):
+        csv_path = folder / "labels.csv"
+        if not csv_path.is_file():
+            continue
+        try:
+            rows = _cached_rows(str(csv_path.resolve()), csv_path.stat().st_mtime_ns)
+        except (DatasetError, OSError):
+            return None
+        for row in rows:
+            if row.file.resolve() == target and row.pixel_spacing_mm:
+                return float(row.pixel_spacing_mm)
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_rows(csv_path: str, mtime_ns: int) -> tuple[DatasetRow, ...]:
+    return tuple(read_dataset(Path(csv_path)))
