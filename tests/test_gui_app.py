@@ -440,3 +440,37 @@ def test_startup_path_does_not_import_tensorflow() -> None:
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False False"
+
+
+def test_export_pdf_and_history_recorded(qtbot: Any, png: Path, tmp_path: Path) -> None:
+    pytest.importorskip("reportlab")
+    from dentalosteo_gui.core.history import History
+
+    win = make_window(qtbot, FakeEngine(), record_history=True)
+    open_and_wait(qtbot, win, png)
+    assert win.session.history_id is not None
+    out = tmp_path / "report.pdf"
+    w = win.export_pdf(out)
+    assert w is not None
+    qtbot.waitUntil(lambda: w.done.is_set(), timeout=20000)
+    qtbot.waitUntil(lambda: "Report written" in win.statusBar().currentMessage(), timeout=5000)
+    assert out.read_bytes()[:4] == b"%PDF"
+    close_window(win)
+    with History() as h:
+        rows = h.list()
+        assert len(rows) == 1 and rows[0]["n_exports"] == 1
+        assert rows[0]["risk"] == pytest.approx(win.session.result.risk, abs=1e-6)
+
+
+def test_drop_file_on_window_opens_it(qtbot: Any, png: Path) -> None:
+    from PySide6 import QtGui
+
+    win = make_window(qtbot, FakeEngine())
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(png))])
+    ev = QtGui.QDropEvent(QtCore.QPointF(50, 50), QtCore.Qt.DropAction.CopyAction, mime,
+                          QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(win.screening_done, timeout=5000):
+        win.dropEvent(ev)
+    assert win.session.path == str(png)
+    close_window(win)

@@ -15,8 +15,18 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.batch import CSV_FIELDS, BatchItem, case_label, collect_files, dataset_spacing, flatten, format_eta, iter_batch
-from ..core.types import Radiograph, ScreeningResult
+from dentalosteo_gui.core.batch import (
+    CSV_FIELDS,
+    BatchItem,
+    case_label,
+    collect_files,
+    dataset_spacing,
+    flatten,
+    format_eta,
+    iter_batch,
+)
+from dentalosteo_gui.core.types import Radiograph, ScreeningResult
+
 from . import theme
 from .workers import Worker, WorkerPool
 
@@ -109,7 +119,9 @@ class BatchDialog(QtWidgets.QDialog):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(0, 260)
+        self.table.setColumnWidth(0, 240)
+        for col, width in ((1, 70), (2, 105), (3, 150), (4, 85), (5, 85), (6, 90)):
+            self.table.setColumnWidth(col, width)
         self.table.cellDoubleClicked.connect(self._double_clicked)
         self.table.setToolTip("Click a header to sort (Risk sorts numerically); double-click a row to open it.")
         lay.addWidget(self.table, 1)

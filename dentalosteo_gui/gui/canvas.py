@@ -17,8 +17,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.heatmap import colormap_lut
-from ..core.types import LANDMARK_NAMES, Landmarks, RoiBox, ScreeningResult
+from dentalosteo_gui.core.heatmap import colormap_lut
+from dentalosteo_gui.core.types import LANDMARK_NAMES, Landmarks, RoiBox, ScreeningResult
+
 from . import theme
 from .session import Session
 

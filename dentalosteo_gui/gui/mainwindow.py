@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .. import __version__
-from ..core import paths
-from ..core.errors import DentalOsteoError
-from ..core.imageio import load_radiograph
-from ..core.logsetup import configure_logging
-from ..core.settings import Settings, load_settings, save_settings
-from ..core.types import Landmarks, Radiograph, RoiBox, ScreeningResult
+from dentalosteo_gui import __version__
+from dentalosteo_gui.core import paths
+from dentalosteo_gui.core.errors import DentalOsteoError
+from dentalosteo_gui.core.imageio import load_radiograph
+from dentalosteo_gui.core.logsetup import configure_logging
+from dentalosteo_gui.core.settings import Settings, load_settings, save_settings
+from dentalosteo_gui.core.types import Landmarks, Radiograph, RoiBox, ScreeningResult
+
 from . import theme
 from .canvas import LEVEL_PRESETS, Canvas
 from .results_panel import ResultsPanel
@@ -64,7 +65,7 @@ EngineFactory = Callable[[Settings], Any]
 
 def default_engine_factory(settings: Settings) -> Any:
     """Build (and warm) the real engine. Runs on a worker thread: imports TensorFlow lazily."""
-    from ..services import make_engine
+    from dentalosteo_gui.services import make_engine
 
     engine = make_engine(settings=settings)
     t0 = time.perf_counter()
@@ -78,7 +79,7 @@ def load_job(path: str) -> tuple[Radiograph, str]:
     rad = load_radiograph(path)
     sha = ""
     try:
-        from ..core.history import file_sha256
+        from dentalosteo_gui.core.history import file_sha256
 
         sha = file_sha256(Path(path))
     except ImportError:
@@ -103,8 +104,8 @@ def screen_job(engine: Any, rad: Radiograph, generation: int, roi: RoiBox | None
 
 def normals_job(rad: Radiograph, res: ScreeningResult) -> tuple[ScreeningResult, list]:
     """Worker job: the MCW measurement normals of ``res`` (re-measured from its own border)."""
-    from ..core.anatomy import measure_cortex
-    from ..core.types import RoiProposal
+    from dentalosteo_gui.core.anatomy import measure_cortex
+    from dentalosteo_gui.core.types import RoiProposal
 
     if res.roi is None or not (res.border_right or res.border_left):
         return res, []
@@ -116,7 +117,7 @@ def normals_job(rad: Radiograph, res: ScreeningResult) -> tuple[ScreeningResult,
 def export_job(result: ScreeningResult, rad: Radiograph, out: Path, settings: Settings,
                anonymize: bool, card: dict | None) -> Path:
     """Worker job: write the PDF report (core.report)."""
-    from ..core.report import write_report
+    from dentalosteo_gui.core.report import write_report
 
     return write_report(result, rad, out, settings=settings, anonymize=anonymize, model_card=card)
 
@@ -608,7 +609,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _history_store(self) -> Any | None:
         if self._history is None:
             try:
-                from ..core.history import History
+                from dentalosteo_gui.core.history import History
 
                 self._history = History()
             except ImportError:

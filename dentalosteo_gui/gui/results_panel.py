@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.types import KLEMETTI_CLASSES, KLEMETTI_DEFINITIONS, LANDMARK_NAMES, ScreeningResult
+from dentalosteo_gui.core.types import (
+    KLEMETTI_CLASSES,
+    KLEMETTI_DEFINITIONS,
+    LANDMARK_NAMES,
+    ScreeningResult,
+)
+
 from . import theme
 from .canvas import ColorBar, short_name
 from .session import Session
@@ -364,7 +370,7 @@ class ResultsPanel(QtWidgets.QScrollArea):
 
     def _refresh_klemetti(self, res: ScreeningResult | None) -> None:
         if res is None:
-            self.klemetti_label.setText("<span style='color:%s'>–</span>" % theme.MUTED)
+            self.klemetti_label.setText(f"<span style='color:{theme.MUTED}'>–</span>")
             self.klemetti_agree.setText("")
             return
         lines = []
@@ -480,7 +486,7 @@ def landmark_patches(pixels: np.ndarray, landmarks: dict[str, tuple[float, float
                      spacing_mm: float | None) -> tuple[dict[str, np.ndarray], str]:
     """The patches the landmark model sees (core anatomy.extract_patches) by landmark name."""
     try:
-        from ..core.anatomy import extract_patches  # type: ignore[attr-defined]
+        from dentalosteo_gui.core.anatomy import extract_patches  # type: ignore[attr-defined]
     except ImportError:
         extract_patches = None
     names = [n for n in LANDMARK_NAMES if n in landmarks]

@@ -10,7 +10,7 @@ import logging
 
 from PySide6 import QtGui, QtWidgets
 
-from ..core import paths
+from dentalosteo_gui.core import paths
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ QPushButton:hover {{ border-color: {ACCENT}; }}
 QPushButton:pressed {{ background: #1d4a50; }}
 QPushButton:disabled {{ color: #5c636b; }}
 QPushButton#Primary {{ background: {ACCENT}; color: #0b0d0f; border: none; font-weight: bold; }}
+QPushButton#Primary:disabled {{ background: {PANEL_2}; color: #5c636b; border: 1px solid {BORDER}; }}
 QLineEdit, QSpinBox, QDoubleSpinBox, QComboBox, QTextBrowser, QPlainTextEdit {{
     background: {BG}; border: 1px solid {BORDER}; border-radius: 4px; padding: 3px 5px; }}
 QTableWidget {{ background: {BG}; gridline-color: {BORDER}; alternate-background-color: {PANEL}; }}
@@ -71,7 +72,10 @@ QSlider::handle:horizontal {{ background: {ACCENT}; width: 14px; margin: -6px 0;
 QToolTip {{ background: {PANEL_2}; color: {TEXT}; border: 1px solid {ACCENT}; padding: 4px; }}
 QTabBar::tab {{ background: {PANEL}; padding: 5px 12px; border: 1px solid {BORDER}; }}
 QTabBar::tab:selected {{ background: {PANEL_2}; border-bottom: 2px solid {ACCENT}; }}
-QCheckBox::indicator {{ width: 14px; height: 14px; }}
+QCheckBox::indicator {{ width: 13px; height: 13px; border: 1px solid {MUTED}; border-radius: 3px;
+    background: {BG}; }}
+QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
+QCheckBox::indicator:disabled {{ border-color: {BORDER}; }}
 """
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from ..core.types import Radiograph
+from dentalosteo_gui.core.types import Radiograph
+
 from . import theme
 from .session import Session
 
