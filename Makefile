@@ -49,16 +49,23 @@ bench: venv
 fuzz: venv
 	FUZZ_EXAMPLES=20000 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/test_fuzz.py -q
 
-bundle: EXTRAS=ml,gui,package
+## One-folder PyInstaller bundle in dist/DentalOsteo (CPU-heavy: ~10 min; runs under nice)
 bundle: venv
-	$(BIN)/pyinstaller --noconfirm --clean packaging/dentalosteo.spec --distpath dist --workpath build/pyinstaller
+	@$(BIN)/python -c "import PyInstaller" 2>/dev/null || $(BIN)/python -m pip install --quiet 'pyinstaller>=6.10,<7'
+	nice -n 10 $(BIN)/pyinstaller --noconfirm --clean --log-level WARN packaging/dentalosteo.spec --distpath dist --workpath build/pyinstaller
+	@du -sh dist/DentalOsteo
 
-bundle-test: bundle
+## Smoke-test the bundle (builds it first only when dist/DentalOsteo is missing; `make bundle bundle-test` for a fresh one)
+bundle-test:
+	@test -x dist/DentalOsteo/DentalOsteo || $(MAKE) bundle
 	bash packaging/smoke_test.sh dist/DentalOsteo
 
-deb: bundle
-	bash packaging/build_deb.sh
+## Debian package dist/dentalosteo_<version>_<arch>.deb from the bundle (installs to /opt/dentalosteo)
+deb:
+	@test -x dist/DentalOsteo/DentalOsteo || $(MAKE) bundle
+	bash packaging/build_deb.sh dist/DentalOsteo
 
+## macOS disk image (run on a Mac: builds DentalOsteo.app with PyInstaller, then hdiutil)
 dmg:
 	bash packaging/build_dmg.sh
 
