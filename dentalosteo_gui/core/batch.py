@@ -32,6 +32,12 @@ CSV_FIELDS = [
 ]
 
 
+# File names that are not valid UTF-8 (Linux bytes names, decoded by Python with surrogate
+# escapes) are written as their original bytes, and read back the same way, so such a file
+# neither aborts the batch nor defeats resuming.
+CSV_ERRORS = "surrogateescape"
+
+
 def collect_files(items: Iterable[str | Path]) -> list[Path]:
     """Expand folders (recursively) into supported radiograph files, sorted, de-duplicated."""
     out: list[Path] = []
@@ -147,7 +153,7 @@ def read_done(csv_path: Path) -> set[str]:
     if not csv_path.exists():
         return set()
     try:
-        with open(csv_path, newline="", encoding="utf-8") as fh:
+        with open(csv_path, newline="", encoding="utf-8", errors=CSV_ERRORS) as fh:
             return {row["file"] for row in csv.DictReader(fh) if row.get("file")}
     except (OSError, KeyError, csv.Error, UnicodeDecodeError):
         return set()
@@ -225,7 +231,7 @@ def open_csv_appender(path: Path, resume: bool) -> tuple[Any, Any]:
     """Open the batch CSV for appending rows durably (resume keeps existing rows)."""
     exists = path.exists() and path.stat().st_size > 0
     mode = "a" if (resume and exists) else "w"
-    fh = open(path, mode, newline="", encoding="utf-8")  # noqa: SIM115 - closed by caller
+    fh = open(path, mode, newline="", encoding="utf-8", errors=CSV_ERRORS)  # noqa: SIM115 - closed by caller
     writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
     if mode == "w":
         writer.writeheader()
