@@ -26,7 +26,9 @@ def configure_logging(verbose: bool = False) -> None:
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         fh = logging.handlers.RotatingFileHandler(
-            paths.log_dir() / "dentalosteo.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+            paths.log_dir() / "dentalosteo.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8",
+            # file names that are not valid UTF-8 (surrogate escapes) must not break logging
+            errors="backslashreplace",
         )
         fh.setFormatter(fmt)
         root.addHandler(fh)
