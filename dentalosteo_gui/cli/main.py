@@ -51,7 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _lenient_std_streams() -> None:
+    """File names that are not valid UTF-8 reach us as surrogate escapes; printing one to a
+    strict UTF-8 stdout (e.g. an en_US.UTF-8 locale, or a pipe) must not crash the command."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict":
+            try:
+                stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+            except (AttributeError, ValueError, OSError):
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _lenient_std_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(verbose=bool(getattr(args, "verbose", False)))
