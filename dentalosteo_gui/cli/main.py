@@ -17,7 +17,9 @@ from .. import __version__
 from ..core.errors import DentalOsteoError
 from ..core.logsetup import configure_logging
 
-log = logging.getLogger(__name__)
+# a fixed name, not __name__: run as `python -m dentalosteo_gui.cli.main` it would be "__main__",
+# outside the configured logger tree, and logging.lastResort would print tracebacks to stderr
+log = logging.getLogger("dentalosteo_gui.cli.main")
 
 # Order in which subcommands appear in --help; modules found but not listed come after.
 ORDER = ["info", "roi", "screen", "batch", "phantoms", "train", "evaluate", "history",
