@@ -11,6 +11,7 @@ Mouse: wheel zooms, left/middle drag on the background pans, right drag sets win
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,15 @@ LEVEL_PRESETS: dict[str, tuple[float, float] | None] = {
 }
 
 HEAT_THRESHOLD = 0.05  # heat below this stays transparent so anatomy is never hidden
+
+
+_LUT_READY = threading.Event()  # set once matplotlib's colour map table is cached
+
+
+def warm_colormap(name: str = "inferno") -> None:
+    """Worker job: build the colour map table off the GUI thread (matplotlib import ~0.5 s)."""
+    colormap_lut(name)
+    _LUT_READY.set()
 
 
 def heat_lut(name: str = "inferno") -> np.ndarray:
@@ -141,11 +151,12 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.ci.setContentsMargins(0, 0, 0, 0)
         self.view = RadiographViewBox(self)
         self.addItem(self.view)
+        # autoDownsample: a 3000 x 1300 panoramic is drawn at screen resolution, not full size
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image_item)
         self.heat_item = pg.ImageItem(axisOrder="row-major")
         self.heat_item.setZValue(5)
-        self.heat_item.setLookupTable(heat_lut())
+        self._heat_lut_set = False  # the colour table is built lazily (see warm_colormap)
         self.view.addItem(self.heat_item)
         self.border_right = pg.PlotDataItem(pen=pg.mkPen("#4fd1c5", width=2))
         self.border_left = pg.PlotDataItem(pen=pg.mkPen("#63b3ed", width=2))
@@ -221,6 +232,9 @@ class Canvas(pg.GraphicsLayoutWidget):
             self.heat_item.setVisible(False)
             return
         if res.heatmap is not None and res.heatmap.shape == rad.pixels.shape:
+            if not self._heat_lut_set:
+                self.heat_item.setLookupTable(heat_lut())
+                self._heat_lut_set = True
             self.heat_item.setImage(res.heatmap, autoLevels=False, levels=(0.0, 1.0))
         else:
             self.heat_item.clear()
@@ -380,16 +394,23 @@ class ColorBar(QtWidgets.QWidget):
         super().__init__(parent)
         self.setMinimumHeight(30)
         self.setMaximumHeight(34)
-        lut = colormap_lut(cmap)
-        self._stops = [(i / 255.0, QtGui.QColor(int(r), int(g), int(b))) for i, (r, g, b) in
-                       enumerate(lut) if i % 16 == 0 or i == 255]
+        self.cmap = cmap
+        self._stops: list[tuple[float, QtGui.QColor]] | None = None
+
+    def stops(self) -> list[tuple[float, QtGui.QColor]] | None:
+        """Gradient stops once the colour table is ready (never blocks the first paint)."""
+        if self._stops is None and _LUT_READY.is_set():
+            lut = colormap_lut(self.cmap)
+            self._stops = [(i / 255.0, QtGui.QColor(int(r), int(g), int(b))) for i, (r, g, b) in
+                           enumerate(lut) if i % 16 == 0 or i == 255]
+        return self._stops
 
     def paintEvent(self, ev: QtGui.QPaintEvent) -> None:  # noqa: N802
         p = QtGui.QPainter(self)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         r = self.rect().adjusted(1, 1, -1, -15)
         grad = QtGui.QLinearGradient(QtCore.QPointF(r.left(), 0), QtCore.QPointF(r.right(), 0))
-        for pos, col in self._stops:
+        for pos, col in self.stops() or [(0.0, QtGui.QColor(theme.BG)), (1.0, QtGui.QColor(theme.PANEL_2))]:
             grad.setColorAt(pos, col)
         p.setPen(QtGui.QPen(QtGui.QColor(theme.BORDER)))
         p.setBrush(QtGui.QBrush(grad))

@@ -28,7 +28,7 @@ from dentalosteo_gui.core.settings import Settings, load_settings, save_settings
 from dentalosteo_gui.core.types import Landmarks, Radiograph, RoiBox, ScreeningResult
 
 from . import theme
-from .canvas import LEVEL_PRESETS, Canvas
+from .canvas import LEVEL_PRESETS, Canvas, warm_colormap
 from .results_panel import ResultsPanel
 from .session import Session
 from .widgets import HeaderStrip, WelcomePanel
@@ -65,6 +65,7 @@ EngineFactory = Callable[[Settings], Any]
 
 def default_engine_factory(settings: Settings) -> Any:
     """Build (and warm) the real engine. Runs on a worker thread: imports TensorFlow lazily."""
+    import dentalosteo_gui.core.anatomy  # noqa: F401 - pay its import (scipy, OpenCV) here, not on the first drop
     from dentalosteo_gui.services import make_engine
 
     engine = make_engine(settings=settings)
@@ -157,6 +158,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if isinstance(app, QtWidgets.QApplication):
             theme.apply_theme(app, self.session.settings.dark_theme)
 
+        self.pool.run(warm_colormap, name="colormap", on_result=lambda _: self.panel.colorbar.update())
         if engine is not None:
             self._engine_ready(engine)
         else:
