@@ -475,3 +475,46 @@ def test_drop_file_on_window_opens_it(qtbot: Any, png: Path) -> None:
         win.dropEvent(ev)
     assert win.session.path == str(png)
     close_window(win)
+
+
+def test_right_drag_sets_window_level_and_double_click_fits(qtbot: Any, png: Path) -> None:
+    win = make_window(qtbot, FakeEngine())
+    open_and_wait(qtbot, win, png)
+    vb = win.canvas.view
+
+    class Drag:
+        def __init__(self, dx: float, dy: float, start: bool, finish: bool) -> None:
+            self.d, self.start, self.finish = QtCore.QPointF(dx, dy), start, finish
+
+        def button(self) -> Any:
+            return QtCore.Qt.MouseButton.RightButton
+
+        def isStart(self) -> bool:  # noqa: N802
+            return self.start
+
+        def isFinish(self) -> bool:  # noqa: N802
+            return self.finish
+
+        def buttonDownScreenPos(self, _b: Any = None) -> QtCore.QPointF:  # noqa: N802
+            return QtCore.QPointF(100, 100)
+
+        def screenPos(self) -> QtCore.QPointF:  # noqa: N802
+            return QtCore.QPointF(100, 100) + self.d
+
+        def accept(self) -> None:
+            pass
+
+    before = win.session.display.levels
+    vb.mouseDragEvent(Drag(0, 0, True, False))
+    vb.mouseDragEvent(Drag(-150, -60, False, True))  # narrower window, brighter level
+    lo, hi = win.session.display.levels
+    assert hi - lo < before[1] - before[0]
+    assert tuple(win.canvas.image_item.levels) == pytest.approx((lo, hi))
+    assert len(win.engine.calls) == 1  # display changes never re-screen
+    qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_R)
+    assert win.session.display.levels == (0.0, 1.0)
+    vb.scaleBy((0.2, 0.2))
+    win.canvas.fit()
+    (x0, x1), _ = vb.viewRange()
+    assert x0 <= 0 and x1 >= 800
+    close_window(win)
