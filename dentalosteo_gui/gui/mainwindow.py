@@ -8,6 +8,7 @@ with a "Loading model…" state. Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import threading
@@ -213,7 +214,8 @@ class MainWindow(QtWidgets.QMainWindow):
             sb.addPermanentWidget(w)
         sb.showMessage("Open a panoramic radiograph (Ctrl+O) or drop one on the window")
 
-    def _action(self, text: str, slot: Callable[..., Any], shortcut: str | QtGui.QKeySequence | None = None,
+    def _action(self, text: str, slot: Callable[..., Any],
+                shortcut: str | QtGui.QKeySequence | QtGui.QKeySequence.StandardKey | None = None,
                 icon: str = "", checkable: bool = False, tip: str = "") -> QtGui.QAction:
         act = QtGui.QAction(text, self)
         if icon:
@@ -291,7 +293,7 @@ class MainWindow(QtWidgets.QMainWindow):
             m.addAction(act) if act else m.addSeparator()
         self.preset_menu = m.addMenu("Window/level &presets")
         for name in LEVEL_PRESETS:
-            self.preset_menu.addAction(name, lambda n=name: self.apply_level_preset(n))
+            self.preset_menu.addAction(name, functools.partial(self.apply_level_preset, name))
         m.addSeparator()
         for act in (self.act_heatmap, self.act_borders, self.act_normals):
             m.addAction(act)
@@ -405,7 +407,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage(f"Opening {p.name}…")
         self.session.set_busy(True)
         self.pool.run(load_job, str(p), name="load-image",
-                      on_result=lambda out, p=p: self._on_loaded(p, out),
+                      on_result=functools.partial(self._on_loaded, p),
                       on_error=self._on_load_failed)
         return True
 
@@ -441,7 +443,7 @@ class MainWindow(QtWidgets.QMainWindow):
         files = self.session.settings.recent_files
         for i, f in enumerate(files[:MAX_RECENT], 1):
             text = f"&{i} " + (f"recent case {i}" if self.session.anonymized else Path(f).name)
-            self.recent_menu.addAction(text, lambda f=f: self.open_path(f))
+            self.recent_menu.addAction(text, functools.partial(self.open_path, f))
         self.recent_menu.setEnabled(bool(files))
 
     # ================================================================== screening

@@ -486,14 +486,15 @@ class ResultsPanel(QtWidgets.QScrollArea):
 def landmark_patches(pixels: np.ndarray, landmarks: dict[str, tuple[float, float]],
                      spacing_mm: float | None) -> tuple[dict[str, np.ndarray], str]:
     """The patches the landmark model sees (core anatomy.extract_patches) by landmark name."""
+    extract: Any = None
     try:
-        from dentalosteo_gui.core.anatomy import extract_patches  # type: ignore[attr-defined]
+        from dentalosteo_gui.core.anatomy import extract_patches as extract
     except ImportError:
-        extract_patches = None
+        pass
     names = [n for n in LANDMARK_NAMES if n in landmarks]
-    if extract_patches is not None and len(names) == len(LANDMARK_NAMES):
+    if extract is not None and len(names) == len(LANDMARK_NAMES):
         try:
-            arr = np.asarray(extract_patches(pixels, landmarks, spacing_mm, out_size=64))
+            arr = np.asarray(extract(pixels, landmarks, spacing_mm, out_size=64))
             return {n: arr[i] for i, n in enumerate(LANDMARK_NAMES)}, \
                 "The 64 x 64 patches the landmark model sees; numbers are attention weights."
         except Exception as exc:  # noqa: BLE001 - a preview must never break the panel

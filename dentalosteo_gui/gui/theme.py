@@ -134,9 +134,9 @@ def icon(name: str) -> QtGui.QIcon:
                 return ic
     app = QtWidgets.QApplication.instance()
     std = _STANDARD.get(name)
-    if app is None or std is None:
+    if not isinstance(app, QtWidgets.QApplication) or std is None:
         return QtGui.QIcon()
-    return app.style().standardIcon(std)  # type: ignore[union-attr]
+    return app.style().standardIcon(std)
 
 
 def band_colour(band: str | None) -> str:
