@@ -518,3 +518,19 @@ def test_right_drag_sets_window_level_and_double_click_fits(qtbot: Any, png: Pat
     (x0, x1), _ = vb.viewRange()
     assert x0 <= 0 and x1 >= 800
     close_window(win)
+
+
+def test_single_key_shortcuts_do_not_steal_typing(qtbot: Any, png: Path) -> None:
+    eng = FakeEngine()
+    win = make_window(qtbot, eng)
+    open_and_wait(qtbot, win, png)
+    box = win.panel.spacing_box
+    box.setFocus()
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), "0.12")
+    assert win.session.mode == "roi" and box.lineEdit().text().startswith("0.12")
+    win.canvas.setFocus()
+    with qtbot.waitSignal(win.screening_done, timeout=5000):
+        qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_2)
+    assert win.session.mode == "landmarks" and win.act_lm_mode.isChecked()
+    close_window(win)

@@ -545,12 +545,17 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_image(self) -> None:
         has = self.session.radiograph is not None
         self.stack.setCurrentIndex(1 if has else 0)
-        rad = self.session.radiograph
-        if rad is not None:
-            name = "anonymised case" if self.session.anonymized else Path(rad.path).name
-            self.setWindowTitle(f"{name} — DentalOsteo {__version__}")
+        self._update_title()
         self.preset_combo.setCurrentIndex(0)
         self._refresh_actions()
+
+    def _update_title(self) -> None:
+        rad = self.session.radiograph
+        if rad is None:
+            self.setWindowTitle(f"DentalOsteo {__version__}")
+            return
+        name = "anonymised case" if self.session.anonymized else Path(rad.path).name
+        self.setWindowTitle(f"{name} — DentalOsteo {__version__}")
 
     def _on_result(self) -> None:
         self._refresh_actions()
@@ -730,6 +735,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if isinstance(app, QtWidgets.QApplication) and old.dark_theme != new.dark_theme:
             theme.apply_theme(app, new.dark_theme)
         self.header.refresh()
+        self._update_title()
         engine_keys = ("device", "model_dir", "operating_point", "gradcam_method", "default_pixel_spacing_mm")
         if any(getattr(old, k) != getattr(new, k) for k in engine_keys):
             if self.engine_factory is default_engine_factory:
