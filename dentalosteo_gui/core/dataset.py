@@ -151,8 +151,13 @@ def _parse_row(path: Path, base: Path, n: int, rec: dict[str | None, Any]) -> Da
     rel = cell("file")
     if not rel:
         raise DatasetError(f"{path}: row {n}, column file: empty file name")
+    if "\x00" in rel:  # the OS refuses such a path (ValueError from resolve)
+        raise DatasetError(f"{path}: row {n}, column file: {rel!r} contains a NUL character")
     p = Path(rel)
-    file = (p if p.is_absolute() else base / p).resolve()
+    try:
+        file = (p if p.is_absolute() else base / p).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # symlink loops, over-long names
+        raise DatasetError(f"{path}: row {n}, column file: {rel!r} is not a usable path ({exc})") from None
     if not file.is_file():
         raise DatasetError(f"{path}: row {n}, column file: {rel} does not exist (check the path)")
     lab = cell("label")
