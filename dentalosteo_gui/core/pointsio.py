@@ -27,7 +27,7 @@ def parse_landmarks(data: Any, source: str = "<landmarks>") -> Landmarks:
             v = [v.get("x"), v.get("y")]
         try:
             x, y = float(v[0]), float(v[1])
-        except (TypeError, ValueError, IndexError, KeyError):
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError):
             raise ConfigError(f"{source}: landmark {name} must be [x, y] numbers, not {v!r}") from None
         if not (math.isfinite(x) and math.isfinite(y)) or x < 0 or y < 0:
             raise ConfigError(f"{source}: landmark {name} has invalid coordinates {v!r}")
@@ -48,6 +48,8 @@ def load_landmarks(path: str | Path) -> Landmarks:
         data = json.loads(text)
     except ValueError as exc:
         raise ConfigError(f"{p}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: JSON nested too deeply to be a landmarks file") from None
     return parse_landmarks(data, str(p))
 
 
