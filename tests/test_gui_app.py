@@ -534,3 +534,27 @@ def test_single_key_shortcuts_do_not_steal_typing(qtbot: Any, png: Path) -> None
         qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_2)
     assert win.session.mode == "landmarks" and win.act_lm_mode.isChecked()
     close_window(win)
+
+
+def test_model_load_failure_falls_back_to_rule_based(qtbot: Any, errors: list) -> None:
+    from dentalosteo_gui.core.errors import ModelError
+    from dentalosteo_gui.core.paths import sample_image
+    from dentalosteo_gui.gui.mainwindow import MainWindow
+
+    if not sample_image().is_file():
+        pytest.skip("bundled sample not installed")
+
+    def broken(settings: Settings) -> Any:
+        raise ModelError("models/default: sha256 does not match the card; reinstall the model")
+
+    win = MainWindow(engine_factory=broken, settings=Settings(), record_history=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.session.engine_state == "error", timeout=5000)
+    assert len(errors) == 1 and "sha256" in errors[0][1]
+    with qtbot.waitSignal(win.screening_done, timeout=30000):
+        win.open_path(sample_image())
+    res = win.session.result
+    assert res is not None and res.risk is None and res.mcw_right_mm is not None
+    assert "failed to load" in win.model_label.text() and len(errors) == 1
+    close_window(win)

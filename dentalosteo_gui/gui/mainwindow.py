@@ -360,9 +360,20 @@ class MainWindow(QtWidgets.QMainWindow):
             self.request_screen()
 
     def _engine_failed(self, exc: BaseException) -> None:
+        """Say so once, then carry on rule-based (MCW, Klemetti rule) without a risk score."""
+        if self._closing:
+            return
+        from dentalosteo_gui.core.engine import Engine, EngineOptions
+
+        s = self.session.settings
+        self.engine = Engine(None, None, EngineOptions(
+            operating_point=s.operating_point, gradcam_method=s.gradcam_method,
+            default_pixel_spacing_mm=float(s.default_pixel_spacing_mm)))
         self.session.set_engine_state("error", str(exc))
-        self.show_error("The model could not be loaded", exc)
-        self.screening_done.emit()
+        self.show_error("The model could not be loaded", f"{exc}\n\nShowing rule-based measurements only.")
+        if self.session.radiograph is not None and not self._closing:
+            self._screen_pending = False
+            self.request_screen()
 
     def _on_engine(self) -> None:
         s = self.session

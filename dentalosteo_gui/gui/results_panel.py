@@ -341,10 +341,11 @@ class ResultsPanel(QtWidgets.QScrollArea):
             self._chip("NOT ASSESSABLE", "none")
             state.append("Not assessable: do not rely on the values below (see the checks).")
         elif res.risk is None:
-            self._chip("NO MODEL INSTALLED" if res.model is None else "NO RISK SCORE", "none")
+            no_model = res.model is None and s.engine_state != "error"
+            self._chip("NO MODEL INSTALLED" if no_model else "NO RISK SCORE", "none")
         else:
             self._chip(theme.BAND_LABELS.get(res.band or "", (res.band or "").upper()), res.band or "none")
-        if res.risk is None and res.model is None and s.mode == "roi":
+        if res.risk is None and res.model is None and s.mode == "roi" and s.engine_state != "error":
             state.append("No model installed: the risk score is not computed; the rule-based "
                          "Klemetti hint and MCW below still apply.")
         self.gauge.set_values(res.risk, op.get("threshold"), band_edges)
@@ -447,10 +448,11 @@ class ResultsPanel(QtWidgets.QScrollArea):
                                      f"ran on {escape(res.device)}</span>")
         elif s.engine_state == "loading":
             self.model_label.setText("Loading model…")
+        elif s.engine_state == "error":
+            self.model_label.setText(f"Model failed to load: {escape(s.engine_message)}<br>"
+                                     "Rule-based measurements only.")
         elif s.engine_state == "no_model" or (res is not None and res.model is None):
             self.model_label.setText("No model installed: rule-based measurements only.")
-        elif s.engine_state == "error":
-            self.model_label.setText(f"Model failed to load: {escape(s.engine_message)}")
         else:
             self.model_label.setText("")
         self.card_button.setEnabled(self._card() is not None)
