@@ -43,7 +43,8 @@ TANGENT_SMOOTH_MM = 0.4  # Gaussian sigma along the border for the profiles
 MIN_WIDTH_MM, MAX_WIDTH_MM = 0.6, 8.0
 MCW_PERCENTILE = 90.0
 BORDER_SMOOTH_MM = 2.0
-ENDO_METHOD = "half"  # half-level crossing (default) or "gradient"
+TEXTURE_MIN_CONTRAST_REL = 0.2  # porosity/residues only where cortex vs trabecular >= this x step
+CORTEX_MIN_CONTRAST = 0.1  # the cortex must stand out by this fraction of the periosteal step
 HOLD_MM = 0.5
 TRAB_FROM_MM = 7.0  # Gaussian sigma of the border before normals are taken
 
@@ -117,57 +118,54 @@ def _parabolic(d: np.ndarray, k: int) -> float:
     return float(k)
 
 
+def _half_crossing(pi: np.ndarray, t_mm: np.ndarray, k0: int, k1: int, half: float, hold: int) -> float | None:
+    """Depth of the first sample in [k0, k1) after which ``pi`` stays below ``half`` for ``hold``."""
+    below = pi[k0:k1] < half
+    if below.size < hold:
+        return None
+    run = np.convolve(below.astype(np.int32), np.ones(hold, np.int32), mode="valid")
+    ok_k = np.flatnonzero(run >= hold)
+    if ok_k.size == 0:
+        return None
+    k = int(ok_k[0]) + k0
+    if k == 0:
+        return float(t_mm[0])
+    a, b = pi[k - 1], pi[k]
+    frac = float(np.clip((a - half) / (a - b), 0.0, 1.0)) if a != b else 0.0
+    return float(t_mm[k - 1] + frac * (t_mm[k] - t_mm[k - 1]))
+
+
 def _margins(prof: np.ndarray, t_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Periosteal and endosteal depth (mm) per smoothed profile (NaN where not found)."""
+    """Periosteal and endosteal depth (mm) per smoothed profile (NaN where not found).
+
+    Periosteal: steepest rise going inward within 1.5 mm of the traced border.
+    Endosteal: the first strong fall going inward (first local minimum of the derivative
+    reaching half the strongest fall within MIN..MAX_WIDTH), accepted only when the cortex
+    stands out from what follows it by CORTEX_MIN_CONTRAST of the periosteal step. When the
+    cortex is brightest next to the periosteum (a dense band, the usual case), the margin is
+    refined to the half-level crossing between that band and the trabecular level
+    TRAB_FROM_MM deep, which pores inside a porous cortex (brief dips) do not trigger.
+    """
     n = prof.shape[0]
-    d = np.gradient(gaussian_filter1d(prof, sigma=max(1.0, 0.06 / SAMPLE_MM), axis=1), axis=1)
+    d = np.gradient(prof, axis=1)
     peri = np.full(n, np.nan)
     endo = np.full(n, np.nan)
-    p_lo, p_hi = np.searchsorted(t_mm, -1.5), np.searchsorted(t_mm, 1.5)
+    p_lo, p_hi = np.searchsorted(t_mm, [-1.5, 1.5])
+    hold = max(2, int(round(HOLD_MM / SAMPLE_MM)))
+    idx = np.arange(t_mm.size)
     for i in range(n):
-        di = d[i]
+        di, pi = d[i], prof[i]
         kp = p_lo + int(np.argmax(di[p_lo:p_hi]))
         if di[kp] <= 0:
             continue
-        tp = float(np.interp(_parabolic(di, kp), np.arange(t_mm.size), t_mm))
-        e_lo = np.searchsorted(t_mm, tp + MIN_WIDTH_MM)
-        e_hi = np.searchsorted(t_mm, tp + MAX_WIDTH_MM)
+        tp = float(np.interp(_parabolic(di, kp), idx, t_mm))
+        e_lo, e_hi = np.searchsorted(t_mm, [tp + MIN_WIDTH_MM, tp + MAX_WIDTH_MM])
         seg = di[e_lo:e_hi]
         if seg.size < 3:
-            continue
-        if ENDO_METHOD == "half":
-            # half-level crossing between the cortex (peak near the periosteum) and the
-            # trabecular level (deep), the last one after which the profile stays below half
-            # for HOLD_MM: pores inside a porous cortex dip below briefly, the margin does not.
-            pi = prof[i]
-            c0, c1 = np.searchsorted(t_mm, [tp + 0.1, tp + 2.0])
-            d0, d1 = np.searchsorted(t_mm, [tp + TRAB_FROM_MM, tp + TRAB_FROM_MM + 2.0])
-            if c1 - c0 < 2 or d1 - d0 < 2:
-                continue
-            peak = float(pi[c0:c1].max())
-            trab = float(np.median(pi[d0:min(d1, pi.size)]))
-            if peak - trab <= 1e-6:
-                continue
-            half = trab + 0.5 * (peak - trab)
-            below = pi[e_lo:e_hi] < half
-            hold = max(2, int(round(HOLD_MM / SAMPLE_MM)))
-            # first index k with below[k : k + hold] all True
-            run = np.convolve(below.astype(np.int32), np.ones(hold, np.int32), mode="valid")
-            ok_k = np.flatnonzero(run >= hold)
-            if ok_k.size == 0:
-                continue
-            k = int(ok_k[0]) + e_lo
-            # sub-sample crossing between k-1 and k
-            a, b = pi[k - 1], pi[k]
-            frac = float(np.clip((a - half) / (a - b), 0.0, 1.0)) if a != b else 0.0
-            te = float(t_mm[k - 1] + frac * (t_mm[k] - t_mm[k - 1]))
-            peri[i], endo[i] = tp, te
             continue
         strongest = float(seg.min())
         if strongest >= 0:
             continue
-        # first local minimum reaching half the strongest fall: the cortex ends there, deeper
-        # falls belong to trabeculae or the mandibular canal
         ke = None
         for k in range(1, seg.size - 1):
             if seg[k] <= 0.5 * strongest and seg[k] <= seg[k - 1] and seg[k] <= seg[k + 1]:
@@ -175,7 +173,28 @@ def _margins(prof: np.ndarray, t_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray
                 break
         if ke is None:
             ke = int(np.argmin(seg))
-        te = float(np.interp(_parabolic(di, e_lo + ke), np.arange(t_mm.size), t_mm))
+        te = float(np.interp(_parabolic(di, e_lo + ke), idx, t_mm))
+        # validation: the cortex must stand out from what follows it
+        o0, o1 = np.searchsorted(t_mm, [tp - 1.5, tp - 0.5])
+        s0, s1 = np.searchsorted(t_mm, [tp, te])
+        f0, f1 = np.searchsorted(t_mm, [te, te + 2.0])
+        if o1 <= o0 or s1 <= s0 or f1 <= f0:
+            continue
+        band_max = float(pi[s0:s1].max())
+        step = band_max - float(np.median(pi[o0:o1]))
+        drop = band_max - float(pi[f0:f1].min())
+        if step <= 0 or drop < CORTEX_MIN_CONTRAST * step:
+            continue
+        c0, c1 = np.searchsorted(t_mm, [tp + 0.1, tp + 2.0])
+        near = float(pi[c0:c1].max()) if c1 > c0 else -np.inf
+        if near >= 0.97 * band_max:
+            d0, d1 = np.searchsorted(t_mm, [tp + TRAB_FROM_MM, tp + TRAB_FROM_MM + 2.0])
+            if d1 - d0 >= 2:
+                trab = float(np.median(pi[d0:d1]))
+                if near - trab > CORTEX_MIN_CONTRAST * step:
+                    th = _half_crossing(pi, t_mm, e_lo, e_hi, trab + 0.5 * (near - trab), hold)
+                    if th is not None and th >= te - 0.2:
+                        te = th
         peri[i], endo[i] = tp, te
     return peri, endo
 
@@ -192,9 +211,13 @@ def _texture(prof: np.ndarray, t_mm: np.ndarray, peri: np.ndarray, endo: np.ndar
     past: list[np.ndarray] = []
     cort: list[float] = []
     trab: list[float] = []
+    outside: list[float] = []
     for i in range(prof.shape[0]):
         if not (np.isfinite(peri[i]) and np.isfinite(endo[i])):
             continue
+        o0, o1 = np.searchsorted(t_mm, [peri[i] - 1.5, peri[i] - 0.5])
+        if o1 > o0:
+            outside.append(float(np.median(prof[i, o0:o1])))
         w = endo[i] - peri[i]
         a, b = np.searchsorted(t_mm, [peri[i] + 0.2 * w, peri[i] + 0.85 * w])
         c0, c1 = np.searchsorted(t_mm, [endo[i] + 2.5, endo[i] + 4.5])
@@ -210,8 +233,12 @@ def _texture(prof: np.ndarray, t_mm: np.ndarray, peri: np.ndarray, endo: np.ndar
     level_c = float(np.median(cort))
     level_t = float(np.median(trab))
     contrast = level_c - level_t
-    if contrast <= 1e-6:
-        return {"contrast": contrast}
+    step = level_c - float(np.median(outside)) if outside else 0.0
+    contrast_rel = contrast / step if step > 1e-6 else 0.0
+    if contrast_rel < TEXTURE_MIN_CONTRAST_REL:
+        # cortex and trabecular bone look alike (soft image, superimposition): dark or
+        # bright pixels say nothing about pores or residues there
+        return {"contrast_rel": contrast_rel}
     thr = level_t + 0.5 * contrast
     allb = np.concatenate(band)
     allp = np.concatenate(past)
@@ -220,7 +247,7 @@ def _texture(prof: np.ndarray, t_mm: np.ndarray, peri: np.ndarray, endo: np.ndar
         "residues": float(np.mean(allp > thr)),
         "band_cv": float(np.std(allb) / contrast),
         "past_cv": float(np.std(allp) / contrast),
-        "contrast": contrast,
+        "contrast_rel": contrast_rel,
     }
 
 

@@ -44,7 +44,7 @@ C_CONCAVE = 6.0  # cost per unit increase of slope (concavity) in the coarse tra
 GAMMA = 0.5
 CLIP_LEVEL = 3.0 / 255.0  # raw values at or below this are treated as clipped black
 EDGE_SIGMAS = (1.5,)
-LOW_PRIOR = 0.5  # cost per unit of height above the bottom of the search band
+LOW_PRIOR = 0.25  # cost per unit of height above the bottom of the search band
 NODE_STEP = 3  # work columns per node of the convex dynamic programme
 POLY_STEP = 4  # original-pixel spacing of the returned polyline points
 
@@ -238,6 +238,42 @@ def _robust_parabola_vertex(xs: np.ndarray, ys: np.ndarray, fallback: float) -> 
     return float(-coef[1] / (2 * coef[0]))
 
 
+def _symmetric_midline(xs: np.ndarray, ys: np.ndarray, width: int, height: int) -> float:
+    """Mandible midline: midpoint of where the U-shaped border crosses several heights.
+
+    At each level a little above the lowest point, the border crosses once on each side; the
+    midpoints of the crossings are symmetric about the midline whatever the local curvature.
+    """
+    fallback = 0.5 * width
+    if xs.size < 20:
+        return fallback
+    sel = (xs > 0.1 * width) & (xs < 0.9 * width)
+    x, y = xs[sel], ys[sel]
+    if x.size < 20:
+        return fallback
+    y = np.convolve(y, np.ones(9) / 9.0, mode="same")
+    mid = fallback
+    for _ in range(3):
+        # remove a head tilt / asymmetric angle: the line through the border at mid +- 0.3 W
+        xa, xb = mid - 0.3 * width, mid + 0.3 * width
+        ya, yb = float(np.interp(xa, x, y)), float(np.interp(xb, x, y))
+        y_adj = y - (ya + (yb - ya) * (x - xa) / (xb - xa))
+        y_low = float(np.percentile(y_adj, 98))
+        mids = []
+        for frac in (0.02, 0.04, 0.06, 0.08, 0.10, 0.12):
+            below = np.flatnonzero(y_adj >= y_low - frac * height)
+            if below.size < 2:
+                continue
+            x_a, x_b = x[below[0]], x[below[-1]]
+            if x_b - x_a < 0.1 * width:
+                continue
+            mids.append(0.5 * (x_a + x_b))
+        if not mids:
+            mids = [_robust_parabola_vertex(x[::4], y[::4], fallback)]
+        mid = float(np.clip(np.median(mids), 0.4 * width, 0.6 * width))
+    return mid
+
+
 # --------------------------------------------------------------------------- tracing
 
 
@@ -321,10 +357,7 @@ def trace_border(
         yy[i] = rows_idx[k, c] + ylo + d
     y_fine = np.interp(np.arange(x1 - x0), sel, yy)
 
-    mid_fallback = 0.5 * w
-    ctr = (xs_full > 0.2 * w) & (xs_full < 0.8 * w)
-    midline = _robust_parabola_vertex(xs_full[ctr][::4].astype(float), y_fine[ctr][::4], mid_fallback)
-    midline = float(np.clip(midline, 0.4 * w, 0.6 * w))
+    midline = _symmetric_midline(xs_full.astype(float), y_fine, w, h)
     strength_full = np.interp(xs_full, coarse_x, strength)
     return BorderTrace(x0=x0, x1=x1, y=y_fine, strength=strength_full, midline_x=midline)
 

@@ -1,0 +1,121 @@
+"""``dentalosteo roi FILE``: ROI box, inferior border, eight landmarks, MCW and Klemetti hint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.anatomy import assess_quality, draw_overlay, measure_cortex, propose_landmarks, propose_roi
+from ..core.errors import ConfigError
+from ..core.imageio import load_radiograph
+from ..core.settings import load_settings
+from .common import print_json, spacing_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "roi",
+        help="propose the ROI, trace the inferior border, place landmarks, measure MCW",
+        description="Find the inferior mandibular cortex on a panoramic radiograph: the published "
+        "700x140 ROI box, the traced inferior border per side, the eight trabecular landmarks, "
+        "the mandibular cortical width (MCW) per side and a rule-based Klemetti hint. "
+        "Left/right are the patient's sides (right = image-left half).",
+    )
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--pixel-spacing", type=spacing_arg, default=None, metavar="MM",
+                   help="pixel spacing in mm (overrides the file; default: file, else settings)")
+    p.add_argument("--overlay", type=Path, default=None, metavar="OUT.png",
+                   help="write an overlay PNG with the box, border, landmarks and cortex normals")
+    p.set_defaults(func=run)
+
+
+def _r(v: float | None, nd: int = 3) -> float | None:
+    return None if v is None else round(float(v), nd)
+
+
+def analyse(path: str, pixel_spacing: float | None = None) -> tuple[dict[str, Any], Any]:
+    """Run the anatomy pipeline on one file; returns (JSON dict, overlay RGB array)."""
+    rad = load_radiograph(path)
+    settings = load_settings()
+    prop = propose_roi(rad)
+    lms = propose_landmarks(rad, prop)
+    cortex = measure_cortex(rad, prop, pixel_spacing_mm=pixel_spacing,
+                            default_spacing_mm=float(settings.default_pixel_spacing_mm))
+    warnings: list[str] = list(rad.warnings)
+    for reason in prop.reasons + assess_quality(rad, prop):
+        if reason not in warnings:
+            warnings.append(reason)
+    if cortex.assumed_spacing:
+        warnings.append(
+            f"pixel spacing unknown: assumed {cortex.pixel_spacing_mm} mm/px, MCW may be off "
+            "(give --pixel-spacing)"
+        )
+    d: dict[str, Any] = {
+        "path": str(path),
+        "width": rad.width,
+        "height": rad.height,
+        "roi": prop.box.as_dict(),
+        "border": {
+            "left": [[round(x, 1), round(y, 1)] for x, y in prop.border_left],
+            "right": [[round(x, 1), round(y, 1)] for x, y in prop.border_right],
+        },
+        "landmarks": {k: [round(v[0], 1), round(v[1], 1)] for k, v in lms.items()},
+        "mcw_mm": {
+            "left": _r(cortex.left.mcw_mm),
+            "right": _r(cortex.right.mcw_mm),
+            "assumed_spacing": cortex.assumed_spacing,
+        },
+        "mcw_iqr_mm": {"left": _r(cortex.left.mcw_iqr_mm), "right": _r(cortex.right.mcw_iqr_mm)},
+        "pixel_spacing_mm": cortex.pixel_spacing_mm,
+        "klemetti_rule": cortex.klemetti_rule,
+        "klemetti_evidence": cortex.evidence,
+        "confidence": round(float(prop.confidence), 3),
+        "warnings": warnings,
+    }
+    overlay = draw_overlay(rad, prop, lms, cortex)
+    return d, overlay
+
+
+def _write_png(path: Path, rgb: np.ndarray) -> None:
+    import cv2
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok = cv2.imwrite(str(path), np.ascontiguousarray(rgb[:, :, ::-1]))
+    except (OSError, cv2.error) as exc:
+        raise ConfigError(f"--overlay {path}: cannot write the PNG ({exc}); choose a writable folder") from None
+    if not ok:
+        raise ConfigError(f"--overlay {path}: cannot write the PNG; use a .png name in a writable folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    d, overlay = analyse(args.file, args.pixel_spacing)
+    if args.overlay is not None:
+        _write_png(args.overlay, overlay)
+        d["overlay"] = str(args.overlay)
+    if args.json:
+        print_json(d)
+        return 0
+    out = sys.stdout
+    r = d["roi"]
+    out.write(f"{'roi':22s} x={r['x']} y={r['y']} w={r['w']} h={r['h']}\n")
+    out.write(f"{'confidence':22s} {d['confidence']:.2f}\n")
+    m = d["mcw_mm"]
+    star = " (assumed spacing)" if m["assumed_spacing"] else ""
+    for side in ("right", "left"):
+        v = m[side]
+        out.write(f"{'mcw_' + side + '_mm':22s} {'n/a' if v is None else f'{v:.2f}'}{star}\n")
+    out.write(f"{'klemetti_rule':22s} {d['klemetti_rule'] or 'n/a'}\n")
+    for name, (x, y) in d["landmarks"].items():
+        out.write(f"{name:22s} {x:.0f}, {y:.0f}\n")
+    out.write(f"{'border points':22s} right {len(d['border']['right'])}, left {len(d['border']['left'])}\n")
+    for w in d["warnings"]:
+        out.write(f"{'warning':22s} {w}\n")
+    if args.overlay is not None:
+        out.write(f"{'overlay':22s} {args.overlay}\n")
+    return 0

@@ -1,0 +1,76 @@
+"""Landmarks and patch extraction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dentalosteo_gui.core.anatomy import extract_patches, propose_landmarks, propose_roi
+from dentalosteo_gui.core.imageio import from_array
+from dentalosteo_gui.core.phantoms import generate_phantom
+from dentalosteo_gui.core.types import LANDMARK_NAMES
+
+
+@pytest.fixture(scope="module")
+def cases():
+    out = []
+    for seed in (301, 302, 303, 304):
+        c = generate_phantom(seed)
+        rad = from_array(c.image, spacing=c.truth.pixel_spacing_mm)
+        out.append((rad, c.truth, propose_landmarks(rad, propose_roi(rad))))
+    return out
+
+
+def test_names_order_and_bounds(cases) -> None:
+    for rad, _, lm in cases:
+        assert tuple(lm) == LANDMARK_NAMES
+        for x, y in lm.values():
+            assert 0 <= x < rad.width and 0 <= y < rad.height
+        # patient's right = image left
+        for part in ("condyle", "gonial_angle", "premolar", "maxillary_tuberosity"):
+            assert lm[f"right_{part}"][0] < lm[f"left_{part}"][0]
+        # anatomical order top to bottom on each side
+        for side in ("right", "left"):
+            assert lm[f"{side}_condyle"][1] < lm[f"{side}_maxillary_tuberosity"][1] < lm[f"{side}_premolar"][1]
+            assert lm[f"{side}_condyle"][1] < lm[f"{side}_gonial_angle"][1]
+
+
+def test_landmark_error_on_phantoms(cases) -> None:
+    errs = {k: [] for k in LANDMARK_NAMES}
+    for _, truth, lm in cases:
+        for k in LANDMARK_NAMES:
+            d = np.hypot(lm[k][0] - truth.landmarks[k][0], lm[k][1] - truth.landmarks[k][1])
+            errs[k].append(d * truth.pixel_spacing_mm)
+    med = {k: float(np.median(v)) for k, v in errs.items()}
+    for k in ("right_gonial_angle", "left_gonial_angle"):
+        assert med[k] < 5.0, med
+    for k in ("right_condyle", "left_condyle", "right_premolar", "left_premolar"):
+        assert med[k] < 8.0, med
+    for k in ("right_maxillary_tuberosity", "left_maxillary_tuberosity"):
+        assert med[k] < 15.0, med
+
+
+def test_landmarks_without_proposal(cases) -> None:
+    rad, _, lm = cases[0]
+    assert propose_landmarks(rad) == lm
+
+
+def test_extract_patches_scale_and_content() -> None:
+    img = np.zeros((400, 600), np.float32)
+    img[150:250, 250:350] = 1.0  # a 100 x 100 bright square centred at (300, 200)
+    lms = {n: (300.0, 200.0) for n in LANDMARK_NAMES}
+    p = extract_patches(img, lms, pixel_spacing_mm=0.1, out_size=32, patch_mm=10.0)
+    assert p.shape == (8, 32, 32) and p.dtype == np.float32
+    assert p.min() > 0.9  # 10 mm at 0.1 mm/px = exactly the square
+    p2 = extract_patches(img, lms, pixel_spacing_mm=0.05, out_size=32)  # 200 px side
+    assert 0.2 < p2[0].mean() < 0.3  # the square fills a quarter
+    p3 = extract_patches(img, lms, pixel_spacing_mm=None, out_size=32)  # assumes 0.1
+    np.testing.assert_allclose(p3, p)
+
+
+def test_extract_patches_outside_is_zero() -> None:
+    img = np.ones((300, 500), np.float32)
+    lms = {n: (0.0, 0.0) for n in LANDMARK_NAMES}
+    p = extract_patches(img, lms, 0.1, out_size=20)
+    assert p[0, :8, :8].max() == 0.0  # upper-left quarter lies outside the image
+    assert p[0, 12:, 12:].min() == 1.0

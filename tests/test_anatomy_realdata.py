@@ -1,0 +1,103 @@
+"""Issue-4 targets on the real abdi_dev radiographs (skipped when ../shared is absent).
+
+Images flagged CHECK in image_index.csv are left out, as in bench/eval_roi.py.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dentalosteo_gui.cli.main import main as cli_main
+from dentalosteo_gui.core.anatomy import assess_quality, border_arrays, propose_roi
+from dentalosteo_gui.core.imageio import load_radiograph
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def abdi(request) -> Path:
+    root = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "abdi_dev"
+    if not (root / "image_index.csv").is_file():
+        pytest.skip(f"{root} absent (development data is not shipped)")
+    return root
+
+
+@pytest.fixture(scope="module")
+def results(abdi: Path) -> list[dict]:
+    index = {int(r["id"]): r for r in csv.DictReader(open(abdi / "image_index.csv"))}
+    cols: dict[int, list] = collections.defaultdict(list)
+    for r in csv.DictReader(open(abdi / "inferior_border_by_column.csv")):
+        cols[int(r["image_id"])].append((int(r["x"]), int(r["y_lowest_mask_px_rater1"])))
+    out = []
+    for iid, row in sorted(index.items()):
+        if row["qc_flag"] == "CHECK":
+            continue
+        rad = load_radiograph(abdi / "images" / f"{iid}.png")
+        t0 = time.perf_counter()
+        prop = propose_roi(rad)
+        dt = time.perf_counter() - t0
+        t = np.asarray(cols[iid])
+        has = t[:, 1] >= 0
+        x, y = t[has, 0], t[has, 1]
+        b = prop.box
+        inb = (x >= b.x) & (x < b.x + b.w)
+        cov = float(np.mean((y[inb] >= b.y) & (y[inb] <= b.y + b.h)))
+        centre = 0.5 * (x.min() + x.max())
+        dist = np.abs(x - centre) / rad.width
+        pm = (dist >= 0.10) & (dist <= 0.30)
+        bx, by = border_arrays(prop)
+        err = float(np.mean(np.abs(np.interp(x[pm], bx, by) - y[pm])))
+        out.append({"id": iid, "cov": cov, "err": err, "w": b.w / rad.width,
+                    "off": abs(b.x + b.w / 2 - centre) / rad.width, "time": dt,
+                    "quality": assess_quality(rad, prop), "conf": prop.confidence})
+    return out
+
+
+def test_coverage(results) -> None:
+    frac = np.mean([r["cov"] >= 0.90 for r in results])
+    assert frac >= 0.90, [(r["id"], r["cov"]) for r in results if r["cov"] < 0.9]
+
+
+def test_box_width_and_centring(results) -> None:
+    for r in results:
+        assert 0.45 <= r["w"] <= 0.70
+        assert r["off"] < 0.06, r
+
+
+def test_border_error_premolar_molar(results) -> None:
+    errs = np.array([r["err"] for r in results])
+    assert np.median(errs) <= 6.0
+    assert np.percentile(errs, 90) <= 15.0
+
+
+def test_assessable_and_confident(results) -> None:
+    # these are ordinary panoramics: most must pass the quality gate
+    assert np.mean([not r["quality"] for r in results]) >= 0.8
+    assert np.median([r["conf"] for r in results]) >= 0.8
+
+
+def test_speed(results) -> None:
+    assert np.median([r["time"] for r in results]) < 1.0
+
+
+def test_cli_roi_json_and_overlay(abdi: Path, tmp_path: Path, capsys) -> None:
+    png = tmp_path / "ov.png"
+    rc = cli_main(["roi", str(abdi / "images" / "9.png"), "--json", "--pixel-spacing", "0.1",
+                   "--overlay", str(png)])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("roi", "border", "landmarks", "mcw_mm", "klemetti_rule", "confidence", "warnings"):
+        assert key in d
+    assert set(d["roi"]) == {"x", "y", "w", "h"}
+    assert set(d["border"]) == {"left", "right"}
+    assert max(p[0] for p in d["border"]["right"]) < min(p[0] for p in d["border"]["left"])
+    assert len(d["landmarks"]) == 8
+    assert d["mcw_mm"]["assumed_spacing"] is False
+    assert png.is_file() and png.stat().st_size > 10000

@@ -1,0 +1,96 @@
+"""ROI proposal and border tracing on synthetic phantoms (no shared data needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dentalosteo_gui.core.anatomy import border_arrays, border_from_box, box_size, propose_roi
+from dentalosteo_gui.core.imageio import from_array
+from dentalosteo_gui.core.phantoms import generate_phantom
+from dentalosteo_gui.core.types import RoiBox
+
+
+@pytest.fixture(scope="module")
+def phantoms():
+    cases = [generate_phantom(s, klemetti=k) for s, k in ((101, "C1"), (102, "C2"), (103, "C3"))]
+    return [(from_array(c.image, spacing=c.truth.pixel_spacing_mm), c.truth) for c in cases]
+
+
+def _truth_border(truth) -> np.ndarray:
+    return np.asarray(list(truth.border_right) + list(truth.border_left), dtype=float)
+
+
+def test_box_has_published_proportions() -> None:
+    assert box_size(1200, 630) == (700, 140)
+    w, h = box_size(2400, 1260)
+    assert (w, h) == (1400, 280)
+
+
+def test_roi_covers_true_border_and_traces_it(phantoms) -> None:
+    for rad, truth in phantoms:
+        prop = propose_roi(rad)
+        b = prop.box
+        assert 0.45 <= b.w / rad.width <= 0.70
+        assert b.x >= 0 and b.y >= 0 and b.x + b.w <= rad.width and b.y + b.h <= rad.height
+        tb = _truth_border(truth)
+        inside_cols = (tb[:, 0] >= b.x) & (tb[:, 0] < b.x + b.w)
+        cov = np.mean((tb[inside_cols, 1] >= b.y) & (tb[inside_cols, 1] <= b.y + b.h))
+        assert cov >= 0.95
+        bx, by = border_arrays(prop)
+        sel = inside_cols
+        err = np.abs(np.interp(tb[sel, 0], bx, by) - tb[sel, 1])
+        assert np.median(err) < 3.0, np.median(err)
+        assert np.percentile(err, 95) < 8.0
+        # centred on the mandible: truth midline between the two half-borders
+        mid = 0.5 * (max(p[0] for p in truth.border_right) + min(p[0] for p in truth.border_left))
+        assert abs(b.x + b.w / 2 - mid) < 0.03 * rad.width
+        assert prop.confidence >= 0.7
+
+
+def test_sides_are_patient_sides(phantoms) -> None:
+    rad, _ = phantoms[0]
+    prop = propose_roi(rad)
+    xr = [p[0] for p in prop.border_right]
+    xl = [p[0] for p in prop.border_left]
+    assert xr and xl
+    assert max(xr) <= min(xl)  # patient's right = image-left half
+    assert np.mean(xr) < rad.width / 2 < np.mean(xl)
+
+
+def test_border_from_box_keeps_box_and_follows_border(phantoms) -> None:
+    rad, truth = phantoms[1]
+    prop = propose_roi(rad)
+    moved = RoiBox(prop.box.x + 40, prop.box.y - 20, prop.box.w - 80, prop.box.h + 30)
+    p2 = border_from_box(rad, moved)
+    assert p2.box == moved.clipped(rad.width, rad.height)
+    bx, by = border_arrays(p2)
+    assert bx.min() >= moved.x - 1 and bx.max() <= moved.x + moved.w + 1
+    tb = _truth_border(truth)
+    sel = (tb[:, 0] > bx.min()) & (tb[:, 0] < bx.max())
+    assert np.median(np.abs(np.interp(tb[sel, 0], bx, by) - tb[sel, 1])) < 3.0
+
+
+def test_small_and_16bit_phantom() -> None:
+    case = generate_phantom(7, size_scale=0.4, bit_depth=16)
+    rad = from_array(case.image, spacing=case.truth.pixel_spacing_mm)
+    prop = propose_roi(rad)
+    tb = _truth_border(case.truth)
+    bx, by = border_arrays(prop)
+    sel = (tb[:, 0] >= prop.box.x) & (tb[:, 0] < prop.box.x + prop.box.w)
+    assert np.median(np.abs(np.interp(tb[sel, 0], bx, by) - tb[sel, 1])) < 2.5
+
+
+def test_flat_image_gives_low_confidence() -> None:
+    rng = np.random.default_rng(0)
+    img = (0.4 + 0.01 * rng.standard_normal((600, 1300))).astype(np.float32)
+    prop = propose_roi(from_array(img))
+    assert prop.confidence < 0.5
+    assert prop.reasons
+
+
+def test_square_image_flagged() -> None:
+    case = generate_phantom(3, size_scale=0.3)
+    img = case.image[:, : case.image.shape[0]]  # crop to a square
+    prop = propose_roi(from_array(img))
+    assert any("aspect ratio" in r for r in prop.reasons)
