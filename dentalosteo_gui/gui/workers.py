@@ -45,6 +45,7 @@ class Worker(QtCore.QRunnable):
         self.cancel_event = threading.Event()
         self.signals = WorkerSignals()
         self.done = threading.Event()
+        self.started = threading.Event()
         try:
             params = inspect.signature(fn).parameters
             self._wants_cancel = "cancel" in params and "cancel" not in kwargs
@@ -77,6 +78,7 @@ class Worker(QtCore.QRunnable):
         return self.cancel_event.is_set()
 
     def run(self) -> None:  # noqa: D401 - Qt entry point, runs on the pool thread
+        self.started.set()
         kwargs = dict(self.kwargs)
         if self._wants_cancel:
             kwargs["cancel"] = self.cancel_event
@@ -160,6 +162,8 @@ class WorkerPool(QtCore.QObject):
         self.cancel_all()
         self.pool.clear()  # drop queued jobs that never started
         ok = bool(self.pool.waitForDone(timeout_ms))
+        with self._lock:
+            self._active = {w for w in self._active if w.started.is_set() and not w.done.is_set()}
         if not ok:
             log.warning("workers still running after %d ms: %s", timeout_ms,
                         ", ".join(w.name for w in self.active))
