@@ -558,3 +558,26 @@ def test_model_load_failure_falls_back_to_rule_based(qtbot: Any, errors: list) -
     assert res is not None and res.risk is None and res.mcw_right_mm is not None
     assert "failed to load" in win.model_label.text() and len(errors) == 1
     close_window(win)
+
+
+def test_history_dialog_lists_and_reopens(qtbot: Any, png: Path) -> None:
+    from dentalosteo_gui.gui.history_dialog import HistoryDialog
+
+    eng = FakeEngine()
+    win = make_window(qtbot, eng, record_history=True)
+    open_and_wait(qtbot, win, png)
+    box = win.session.result.roi
+    roi = win.canvas.roi
+    roi.setPos((box.x + 10, box.y), update=True, finish=False)
+    with qtbot.waitSignal(win.screening_done, timeout=5000):
+        roi.sigRegionChangeFinished.emit(roi)
+    store = win._history_store()
+    dlg = HistoryDialog(store, None, False, win)
+    qtbot.addWidget(dlg)
+    assert dlg.table.rowCount() == 2
+    assert dlg.table.item(0, 6).text() == "1"  # the newest screening carries the ROI edit
+    reopened: list[str] = []
+    dlg.open_case.connect(reopened.append)
+    dlg._reopen(0, 0)
+    assert reopened == [str(png)]
+    close_window(win)
