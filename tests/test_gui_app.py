@@ -581,3 +581,31 @@ def test_history_dialog_lists_and_reopens(qtbot: Any, png: Path) -> None:
     dlg._reopen(0, 0)
     assert reopened == [str(png)]
     close_window(win)
+
+
+def test_space_tap_toggles_heatmap_space_drag_pans(qtbot: Any, png: Path) -> None:
+    from PySide6 import QtTest
+
+    eng = FakeEngine()
+    win = make_window(qtbot, eng)
+    open_and_wait(qtbot, win, png)
+    vp = win.canvas.viewport()
+    win.canvas.setFocus()
+    # hold Space and drag starting ON the ROI box: the view pans, the box does not move
+    roi_before = win.canvas.roi_box()
+    centre = win.canvas.mapFromScene(win.canvas.view.mapViewToScene(QtCore.QPointF(
+        roi_before.x + roi_before.w / 2, roi_before.y + roi_before.h / 2)))
+    (x0, _), _ = win.canvas.view.viewRange()
+    QtTest.QTest.keyPress(win.canvas, QtCore.Qt.Key.Key_Space)
+    QtTest.QTest.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, pos=centre)
+    for dx in (20, 40, 80):
+        QtTest.QTest.mouseMove(vp, centre + QtCore.QPoint(dx, 0))
+    QtTest.QTest.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, pos=centre + QtCore.QPoint(80, 0))
+    QtTest.QTest.keyRelease(win.canvas, QtCore.Qt.Key.Key_Space)
+    (x1, _), _ = win.canvas.view.viewRange()
+    assert x1 < x0  # content moved right = view origin moved left
+    assert win.canvas.roi_box() == roi_before and len(eng.calls) == 1
+    assert win.session.display.heatmap_visible  # a drag is not a tap
+    qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_Space)
+    assert not win.session.display.heatmap_visible
+    close_window(win)

@@ -171,12 +171,56 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.roi: pg.RectROI | None = None
         self.landmark_items: dict[str, LandmarkItem] = {}
         self._syncing = False
+        self.space_held = False
+        self.space_dragged = False
+        self._pan_last: QtCore.QPointF | None = None
         self._gray_lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 
         session.events.image.connect(self._on_image)
         session.events.result.connect(self._on_result)
         session.events.display.connect(self._on_display)
         session.events.mode.connect(self._on_result)
+
+    # ------------------------------------------------------------------ space-drag pan
+    def set_space_held(self, held: bool) -> None:
+        """While Space is held, a left drag anywhere (even on the box) pans the view."""
+        self.space_held = held
+        if held:
+            self.space_dragged = False
+            self.viewport().setCursor(QtCore.Qt.CursorShape.OpenHandCursor)
+        else:
+            self._pan_last = None
+            self.viewport().unsetCursor()
+
+    def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802
+        if getattr(self, "space_held", False) and ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            self._pan_last = ev.position()
+            self.viewport().setCursor(QtCore.Qt.CursorShape.ClosedHandCursor)
+            ev.accept()
+            return
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802
+        last = getattr(self, "_pan_last", None)
+        if getattr(self, "space_held", False) and last is not None:
+            pos = ev.position()
+            a = self.view.mapSceneToView(self.mapToScene(last.toPoint()))
+            b = self.view.mapSceneToView(self.mapToScene(pos.toPoint()))
+            self.view.translateBy(x=a.x() - b.x(), y=a.y() - b.y())
+            self._pan_last = pos
+            self.space_dragged = True
+            ev.accept()
+            return
+        super().mouseMoveEvent(ev)
+
+    def mouseReleaseEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802
+        if getattr(self, "_pan_last", None) is not None:
+            self._pan_last = None
+            if getattr(self, "space_held", False):
+                self.viewport().setCursor(QtCore.Qt.CursorShape.OpenHandCursor)
+            ev.accept()
+            return
+        super().mouseReleaseEvent(ev)
 
     # ------------------------------------------------------------------ view
     def fit(self) -> None:

@@ -49,7 +49,8 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+R", "Screen again"),
     ("1 / 2", "ROI mode / landmark mode"),
     ("P", "Reset the box (or landmarks) to the proposal"),
-    ("Space", "Heatmap on/off"),
+    ("Space (tap)", "Heatmap on/off"),
+    ("Space + drag", "Pan (also over the box or the points)"),
     ("B / N", "Traced borders / MCW normals on/off"),
     ("F, double-click", "Fit the image"),
     ("+ / - , wheel", "Zoom"),
@@ -155,6 +156,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_ui()
         self._build_actions()
         self._connect_session()
+        qapp = QtWidgets.QApplication.instance()
+        if qapp is not None:
+            qapp.installEventFilter(self)
         app = QtWidgets.QApplication.instance()
         if isinstance(app, QtWidgets.QApplication):
             theme.apply_theme(app, self.session.settings.dark_theme)
@@ -263,8 +267,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_zoom_out = a("Zoom &out", lambda: self.canvas.zoom(0.8), QtGui.QKeySequence.StandardKey.ZoomOut)
         self.act_invert = a("&Invert", self.session.set_invert, "I", "invert", checkable=True)
         self.act_reset_wl = a("&Reset window/level", lambda: self.apply_level_preset("Full range"), "R")
-        self.act_heatmap = a("&Heatmap", self.session.set_heatmap_visible, "Space", "heatmap", checkable=True,
-                             tip="Show where the model looked (Space)")
+        # Space: a tap toggles the heatmap, holding it while dragging pans (see eventFilter),
+        # so it is not a QAction shortcut (that would fire on the key press).
+        self.act_heatmap = a("&Heatmap\tSpace", self.session.set_heatmap_visible, None, "heatmap",
+                             checkable=True, tip="Show where the model looked (tap Space)")
+        self.act_heatmap.setIconText("Heatmap")
         self.act_heatmap.setChecked(self.session.display.heatmap_visible)
         self.act_borders = a("Traced &borders", lambda on: self.session.set_overlays(borders=on), "B",
                              checkable=True)
@@ -816,10 +823,38 @@ class MainWindow(QtWidgets.QMainWindow):
             ev.acceptProposedAction()
             self.open_paths(files)
 
+    # ================================================================== Space key
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802
+        """Space in this window (not in a text field or on a button): tap = heatmap, hold = pan."""
+        et = ev.type()
+        if et not in (QtCore.QEvent.Type.KeyPress, QtCore.QEvent.Type.KeyRelease):
+            return False
+        if not isinstance(ev, QtGui.QKeyEvent) or ev.key() != QtCore.Qt.Key.Key_Space:
+            return False
+        if not isinstance(obj, QtWidgets.QWidget) or not (obj is self or self.isAncestorOf(obj)):
+            return False
+        if isinstance(obj, (QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox, QtWidgets.QTextEdit,
+                            QtWidgets.QPlainTextEdit, QtWidgets.QAbstractButton, QtWidgets.QComboBox,
+                            QtWidgets.QAbstractItemView)):
+            return False
+        if ev.isAutoRepeat():
+            return True
+        if et == QtCore.QEvent.Type.KeyPress:
+            self.canvas.set_space_held(True)
+        else:
+            dragged = self.canvas.space_dragged
+            self.canvas.set_space_held(False)
+            if not dragged:
+                self.act_heatmap.toggle()
+        return True
+
     # ================================================================== quit
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802
         """Cancel and wait for every worker so no thread outlives the window."""
         self._closing = True
+        app = QtWidgets.QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
         dlg = getattr(self, "batch_dialog", None)
         if dlg is not None:
             dlg.close()
