@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import logging
 import os
 import threading
@@ -154,7 +155,10 @@ def read_done(csv_path: Path) -> set[str]:
         return set()
     try:
         with open(csv_path, newline="", encoding="utf-8", errors=CSV_ERRORS) as fh:
-            return {row["file"] for row in csv.DictReader(fh) if row.get("file")}
+            text = fh.read()
+        if not text.endswith("\n"):  # a torn last row (crash mid-write) is not done
+            text = text[: text.rfind("\n") + 1]
+        return {row["file"] for row in csv.DictReader(io.StringIO(text, newline="")) if row.get("file")}
     except (OSError, KeyError, csv.Error, UnicodeDecodeError):
         return set()
 
@@ -228,8 +232,14 @@ def format_eta(seconds: float | None) -> str:
 
 
 def open_csv_appender(path: Path, resume: bool) -> tuple[Any, Any]:
-    """Open the batch CSV for appending rows durably (resume keeps existing rows)."""
+    """Open the batch CSV for appending rows durably (resume keeps existing rows).
+
+    When resuming, a torn last line (a crash or a full disk in the middle of a row write)
+    is cut off first, so the next row does not run into it.
+    """
     exists = path.exists() and path.stat().st_size > 0
+    if resume and exists:
+        exists = _drop_torn_last_line(path)
     mode = "a" if (resume and exists) else "w"
     fh = open(path, mode, newline="", encoding="utf-8", errors=CSV_ERRORS)  # noqa: SIM115 - closed by caller
     writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
@@ -238,3 +248,29 @@ def open_csv_appender(path: Path, resume: bool) -> tuple[Any, Any]:
         fh.flush()
         os.fsync(fh.fileno())
     return fh, writer
+
+
+def _drop_torn_last_line(path: Path) -> bool:
+    """Truncate ``path`` after its last newline; returns whether a complete header remains."""
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - 1))
+        if fh.read(1) == b"\n":
+            return True
+        pos = size
+        block = 1 << 16
+        keep = 0
+        while pos > 0:
+            start = max(0, pos - block)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            i = chunk.rfind(b"\n")
+            if i >= 0:
+                keep = start + i + 1
+                break
+            pos = start
+        log.warning("batch CSV: dropped a torn last line (%d bytes) left by an interrupted run", size - keep)
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+        return keep > 0
