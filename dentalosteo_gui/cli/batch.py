@@ -65,18 +65,29 @@ def run(args: argparse.Namespace) -> int:
         cancel.set()
 
     old = signal.signal(signal.SIGINT, on_sigint)
-    fh, writer = open_csv_appender(out, resume=not args.restart)
+    try:
+        fh, writer = open_csv_appender(out, resume=not args.restart)
+    except OSError as exc:
+        signal.signal(signal.SIGINT, old)
+        raise _csv_error(out, exc) from None
+    history = _open_history()
     n_ok = n_err = 0
     show = not args.quiet and sys.stderr.isatty() or os.environ.get("DENTALOSTEO_PROGRESS") == "1"
     if skipped:
         sys.stderr.write(f"resuming: {skipped} file(s) already in {out}\n")
     try:
         for item in iter_batch(lambda rad, sp: engine.screen(rad, pixel_spacing_mm=sp), todo, spacing,
-                               workers=args.workers, cancel=cancel, keep_radiographs=bool(pdf_dir)):
+                               workers=args.workers, cancel=cancel,
+                               keep_radiographs=bool(pdf_dir) or history is not None):
             label = case_label(item.path, anonymize)
-            writer.writerow(flatten(item.result, label, item.error))
-            fh.flush()
-            os.fsync(fh.fileno())
+            if history is not None and item.result is not None:
+                _record(history, item, anonymize)
+            try:
+                writer.writerow(flatten(item.result, label, item.error))
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError as exc:  # full disk, drive removed: stop with one clear line
+                raise _csv_error(out, exc) from None
             if item.error:
                 n_err += 1
             else:
@@ -96,7 +107,12 @@ def run(args: argparse.Namespace) -> int:
                 sys.stderr.write(msg if show else msg.lstrip("\r") + "\n")
                 sys.stderr.flush()
     finally:
-        fh.close()
+        try:
+            fh.close()
+        except OSError:  # the buffered tail cannot be written (disk full): already reported
+            pass
+        if history is not None:
+            history.close()
         signal.signal(signal.SIGINT, old)
     if show:
         sys.stderr.write("\n")
@@ -110,3 +126,39 @@ def run(args: argparse.Namespace) -> int:
 def _bar(done: int, total: int, width: int = 24) -> str:
     filled = int(width * done / max(total, 1))
     return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def _csv_error(out: Path, exc: OSError) -> Exception:
+    from ..core.atomic import WriteError, _explain
+
+    reason, hint = _explain(exc)
+    tail = "the rows written so far are kept; run again to resume"
+    return WriteError(out, reason, f"{hint}; {tail}" if hint else tail)
+
+
+def _open_history():  # type: ignore[no-untyped-def]
+    """The screening history (every screening is recorded); None when it cannot be opened."""
+    import logging
+
+    try:
+        from ..core.history import History
+
+        return History()
+    except Exception as exc:  # noqa: BLE001 - the batch still runs; the CSV is the main output
+        logging.getLogger(__name__).warning("history not available for this batch: %s", type(exc).__name__)
+        return None
+
+
+def _record(history, item, anonymize: bool) -> None:  # type: ignore[no-untyped-def]
+    """Record one screening in the history (best effort, like ``screen``)."""
+    import logging
+
+    try:
+        from ..core.history import file_sha256
+
+        if item.radiograph is None:
+            return
+        history.record_screening(item.result, item.radiograph, file_sha256=file_sha256(item.path),
+                                 anonymize=anonymize)
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger(__name__).warning("history not recorded: %s", type(exc).__name__)
