@@ -90,6 +90,21 @@ def _check(cancel: threading.Event | Callable[[], bool] | None) -> None:
         raise Cancelled("screening cancelled")
 
 
+def _evidence_with_normals(cortex: Any) -> dict[str, Any]:
+    """Cortex evidence plus the measurement normals (segments) the GUI and report draw.
+
+    ``normals`` is kept out of the JSON output (see ScreeningResult.as_json_dict).
+    """
+    if cortex is None:
+        return {}
+    ev = dict(cortex.evidence)
+    ev["normals"] = [
+        [[float(a[0]), float(a[1])], [float(b[0]), float(b[1])]]
+        for side in (cortex.right, cortex.left) for a, b in (side.normals or [])
+    ]
+    return ev
+
+
 class Engine:
     """Loads nothing itself; holds the backends (loaded once, warmed on first use)."""
 
@@ -245,7 +260,7 @@ class Engine:
             klemetti_probabilities=klemetti_probs,
             klemetti_rule=rule_class,
             klemetti_agree=agree,
-            klemetti_evidence=dict(cortex.evidence) if cortex else {},
+            klemetti_evidence=_evidence_with_normals(cortex),
             mcw_left_mm=cortex.left.mcw_mm if cortex else None,
             mcw_right_mm=cortex.right.mcw_mm if cortex else None,
             assumed_spacing=assumed,

@@ -236,7 +236,7 @@ class ScreeningResult:
                 "probabilities": self.klemetti_probabilities,
                 "rule_class": self.klemetti_rule,
                 "agree": self.klemetti_agree,
-                "evidence": self.klemetti_evidence,
+                "evidence": {k: v for k, v in self.klemetti_evidence.items() if k != "normals"},
             },
             "mcw_mm": {
                 "left": self.mcw_left_mm,
