@@ -72,10 +72,22 @@ def _encode_phantom(args: tuple[int, int]) -> dict[str, Any]:
             "lm_exact": l_exact, "lm_ctx": l_ctx}
 
 
-def generate_cached(n: int, seed: int, workers: int, work: Path) -> list[dict[str, Any]]:
+def generate_cached(n: int, seed: int, workers: int, work: Path, cache_file: str | None = None
+                    ) -> list[dict[str, Any]]:
     """All phantoms' cached inputs, from ``work`` when already computed."""
     work.mkdir(parents=True, exist_ok=True)
-    cache = work / f"phantoms_v{CACHE_VERSION}_s{seed}_n{n}_{ROI_SHAPE[0]}x{ROI_SHAPE[1]}_p{PATCH}.pkl"
+    import hashlib
+
+    from ..core import phantoms
+
+    gen = hashlib.sha256(Path(phantoms.__file__).read_bytes()).hexdigest()[:10]
+    if cache_file:
+        with open(cache_file, "rb") as f:
+            items = pickle.load(f)
+        print(f"phantoms: {len(items)} from {cache_file}", flush=True)
+        return items[:n]
+    cache = work / (f"phantoms_v{CACHE_VERSION}_g{gen}_s{seed}_n{n}_{ROI_SHAPE[0]}x{ROI_SHAPE[1]}"
+                    f"_p{PATCH}.pkl")
     if cache.is_file():
         with open(cache, "rb") as f:
             items = pickle.load(f)
@@ -94,6 +106,45 @@ def generate_cached(n: int, seed: int, workers: int, work: Path) -> list[dict[st
         pickle.dump(items, f, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(cache.with_suffix(".tmp"), cache)
     return items
+
+
+def _measure_phantom(args: tuple[int, int]) -> float | None:
+    """Worker: the anatomy module's mean MCW on phantom ``i`` (proposed ROI, as the app does)."""
+    seed, i = args
+    from ..core import phantoms
+    from ..core.anatomy import measure_cortex, propose_roi
+    from ..core.imageio import to_unit_float
+    from ..core.types import Radiograph
+
+    case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i))
+    px = to_unit_float(case.image, 16 if case.image.dtype == np.uint16 else 8)
+    rad = Radiograph(pixels=px, pixel_spacing_mm=float(case.truth.pixel_spacing_mm))
+    try:
+        m = measure_cortex(rad, propose_roi(rad))
+    except Exception:  # noqa: BLE001 - an unmeasurable phantom counts as missing
+        return None
+    vals = [v for v in (m.right.mcw_mm, m.left.mcw_mm) if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def measured_mcw_cached(seed: int, indices: np.ndarray, workers: int, work: Path) -> list[float | None]:
+    """Measured mean MCW of the given phantoms (cached in ``work``)."""
+    import hashlib
+
+    from ..core import anatomy, phantoms
+
+    src = b"".join(p.read_bytes() for p in sorted(Path(anatomy.__file__).parent.glob("*.py")))
+    key = hashlib.sha256(src + Path(phantoms.__file__).read_bytes()
+                         + np.asarray(indices).tobytes()).hexdigest()[:12]
+    cache = work / f"measured_mcw_s{seed}_{key}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    t0 = time.monotonic()
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as ex:
+        vals = list(ex.map(_measure_phantom, [(seed, int(i)) for i in indices], chunksize=4))
+    print(f"measured MCW on {len(vals)} test phantoms in {time.monotonic() - t0:.0f}s", flush=True)
+    cache.write_text(json.dumps(vals))
+    return vals
 
 
 def stratified_split(labels: np.ndarray, seed: int, fractions: tuple[float, float, float] = (0.6, 0.15, 0.25)
@@ -146,7 +197,7 @@ def paired_auc_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: i
 def train_one(
     arch: str, items: list[dict[str, Any]], split: tuple[np.ndarray, np.ndarray, np.ndarray],
     epochs: int, seed: int, out: Path, n_total: int, gen_seed: int, klemetti: bool, lr: float,
-    work: Path,
+    work: Path, measured: list[float | None] | None = None,
 ) -> dict[str, Any]:
     """Train, calibrate, evaluate and save one bundled pack; returns its card."""
     from . import zoo
@@ -203,6 +254,18 @@ def train_one(
             "auc_ci95": list(M.auc_bootstrap_ci(yt, -mcw, 2000, seed)),
             "model_minus_rule": paired_auc_difference(yt, risk, -mcw, 2000, seed),
             "klemetti_truth_only_auc": M.finite_or_none(M.auc(yt, test.klemetti.astype(float)))}
+    if measured is not None:
+        ok = np.array([v is not None for v in measured])
+        mm = np.array([v if v is not None else np.nan for v in measured], dtype=float)
+        rule["measured"] = {
+            "definition": "risk = -mean MCW measured by core.anatomy (proposed ROI + measure_cortex)",
+            "n": int(ok.sum()),
+            "auc": M.finite_or_none(M.auc(yt[ok], -mm[ok])) if ok.sum() > 2 else None,
+            "model_auc_same_images": M.finite_or_none(M.auc(yt[ok], risk[ok])) if ok.sum() > 2 else None,
+            "mcw_mae_mm": float(np.mean(np.abs(mm[ok] - mcw[ok]))) if ok.any() else None,
+        }
+        if ok.sum() > 2:
+            rule["measured"]["model_minus_rule"] = paired_auc_difference(yt[ok], risk[ok], -mm[ok], 2000, seed)
     if pt.get("attention") is not None:
         att = pt["attention"]
         held["attention_mean"] = dict(zip(("condyle", "gonial_angle", "premolar", "maxillary_tuberosity"),
@@ -211,13 +274,19 @@ def train_one(
     card = {
         "name": out.name,
         "version": "0.1.0",
-        "arch": arch + ("" if mode == "roi" else " (light branch)"),
+        "arch": arch,
+        "branch": "light" if mode == "landmarks" else None,
         "mode": mode,
         "input": input_section(mode, shape, PATCH_MM),
         "preprocessing": (pp.PREPROCESSING_DESCRIPTION_ROI if mode == "roi"
                           else pp.PREPROCESSING_DESCRIPTION_LANDMARKS),
         "outputs": card_outputs(klemetti, mode == "landmarks"),
         "gradcam_layer": zoo.GRADCAM_LAYERS.get(arch),
+        "training_data": {
+            "description": (f"{n_total} synthetic phantoms (dentalosteo_gui.core.phantoms, seed "
+                            f"{gen_seed}), {tr.size} for training, {va.size} validation, {te.size} "
+                            "held-out test"),
+            "source": "phantom", "n": int(n_total)},
         "training": {
             "data": (f"{n_total} synthetic phantoms (dentalosteo_gui.core.phantoms, seed {gen_seed}); "
                      "ground-truth ROI boxes" if mode == "roi" else
@@ -256,16 +325,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="models", help="folder for the packs (default: models)")
     ap.add_argument("--n", type=int, default=800, help="number of phantoms (default 800)")
     ap.add_argument("--seed", type=int, default=2026, help="phantom set seed (default 2026)")
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
     ap.add_argument("--work", default="build/bundle_models", help="cache and checkpoint folder")
     ap.add_argument("--only", choices=("default", "landmarks", "both"), default="both")
+    ap.add_argument("--cache", default=None, help=argparse.SUPPRESS)  # development: a given cache
+    ap.add_argument("--no-measured-rule", action="store_true",
+                    help="skip measuring MCW with the anatomy module on the test phantoms")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     t0 = time.monotonic()
     out = Path(args.out)
-    items = generate_cached(args.n, args.seed, args.workers, Path(args.work))
+    items = generate_cached(args.n, args.seed, args.workers, Path(args.work), args.cache)
     gen_s = time.monotonic() - t0
     labels = np.array([it["label"] for it in items])
     split = stratified_split(labels, args.seed)
@@ -276,13 +348,19 @@ def main(argv: list[str] | None = None) -> int:
 
     summary["device"] = select_device("cpu")
     ckdir = Path(args.work)
+    measured = None
+    if not args.no_measured_rule:
+        try:
+            measured = measured_mcw_cached(args.seed, split[2], args.workers, ckdir)
+        except ImportError as exc:
+            print(f"measured MCW rule skipped ({exc})", flush=True)
     if args.only in ("default", "both"):
         card = train_one("compact", items, split, args.epochs, args.seed, out / "default", args.n,
-                         args.seed, True, 2e-3, ckdir)
+                         args.seed, True, 3e-3, ckdir, measured)
         summary["default"] = _brief(card)
     if args.only in ("landmarks", "both"):
         card = train_one("siamese-attention", items, split, args.epochs, args.seed, out / "landmarks",
-                         args.n, args.seed, False, 2e-3, ckdir)
+                         args.n, args.seed, False, 3e-3, ckdir, measured)
         summary["landmarks"] = _brief(card)
     summary["total_seconds"] = round(time.monotonic() - t0, 1)
     print(json.dumps(summary, indent=2, default=float), flush=True)

@@ -135,19 +135,44 @@ class ModelPack:
         """Batch prediction: arrays ``risk`` (calibrated), ``risk_raw``, and, when the model
         has them, ``klemetti`` (N, 3) and ``attention`` (N, 4)."""
         model = self.keras_model()
-        out = model(np.asarray(x, dtype=np.float32), training=False)
-        if not isinstance(out, dict):
-            out = {"risk": out}
-        res = {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+        return self._interpret(model(np.asarray(x, dtype=np.float32), training=False))
+
+    def _interpret(self, out: Any) -> dict[str, np.ndarray]:
+        """Raw model outputs (dict, list or one array) -> named arrays with calibrated risk.
+
+        A list is matched by width (2 risk, 3 klemetti, 4 attention), so the order Keras
+        flattens the outputs in does not matter."""
+        if isinstance(out, dict):
+            res = {str(k): np.asarray(v, dtype=np.float64) for k, v in out.items()}
+        else:
+            seq = list(out) if isinstance(out, (list, tuple)) else [out]
+            by_width = {2: "risk", 3: "klemetti", 4: "attention"}
+            res = {}
+            for v in seq:
+                a = np.asarray(v, dtype=np.float64)
+                a = a.reshape(1, -1) if a.ndim == 1 else a
+                name = by_width.get(int(a.shape[-1]))
+                if name is None or name in res:
+                    raise ModelError(f"{self.path}: unexpected model output of shape {a.shape}")
+                res[name] = a
+        if "risk" not in res:
+            raise ModelError(f"{self.path}: the model has no 'risk' output")
         raw = res["risk"][:, 1]
         res["risk_raw"] = raw
         res["risk"] = calibrate(raw, self.temperature)
         return res
 
+    def predict_from_outputs(self, outs: Any) -> dict[str, Any]:
+        """Like :meth:`predict` but from already computed raw outputs (e.g. of a Grad-CAM pass)."""
+        return self._single(self._interpret(outs))
+
     def predict(self, x: np.ndarray | list) -> dict[str, Any]:
         """Prediction for ONE input: calibrated ``risk``, ``risk_raw``, ``klemetti`` (dict or
         None), ``attention`` (dict or None)."""
-        r = self.predict_arrays(x)
+        return self._single(self.predict_arrays(x))
+
+    @staticmethod
+    def _single(r: dict[str, np.ndarray]) -> dict[str, Any]:
         kl = r.get("klemetti")
         att = r.get("attention")
         return {

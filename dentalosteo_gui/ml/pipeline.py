@@ -271,6 +271,8 @@ def train_from_folder(
                           else pp.PREPROCESSING_DESCRIPTION_ROI),
         "outputs": card_outputs(has_k, mode == "landmarks"),
         "gradcam_layer": zoo.GRADCAM_LAYERS.get(arch),
+        "training_data": {"description": f"dataset folder {Path(data).name} ({len(rows)} images)",
+                          "source": src, "n": len(rows)},
         "training": {"data": f"dataset folder {Path(data).name} ({len(rows)} images)", "source": src,
                      "n": len(rows), "n_train": int(n_train), "n_val": int(n_val), "n_test": int(n_test),
                      "protocol": protocol, "seed": seed, "weights_init": weights,

@@ -144,11 +144,14 @@ def fit(
         opt.apply(grads, model.trainable_variables)
         return loss_r, loss_k
 
-    step = step_fn if eager else tf.function(step_fn, reduce_retracing=True)
+    # tracing costs seconds; for a handful of steps (tests, tiny data) eager is faster
+    step = step_fn if (eager or total_steps <= 12) else tf.function(step_fn, reduce_retracing=True)
 
     # ---- resume
     ck = Path(ckpt_dir) if ckpt_dir else None
-    sig = cfg.signature()
+    arch_sig = hashlib.sha256(json.dumps(model.get_config(), sort_keys=True, default=str).encode()
+                              ).hexdigest()[:8]
+    sig = f"{cfg.signature()}-{arch_sig}-n{n}"
     history: dict[str, Any] = {"epochs": [], "best_epoch": None, "stopped_early": False,
                                "config_signature": sig}
     start_epoch, best, best_weights, wait = 0, float("inf"), None, 0
@@ -180,7 +183,7 @@ def fit(
             return
         ck.mkdir(parents=True, exist_ok=True)
         np.savez(ck / "last.npz", **{f"w{i}": w for i, w in enumerate(model.get_weights())})
-        np.savez(ck / "opt.npz", **{f"v{i}": np.asarray(v) for i, v in enumerate(opt.variables)})
+        np.savez(ck / "opt.npz", **{f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(opt.variables)})
         if best_weights is not None:
             np.savez(ck / "best.npz", **{f"w{i}": w for i, w in enumerate(best_weights)})
         tmp = ck / "state.json.tmp"

@@ -39,6 +39,20 @@ IMAGENET_FILES: dict[str, str] = {
 }
 IMAGENET_URL_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
+# Batch-norm moving averages must settle within the few hundred steps of a CPU training run
+# (Keras' default 0.99 leaves inference statistics far from the training ones); our small
+# CNNs use GroupNorm by default, which has no training / inference difference at all.
+BN_MOMENTUM = 0.9
+NORM = "gn"  # "bn" for BatchNorm
+
+
+def _norm(L, name: str):
+    """Normalisation of our small CNNs: GroupNorm (4 groups) behaves the same in training and
+    inference, unlike BatchNorm with the few steps and small batches of CPU training."""
+    if NORM == "bn":
+        return L.BatchNormalization(momentum=BN_MOMENTUM, name=name)
+    return L.GroupNormalization(groups=4, name=name)
+
 # Last convolutional layer (Grad-CAM target) per architecture.
 GRADCAM_LAYERS: dict[str, str | None] = {
     "compact": "last_conv",
@@ -187,7 +201,9 @@ def _heads(keras, features, klemetti: bool, hidden: list[int], dropout: float) -
 
 
 def _build_compact(keras, shape, klemetti: bool, width: int = 1):
-    """Our default: a small CNN on the ROI (Conv-BN-ReLU stem, separable blocks, GAP+GMP)."""
+    """Our default: a small CNN on the ROI (Conv-GN-ReLU stem, separable blocks, global average
+    pooling, Dense 32). GAP keeps the initial logits small; global max pooling (tried) made the
+    training-mode outputs extreme and the loss start far above chance."""
     L = keras.layers
     inp = keras.Input(shape=shape, name="image")
     x = inp
@@ -200,12 +216,10 @@ def _build_compact(keras, shape, klemetti: bool, width: int = 1):
         last = i == len(spec) - 1
         conv = L.Conv2D if kind == "conv" else L.SeparableConv2D
         x = conv(filters, 3, strides=stride, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = L.BatchNormalization(name=f"bn{i}")(x)
+        x = _norm(L, f"bn{i}")(x)
         x = L.Activation("relu", name="last_conv" if last else f"relu{i}")(x)
-    feats = L.Concatenate(name="pool_concat")([L.GlobalAveragePooling2D(name="gap")(x),
-                                               L.GlobalMaxPooling2D(name="gmp")(x)])
-    feats = L.Dropout(0.3, name="feat_drop")(feats)
-    return keras.Model(inp, _heads(keras, feats, klemetti, [32], 0.3), name="compact")
+    feats = L.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inp, _heads(keras, feats, klemetti, [32], 0.1), name="compact")
 
 
 def _build_cnn3(keras, shape, klemetti: bool):
@@ -236,7 +250,11 @@ def _build_application(keras, arch: str, shape, klemetti: bool, weights_path: st
     x = L.Rescaling(_INPUT_SCALE[fam], name="input_scale")(inp)
     base = App(include_top=False, weights=None, input_tensor=x)
     if weights_path is not None:
-        ref = App(include_top=False, weights=weights_path, input_shape=tuple(shape))
+        try:
+            ref = App(include_top=False, weights=weights_path, input_shape=tuple(shape))
+        except Exception as exc:  # noqa: BLE001 - any Keras reason, one line
+            raise ModelError(f"{weights_path}: not {fam} 'no top' weights Keras can load ({exc}); "
+                             "replace the file or use --weights none") from None
         n = 0
         for layer in ref.layers:
             if layer.weights:
@@ -275,7 +293,7 @@ def _branch(keras, patch_shape, kind: str):
         for i, f in enumerate((16, 32, 48)):
             x = L.Conv2D(f, 3, strides=2 if i == 0 else 1, padding="same", use_bias=False,
                          name=f"b_conv{i + 1}")(x)
-            x = L.BatchNormalization(name=f"b_bn{i + 1}")(x)
+            x = _norm(L, f"b_bn{i + 1}")(x)
             x = L.Activation("relu", name=f"b_relu{i + 1}")(x)
             if i < 2:
                 x = L.MaxPooling2D(2, name=f"b_pool{i + 1}")(x)
@@ -298,7 +316,7 @@ def _build_siamese(keras, shape, klemetti: bool, branch: str):
     att = L.Softmax(name="attention")(a)
     weighted = co["ScaleGroups"](name="att_scale")([groups, att])
     x = L.Flatten(name="flatten")(weighted)
-    outs = _heads(keras, x, klemetti, [64], 0.3)
+    outs = _heads(keras, x, klemetti, [64], 0.1)
     outs["attention"] = att
     return keras.Model(inp, outs, name="siamese_attention")
 
@@ -399,6 +417,7 @@ def count_macs(model) -> int:
     return int(total)
 
 
+@functools.lru_cache(maxsize=4)
 def reference_macs_vgg16_tr2(height: int = 140, width: int = 700) -> int:
     """MACs of the reference recipe VGG16-TR2 (Flatten-512-256-2 head) at 140 x 700 x 3."""
     return count_macs(build_model("vgg16-tr2", (height, width, 3), weights="none"))

@@ -1,0 +1,87 @@
+"""`dentalosteo train` and `dentalosteo evaluate` end to end on a tiny synthetic dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from dentalosteo_gui.cli.main import main  # noqa: E402
+from dentalosteo_gui.core.dataset import write_labels_csv  # noqa: E402
+
+pytestmark = pytest.mark.ml
+
+
+def _dataset(folder: Path, n: int = 20) -> Path:
+    """Images with a bright lower band, thinner for label 1 (as the cortex is)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    (folder / "images").mkdir(parents=True)
+    for i in range(n):
+        label = i % 2
+        img = rng.normal(0.35, 0.05, (160, 320))
+        band = 6 if label else 16
+        img[110:110 + band, 40:280] += 0.4
+        cv2.imwrite(str(folder / "images" / f"im{i:02d}.png"), (np.clip(img, 0, 1) * 255).astype(np.uint8))
+        rows.append({"file": f"images/im{i:02d}.png", "label": label,
+                     "klemetti": ["C1", "C2", "C3"][i % 3], "pixel_spacing_mm": 0.1,
+                     "mcw_left_mm": 1.6 if label else 3.2, "mcw_right_mm": 1.6 if label else 3.2,
+                     "roi_x": 40, "roi_y": 80, "roi_w": 240, "roi_h": 60,
+                     "patient_id": f"P{i // 2}"})
+    write_labels_csv(folder / "labels.csv", rows)
+    return folder
+
+
+def test_train_then_evaluate(tmp_path, capsys):
+    data = _dataset(tmp_path / "data")
+    pack = tmp_path / "pack"
+    args = ["train", str(data), "--arch", "compact", "--protocol", "lee2020", "--out", str(pack),
+            "--epochs", "2", "--input", "16x64", "--batch-size", "8", "--seed", "1"]
+    assert main(args) == 0
+    card = json.loads((pack / "card.json").read_text())
+    assert card["arch"] == "compact" and card["mode"] == "roi"
+    assert card["input"]["height"] == 16 and card["input"]["width"] == 64
+    assert card["training_data"]["source"] == "real"  # file names are not phantoms
+    ops = card["operating_points"]
+    assert ops["bands"]["low_max"] <= ops["bands"]["high_min"]
+    ev = json.loads((pack / "evaluation.json").read_text())
+    assert len(ev["folds"]) == 5 and ev["mean_over_folds"]["n_folds"] == 5
+    assert {p.name for p in (pack / "plots").iterdir()} == {"roc.png", "pr.png", "reliability.png"}
+    # no patient in two parts
+    splits = json.loads((tmp_path / "pack.work" / "splits.json").read_text())
+    pid = [f"P{i // 2}" for i in range(20)]
+    for s in splits:
+        assert not {pid[i] for i in s["train"]} & {pid[i] for i in s["test"]}
+    # running again resumes: finished folds are reused, same numbers
+    assert main(args) == 0
+    ev2 = json.loads((pack / "evaluation.json").read_text())
+    assert [f["auc"] for f in ev2["folds"]] == [f["auc"] for f in ev["folds"]]
+
+    out = tmp_path / "ev.json"
+    assert main(["evaluate", str(data), "--model", str(pack), "--json", str(out),
+                 "--plots", str(tmp_path / "plots"), "--protocol", "lee2020", "--seed", "1"]) == 0
+    res = json.loads(out.read_text())
+    for key in ("n", "auc", "auc_ci95", "sensitivity", "specificity", "accuracy", "f1", "opa",
+                "nopa", "oa", "klemetti_kappa", "mcw_mae_mm", "brier", "confusion_matrix"):
+        assert key in res
+    assert res["n"] == 20 and len(res["folds"]) == 5
+    assert res["klemetti_kappa"] is not None
+    assert (tmp_path / "plots" / "roc.png").stat().st_size > 1000
+
+
+def test_train_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    data = _dataset(tmp_path / "data", 6)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    rc = main(["train", str(data), "--arch", "vgg16-tr2", "--weights", "imagenet", "--out",
+               str(tmp_path / "p"), "--protocol", "split-50-25-25"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in err[-1]
+    rc = main(["evaluate", str(data), "--model", str(tmp_path / "missing"), "--json", "-"])
+    assert rc == 2
+    assert "not found" in capsys.readouterr().err

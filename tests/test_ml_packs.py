@@ -1,0 +1,114 @@
+"""Model packs: round trip, sha256 verification, bands, calibration, device selection."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dentalosteo_gui.core.errors import ModelError
+from dentalosteo_gui.core.types import LANDMARK_NAMES, RoiBox
+from dentalosteo_gui.ml.calibration import fit_temperature
+from dentalosteo_gui.ml.packs import calibrate, load_pack, read_card, risk_band
+
+CARD = {"name": "tiny", "version": "9.9", "arch": "compact", "mode": "roi",
+        "input": {"height": 32, "width": 96, "channels": 1},
+        "calibration": {"temperature": 2.0},
+        "operating_points": {"bands": {"low_max": 0.2, "high_min": 0.7}}}
+
+
+def test_risk_band_edges():
+    assert risk_band(CARD, 0.19) == "low"
+    assert risk_band(CARD, 0.2) == "intermediate"
+    assert risk_band(CARD, 0.69) == "intermediate"
+    assert risk_band(CARD, 0.7) == "high"
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 3, 4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-z / 2.5))).astype(int)  # truth: T = 2.5
+    p_raw = 1 / (1 + np.exp(-z))
+    t = fit_temperature(y, p_raw)
+    assert t == pytest.approx(2.5, rel=0.1)
+    cal = calibrate(p_raw, t)
+    assert np.argsort(cal).tolist() == np.argsort(p_raw).tolist()  # ranking unchanged
+
+
+def test_missing_pack_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        load_pack(tmp_path / "nope")
+    (tmp_path / "p").mkdir()
+    with pytest.raises(ModelError, match="card.json"):
+        load_pack(tmp_path / "p")
+    (tmp_path / "p" / "card.json").write_text("{not json")
+    with pytest.raises(ModelError, match="unreadable"):
+        read_card(tmp_path / "p")
+
+
+@pytest.mark.ml
+def test_pack_round_trip_and_tamper(tmp_path):
+    pytest.importorskip("tensorflow")
+    from dentalosteo_gui.ml import zoo
+    from dentalosteo_gui.ml.packs import save_pack
+
+    model = zoo.build_model("compact", (32, 96, 1), klemetti=True)
+    out = save_pack(model, dict(CARD), tmp_path / "pack")
+    card = json.loads((out / "card.json").read_text())
+    assert len(card["sha256"]) == 64 and card["framework"]["keras"]
+    pack = load_pack(out)
+    assert (pack.name, pack.version, pack.mode) == ("tiny", "9.9", "roi")
+    rng = np.random.default_rng(1)
+    pixels = rng.random((300, 600)).astype(np.float32)
+    x = pack.prepare_roi(pixels, RoiBox(100, 150, 400, 120))
+    assert x.shape == (1, 32, 96, 1) and x.dtype == np.float32
+    r = pack.predict(x)
+    direct = np.asarray(model(x, training=False)["risk"])[0, 1]
+    assert r["risk_raw"] == pytest.approx(float(direct), abs=1e-5)
+    assert r["risk"] == pytest.approx(float(calibrate(direct, 2.0)), abs=1e-5)
+    assert set(r["klemetti"]) == {"C1", "C2", "C3"}
+    assert sum(r["klemetti"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert r["attention"] is None
+    assert pack.keras_model() is pack.keras_model()  # cached
+    outs = model(x, training=False)
+    r2 = pack.predict_from_outputs([outs["klemetti"], outs["risk"]])  # any order
+    assert r2["risk"] == pytest.approx(r["risk"]) and r2["klemetti"] == pytest.approx(r["klemetti"])
+    # tamper: one byte of the weights file changed
+    data = bytearray((out / "model.keras").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (out / "model.keras").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="sha256"):
+        load_pack(out)
+
+
+@pytest.mark.ml
+def test_landmark_pack_outputs_attention(tmp_path):
+    pytest.importorskip("tensorflow")
+    from dentalosteo_gui.ml import zoo
+    from dentalosteo_gui.ml.packs import save_pack
+
+    model = zoo.build_model("siamese-attention", (8, 16, 16, 1))
+    card = {"name": "lm", "version": "1", "arch": "siamese-attention", "mode": "landmarks",
+            "input": {"height": 16, "width": 16, "channels": 1, "patch_mm": 10.0}}
+    pack = load_pack(save_pack(model, card, tmp_path / "lm"))
+    pixels = np.random.default_rng(0).random((400, 800)).astype(np.float32)
+    lms = {n: (50.0 + 80 * i, 100.0 + 20 * i) for i, n in enumerate(LANDMARK_NAMES)}
+    x = pack.prepare_landmarks(pixels, lms, 0.1)
+    assert x.shape == (1, 8, 16, 16, 1)
+    r = pack.predict(x)
+    assert set(r["attention"]) == {"condyle", "gonial_angle", "premolar", "maxillary_tuberosity"}
+    assert sum(r["attention"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert r["klemetti"] is None
+    with pytest.raises(ModelError):
+        pack.prepare_roi(pixels, RoiBox(0, 0, 10, 10))
+
+
+@pytest.mark.ml
+def test_select_device_never_crashes():
+    pytest.importorskip("tensorflow")
+    from dentalosteo_gui.ml.packs import select_device
+
+    assert select_device("cpu") == "CPU"
+    assert select_device("auto") in ("CPU", "GPU:0")
+    assert select_device("gpu") in ("CPU", "GPU:0")
