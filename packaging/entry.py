@@ -26,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-CLI_NAMES = ("dentalosteo", "dentalosteo-cli")
+CLI_NAMES = ("dentalosteo", "dentalosteo-cli")  # executable names that run the CLI
 
 
 def _fix_std_streams() -> None:
@@ -49,10 +49,11 @@ def wants_cli(argv0: str, executable: str, args: Sequence[str]) -> bool:
     if args[:1] == ["--cli"]:
         return True
     for p in (argv0, executable):
-        stem = Path(p).name.lower()
-        if stem.endswith(".exe"):
+        stem = Path(p).name
+        if stem.lower().endswith(".exe"):
             stem = stem[:-4]
-        if stem in CLI_NAMES:
+        # "DentalOsteo" (the app) and "dentalosteo" (the CLI symlink) differ only in case
+        if stem == "dentalosteo" or stem.lower() == "dentalosteo-cli":
             return True
     return False
 
