@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -246,8 +245,8 @@ def hostile_dicom(draw: st.DrawFn) -> bytes:
     for k in draw(st.lists(st.sampled_from(keys), max_size=6, unique=True)):
         v = draw(_DICOM_VALUES[k])
         if isinstance(v, str):  # IS/DS text, stored raw so that invalid numbers reach the reader
-            from pydicom.dataelem import RawDataElement
             from pydicom.datadict import dictionary_VR, tag_for_keyword
+            from pydicom.dataelem import RawDataElement
             from pydicom.tag import Tag
 
             tag = Tag(tag_for_keyword(k))
