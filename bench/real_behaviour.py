@@ -1,0 +1,145 @@
+"""Behaviour of the screening engine on the unlabelled real radiographs (not a test).
+
+No public panoramic set has osteoporosis labels, so we check what can be checked on
+``../shared/realdata/abdi_dev`` and print ONE JSON object:
+
+- cortex focus: share of Grad-CAM mass (inside the ROI) within 5 mm of the dentists'
+  inferior border (rater 1); pixel spacing of these PNGs is unknown, 0.1 mm/px is assumed;
+- stability: |risk change| when the ROI moves by up to 5% of its size (8 shifts per image);
+- spread: distribution of risk, bands, Klemetti hints (model and rule) and MCW;
+- rank agreement (Spearman) of risk with the rule-based mean MCW (expected negative).
+
+Usage: ``python bench/real_behaviour.py [--model models/default] [--out JSON] [--heatmaps DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "realdata" / "abdi_dev"
+
+
+def _borders() -> dict[str, list[tuple[float, float]]]:
+    out: dict[str, list[tuple[float, float]]] = {}
+    with open(SHARED / "inferior_border_by_column.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            y = float(row["y_lowest_mask_px_rater1"])
+            if y >= 0:
+                out.setdefault(row["image_id"], []).append((float(row["x"]), y))
+    return out
+
+
+def _spearman(a: list[float], b: list[float]) -> float | None:
+    if len(a) < 3:
+        return None
+    ra = np.argsort(np.argsort(a)).astype(float)
+    rb = np.argsort(np.argsort(b)).astype(float)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--heatmaps", default=None, help="write overlay PNGs here")
+    ap.add_argument("--limit", type=int, default=0)
+    args = ap.parse_args()
+    if not SHARED.exists():
+        print(json.dumps({"error": f"{SHARED} absent"}))
+        return 2
+
+    from dentalosteo_gui.core.heatmap import mass_near_polyline
+    from dentalosteo_gui.core.imageio import load_radiograph
+    from dentalosteo_gui.core.types import RoiBox
+    from dentalosteo_gui.services import make_engine
+
+    engine = make_engine(model_dir=args.model, device="cpu")
+    engine.warm()
+    flags = {}
+    with open(SHARED / "image_index.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            flags[row["id"]] = row["qc_flag"]
+    borders = _borders()
+    ids = sorted(flags, key=int)
+    if args.limit:
+        ids = ids[: args.limit]
+    per: list[dict] = []
+    spacing = 0.1
+    radius_px = 5.0 / spacing
+    for iid in ids:
+        rad = load_radiograph(SHARED / "images" / f"{iid}.png")
+        res = engine.screen(rad)
+        rec: dict = {"id": iid, "qc": flags[iid], "risk": res.risk, "band": res.band,
+                     "klemetti_model": res.klemetti_class, "klemetti_rule": res.klemetti_rule,
+                     "mcw_right_mm": res.mcw_right_mm, "mcw_left_mm": res.mcw_left_mm,
+                     "assessable": res.assessable, "roi_confidence": res.roi_confidence}
+        if res.heatmap is not None and res.roi is not None:
+            rec["cortex_focus"] = mass_near_polyline(res.heatmap, borders.get(iid, []), radius_px, res.roi)
+            # focus of a uniform map over the same ROI: the chance level for this geometry
+            flat = np.zeros_like(res.heatmap)
+            b = res.roi
+            flat[b.y : b.y + b.h, b.x : b.x + b.w] = 1.0
+            rec["cortex_focus_uniform"] = mass_near_polyline(flat, borders.get(iid, []), radius_px, res.roi)
+            if args.heatmaps:
+                from dentalosteo_gui.cli.screen import write_heatmap_png
+
+                Path(args.heatmaps).mkdir(parents=True, exist_ok=True)
+                write_heatmap_png(Path(args.heatmaps) / f"{iid}.png", rad.pixels, res.heatmap, res.roi)
+        if res.risk is not None and res.roi is not None:
+            b = res.roi
+            deltas = []
+            for fx, fy in [(0.05, 0), (-0.05, 0), (0, 0.05), (0, -0.05), (0.035, 0.035),
+                           (-0.035, -0.035), (0.035, -0.035), (-0.035, 0.035)]:
+                moved = RoiBox(int(round(b.x + fx * b.w)), int(round(b.y + fy * b.h)), b.w, b.h)
+                r2 = engine.screen(rad, roi=moved)
+                if r2.risk is not None:
+                    deltas.append(abs(r2.risk - res.risk))
+            rec["stability_mean_abs_delta"] = float(np.mean(deltas)) if deltas else None
+            rec["stability_max_abs_delta"] = float(np.max(deltas)) if deltas else None
+        per.append(rec)
+        print(f"{iid}: risk {rec['risk']} focus {rec.get('cortex_focus')} "
+              f"stab {rec.get('stability_mean_abs_delta')}", file=sys.stderr)
+
+    ok = [r for r in per if r["qc"] != "CHECK"]
+    risks = [r["risk"] for r in ok if r["risk"] is not None]
+    focus = [r["cortex_focus"] for r in ok if r.get("cortex_focus") is not None]
+    focus_u = [r["cortex_focus_uniform"] for r in ok if r.get("cortex_focus_uniform") is not None]
+    stab = [r["stability_mean_abs_delta"] for r in ok if r.get("stability_mean_abs_delta") is not None]
+    mcw = [np.nanmean([v for v in (r["mcw_right_mm"], r["mcw_left_mm"]) if v is not None] or [np.nan]) for r in ok]
+    pairs = [(r["risk"], m) for r, m in zip(ok, mcw, strict=True) if r["risk"] is not None and np.isfinite(m)]
+    out = {
+        "n_images": len(per), "n_scored_non_check": len(ok), "assumed_spacing_mm": spacing,
+        "cortex_focus_median": float(np.median(focus)) if focus else None,
+        "cortex_focus_p10": float(np.percentile(focus, 10)) if focus else None,
+        "cortex_focus_uniform_median": float(np.median(focus_u)) if focus_u else None,
+        "stability_mean_abs_delta_mean": float(np.mean(stab)) if stab else None,
+        "stability_mean_abs_delta_max": float(np.max(stab)) if stab else None,
+        "risk_min": min(risks) if risks else None, "risk_median": float(np.median(risks)) if risks else None,
+        "risk_max": max(risks) if risks else None,
+        "risk_quartiles": [float(q) for q in np.percentile(risks, [25, 50, 75])] if risks else None,
+        "bands": dict(Counter(str(r["band"]) for r in ok)),
+        "klemetti_model": dict(Counter(str(r["klemetti_model"]) for r in ok)),
+        "klemetti_rule": dict(Counter(str(r["klemetti_rule"]) for r in ok)),
+        "assessable": sum(1 for r in ok if r["assessable"]),
+        "mcw_mean_mm_median": float(np.nanmedian(mcw)) if mcw else None,
+        "spearman_risk_vs_mean_mcw": _spearman([p[0] for p in pairs], [p[1] for p in pairs]),
+        "per_image": per,
+    }
+    text = json.dumps(out, indent=2, default=float)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
