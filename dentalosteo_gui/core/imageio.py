@@ -256,6 +256,8 @@ def load_radiograph(path: str | os.PathLike[str]) -> Radiograph:
         raise RadiographError(p, "file not found", "check the path")
     if p.is_dir():
         raise RadiographError(p, "is a folder, not an image file", "open a file inside it")
+    if not p.is_file():  # a pipe would block open() forever; devices have no image size
+        raise RadiographError(p, "not a regular file (a pipe, socket or device)", "open the image file itself")
     try:
         size = p.stat().st_size
         with open(p, "rb") as fh:
