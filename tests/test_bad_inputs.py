@@ -3,7 +3,8 @@
 The corpus is generated here (no committed binaries): zero-byte, truncated PNG/JPEG/DICOM,
 wrong extensions, decompression bombs (PNG and DICOM), 1x1 and 10x100000 px images, a
 NaN/inf float TIFF, DICOM without pixel data, a DICOM SR, RGB and multi-frame DICOM, a
-folder named like an image, random bytes, non-UTF-8 file names and an unreadable file.
+folder and a named pipe named like an image, random bytes, non-UTF-8 file names and an
+unreadable file.
 
 Each case goes through (a) ``load_radiograph``, (b) ``dentalosteo info`` / ``screen`` in a
 subprocess, (c) ``dentalosteo batch`` over the whole folder and (d) the GUI's
@@ -78,6 +79,7 @@ CASES: list[Case] = [
     Case("dicom_rgb", "rgb.dcm", "warning", r"colour DICOM"),
     Case("dicom_multiframe", "multiframe.dcm", "warning", r"first frame"),
     Case("folder", "folder.png", "error", r"folder"),
+    Case("fifo", "pipe.png", "error", r"not a regular file"),
     Case("text_as_png", "text.png", "error", r"not a supported image"),
     Case("random_dcm", "random.dcm", "error", r"not a|corrupt|truncat|decode"),
     Case("non_utf8_bad", NON_UTF8_BAD, "error", r"truncat|corrupt|decode"),
@@ -207,6 +209,10 @@ def build_corpus(folder: Path) -> dict[str, Path]:
     d = folder / BY_KEY["folder"].name
     d.mkdir(exist_ok=True)
     out["folder"] = d
+    fifo = folder / BY_KEY["fifo"].name
+    if not fifo.exists():
+        os.mkfifo(fifo)  # a named pipe: open() would block until a writer appears
+    out["fifo"] = fifo
     put("text_as_png", b"This is not an image, it is a note about the patient.\n" * 20)
     put("random_dcm", rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
     put("non_utf8_bad", png[: len(png) // 3])
@@ -261,6 +267,7 @@ def _names_file(text: str, p: Path) -> bool:
 # ----------------------------------------------------------------------------- (a) loader
 
 
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("case", CASES, ids=[c.key for c in CASES])
 def test_loader(case: Case, corpus: dict[str, Path]) -> None:
     p = corpus[case.key]
@@ -463,8 +470,8 @@ def test_batch_over_the_whole_corpus(corpus: dict[str, Path], tmp_path: Path) ->
     with open(out, newline="", encoding="utf-8", errors="surrogateescape") as fh:
         rows = list(csv.DictReader(fh))
     by_name = {Path(row["file"]).name: row for row in rows}
-    # a folder is not a file: batch never lists it; every real file has exactly one row
-    files = [c for c in CASES if c.key != "folder"]
+    # a folder or a pipe is not a file: batch never lists it; every real file has one row
+    files = [c for c in CASES if c.key not in ("folder", "fifo")]
     assert len(rows) == len(files), sorted(by_name)
     for c in files:
         shown = Path(os.fsdecode(os.fsencode(corpus[c.key]))).name
@@ -535,3 +542,18 @@ def test_gui_open_path_on_every_case(corpus: dict[str, Path], qtbot: Any, monkey
             bd.close()
     finally:
         win.close()
+
+
+@pytest.mark.xfail(strict=True, reason="BUG core/history.py record_screening: a file path that is not valid "
+                   "UTF-8 (surrogate escapes) raises UnicodeEncodeError in the INSERT (file_path column), "
+                   "not even a HistoryError, so such screenings are never recorded")
+def test_history_records_a_non_utf8_file_name(corpus: dict[str, Path], tmp_path: Path) -> None:
+    from dentalosteo_gui.core.engine import Engine
+    from dentalosteo_gui.core.history import History, file_sha256
+
+    p = corpus["non_utf8_ok"]
+    rad = load_radiograph(p)
+    res = Engine(None, None).screen(rad)
+    with History(tmp_path / "h.sqlite3") as h:
+        sid = h.record_screening(res, rad, file_sha256=file_sha256(p))
+        assert h.get(sid)["file_sha256"] == file_sha256(p)
