@@ -344,8 +344,9 @@ def test_unreadable_file_as_nobody_cli() -> None:
         p = base / "locked.png"
         p.write_bytes(_png_bytes(phantom_pixels()))
         os.chmod(p, 0o000)
-        env = {**os.environ, "DENTALOSTEO_DATA_DIR": str(base / "data"),
-               "DENTALOSTEO_CONFIG_DIR": str(base / "config"), "HOME": str(base)}
+        env = {**_env(base), "HOME": str(base)}
+        os.chmod(base / "config", 0o777)
+        os.chmod(base / "config" / "settings.json", 0o644)
         for cmd in (["info", str(p)], ["screen", str(p)]):
             r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *CLI, *cmd], capture_output=True, text=True,
                                timeout=SUBPROCESS_TIMEOUT_S, cwd=ROOT, env=env)
@@ -390,8 +391,24 @@ def _run_driver(argvs: list[list[str]], env: dict[str, str]) -> list[dict[str, A
 
 
 def _env(tmp: Path) -> dict[str, str]:
+    """User folders for a subprocess, with the engine pinned to rule-based (no model pack).
+
+    The loader's behaviour does not depend on the model, and starting TensorFlow in every
+    subprocess would cost ~5-10 s each; the model path is covered by test_no_network and
+    test_phi_logs.
+    """
+    cfg = tmp / "config"
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "settings.json").write_text(json.dumps({"model_dir": str(tmp / "no-model-pack")}))
     return {**os.environ, "DENTALOSTEO_DATA_DIR": str(tmp / "data"),
-            "DENTALOSTEO_CONFIG_DIR": str(tmp / "config"), "PYTHONIOENCODING": "utf-8"}
+            "DENTALOSTEO_CONFIG_DIR": str(cfg), "PYTHONIOENCODING": "utf-8"}
+
+
+def test_env_pins_the_rule_based_engine(tmp_path: Path) -> None:
+    from dentalosteo_gui.core.settings import load_settings
+
+    _env(tmp_path)
+    assert load_settings(tmp_path / "config" / "settings.json").model_dir == str(tmp_path / "no-model-pack")
 
 
 def test_cli_info_and_screen_on_every_case(corpus: dict[str, Path], tmp_path: Path) -> None:
@@ -495,8 +512,8 @@ def test_gui_open_path_on_every_case(corpus: dict[str, Path], qtbot: Any, monkey
     from PySide6 import QtWidgets
 
     from dentalosteo_gui.core.settings import Settings
+    from dentalosteo_gui.core.engine import Engine
     from dentalosteo_gui.gui.mainwindow import MainWindow
-    from dentalosteo_gui.services import make_engine
 
     dialogs: list[tuple[str, str, str]] = []
 
@@ -508,7 +525,7 @@ def test_gui_open_path_on_every_case(corpus: dict[str, Path], qtbot: Any, monkey
 
     for kind in ("warning", "critical", "information", "question"):
         monkeypatch.setattr(QtWidgets.QMessageBox, kind, fake(kind))
-    engine = make_engine(settings=Settings())
+    engine = Engine(None, None)  # rule-based: loading behaviour does not depend on the model
     win = MainWindow(engine=engine, settings=Settings(), record_history=False)
     qtbot.addWidget(win)
     win.show()

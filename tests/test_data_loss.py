@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import json
 import os
 import shutil
 import signal
@@ -42,8 +43,13 @@ CLI = [str(_EXE)] if _EXE.exists() else [sys.executable, "-c",
 
 
 def _env(tmp: Path) -> dict[str, str]:
-    return {**os.environ, "DENTALOSTEO_DATA_DIR": str(tmp / "data"),
-            "DENTALOSTEO_CONFIG_DIR": str(tmp / "config")}
+    """User folders for a subprocess; the engine pinned to rule-based (no model pack): what is
+    tested here (history, CSV, atomic files) does not depend on the model, and TensorFlow's
+    start would cost ~5-10 s per process."""
+    cfg = tmp / "config"
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "settings.json").write_text(json.dumps({"model_dir": str(tmp / "no-model-pack")}))
+    return {**os.environ, "DENTALOSTEO_DATA_DIR": str(tmp / "data"), "DENTALOSTEO_CONFIG_DIR": str(cfg)}
 
 
 def _phantom_folder(folder: Path, n: int) -> list[Path]:
@@ -84,7 +90,7 @@ def _complete(path: Path) -> None:
 
 @pytest.mark.timeout(600)
 def test_sigkill_mid_batch_then_resume(tmp_path: Path) -> None:
-    files = _phantom_folder(tmp_path / "in", 16)
+    files = _phantom_folder(tmp_path / "in", 10)
     out = tmp_path / "batch.csv"
     env = _env(tmp_path)
     cmd = [*CLI, "batch", str(tmp_path / "in"), "--csv", str(out), "--quiet", "--workers", "1"]
@@ -151,6 +157,7 @@ def test_resume_drops_a_half_written_last_row(tmp_path: Path) -> None:
 
     files = _phantom_folder(tmp_path / "in", 3)
     out = tmp_path / "b.csv"
+    _env(Path(os.environ["DENTALOSTEO_CONFIG_DIR"]).parent)  # rule-based engine in this process too
     assert main(["batch", str(files[0]), "--csv", str(out), "--quiet"]) == 0
     whole = out.read_bytes()
     out.write_bytes(whole + f"{files[1]},0.5,hi".encode())  # torn write: no newline, few cells
@@ -166,13 +173,17 @@ def test_resume_drops_a_half_written_last_row(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def screened() -> tuple[Any, Any, Any]:
+    from dentalosteo_gui.core.engine import Engine
     from dentalosteo_gui.core.imageio import load_radiograph
-    from dentalosteo_gui.core.settings import Settings
-    from dentalosteo_gui.services import make_engine, spacing_for
+    from dentalosteo_gui.services import spacing_for
 
     rad = load_radiograph(SAMPLES / "phantom_c2.png")
-    eng = make_engine(settings=Settings())
+    eng = Engine(None, None)  # rule-based; the files written do not depend on the model
     res = eng.screen(rad, pixel_spacing_mm=spacing_for(rad))
+    h, w = rad.pixels.shape  # give the exports a heat map as a model would
+    heat = np.zeros((h, w), np.float32)
+    heat[h // 2 :, w // 4 : 3 * w // 4] = np.linspace(0.0, 1.0, 3 * w // 4 - w // 4, dtype=np.float32)
+    res.heatmap = heat
     return rad, res, eng
 
 
