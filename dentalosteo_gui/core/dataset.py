@@ -120,7 +120,7 @@ def read_dataset(folder: Path) -> list[DatasetRow]:
                 )
             dupes = sorted({h for h in header if header.count(h) > 1})
             if dupes:
-                raise DatasetError(f"{csv_path}: row 1 (header): duplicate column(s) {', '.join(dupes)}")
+                raise DatasetError(f"{csv_path}: row 1 (header): duplicate column(s) {', '.join(map(repr, dupes))}")
             reader.fieldnames = header
             rows = [_parse_row(csv_path, base, i + 2, rec) for i, rec in enumerate(reader)]
     except UnicodeDecodeError:
@@ -159,7 +159,7 @@ def _parse_row(path: Path, base: Path, n: int, rec: dict[str | None, Any]) -> Da
     except (OSError, ValueError, RuntimeError) as exc:  # symlink loops, over-long names
         raise DatasetError(f"{path}: row {n}, column file: {rel!r} is not a usable path ({exc})") from None
     if not file.is_file():
-        raise DatasetError(f"{path}: row {n}, column file: {rel} does not exist (check the path)")
+        raise DatasetError(f"{path}: row {n}, column file: {rel!r} does not exist (check the path)")
     lab = cell("label")
     if lab not in ("0", "1", "0.0", "1.0"):
         raise DatasetError(f"{path}: row {n}, column label: {lab!r} must be 0 or 1")
