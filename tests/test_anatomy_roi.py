@@ -94,3 +94,41 @@ def test_square_image_flagged() -> None:
     img = case.image[:, : case.image.shape[0]]  # crop to a square
     prop = propose_roi(from_array(img))
     assert any("aspect ratio" in r for r in prop.reasons)
+
+
+def test_cli_roi_on_phantom(tmp_path, capsys) -> None:
+    import json
+
+    import cv2
+
+    from dentalosteo_gui.cli.main import main as cli_main
+
+    case = generate_phantom(5, size_scale=0.5)
+    f = tmp_path / "p.png"
+    cv2.imwrite(str(f), case.image)
+    ov = tmp_path / "out" / "ov.png"
+    assert cli_main(["roi", str(f), "--json", "--overlay", str(ov)]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert set(d["roi"]) == {"x", "y", "w", "h"}
+    assert len(d["landmarks"]) == 8 and set(d["border"]) == {"left", "right"}
+    assert d["mcw_mm"]["assumed_spacing"] is True  # a PNG carries no spacing
+    assert any("assumed" in w for w in d["warnings"])
+    assert d["klemetti_rule"] in ("C1", "C2", "C3")
+    assert 0.0 <= d["confidence"] <= 1.0
+    assert ov.is_file()
+    # text output and a given spacing
+    assert cli_main(["roi", str(f), "--pixel-spacing", str(case.truth.pixel_spacing_mm)]) == 0
+    out = capsys.readouterr().out
+    assert "mcw_right_mm" in out and "assumed" not in out.split("mcw_left_mm")[1].split("\n")[0]
+
+
+def test_cli_roi_bad_input(tmp_path, capsys) -> None:
+    from dentalosteo_gui.cli.main import main as cli_main
+
+    assert cli_main(["roi", str(tmp_path / "missing.png")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.png" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exc:  # usage error: argparse exits 2 with one line
+        cli_main(["roi", str(tmp_path / "x.png"), "--pixel-spacing", "abc"])
+    assert exc.value.code == 2
+    assert "pixel-spacing" in capsys.readouterr().err

@@ -16,6 +16,14 @@ from ..core.settings import load_settings
 from .common import print_json, spacing_arg
 
 
+def _spacing(text: str) -> float:
+    """argparse type: the shared spacing check, reported as a usage error (exit 2)."""
+    try:
+        return spacing_arg(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "roi",
@@ -27,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--pixel-spacing", type=spacing_arg, default=None, metavar="MM",
+    p.add_argument("--pixel-spacing", type=_spacing, default=None, metavar="MM",
                    help="pixel spacing in mm (overrides the file; default: file, else settings)")
     p.add_argument("--overlay", type=Path, default=None, metavar="OUT.png",
                    help="write an overlay PNG with the box, border, landmarks and cortex normals")
