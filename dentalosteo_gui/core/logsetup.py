@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import warnings
+from typing import Any
 
 from . import paths
 
@@ -40,3 +42,13 @@ def configure_logging(verbose: bool = False) -> None:
         root.addHandler(sh)
     # Quieten TensorFlow's C++ logging and stop it from any telemetry-like chatter.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.showwarning = _log_warning
+
+
+def _log_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:
+    """Python warnings from third-party readers (pydicom validation, Pillow EXIF) go to the
+    log, not to stderr, where they broke the one-line error contract of the CLI. Only their
+    origin is logged: their text can quote DICOM values, i.e. patient data."""
+    logging.getLogger("dentalosteo_gui.warnings").debug(
+        "%s from %s:%d", category.__name__, os.path.basename(filename), lineno)
