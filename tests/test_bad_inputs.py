@@ -67,6 +67,7 @@ CASES: list[Case] = [
     Case("truncated_jpeg", "truncated.jpg", "error", r"truncat|corrupt|decode"),
     Case("truncated_dicom", "truncated.dcm", "error", r"truncat|corrupt|decode"),
     Case("dicom_header_only", "header_only.dcm", "error", r"truncat|corrupt|not a|pixel|rows"),
+    Case("dicom_bad_uid", "bad_uid.dcm", "error", r"pixel data|truncat|corrupt|decode|not a"),
     Case("png_named_dcm", "png_named.dcm", "ok", ""),
     Case("dicom_named_png", "dicom_named.png", "ok", ""),
     Case("bomb_png", "bomb.png", "error", r"MP limit"),
@@ -185,6 +186,12 @@ def build_corpus(folder: Path) -> dict[str, Path]:
     put("truncated_jpeg", jpeg[: int(len(jpeg) * 0.4)])
     put("truncated_dicom", dcm[: int(len(dcm) * 0.6)])
     put("dicom_header_only", dcm[:400])
+    # a NUL inside the transfer syntax UID: pydicom warns (UserWarning) and misreads the VR;
+    # the warnings must not reach stderr (one line) nor the log text (they quote values)
+    bad_uid = bytearray(dcm)
+    at = bad_uid.find(b"1.2.840.10008.1.2.1")
+    bad_uid[at + 3] = 0
+    put("dicom_bad_uid", bytes(bad_uid))
     put("png_named_dcm", png)
     put("dicom_named_png", dcm)
     put("bomb_png", png_bomb_bytes())
