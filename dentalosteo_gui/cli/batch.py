@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.csv)
     if out.parent and not out.parent.exists():
         raise ConfigError(f"{out}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a folder; give --csv a file name (e.g. {out / 'results.csv'})")
     done = set() if args.restart else read_done(out)
     todo = [f for f in files if case_label(f, anonymize) not in done]
     skipped = len(files) - len(todo)
@@ -58,7 +60,15 @@ def run(args: argparse.Namespace) -> int:
     engine = make_engine(model_dir=args.model, device=args.device, settings=settings)
     pdf_dir = Path(args.pdf_dir) if args.pdf_dir else None
     if pdf_dir:
-        pdf_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            pdf_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file of that name, a read-only drive: one clear line
+            from ..core.atomic import WriteError, _explain
+
+            reason, hint = _explain(exc)
+            if isinstance(exc, FileExistsError):
+                reason, hint = "a file with that name exists", "give --pdf-dir a folder"
+            raise WriteError(pdf_dir, reason, hint) from None
     cancel = threading.Event()
 
     def on_sigint(signum, frame):  # type: ignore[no-untyped-def]
@@ -69,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         fh, writer = open_csv_appender(out, resume=not args.restart)
     except OSError as exc:
         signal.signal(signal.SIGINT, old)
-        raise _csv_error(out, exc) from None
+        raise _csv_error(out, exc, started=False) from None
     history = _open_history()
     n_ok = n_err = 0
     show = not args.quiet and sys.stderr.isatty() or os.environ.get("DENTALOSTEO_PROGRESS") == "1"
@@ -128,10 +138,12 @@ def _bar(done: int, total: int, width: int = 24) -> str:
     return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
-def _csv_error(out: Path, exc: OSError) -> Exception:
+def _csv_error(out: Path, exc: OSError, started: bool = True) -> Exception:
     from ..core.atomic import WriteError, _explain
 
     reason, hint = _explain(exc)
+    if not started:
+        return WriteError(out, reason, hint)
     tail = "the rows written so far are kept; run again to resume"
     return WriteError(out, reason, f"{hint}; {tail}" if hint else tail)
 
