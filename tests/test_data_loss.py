@@ -366,3 +366,20 @@ def test_batch_csv_folder_missing_is_a_clear_error(tmp_path: Path) -> None:
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not exist" in lines[0] and "b.csv" in lines[0], r.stderr
     assert not out.parent.exists()
+
+
+def test_batch_bad_targets_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--csv naming a folder, --pdf-dir naming a file: exit 2, one line, nothing written."""
+    from dentalosteo_gui.cli.main import main
+
+    _env(Path(os.environ["DENTALOSTEO_CONFIG_DIR"]).parent)
+    files = _phantom_folder(tmp_path / "in", 1)
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    for argv, needle in ((["--csv", str(tmp_path)], "is a folder"),
+                         (["--csv", str(tmp_path / "b.csv"), "--pdf-dir", str(a_file)], "a file with that name exists")):
+        capsys.readouterr()
+        assert main(["batch", str(files[0]), "--quiet", *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "b.csv").exists()
