@@ -581,3 +581,22 @@ def test_history_records_a_non_utf8_file_name(corpus: dict[str, Path], tmp_path:
     with History(tmp_path / "h.sqlite3") as h:
         sid = h.record_screening(res, rad, file_sha256=file_sha256(p))
         assert h.get(sid)["file_sha256"] == file_sha256(p)
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="BUG core/anatomy/roi.py trace_border: a user ROI box at the image's bottom-right "
+                   "corner (clipped to a few px) raises ValueError (np.interp 'fp and xp are not of the same "
+                   "length', line ~325; _dp_convex broadcast, line ~153) instead of a low-confidence result "
+                   "or an AnatomyError; `dentalosteo screen --roi 1469,587,5,5` exits 1 (internal error)")
+@pytest.mark.parametrize("box", [(1469, 587, 5, 5), (1460, 580, 10, 8)])
+def test_user_roi_in_the_corner(box: tuple[int, int, int, int]) -> None:
+    from dentalosteo_gui.core.engine import Engine
+    from dentalosteo_gui.core.errors import DentalOsteoError
+    from dentalosteo_gui.core.types import RoiBox
+
+    rad = load_radiograph(SAMPLES / "phantom_c2.png")
+    try:
+        res = Engine(None, None).screen(rad, roi=RoiBox(*box))
+    except DentalOsteoError:
+        return
+    assert res.roi is not None
