@@ -260,11 +260,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return build_corpus(tmp_path_factory.mktemp("corpus"))
 
 
-def _display(p: Path) -> str:
-    """How a path appears in messages (surrogate escapes shown as backslash escapes)."""
-    return p.name.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def _names_file(text: str, p: Path) -> bool:
     """The message names the file (tolerant of how undecodable bytes were rendered)."""
     stem = p.name.split("\udce9")[-1] if "\udce9" in p.name else p.name
@@ -518,8 +513,8 @@ def test_gui_open_path_on_every_case(corpus: dict[str, Path], qtbot: Any, monkey
     pytest.importorskip("PySide6")
     from PySide6 import QtWidgets
 
-    from dentalosteo_gui.core.settings import Settings
     from dentalosteo_gui.core.engine import Engine
+    from dentalosteo_gui.core.settings import Settings
     from dentalosteo_gui.gui.mainwindow import MainWindow
 
     dialogs: list[tuple[str, str, str]] = []
