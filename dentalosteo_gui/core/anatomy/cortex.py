@@ -44,7 +44,8 @@ TANGENT_SMOOTH_MM = 0.4  # Gaussian sigma along the border for the profiles
 MIN_WIDTH_MM, MAX_WIDTH_MM = 0.6, 8.0
 MCW_PERCENTILE = 90.0
 BORDER_SMOOTH_MM = 2.0
-TEXTURE_MIN_CONTRAST_REL = 0.2  # porosity/residues only where cortex vs trabecular >= this x step
+TEXTURE_MIN_CONTRAST_REL = 0.3  # porosity/residues only where cortex vs trabecular >= this x step
+GRADE_MAX_BAND_CV = 0.6  # Klemetti grading only where band noise / contrast <= this
 CORTEX_MIN_CONTRAST = 0.1  # the cortex must stand out by this fraction of the periosteal step
 HOLD_MM = 0.5
 TRAB_FROM_MM = 7.0  # Gaussian sigma of the border before normals are taken
@@ -310,19 +311,30 @@ def _measure_side(
 
 
 def klemetti_rule(
-    sides: list[CortexSide], residues: list[float | None] | None = None
+    sides: list[CortexSide],
+    residues: list[float | None] | None = None,
+    distinct: list[bool] | None = None,
 ) -> tuple[str | None, dict[str, Any]]:
     """Rule-based Klemetti hint from the worse side's roughness, porosity and residue indices.
 
     C3 when the cortex is porous or shows heavy endosteal residues (or extreme roughness),
-    C2 when the endosteal margin is uneven, else C1.
+    C2 when the endosteal margin is uneven, else C1. Only sides whose endosteal margin is
+    distinct (``distinct``; default all) are graded; with none, no hint is given.
     """
-    rough = [s.roughness for s in sides if s.roughness is not None]
-    por = [s.porosity for s in sides if s.porosity is not None]
-    res = [r for r in (residues or []) if r is not None]
-    if not rough:
+    n = len(sides)
+    res_all = list(residues) if residues is not None else [None] * n
+    dist_all = list(distinct) if distinct is not None else [True] * n
+    use = [i for i in range(n) if sides[i].roughness is not None and dist_all[i]]
+    if not any(s.roughness is not None for s in sides):
         return None, {"why": "no side could be measured"}
-    r, p, q = max(rough), (max(por) if por else 0.0), (max(res) if res else 0.0)
+    if not use:
+        return None, {
+            "why": "the endosteal margin is not distinct on either side (cortex and trabecular "
+            "bone look alike here): no automatic Klemetti grade; grade it by eye",
+        }
+    r = max(float(sides[i].roughness or 0.0) for i in use)
+    p = max(float(sides[i].porosity or 0.0) for i in use)
+    q = max(float(res_all[i] or 0.0) for i in use)
     if p >= POROSITY_C3 or q >= RESIDUES_C3 or r >= ROUGH_C3:
         cls, why = "C3", "porous cortex / heavy endosteal residues"
     elif r >= ROUGH_C2:
@@ -333,6 +345,7 @@ def klemetti_rule(
         "roughness_max": round(r, 4),
         "porosity_max": round(p, 4),
         "residues_max": round(q, 4),
+        "sides_graded": [("right", "left")[i] if n == 2 else i for i in use],
         "thresholds": {
             "roughness_c2": ROUGH_C2,
             "roughness_c3": ROUGH_C3,
@@ -341,6 +354,7 @@ def klemetti_rule(
         },
         "why": why,
         "definition": KLEMETTI_DEFINITIONS[cls],
+        "calibration": "thresholds calibrated on synthetic phantoms; not validated on real radiographs",
     }
 
 
@@ -366,7 +380,16 @@ def measure_cortex(
     w = rad.width
     right, ev_r = _measure_side(pix, right_pts, mid, w, -1, spacing)
     left, ev_l = _measure_side(pix, left_pts, mid, w, +1, spacing)
-    cls, ev = klemetti_rule([right, left], [ev_r.get("residues"), ev_l.get("residues")])
+    # grade a side only when its endosteal margin is distinct: the cortex stands out from the
+    # trabecular bone and its own texture noise is small against that contrast
+    distinct = [
+        ev.get("contrast_rel") is not None
+        and float(ev["contrast_rel"]) >= TEXTURE_MIN_CONTRAST_REL
+        and ev.get("band_cv") is not None
+        and float(ev["band_cv"]) <= GRADE_MAX_BAND_CV
+        for ev in (ev_r, ev_l)
+    ]
+    cls, ev = klemetti_rule([right, left], [ev_r.get("residues"), ev_l.get("residues")], distinct)
     evidence: dict[str, Any] = {
         "rule": ev,
         "right": {
