@@ -9,7 +9,7 @@ side) placed on the traced anatomy, and the 100 x 100 px patch extraction around
 - Condyle: on the ramus line, 58 % of the image height above the gonial angle (the ramus
   height of an adult on a standard panoramic frame), moved inward by the condyle's radius.
 - Premolar region: above the traced border at the second premolar's usual distance from
-  the midline (12.5 % of the image width), 16 % of the image height above the border
+  the midline (14 % of the image width), 16 % of the image height above the border
   (trabecular bone below the apices).
 - Maxillary tuberosity: behind the last upper molar (27.5 % of the width from the midline),
   at the level of the upper alveolar process, found from the traced border's height.
@@ -30,7 +30,7 @@ from .roi import _dp_path, border_arrays, propose_roi
 
 log = logging.getLogger(__name__)
 
-PREMOLAR_DX, PREMOLAR_DY = 0.125, 0.16
+PREMOLAR_DX, PREMOLAR_DY = 0.14, 0.16
 TUBER_DX, TUBER_DY = 0.275, 0.47
 CONDYLE_DY = 0.58
 CONDYLE_INSET = 0.02
@@ -82,6 +82,24 @@ def _ramus_edge(pix: np.ndarray, sign: int, y_top: float, y_bot: float, x_gon_gu
     return xs[good], ys[good]
 
 
+def _border_turn(bx: np.ndarray, by: np.ndarray, mid: float, sign: int, w: int) -> float:
+    """x where the traced inferior border turns up into the ramus (slope beyond 45 degrees,
+    going outward), searched 30-50 % of the width from the midline; else 41 % (typical)."""
+    default = mid + sign * 0.41 * w
+    if bx.size < 10:
+        return default
+    dx = 0.02 * w
+    for frac in np.arange(0.30, 0.50, 0.005):
+        x0 = mid + sign * frac * w
+        x1 = x0 + sign * dx
+        if not (bx[0] <= min(x0, x1) and max(x0, x1) <= bx[-1]):
+            break
+        rise = float(np.interp(x0, bx, by) - np.interp(x1, bx, by))  # > 0: border goes up
+        if rise > dx:
+            return float(x0)
+    return default
+
+
 def _side_landmarks(
     rad: Radiograph, bx: np.ndarray, by: np.ndarray, mid: float, sign: int
 ) -> dict[str, tuple[float, float]]:
@@ -95,12 +113,7 @@ def _side_landmarks(
     xa, xb = sorted((mid + sign * 0.25 * w, mid + sign * 0.36 * w))
     sel = (bx >= xa) & (bx <= xb)
     body = _fit_line(bx[sel], by[sel]) if sel.sum() >= 5 else None
-    x_end = bx[0] if sign < 0 else bx[-1]  # outermost traced border point
-    x_gon_guess = mid + sign * 0.41 * w
-    if sign < 0:
-        x_gon_guess = max(x_gon_guess, x_end - 0.02 * w)
-    else:
-        x_gon_guess = min(x_gon_guess, x_end + 0.02 * w)
+    x_gon_guess = _border_turn(bx, by, mid, sign, w)
     y_body_end = border_y(x_gon_guess)
     rx, ry = _ramus_edge(rad.pixels, sign, 0.3 * h, y_body_end - 0.06 * h, x_gon_guess)
     ramus = _fit_line(ry, rx) if rx.size >= 10 else None  # x = a*y + b
