@@ -40,9 +40,9 @@ def results(abdi: Path) -> list[dict]:
         if row["qc_flag"] == "CHECK":
             continue
         rad = load_radiograph(abdi / "images" / f"{iid}.png")
-        t0 = time.perf_counter()
+        t0 = time.process_time()  # CPU time: robust to other jobs on a shared machine
         prop = propose_roi(rad)
-        dt = time.perf_counter() - t0
+        dt = time.process_time() - t0
         t = np.asarray(cols[iid])
         has = t[:, 1] >= 0
         x, y = t[has, 0], t[has, 1]
@@ -85,6 +85,21 @@ def test_assessable_and_confident(results) -> None:
 
 def test_speed(results) -> None:
     assert np.median([r["time"] for r in results]) < 1.0
+
+
+def test_mcw_plausible_on_real(abdi: Path) -> None:
+    from dentalosteo_gui.core.anatomy import measure_cortex
+
+    vals = []
+    for iid in (1, 9, 29, 53, 69, 113):
+        rad = load_radiograph(abdi / "images" / f"{iid}.png")
+        m = measure_cortex(rad, propose_roi(rad), pixel_spacing_mm=0.1)
+        vals += [m.right.mcw_mm, m.left.mcw_mm]
+        if m.klemetti_rule is None:
+            assert "by eye" in m.evidence["rule"]["why"]
+    got = [v for v in vals if v is not None]
+    assert len(got) >= 10
+    assert all(2.0 <= v <= 9.0 for v in got), got
 
 
 def test_cli_roi_json_and_overlay(abdi: Path, tmp_path: Path, capsys) -> None:
