@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -10,8 +11,18 @@ from .core.errors import DentalOsteoError
 from .core.logsetup import configure_logging
 
 
+log = logging.getLogger(__name__)
+
+
 def run_headless(files: list[str], out: str = "") -> int:
+    """Screen ``files`` (default: the sample) into PDF reports; 0 ok, 2 bad input, 1 internal error."""
     configure_logging()
+    for stream in (sys.stdout, sys.stderr):  # non-UTF-8 file names must not crash printing
+        if getattr(stream, "errors", None) == "strict":
+            try:
+                stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+            except (AttributeError, ValueError, OSError):
+                pass
     targets = [Path(f) for f in files] or [paths.sample_image()]
     out_path = Path(out) if out else Path.cwd() / "dentalosteo-report.pdf"
     try:
@@ -30,6 +41,10 @@ def run_headless(files: list[str], out: str = "") -> int:
     except DentalOsteoError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    except Exception as exc:  # noqa: BLE001 - as the CLI: never a traceback, details in the log
+        log.exception("internal error in the headless job")
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc} (details in the log file; please report it)\n")
+        return 1
     for w in written:
         print(f"wrote {w}")
     return 0
