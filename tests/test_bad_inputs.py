@@ -595,3 +595,20 @@ def test_user_roi_in_the_corner(box: tuple[int, int, int, int]) -> None:
     except DentalOsteoError:
         return
     assert res.roi is not None
+
+
+def test_headless_job_on_bad_and_non_utf8_files(corpus: dict[str, Path], tmp_path: Path) -> None:
+    """`dentalosteo-gui --headless` (what `make run` does without a display): same contract."""
+    exe = Path(PYTHON).with_name("dentalosteo-gui")
+    cmd = [str(exe)] if exe.exists() else [PYTHON, "-m", "dentalosteo_gui.app"]
+    env = _env(tmp_path)  # strict UTF-8 stdout (PYTHONIOENCODING=utf-8)
+    r = subprocess.run([*cmd, "--headless", os.fsencode(corpus["non_utf8_ok"]), "--out",  # type: ignore[list-item]
+                        str(tmp_path / "h.pdf")], capture_output=True, timeout=SUBPROCESS_TIMEOUT_S, cwd=ROOT, env=env)
+    text = (r.stdout + r.stderr).decode("utf-8", "replace")
+    assert r.returncode == 0 and "Traceback" not in text, text[-2000:]
+    assert (tmp_path / "h.pdf").stat().st_size > 1000
+    r = subprocess.run([*cmd, "--headless", str(corpus["dicom_bad_uid"]), "--out", str(tmp_path / "x.pdf")],
+                       capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, cwd=ROOT, env=env)
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "bad_uid.dcm" in r.stderr, r.stderr
+    assert not (tmp_path / "x.pdf").exists()
