@@ -455,3 +455,63 @@ def test_fuzz_load_landmarks_file(doc: Any, mode: str, raw: bytes) -> None:
             load_landmarks(p)
         except ConfigError as exc:
             _one_line_naming(str(exc), p.name)
+
+
+# ----------------------------------------------------------------------------- CLI contract
+
+_CLI_DRIVER = r"""
+import contextlib, io, json, sys
+from dentalosteo_gui.cli.main import main
+out = []
+for args in json.loads(sys.argv[1]):
+    err, std = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(std):
+        try:
+            rc = main(args)
+        except SystemExit as exc:
+            rc = exc.code
+    out.append({"args": args, "rc": rc, "stderr": err.getvalue()})
+sys.stdout.write("@@RESULT@@" + json.dumps(out))
+"""
+
+
+def test_fuzz_cli_info_and_screen_contract(tmp_path: Path) -> None:
+    """Mutated files through `dentalosteo info` and `screen` in one driver process: exit 0,
+    or exit 2 with exactly one stderr line; never a traceback, an internal error (exit 1) or
+    stray warnings on stderr. Deterministic mutations (seeded), FUZZ_EXAMPLES // 2 files."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(20261122)
+    names = sorted(SEEDS)
+    argvs: list[list[str]] = []
+    n_files = max(40, EXAMPLES // 2)
+    for i in range(n_files):
+        name = names[i % len(names)]
+        data = bytearray(SEEDS[name])
+        for _ in range(int(rng.integers(1, 6))):
+            pos = int(rng.integers(0, min(len(data), 600) if rng.random() < 0.7 else len(data)))
+            data[pos] = int(rng.integers(0, 256))
+        if rng.random() < 0.3:
+            data = data[: int(rng.integers(0, len(data)))]
+        p = tmp_path / f"m{i:05d}{Path(name).suffix}"
+        p.write_bytes(bytes(data))
+        argvs.append(["info", str(p)])
+        argvs.append(["screen", str(p), "--json"])
+    cfg = tmp_path / "config"
+    cfg.mkdir()
+    (cfg / "settings.json").write_text(json.dumps({"model_dir": str(tmp_path / "no-model")}))  # rule-based
+    env = {**os.environ, "DENTALOSTEO_DATA_DIR": str(tmp_path / "data"), "DENTALOSTEO_CONFIG_DIR": str(cfg)}
+    r = subprocess.run([sys.executable, "-c", _CLI_DRIVER, json.dumps(argvs)], capture_output=True, text=True,
+                       timeout=max(300, n_files * 4), env=env)
+    assert "@@RESULT@@" in r.stdout, f"driver died (rc {r.returncode}): {r.stderr[-3000:]}"
+    results = json.loads(r.stdout.split("@@RESULT@@")[-1])
+    bad = []
+    for res in results:
+        lines = res["stderr"].strip().splitlines()
+        if res["rc"] == 0 and not lines:
+            continue
+        if res["rc"] == 2 and len(lines) == 1 and Path(res["args"][1]).name in lines[0]:
+            continue
+        bad.append(f"{res['args'][0]} {Path(res['args'][1]).name}: rc {res['rc']}, stderr {res['stderr'][-400:]!r}")
+    assert not bad, f"{len(bad)} of {len(results)} calls broke the contract:\n" + "\n".join(bad[:10])
