@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dentalosteo_gui.core.anatomy import measure_cortex, propose_landmarks, propose_roi  # noqa: E402
 from dentalosteo_gui.core.anatomy import cortex as cortex_mod  # noqa: E402
+from dentalosteo_gui.core.anatomy import measure_cortex, propose_landmarks, propose_roi  # noqa: E402
 from dentalosteo_gui.core.anatomy.roi import border_arrays  # noqa: E402
 from dentalosteo_gui.core.imageio import from_array  # noqa: E402
 from dentalosteo_gui.core.phantoms import generate_phantom  # noqa: E402

@@ -107,7 +107,7 @@ def evaluate(data: Path, overlays: Path | None, per_image: bool, with_cortex: bo
                 overlays.mkdir(parents=True, exist_ok=True)
                 img = draw_overlay(rad, prop, lm, cx)
                 # rater-1 border as small white dots (every 20 px) for checking by eye
-                for xx, yy in zip(x[has][::4], y1[has][::4]):
+                for xx, yy in zip(x[has][::4], y1[has][::4], strict=False):
                     cv2.circle(img, (int(xx), int(yy)), 2, (255, 255, 255), -1)
                 cv2.imwrite(str(overlays / f"{iid}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         rows.append(row)

@@ -9,10 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from ..core.anatomy import assess_quality, draw_overlay, measure_cortex, propose_landmarks, propose_roi
-from ..core.errors import ConfigError
-from ..core.imageio import load_radiograph
-from ..core.settings import load_settings
+from dentalosteo_gui.core.anatomy import (
+    assess_quality,
+    draw_overlay,
+    measure_cortex,
+    propose_landmarks,
+    propose_roi,
+)
+from dentalosteo_gui.core.errors import ConfigError
+from dentalosteo_gui.core.imageio import load_radiograph
+from dentalosteo_gui.core.settings import load_settings
+
 from .common import print_json, spacing_arg
 
 

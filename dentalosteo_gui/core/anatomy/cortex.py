@@ -28,10 +28,16 @@ from typing import Any
 
 import cv2
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, median_filter
+from scipy.ndimage import gaussian_filter1d
 
-from ..settings import DEFAULT_PIXEL_SPACING_MM
-from ..types import KLEMETTI_DEFINITIONS, CortexMeasurement, CortexSide, Radiograph, RoiProposal
+from dentalosteo_gui.core.settings import DEFAULT_PIXEL_SPACING_MM
+from dentalosteo_gui.core.types import (
+    KLEMETTI_DEFINITIONS,
+    CortexMeasurement,
+    CortexSide,
+    Radiograph,
+    RoiProposal,
+)
 
 log = logging.getLogger(__name__)
 

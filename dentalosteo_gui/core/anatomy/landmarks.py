@@ -25,7 +25,8 @@ import math
 import cv2
 import numpy as np
 
-from ..types import LANDMARK_NAMES, Landmarks, Radiograph, RoiProposal
+from dentalosteo_gui.core.types import LANDMARK_NAMES, Landmarks, Radiograph, RoiProposal
+
 from .roi import _dp_path, border_arrays, propose_roi
 
 log = logging.getLogger(__name__)

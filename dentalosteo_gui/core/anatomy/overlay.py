@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import cv2
+import numpy as np
 
-from ..types import CortexMeasurement, Landmarks, Radiograph, RoiProposal
+from dentalosteo_gui.core.types import CortexMeasurement, Landmarks, Radiograph, RoiProposal
 
 # RGB colours
 BOX = (0, 220, 0)

@@ -6,7 +6,8 @@ import logging
 
 import numpy as np
 
-from ..types import Radiograph, RoiProposal
+from dentalosteo_gui.core.types import Radiograph, RoiProposal
+
 from .roi import propose_roi
 
 log = logging.getLogger(__name__)

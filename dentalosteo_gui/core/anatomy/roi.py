@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..types import Polyline, Radiograph, RoiBox, RoiProposal
+from dentalosteo_gui.core.types import Polyline, Radiograph, RoiBox, RoiProposal
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,8 @@ def _dp_convex(
                 bs[k, :sl] = arg[k, -sl:]
         acc = new + cost[:, j][None, :]
         back_s[j] = bs
-    k, y = np.unravel_index(int(np.argmin(acc)), acc.shape)
+    k0, y0 = np.unravel_index(int(np.argmin(acc)), acc.shape)
+    k, y = int(k0), int(y0)
     path = np.zeros(n, dtype=np.int64)
     path[-1] = y
     for j in range(n - 1, 0, -1):
@@ -328,8 +329,7 @@ def trace_border(
     # Smooth and differentiate only the rows the band can touch.
     ylo = int(max(0, np.floor(y_coarse.min()) - r - 8))
     yhi = int(min(h, np.ceil(y_coarse.max()) + r + 9))
-    strip = pixels[ylo:yhi, x0:x1].astype(np.float32)
-    strip = cv2.GaussianBlur(strip, (0, 0), sigma)
+    strip: np.ndarray = cv2.GaussianBlur(pixels[ylo:yhi, x0:x1].astype(np.float32), (0, 0), sigma)
     gy = -(np.roll(strip, -1, axis=0) - np.roll(strip, 1, axis=0)) * 0.5
     gy[0, :] = 0
     gy[-1, :] = 0
@@ -345,7 +345,7 @@ def trace_border(
     fine = _dp_path(bcost[:, sel], max_step=max(1, step), smooth=0.05 / max(1, step))
     # Sub-pixel peak interpolation on the band.
     yy = np.empty(sel.size)
-    for i, (c, k) in enumerate(zip(sel, fine)):
+    for i, (c, k) in enumerate(zip(sel, fine, strict=False)):
         k = int(k)
         if 0 < k < band.shape[0] - 1:
             a, b, cc = band[k - 1, c], band[k, c], band[k + 1, c]
@@ -391,7 +391,7 @@ def _place_box(trace: BorderTrace, width: int, height: int) -> RoiBox:
 def _split_polylines(trace: BorderTrace, y_max: int) -> tuple[Polyline, Polyline]:
     xs = np.arange(trace.x0, trace.x1, POLY_STEP)
     ys = trace.y_at(xs)
-    pts = [(float(x), float(min(y, y_max))) for x, y in zip(xs, ys)]
+    pts = [(float(x), float(min(y, y_max))) for x, y in zip(xs, ys, strict=False)]
     right = [p for p in pts if p[0] < trace.midline_x]  # patient's right = image-left half
     left = [p for p in pts if p[0] >= trace.midline_x]
     return right, left
