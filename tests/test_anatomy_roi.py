@@ -132,3 +132,26 @@ def test_cli_roi_bad_input(tmp_path, capsys) -> None:
         cli_main(["roi", str(tmp_path / "x.png"), "--pixel-spacing", "abc"])
     assert exc.value.code == 2
     assert "pixel-spacing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("box", [(1469, 587, 5, 5), (1460, 580, 10, 8), (0, 0, 3, 3), (5000, 5000, 50, 50)])
+def test_user_box_in_a_corner_gives_low_confidence_not_a_crash(box) -> None:
+    case = generate_phantom(9, size_scale=0.5)
+    rad = from_array(case.image)
+    prop = border_from_box(rad, RoiBox(*box))
+    assert prop.confidence == 0.0 and prop.reasons
+    assert not prop.border_right and not prop.border_left
+    from dentalosteo_gui.core.anatomy import assess_quality, draw_overlay, measure_cortex, propose_landmarks
+
+    cx = measure_cortex(rad, prop)
+    assert cx.right.mcw_mm is None and cx.klemetti_rule is None
+    assert len(propose_landmarks(rad, prop)) == 8
+    assert assess_quality(rad, prop)
+    assert draw_overlay(rad, prop, None, cx).shape == (rad.height, rad.width, 3)
+
+
+def test_degenerate_images_do_not_crash() -> None:
+    for shape in ((64, 64), (64, 2000), (2000, 64)):
+        img = np.random.default_rng(1).random(shape).astype(np.float32)
+        prop = propose_roi(from_array(img))
+        assert 0.0 <= prop.confidence <= 1.0

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from dentalosteo_gui.core.errors import AnatomyError
 from dentalosteo_gui.core.types import Polyline, Radiograph, RoiBox, RoiProposal
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ CLIP_LEVEL = 3.0 / 255.0  # raw values at or below this are treated as clipped b
 EDGE_SIGMAS = (1.5,)
 LOW_PRIOR = 0.25  # cost per unit of height above the bottom of the search band
 NODE_STEP = 3  # work columns per node of the convex dynamic programme
+MIN_TRACE_COLS = 6  # smallest search region (work px) the tracer accepts
+MIN_TRACE_ROWS = 4
 POLY_STEP = 4  # original-pixel spacing of the returned polyline points
 
 
@@ -284,7 +287,8 @@ def trace_border(
     """Trace the inferior mandibular border (periosteal lower edge) at full resolution.
 
     ``x_range``/``y_range`` (original pixels) restrict the search (used when the user moved
-    the box). Returns one y per column in ``x_range``.
+    the box). Returns one y per column in ``x_range``. Raises :class:`AnatomyError` when
+    the search region is too small to trace in.
     """
     h, w = pixels.shape
     work_raw, scale = _working_copy(pixels)
@@ -300,8 +304,13 @@ def trace_border(
         ya, yb = int(SEARCH_TOP * h), h
     else:
         ya, yb = max(0, int(y_range[0])), min(h, int(y_range[1]))
-    cx0, cx1 = int(x0 / scale), max(int(x0 / scale) + 2, min(ww, int(math.ceil(x1 / scale))))
-    cy0, cy1 = int(ya / scale), max(int(ya / scale) + 3, min(wh, int(math.ceil(yb / scale))))
+    cx0, cx1 = min(int(x0 / scale), ww), min(ww, int(math.ceil(x1 / scale)))
+    cy0, cy1 = min(int(ya / scale), wh), min(wh, int(math.ceil(yb / scale)))
+    if cx1 - cx0 < MIN_TRACE_COLS or cy1 - cy0 < MIN_TRACE_ROWS or x1 - x0 < 2:
+        raise AnatomyError(
+            f"the search region ({x1 - x0} x {yb - ya} px) is too small to trace the border; "
+            "draw the ROI box over the lower border of the mandible"
+        )
 
     sub = edge[cy0:cy1, cx0:cx1]
     # Every strong false edge (occlusal plane, teeth, detector steps, the endosteal side of
@@ -442,7 +451,12 @@ def propose_roi(rad: Radiograph) -> RoiProposal:
     when confidence is low.
     """
     h, w = rad.pixels.shape
-    trace = trace_border(rad.pixels)
+    try:
+        trace = trace_border(rad.pixels)
+    except AnatomyError as exc:  # degenerate image (e.g. a thin strip): no border, no crash
+        bw, bh = box_size(w, h)
+        box = RoiBox((w - bw) // 2, h - bh, bw, bh).clipped(w, h)
+        return RoiProposal(box=box, border_right=[], border_left=[], confidence=0.0, reasons=[str(exc)])
     box = _place_box(trace, w, h)
     conf, reasons = _confidence(trace, box, w, h)
     right, left = _split_polylines(trace, h - 1)
@@ -451,11 +465,19 @@ def propose_roi(rad: Radiograph) -> RoiProposal:
 
 
 def border_from_box(rad: Radiograph, box: RoiBox) -> RoiProposal:
-    """Re-trace the inferior border inside a user-edited box (the box itself is kept)."""
+    """Re-trace the inferior border inside a user-edited box (the box itself is kept).
+
+    A box too small to trace in (e.g. dragged into a corner) gives a zero-confidence
+    proposal with no border and a reason, never an exception.
+    """
     h, w = rad.pixels.shape
     b = box.clipped(w, h)
     pad = int(0.1 * b.h)
-    trace = trace_border(rad.pixels, x_range=(b.x, b.x + b.w), y_range=(b.y - pad, b.y + b.h + pad))
+    try:
+        trace = trace_border(rad.pixels, x_range=(b.x, b.x + b.w), y_range=(b.y - pad, b.y + b.h + pad))
+    except AnatomyError as exc:
+        log.debug("border_from_box: %s", exc)
+        return RoiProposal(box=b, border_right=[], border_left=[], confidence=0.0, reasons=[str(exc)])
     trace.midline_x = float(b.x + b.w / 2)
     conf, reasons = _confidence(trace, b, w, h)
     right, left = _split_polylines(trace, h - 1)
