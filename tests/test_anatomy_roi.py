@@ -141,7 +141,12 @@ def test_user_box_in_a_corner_gives_low_confidence_not_a_crash(box) -> None:
     prop = border_from_box(rad, RoiBox(*box))
     assert prop.confidence == 0.0 and prop.reasons
     assert not prop.border_right and not prop.border_left
-    from dentalosteo_gui.core.anatomy import assess_quality, draw_overlay, measure_cortex, propose_landmarks
+    from dentalosteo_gui.core.anatomy import (
+        assess_quality,
+        draw_overlay,
+        measure_cortex,
+        propose_landmarks,
+    )
 
     cx = measure_cortex(rad, prop)
     assert cx.right.mcw_mm is None and cx.klemetti_rule is None
