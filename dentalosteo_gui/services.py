@@ -44,6 +44,9 @@ def make_engine(model_dir: str | Path | None = None, device: str | None = None,
         backend = None
         if _pack_exists(mdir):
             from .ml.backend import KerasBackend
+            from .ml.tfimport import quiet_import_tensorflow
+
+            quiet_import_tensorflow()
 
             t0 = time.perf_counter()
             backend = KerasBackend(mdir, device=dev)
@@ -56,6 +59,9 @@ def make_engine(model_dir: str | Path | None = None, device: str | None = None,
             if not _pack_exists(ldir):
                 return None
             from .ml.backend import KerasBackend
+            from .ml.tfimport import quiet_import_tensorflow
+
+            quiet_import_tensorflow()
 
             return KerasBackend(ldir, device=dev)
 
