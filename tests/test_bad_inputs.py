@@ -563,9 +563,6 @@ def test_gui_open_path_on_every_case(corpus: dict[str, Path], qtbot: Any, monkey
         win.close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG core/history.py record_screening: a file path that is not valid "
-                   "UTF-8 (surrogate escapes) raises UnicodeEncodeError in the INSERT (file_path column), "
-                   "not even a HistoryError, so such screenings are never recorded")
 def test_history_records_a_non_utf8_file_name(corpus: dict[str, Path], tmp_path: Path) -> None:
     from dentalosteo_gui.core.engine import Engine
     from dentalosteo_gui.core.history import History, file_sha256
@@ -578,11 +575,6 @@ def test_history_records_a_non_utf8_file_name(corpus: dict[str, Path], tmp_path:
         assert h.get(sid)["file_sha256"] == file_sha256(p)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="BUG core/anatomy/roi.py trace_border: a user ROI box at the image's bottom-right "
-                   "corner (clipped to a few px) raises ValueError (np.interp 'fp and xp are not of the same "
-                   "length', line ~325; _dp_convex broadcast, line ~153) instead of a low-confidence result "
-                   "or an AnatomyError; `dentalosteo screen --roi 1469,587,5,5` exits 1 (internal error)")
 @pytest.mark.parametrize("box", [(1469, 587, 5, 5), (1460, 580, 10, 8)])
 def test_user_roi_in_the_corner(box: tuple[int, int, int, int]) -> None:
     from dentalosteo_gui.core.engine import Engine

@@ -122,6 +122,15 @@ def _num(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def _storable(text: str) -> str:
+    """A str SQLite can store: surrogate escapes become backslash escapes of the bytes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _j(v: Any) -> str | None:
     return None if v is None else json.dumps(v, sort_keys=True, default=str)
 
@@ -256,6 +265,9 @@ class History:
             "device": result.device,
             "result_json": json.dumps(rj, default=str),
         }
+        # File names that are not valid UTF-8 arrive as surrogate escapes, which SQLite cannot
+        # store: keep them readable and exact as backslash escapes of the original bytes.
+        row = {k: (_storable(v) if isinstance(v, str) else v) for k, v in row.items()}
 
         def tx() -> int:
             cols = ", ".join(row)
