@@ -11,15 +11,16 @@
 #   /usr/share/icons/hicolor/{16..256}/apps/dentalosteo.png, scalable/apps/dentalosteo.svg
 #   /usr/share/mime/packages/dentalosteo.xml   (application/dicom for *.dcm, DICM magic at 128)
 #
-# Environment: DEB_COMPRESS (xz|zstd|gzip|none, default xz), DEB_LEVEL (default 6),
+# Environment: DEB_COMPRESS (zstd|xz|gzip|none, default zstd: dpkg >= 1.21.18, i.e. Debian 12 /
+#              Ubuntu 21.10 or newer; use xz for older targets), DEB_LEVEL (default 12),
 #              DEB_OUT (output folder, default dist).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUNDLE="$(cd "${1:-$ROOT/dist/DentalOsteo}" && pwd)"
 OUTDIR="${DEB_OUT:-$ROOT/dist}"
-COMPRESS="${DEB_COMPRESS:-xz}"
-LEVEL="${DEB_LEVEL:-6}"
+COMPRESS="${DEB_COMPRESS:-zstd}"
+LEVEL="${DEB_LEVEL:-12}"
 
 die() { echo "build_deb: $*" >&2; exit 2; }
 [ -x "$BUNDLE/DentalOsteo" ] || die "$BUNDLE/DentalOsteo not found; run 'make bundle' first"
@@ -56,7 +57,7 @@ done
 cat > "$R/usr/share/applications/dentalosteo.desktop" <<EOF
 [Desktop Entry]
 Type=Application
-Version=1.5
+Version=1.0
 Name=DentalOsteo
 GenericName=Osteoporosis screening aid
 Comment=Screens dental panoramic radiographs for signs of osteoporosis (a referral aid, not a diagnosis)
@@ -64,7 +65,7 @@ Exec=/usr/bin/dentalosteo-gui %F
 TryExec=/usr/bin/dentalosteo-gui
 Icon=dentalosteo
 Terminal=false
-Categories=Graphics;MedicalSoftware;Science;
+Categories=Science;MedicalSoftware;
 Keywords=dental;panoramic;radiograph;osteoporosis;DICOM;
 MimeType=application/dicom;image/png;image/jpeg;image/tiff;image/bmp;
 StartupWMClass=DentalOsteo

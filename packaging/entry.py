@@ -11,7 +11,7 @@ Which one runs is decided by the executable's name, so a symlink or a copy named
 ``dentalosteo``/``dentalosteo-cli`` gives the CLI. ``DentalOsteo --cli ARGS`` also runs the
 CLI (useful on Linux, where both executables have a console anyway).
 
-Two bundle-only switches, used by ``packaging/smoke_test.sh``:
+Two bundle-only switches, used by ``packaging/smoke_test.sh`` (either executable):
 
 * ``--check-ml``: build a tiny Keras model, save/load it as ``.keras``, run the fast Grad-CAM
   and the tf-keras-vis reference, print the TensorFlow device; proves the frozen TensorFlow
@@ -116,16 +116,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     multiprocessing.freeze_support()
     args = list(sys.argv[1:] if argv is None else argv)
+    # bundle checks work from either executable (on Windows only the console one has stdout)
+    if args[:1] == ["--check-ml"]:
+        return check_ml()
+    if args[:1] == ["--bundle-info"]:
+        return bundle_info()
     if wants_cli(sys.argv[0], sys.executable, args):
         if args[:1] == ["--cli"]:
             args = args[1:]
         from dentalosteo_gui.cli.main import main as cli_main
 
         return cli_main(args)
-    if args[:1] == ["--check-ml"]:
-        return check_ml()
-    if args[:1] == ["--bundle-info"]:
-        return bundle_info()
     from dentalosteo_gui.app import main as app_main
 
     return app_main(args)

@@ -24,6 +24,7 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 [ -x "$PY" ] || PY="$(command -v python3 || command -v python || true)"
 
 fail() { echo "SMOKE TEST FAILED: $*" >&2; exit 1; }
+nocr() { tr -d '\r'; }   # Windows consoles end lines with CRLF
 step() { echo; echo "== $*"; }
 now() { date +%s.%N 2>/dev/null || date +%s; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f s", b-a}'; }
@@ -40,6 +41,8 @@ INTERNAL="$BUNDLE/_internal"
 [ -d "$INTERNAL" ] || fail "$INTERNAL missing (PyInstaller >= 6 one-folder layout expected)"
 WINDOWED_NO_STDOUT=0
 [ -n "$EXE" ] && WINDOWED_NO_STDOUT=1   # a windowed .exe has no stdout: check its files only
+CHECK="$GUI"                            # runs --bundle-info / --check-ml (same binary on Linux/macOS)
+[ "$WINDOWED_NO_STDOUT" = 1 ] && CHECK="$CLI"
 
 WANT_VERSION="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/pyproject.toml" | head -1)"
 [ -n "$WANT_VERSION" ] || fail "cannot read the version from $ROOT/pyproject.toml"
@@ -55,7 +58,7 @@ echo "bundle: $BUNDLE ($(du -sh "$BUNDLE" | cut -f1)), expected version $WANT_VE
 
 # ---------------------------------------------------------------------------------- 1 version
 step "1. version"
-out="$(timeout 120 "$CLI" --version 2>&1)" || fail "dentalosteo-cli --version exited $?: $out"
+out="$(timeout 120 "$CLI" --version 2>&1 | nocr; exit "${PIPESTATUS[0]}")" || fail "dentalosteo-cli --version exited $?: $out"
 echo "$out"
 [ "$out" = "dentalosteo $WANT_VERSION" ] || fail "dentalosteo-cli --version printed '$out', want 'dentalosteo $WANT_VERSION'"
 if [ "$WINDOWED_NO_STDOUT" = 0 ]; then
@@ -77,12 +80,10 @@ step "2. resources and model packs"
 [ -f "$INTERNAL/resources/icons/dentalosteo_256.png" ] || fail "resources/icons/dentalosteo_256.png not bundled"
 HAVE_MODEL=0
 [ -f "$INTERNAL/models/default/card.json" ] && [ -f "$INTERNAL/models/default/model.keras" ] && HAVE_MODEL=1
-if [ "$WINDOWED_NO_STDOUT" = 0 ]; then
-  out="$(timeout 120 "$GUI" --bundle-info 2>&1)" || fail "--bundle-info exited $?: $out"
-  echo "$out"
-  echo "$out" | grep -q "frozen True" || fail "the bundle does not run frozen (sys._MEIPASS missing?)"
-  echo "$out" | grep -q "exists=True" || fail "the bundle does not find its sample image"
-fi
+out="$(timeout 120 "$CHECK" --bundle-info 2>&1 | nocr)" || fail "--bundle-info failed: $out"
+echo "$out"
+echo "$out" | grep -q "frozen True" || fail "the bundle does not run frozen (sys._MEIPASS missing?)"
+echo "$out" | grep -q "exists=True" || fail "the bundle does not find its sample image"
 echo "default model pack bundled: $([ $HAVE_MODEL = 1 ] && echo yes || echo 'no (rule-based only)')"
 
 # ------------------------------------------------------------------------------- 3 DICOM
@@ -103,17 +104,13 @@ fi
 
 # ----------------------------------------------------------------------------- 4 ML stack
 step "4. TensorFlow / Keras / tf-keras-vis inside the bundle"
-if [ "$WINDOWED_NO_STDOUT" = 0 ]; then
-  t="$(now)"
-  out="$(timeout 300 "$GUI" --check-ml 2>&1)"; rc=$?
-  echo "$out" | grep -v "^I0000\|^WARNING: All log\|^W0000" | tail -5
-  [ $rc = 0 ] || fail "--check-ml exited $rc"
-  echo "$out" | grep -q "^ml ok" || fail "--check-ml did not report 'ml ok'"
-  echo "($(elapsed "$t"))"
-else
-  out="$(timeout 300 "$CLI" --help 2>&1)" || fail "dentalosteo-cli --help exited $?"
-  echo "(windowed build: the ML stack is exercised by the headless screen below)"
-fi
+t="$(now)"
+out="$(timeout 300 "$CHECK" --check-ml 2>&1 | nocr; exit "${PIPESTATUS[0]}")"; rc=$?
+echo "$out" | grep -v "^I0000\|^WARNING: All log\|^W0000" | tail -5
+[ $rc = 0 ] || fail "--check-ml exited $rc"
+echo "$out" | grep -q "^ml ok" || fail "--check-ml did not report 'ml ok'"
+echo "$out" | grep -q "could not transform" && fail "AutoGraph cannot read sources in the bundle (module_collection_mode lost?)"
+echo "($(elapsed "$t"))"
 
 # ------------------------------------------------------------------------------ 5 headless
 step "5. headless screen of the bundled sample -> PDF"
