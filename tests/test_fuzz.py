@@ -463,7 +463,7 @@ _CLI_DRIVER = r"""
 import contextlib, io, json, sys
 from dentalosteo_gui.cli.main import main
 out = []
-for args in json.loads(sys.argv[1]):
+for args in json.loads(open(sys.argv[1]).read()):
     err, std = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(std):
         try:
@@ -502,7 +502,9 @@ def test_fuzz_cli_info_and_screen_contract(tmp_path: Path) -> None:
     cfg.mkdir()
     (cfg / "settings.json").write_text(json.dumps({"model_dir": str(tmp_path / "no-model")}))  # rule-based
     env = {**os.environ, "DENTALOSTEO_DATA_DIR": str(tmp_path / "data"), "DENTALOSTEO_CONFIG_DIR": str(cfg)}
-    r = subprocess.run([sys.executable, "-c", _CLI_DRIVER, json.dumps(argvs)], capture_output=True, text=True,
+    calls = tmp_path / "calls.json"
+    calls.write_text(json.dumps(argvs))
+    r = subprocess.run([sys.executable, "-c", _CLI_DRIVER, str(calls)], capture_output=True, text=True,
                        timeout=max(300, n_files * 4), env=env)
     assert "@@RESULT@@" in r.stdout, f"driver died (rc {r.returncode}): {r.stderr[-3000:]}"
     results = json.loads(r.stdout.split("@@RESULT@@")[-1])
