@@ -4,7 +4,8 @@ One subprocess installs a Python-level guard first (``socket.socket`` for IP fam
 ``connect``/``connect_ex``/``sendto``, ``create_connection``, ``getaddrinfo``,
 ``gethostbyname``: each call is recorded and fails loudly), then runs the whole product:
 engine (with the bundled model when ``models/default`` exists, so TensorFlow's start is
-covered; otherwise TensorFlow and Keras are started on a tiny model anyway), one screening,
+covered; otherwise TensorFlow and Keras are started on a tiny model anyway), one screening
+in ROI mode and one in landmark mode (the landmark pack when ``models/landmarks`` exists),
 the PDF report, a heatmap PNG, ``dentalosteo batch`` and the main window (offscreen Qt)
 opening and screening a file. When ``strace`` is available the subprocess runs under it and
 any ``connect``/``sendto``/``sendmsg`` to an AF_INET/AF_INET6 address made by C/C++ code
@@ -103,6 +104,12 @@ def screen():
     rad = load_radiograph(samples / "phantom_c2.dcm")
     state["rad"] = rad
     state["res"] = state["engine"].screen(rad, pixel_spacing_mm=spacing_for(rad))
+def screen_landmarks():
+    from dentalosteo_gui.services import spacing_for
+    rad = state["rad"]
+    res = state["engine"].screen(rad, mode="landmarks", pixel_spacing_mm=spacing_for(rad))
+    assert res.mode == "landmarks", res.mode
+    state["landmark_model"] = res.model.name if res.model else None
 def report():
     from dentalosteo_gui.core.report import write_report
     from dentalosteo_gui.cli.screen import write_heatmap_png
@@ -138,10 +145,12 @@ def gui():
     app.processEvents()
     assert ok, err or "no result within 120 s"
 
-for name, fn in [("engine", engine), ("tensorflow_start", tf_start), ("screen", screen), ("report", report),
+for name, fn in [("engine", engine), ("tensorflow_start", tf_start), ("screen", screen),
+                 ("screen_landmarks", screen_landmarks), ("report", report),
                  ("batch", batch), ("cli_screen", cli_screen), ("gui", gui)]:
     step(name, fn)
-sys.stdout.write("\n@@RESULT@@" + json.dumps({"attempts": ATTEMPTS, "probes": PROBES, "steps": steps, "model": state.get("model")}) + "\n")
+sys.stdout.write("\n@@RESULT@@" + json.dumps({"attempts": ATTEMPTS, "probes": PROBES, "steps": steps, "model": state.get("model"),
+                                                 "landmark_model": state.get("landmark_model")}) + "\n")
 '''
 
 
@@ -200,7 +209,8 @@ def test_product_opens_no_socket(tmp_path: Path) -> None:
         print(f"strace: {len(lines)} connect/sendto/sendmsg calls traced, none to an IP address")
     else:
         print("strace not available: only the Python-level guard ran")
-    print(json.dumps(res["steps"]), "model:", res["model"], "allowed probes:", res["probes"])
+    print(json.dumps(res["steps"]), "model:", res["model"], "landmark model:", res["landmark_model"],
+          "allowed probes:", res["probes"])
 
 
 def test_socket_module_untouched_here() -> None:
