@@ -205,6 +205,9 @@ def read_dicom(path: Path) -> Radiograph:
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         sop = str(ds.get("SOPClassUID", "")) if "SOPClassUID" in ds else ""
         kind = f" ({ds.SOPClassUID.name})" if sop and hasattr(ds.SOPClassUID, "name") else ""
+        if "Rows" in ds or "Columns" in ds or "Image Storage" in kind:  # an image without pixels: cut short
+            raise RadiographError(path, f"DICOM has no pixel data{kind}: the image header is there but "
+                                  "the pixels are missing (truncated file?)", "copy or export the file again")
         raise RadiographError(path, f"DICOM has no pixel data{kind}", "export the image itself, not a report")
     try:
         rows, cols = int(ds.Rows), int(ds.Columns)
