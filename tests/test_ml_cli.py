@@ -41,12 +41,13 @@ def test_train_then_evaluate(tmp_path, capsys):
     data = _dataset(tmp_path / "data")
     pack = tmp_path / "pack"
     args = ["train", str(data), "--arch", "compact", "--protocol", "lee2020", "--out", str(pack),
-            "--epochs", "2", "--input", "16x64", "--batch-size", "8", "--seed", "1"]
+            "--epochs", "2", "--input", "16x64", "--batch-size", "8", "--seed", "1", "--mcw-head"]
     assert main(args) == 0
     card = json.loads((pack / "card.json").read_text())
     assert card["arch"] == "compact" and card["mode"] == "roi"
     assert card["input"]["height"] == 16 and card["input"]["width"] == 64
     assert card["training_data"]["source"] == "real"  # file names are not phantoms
+    assert set(card["outputs"]) == {"risk", "klemetti", "mcw_mm"}
     ops = card["operating_points"]
     assert ops["bands"]["low_max"] <= ops["bands"]["high_min"]
     ev = json.loads((pack / "evaluation.json").read_text())
@@ -71,6 +72,7 @@ def test_train_then_evaluate(tmp_path, capsys):
         assert key in res
     assert res["n"] == 20 and len(res["folds"]) == 5
     assert res["klemetti_kappa"] is not None
+    assert res["mcw_mae_mm_model"] is not None and res["mcw_mae_mm_model"] >= 0
     assert (tmp_path / "plots" / "roc.png").stat().st_size > 1000
 
 

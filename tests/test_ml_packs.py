@@ -53,7 +53,7 @@ def test_pack_round_trip_and_tamper(tmp_path):
     from dentalosteo_gui.ml import zoo
     from dentalosteo_gui.ml.packs import save_pack
 
-    model = zoo.build_model("compact", (32, 96, 1), klemetti=True)
+    model = zoo.build_model("compact", (32, 96, 1), klemetti=True, mcw=True)
     out = save_pack(model, dict(CARD), tmp_path / "pack")
     card = json.loads((out / "card.json").read_text())
     assert len(card["sha256"]) == 64 and card["framework"]["keras"]
@@ -70,9 +70,10 @@ def test_pack_round_trip_and_tamper(tmp_path):
     assert set(r["klemetti"]) == {"C1", "C2", "C3"}
     assert sum(r["klemetti"].values()) == pytest.approx(1.0, abs=1e-5)
     assert r["attention"] is None
+    assert r["mcw_mm"] == pytest.approx(float(np.asarray(model(x, training=False)["mcw_mm"])[0, 0]), abs=1e-5)
     assert pack.keras_model() is pack.keras_model()  # cached
     outs = model(x, training=False)
-    r2 = pack.predict_from_outputs([outs["klemetti"], outs["risk"]])  # any order
+    r2 = pack.predict_from_outputs([outs["mcw_mm"], outs["klemetti"], outs["risk"]])  # any order
     assert r2["risk"] == pytest.approx(r["risk"]) and r2["klemetti"] == pytest.approx(r["klemetti"])
     # tamper: one byte of the weights file changed
     data = bytearray((out / "model.keras").read_bytes())

@@ -23,11 +23,13 @@ TINY = {
 
 
 def _one_step(model, shape, klemetti: bool) -> dict:
+    """One training step on two random samples (MCW truth 2 mm / 4 mm)."""
     rng = np.random.default_rng(0)
     n = 2
     x = rng.normal(0, 1, (n, *shape[:-1])).astype(np.float16)
     ds = ArrayDataset("landmarks" if len(shape) == 4 else "roi", shape, np.array([0, 1]),
-                      np.array([0, 2]) if klemetti else np.array([-1, -1]), x, [], [], [])
+                      np.array([0, 2]) if klemetti else np.array([-1, -1]), x, [], [], [],
+                      np.array([2.0, 4.0], dtype=np.float32))
     cfg = TrainConfig(epochs=1, batch_size=2, augment=AugmentConfig(enabled=False), patience=None)
     return fit(model, ds, None, cfg, eager=True)
 
@@ -41,8 +43,9 @@ STEP_ARCHS = [a for a in zoo.ARCHS if a not in ("vgg16-tr1", "vgg16-tr3", "vgg16
 def test_every_architecture_builds_and_trains_one_step(arch):
     shape = TINY[arch]
     klemetti = arch in ("compact", "mobilenet", "siamese-attention")
-    model = zoo.build_model(arch, shape, weights="none", klemetti=klemetti)
+    model = zoo.build_model(arch, shape, weights="none", klemetti=klemetti, mcw=arch == "compact")
     outs = model.output
+    assert ("mcw_mm" in outs) == (arch == "compact")
     assert "risk" in outs and outs["risk"].shape[-1] == 2
     assert ("klemetti" in outs) == klemetti
     assert ("attention" in outs) == (arch == "siamese-attention")

@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--branch", default="light", choices=("light", "alexnet"),
                    help="siamese-attention branch")
     p.add_argument("--patch-mm", type=float, default=10.0, help="landmark patch side in mm")
+    p.add_argument("--mcw-head", action="store_true",
+                   help="compact only: add an auxiliary mcw_mm regression output (needs MCW truth)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     res = train_from_folder(args.data, args.arch, args.protocol, args.out, epochs=args.epochs,
                             weights=args.weights, seed=args.seed, batch_size=args.batch_size,
                             input_shape=shape, branch=args.branch, patch_mm=args.patch_mm,
-                            lr=args.lr, progress=progress)
+                            lr=args.lr, mcw_head=args.mcw_head, progress=progress)
     held = res["card"]["metrics"]["held_out"]
     if args.json:
         print_json({"pack": res["pack"], "held_out": {k: held.get(k) for k in (

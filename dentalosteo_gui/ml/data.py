@@ -178,6 +178,7 @@ class ArrayDataset:
     ctx: list[np.ndarray]  # context crops
     inner: list[tuple[float, float, float, float]] = field(default_factory=list)
     meta: list[dict[str, Any]] = field(default_factory=list)
+    mcw: np.ndarray | None = None  # (N,) mean MCW in mm, NaN unknown
 
     def __len__(self) -> int:
         return int(self.labels.size)
@@ -187,7 +188,8 @@ class ArrayDataset:
         return ArrayDataset(self.mode, self.input_shape, self.labels[ii], self.klemetti[ii],
                             self.exact[ii], [self.ctx[i] for i in ii],
                             [self.inner[i] for i in ii] if self.inner else [],
-                            [self.meta[i] for i in ii] if self.meta else [])
+                            [self.meta[i] for i in ii] if self.meta else [],
+                            self.mcw[ii] if self.mcw is not None else None)
 
     def _channels(self, x: np.ndarray) -> np.ndarray:
         c = int(self.input_shape[-1])
@@ -288,4 +290,6 @@ def dataset_from_rows(
                "mcw_mean_mm": getattr(r, "mcw_mean_mm", None),
                "pixel_spacing_mm": getattr(r, "pixel_spacing_mm", None),
                "patient_id": (getattr(r, "extra", {}) or {}).get("patient_id")} for r in rows],
+        mcw=np.array([np.nan if getattr(r, "mcw_mean_mm", None) is None else float(r.mcw_mean_mm)
+                      for r in rows], dtype=np.float32),
     )

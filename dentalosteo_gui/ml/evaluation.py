@@ -247,6 +247,12 @@ def evaluate_pack_on_folder(
 
     everything = np.arange(len(rows))
     res = report(everything)
+    res["mcw_mae_mm_model"] = None  # the pack's own mcw_mm output, when it has one
+    if "mcw_mm" in p:
+        pairs = [(t, float(v)) for t, v in zip(mcw_true, p["mcw_mm"][:, 0], strict=True) if t is not None]
+        if pairs:
+            a = np.asarray(pairs)
+            res["mcw_mae_mm_model"] = float(np.mean(np.abs(a[:, 0] - a[:, 1])))
     res["model"] = {"name": pack.name, "version": pack.version, "sha256": pack.sha256,
                     "arch": pack.card.get("arch"), "source": (pack.card.get("training") or {}).get("source")}
     res["operating_point"] = operating_point

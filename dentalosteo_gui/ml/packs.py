@@ -146,7 +146,7 @@ class ModelPack:
             res = {str(k): np.asarray(v, dtype=np.float64) for k, v in out.items()}
         else:
             seq = list(out) if isinstance(out, (list, tuple)) else [out]
-            by_width = {2: "risk", 3: "klemetti", 4: "attention"}
+            by_width = {1: "mcw_mm", 2: "risk", 3: "klemetti", 4: "attention"}
             res = {}
             for v in seq:
                 a = np.asarray(v, dtype=np.float64)
@@ -175,6 +175,7 @@ class ModelPack:
     def _single(r: dict[str, np.ndarray]) -> dict[str, Any]:
         kl = r.get("klemetti")
         att = r.get("attention")
+        mcw = r.get("mcw_mm")
         return {
             "risk": float(r["risk"][0]),
             "risk_raw": float(r["risk_raw"][0]),
@@ -182,6 +183,7 @@ class ModelPack:
                          if kl is not None else None),
             "attention": ({g: float(att[0][i]) for i, g in enumerate(ATTENTION_GROUPS)}
                           if att is not None else None),
+            "mcw_mm": float(np.ravel(mcw)[0]) if mcw is not None else None,
         }
 
 
@@ -265,6 +267,7 @@ def save_pack(model: Any, card: dict[str, Any], out_dir: Path | str) -> Path:
         full["weights_bytes"] = int(size)
         full.setdefault("framework", framework_versions())
         (tmp / CARD_FILE).write_text(json.dumps(_json_clean(full), indent=2) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; an installed pack must be readable by all
         if out.exists():
             old = out.with_name(f".old-{out.name}-{os.getpid()}")
             out.rename(old)

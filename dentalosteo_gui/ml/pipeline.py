@@ -54,12 +54,15 @@ PHANTOM_LIMITATIONS = [
 ]
 
 
-def card_outputs(has_klemetti: bool, has_attention: bool) -> dict[str, Any]:
+def card_outputs(has_klemetti: bool, has_attention: bool, has_mcw: bool = False) -> dict[str, Any]:
     """The ``outputs`` section of a card."""
     out: dict[str, Any] = {"risk": "softmax over [no osteoporosis, osteoporosis]; index 1 is the "
                                    "osteoporosis probability (temperature-scaled by the pack)"}
     if has_klemetti:
         out["klemetti"] = "softmax over [C1, C2, C3] (Klemetti mandibular cortical index hint)"
+    if has_mcw:
+        out["mcw_mm"] = ("auxiliary regression of the mean mandibular cortical width in mm (trained "
+                         "with the risk; a cross-check of the anatomy module's measurement)")
     if has_attention:
         out["attention"] = ("softmax weights s1..s4 of the landmark groups [condyle, gonial_angle, "
                             "premolar, maxillary_tuberosity]")
@@ -126,6 +129,7 @@ def train_from_folder(
     patch_mm: float = 10.0,
     lr: float | None = None,
     work_dir: Path | str | None = None,
+    mcw_head: bool = False,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run a protocol on a dataset folder and write a pack to ``out`` (see module doc)."""
@@ -149,6 +153,7 @@ def train_from_folder(
         raise DatasetError(f"{Path(data) / 'labels.csv'}: all labels are {labels[0]}; training needs both 0 and 1")
     shape = tuple(input_shape or zoo.default_input_shape(arch))
     has_k = any(r.klemetti for r in rows)
+    has_m = mcw_head and arch == "compact" and any(r.mcw_mean_mm is not None for r in rows)
     out = Path(out)
     work = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
     work.mkdir(parents=True, exist_ok=True)
@@ -164,7 +169,7 @@ def train_from_folder(
     (work / "splits.json").write_text(json.dumps([s.as_dict() for s in splits]))
 
     def build():
-        return zoo.build_model(arch, shape, weights=weights, klemetti=has_k, branch=branch)
+        return zoo.build_model(arch, shape, weights=weights, klemetti=has_k, branch=branch, mcw=has_m)
 
     fold_results: list[dict[str, Any]] = []
     best_fold, best_auc = 0, -1.0
@@ -269,7 +274,7 @@ def train_from_folder(
         "input": input_section(mode, shape, patch_mm),
         "preprocessing": (pp.PREPROCESSING_DESCRIPTION_LANDMARKS if mode == "landmarks"
                           else pp.PREPROCESSING_DESCRIPTION_ROI),
-        "outputs": card_outputs(has_k, mode == "landmarks"),
+        "outputs": card_outputs(has_k, mode == "landmarks", has_m),
         "gradcam_layer": zoo.GRADCAM_LAYERS.get(arch),
         "training_data": {"description": f"dataset folder {Path(data).name} ({len(rows)} images)",
                           "source": src, "n": len(rows)},

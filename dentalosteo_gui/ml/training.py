@@ -46,6 +46,7 @@ class TrainConfig:
     patience: int | None = 10  # early stopping on validation loss; None = fixed epochs
     min_epochs: int = 0
     klemetti_weight: float = 0.5
+    mcw_weight: float = 0.5  # Huber loss (mm) of the optional mcw_mm output
     class_weights: bool = True
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -122,8 +123,11 @@ def fit(
     cw = _class_weights(train.labels, cfg.class_weights)
     cw_t = tf.constant(cw, dtype=tf.float32)
     kw = float(cfg.klemetti_weight if has_k else 0.0)
+    has_m = ("mcw_mm" in outs and train.mcw is not None and bool(np.isfinite(train.mcw).any()))
+    mw = float(cfg.mcw_weight if has_m else 0.0)
+    mcw_all = (train.mcw if train.mcw is not None else np.full(n, np.nan)).astype(np.float32)
 
-    def step_fn(x, y, k):
+    def step_fn(x, y, k, m):
         with tf.GradientTape() as tape:
             out = model(x, training=True)
             p = out["risk"] if isinstance(out, dict) else out
@@ -138,6 +142,12 @@ def fit(
                 kce = -tf.reduce_sum(tf.one_hot(tf.maximum(k, 0), 3) * tf.math.log(pk), -1)
                 loss_k = tf.reduce_sum(kce * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
                 loss = loss + kw * loss_k
+            if mw > 0:
+                ok = tf.math.is_finite(m)
+                err = tf.where(ok, out["mcw_mm"][:, 0] - tf.where(ok, m, 0.0), 0.0)
+                hub = tf.where(tf.abs(err) < 1.0, 0.5 * err * err, tf.abs(err) - 0.5)
+                okf = tf.cast(ok, tf.float32)
+                loss = loss + mw * tf.reduce_sum(hub * okf) / tf.maximum(tf.reduce_sum(okf), 1.0)
             if model.losses:
                 loss = loss + tf.add_n(model.losses)
         grads = tape.gradient(loss, model.trainable_variables)
@@ -203,7 +213,7 @@ def fit(
             aug_rng = np.random.default_rng([cfg.seed, epoch, 1])
 
             def make(b: np.ndarray, r: np.random.Generator = aug_rng) -> tuple:
-                return (train.batch(b, r, cfg.augment), train.labels[b], train.klemetti[b])
+                return (train.batch(b, r, cfg.augment), train.labels[b], train.klemetti[b], mcw_all[b])
 
             t0 = time.monotonic()
             fut = pool.submit(make, batches[0])
@@ -211,10 +221,11 @@ def fit(
             for si in range(steps):
                 if cancel is not None and cancel():
                     raise TrainingCancelled("training cancelled; run the same command again to resume")
-                x, y, k = fut.result()
+                x, y, k, mm = fut.result()
                 if si + 1 < steps:
                     fut = pool.submit(make, batches[si + 1])
-                lr_, lk_ = step(tf.constant(x), tf.constant(y, tf.int32), tf.constant(k, tf.int32))
+                lr_, lk_ = step(tf.constant(x), tf.constant(y, tf.int32), tf.constant(k, tf.int32),
+                                tf.constant(mm, tf.float32))
                 lr_sum += float(lr_)
                 lk_sum += float(lk_)
                 if progress:

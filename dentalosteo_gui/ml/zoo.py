@@ -188,7 +188,8 @@ def custom_objects() -> dict[str, Any]:
     return {"PairSum": PairSum, "GroupDense": GroupDense, "ScaleGroups": ScaleGroups}
 
 
-def _heads(keras, features, klemetti: bool, hidden: list[int], dropout: float) -> dict:
+def _heads(keras, features, klemetti: bool, hidden: list[int], dropout: float,
+           mcw: bool = False) -> dict:
     layers = keras.layers
     x = features
     for i, units in enumerate(hidden):
@@ -197,10 +198,13 @@ def _heads(keras, features, klemetti: bool, hidden: list[int], dropout: float) -
     out = {"risk": layers.Dense(2, activation="softmax", name="risk")(x)}
     if klemetti:
         out["klemetti"] = layers.Dense(3, activation="softmax", name="klemetti")(x)
+    if mcw:  # auxiliary regression of the mean cortical width (mm): dense supervision
+        out["mcw_mm"] = layers.Dense(1, name="mcw_mm",
+                                     bias_initializer=keras.initializers.Constant(3.0))(x)
     return out
 
 
-def _build_compact(keras, shape, klemetti: bool, width: int = 1):
+def _build_compact(keras, shape, klemetti: bool, width: int = 1, mcw: bool = False):
     """Our default: a small CNN on the ROI (Conv-GN-ReLU stem, separable blocks, global average
     pooling, Dense 32). GAP keeps the initial logits small; global max pooling (tried) made the
     training-mode outputs extreme and the loss start far above chance."""
@@ -219,7 +223,7 @@ def _build_compact(keras, shape, klemetti: bool, width: int = 1):
         x = _norm(L, f"bn{i}")(x)
         x = L.Activation("relu", name="last_conv" if last else f"relu{i}")(x)
     feats = L.GlobalAveragePooling2D(name="gap")(x)
-    return keras.Model(inp, _heads(keras, feats, klemetti, [32], 0.1), name="compact")
+    return keras.Model(inp, _heads(keras, feats, klemetti, [32], 0.1, mcw), name="compact")
 
 
 def _build_cnn3(keras, shape, klemetti: bool):
@@ -327,10 +331,11 @@ def build_model(
     weights: str | None = "none",
     klemetti: bool = False,
     branch: str = "light",
+    mcw: bool = False,
 ):
     """Build an architecture of :data:`ARCHS` (see module doc). ``weights``: imagenet | none |
     path to a weight file (backbone ``.h5`` for application archs, whole-model
-    ``.weights.h5`` otherwise)."""
+    ``.weights.h5`` otherwise). ``mcw`` adds an ``mcw_mm`` regression output (compact only)."""
     if arch not in ARCHS:
         raise ConfigError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
     wpath = resolve_weights(arch, weights)  # fails fast, before TensorFlow starts
@@ -338,7 +343,7 @@ def build_model(
 
     shape = tuple(int(v) for v in (input_shape or default_input_shape(arch)))
     if arch == "compact":
-        model = _build_compact(keras, shape, klemetti)
+        model = _build_compact(keras, shape, klemetti, mcw=mcw)
     elif arch == "cnn3":
         model = _build_cnn3(keras, shape, klemetti)
     elif arch == "siamese-attention":
