@@ -165,3 +165,11 @@ def test_read_done_for_resume(tmp_path: Path) -> None:
     p.write_text("file,risk\na.png,0.1\nb.png,\n")
     assert read_done(p) == {"a.png", "b.png"}
     assert read_done(tmp_path / "none.csv") == set()
+
+
+def test_operating_point_prefers_held_out_figures() -> None:
+    card = {"operating_points": {"balanced": {"threshold": 0.4, "sensitivity": 0.9, "specificity": 0.8,
+                                              "held_out": {"sensitivity": 0.7, "specificity": 0.6}}}}
+    op = operating_point(card, "balanced")
+    assert op["threshold"] == 0.4 and op["sensitivity"] == 0.7 and op["specificity"] == 0.6
+    assert op["measured_on"] == "held-out test set"

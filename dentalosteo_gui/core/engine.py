@@ -66,7 +66,15 @@ def operating_point(card: dict[str, Any] | None, name: str) -> dict[str, Any]:
     if not isinstance(chosen, dict):
         return {}
     key = name if name in ops else ("balanced" if "balanced" in ops else next(iter(ops)))
-    return {"name": key, **{k: chosen.get(k) for k in ("threshold", "sensitivity", "specificity")}}
+    out = {"name": key, **{k: chosen.get(k) for k in ("threshold", "sensitivity", "specificity")}}
+    # The threshold was chosen on a validation split; show the sensitivity/specificity measured
+    # on the held-out test set when the card has them (never the numbers it was tuned on).
+    held = chosen.get("held_out")
+    if isinstance(held, dict) and held.get("sensitivity") is not None:
+        out["sensitivity"] = held.get("sensitivity")
+        out["specificity"] = held.get("specificity")
+        out["measured_on"] = "held-out test set"
+    return out
 
 
 def risk_band(card: dict[str, Any] | None, risk: float) -> str:
