@@ -10,7 +10,6 @@ from .core import paths
 from .core.errors import DentalOsteoError
 from .core.logsetup import configure_logging
 
-
 log = logging.getLogger(__name__)
 
 
