@@ -96,8 +96,9 @@ EOF
 
 INSTALLED_KB="$(du -sk --apparent-size "$R/opt" "$R/usr" | awk '{s+=$1} END{print s}')"
 # Libraries the Qt xcb/wayland platform plugins and TensorFlow load from the system
-# (PyInstaller does not bundle libc, libGL/EGL, fontconfig, X11/xcb or D-Bus).
-DEPENDS="libc6 (>= 2.28), libstdc++6, libgl1, libegl1, libfontconfig1, libfreetype6, libdbus-1-3, libglib2.0-0, libx11-6, libx11-xcb1, libxkbcommon0, libxkbcommon-x11-0, libxcb1, libxcb-cursor0, libxcb-icccm4, libxcb-image0, libxcb-keysyms1, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xfixes0, libxcb-xkb1"
+# (PyInstaller does not bundle libc, libGL/EGL, fontconfig, X11/xcb or D-Bus), and the
+# DejaVu font the PDF report uses for non-Latin names (core/report.py).
+DEPENDS="libc6 (>= 2.28), libstdc++6, fonts-dejavu-core, libgl1, libegl1, libfontconfig1, libfreetype6, libdbus-1-3, libglib2.0-0, libx11-6, libx11-xcb1, libxkbcommon0, libxkbcommon-x11-0, libxcb1, libxcb-cursor0, libxcb-icccm4, libxcb-image0, libxcb-keysyms1, libxcb-randr0, libxcb-render-util0, libxcb-shape0, libxcb-xfixes0, libxcb-xkb1"
 
 cat > "$R/DEBIAN/control" <<EOF
 Package: $PKG
