@@ -36,7 +36,12 @@ def run_headless(files: list[str], out: str = "") -> int:
                 rad = load_radiograph(t)
                 print(f"{t}: {rad.width}x{rad.height} {rad.format} (screening engine not installed)")
             return 0
-        written = screen_files_to_pdf(targets, out_path)
+        errors: list[str] = []
+        written = screen_files_to_pdf(targets, out_path, errors=errors)
+        for e in errors:
+            sys.stderr.write(f"error: {e}\n")
+        if errors and not written:
+            return 2
     except DentalOsteoError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
@@ -46,4 +51,4 @@ def run_headless(files: list[str], out: str = "") -> int:
         return 1
     for w in written:
         print(f"wrote {w}")
-    return 0
+    return 2 if errors else 0

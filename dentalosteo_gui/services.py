@@ -78,8 +78,14 @@ def _options(s: Settings) -> EngineOptions:
     )
 
 
-def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None = None) -> list[Path]:
-    """Headless main job: screen each file and write one PDF report per file."""
+def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None = None,
+                        errors: list[str] | None = None) -> list[Path]:
+    """Headless main job: screen each file (folders expanded) and write one PDF per file.
+
+    With ``errors`` given, a bad file is recorded there and the run goes on; otherwise the
+    first bad file raises.
+    """
+    from .core.batch import collect_files
     from .core.imageio import load_radiograph
     from .core.report import write_report
 
@@ -87,14 +93,21 @@ def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None =
     engine = make_engine(settings=s)
     anon = s.anonymize_exports if anonymize is None else anonymize
     written: list[Path] = []
-    multiple = len(targets) > 1 or out.suffix.lower() != ".pdf"
-    for t in targets:
-        rad = load_radiograph(t)
-        res = engine.screen(rad, pixel_spacing_mm=spacing_for(rad))
-        dest = (out / f"{Path(t).stem}-report.pdf") if multiple else out
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        card = engine.roi_backend.card if engine.roi_backend else None
-        written.append(write_report(res, rad, dest, settings=s, anonymize=anon, model_card=card))
+    files = collect_files(targets)
+    multiple = len(files) > 1 or out.suffix.lower() != ".pdf"
+    card = engine.roi_backend.card if engine.roi_backend else None
+    for t in files:
+        try:
+            rad = load_radiograph(t)
+            res = engine.screen(rad, pixel_spacing_mm=spacing_for(rad))
+            dest = (out / f"{Path(t).stem}-report.pdf") if multiple else out
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            written.append(write_report(res, rad, dest, settings=s, anonymize=anon, model_card=card))
+        except DentalOsteoError as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
+            continue
         print(_summary_line(res))
     return written
 
