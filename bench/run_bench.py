@@ -165,7 +165,7 @@ def main() -> int:
     out["macs_ours"] = macs_ours
     out["macs_vgg16_tr2"] = macs_vgg
     out["flops_ratio_vgg16_tr2_over_ours"] = round(macs_vgg / max(macs_ours, 1), 1)
-    del vgg
+
 
     # ---- batch throughput (in-process, the code path of `dentalosteo batch`)
     from dentalosteo_gui.core.batch import iter_batch

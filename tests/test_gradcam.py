@@ -48,7 +48,13 @@ def test_fast_gradcam_matches_tf_keras_vis(plus: bool) -> None:
 
 
 def test_heatmap_pure_functions_shapes() -> None:
-    from dentalosteo_gui.core.heatmap import blend, colorbar, normalise_map, place_in_image, resize_map
+    from dentalosteo_gui.core.heatmap import (
+        blend,
+        colorbar,
+        normalise_map,
+        place_in_image,
+        resize_map,
+    )
     from dentalosteo_gui.core.types import RoiBox
 
     raw = np.arange(12, dtype=np.float32).reshape(3, 4)

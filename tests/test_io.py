@@ -253,7 +253,6 @@ def test_dicom_without_preamble_is_read_with_force(tmp_path: Path) -> None:
     p = tmp_path / "raw.dcm"
     _write_dicom(p, np.full((80, 90), 1000, np.uint16))
     import pydicom
-
     from pydicom.filewriter import dcmwrite
 
     ds = pydicom.dcmread(p)

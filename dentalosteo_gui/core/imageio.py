@@ -135,8 +135,8 @@ class PillowReader:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                im = Image.open(path)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                im: Image.Image = Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageTooLargeError(
                 path,
                 f"image is over the {MAX_PIXELS // 1_000_000} MP limit (possible decompression bomb)",
@@ -181,7 +181,7 @@ class PillowReader:
                     if mode == "LA":
                         gray = arr[..., 0].astype(np.float32) / 255.0
                     else:
-                        gray = rgb_to_gray(arr) / 255.0
+                        gray = (rgb_to_gray(arr) / 255.0).astype(np.float32)
                 else:
                     gray = arr.astype(np.float32) / 255.0
                 photometric = "MONOCHROME2" if mode in ("1", "L", "LA") else f"{mode}->gray"
