@@ -4,8 +4,8 @@ PY      ?= python3.11
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 EXTRAS  ?= ml,gui,test
-STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)-$(subst $(comma),_,$(EXTRAS))
 comma   := ,
+STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)-$(subst $(comma),_,$(EXTRAS))
 PYTEST_ARGS ?=
 
 .PHONY: run test venv sysdeps lint typecheck importlint model bench fuzz bundle bundle-test deb dmg clean

@@ -237,7 +237,12 @@ def read_dicom(path: Path) -> Radiograph:
     except Exception as exc:  # noqa: BLE001 - decoders raise anything on broken streams
         lines = [ln.strip(" :") for ln in str(exc).splitlines() if ln.strip(" :")]
         msg = "; ".join(lines[:2])[:200] if lines else type(exc).__name__
-        raise RadiographError(path, f"cannot decode DICOM pixel data ({msg})", "the file is corrupt; re-export it") from None
+        low = msg.lower()
+        if "required" in low or "missing" in low or "no pixel data decoders" in low or "not installed" in low:
+            hint = "a decoder plugin is missing: install pylibjpeg, pylibjpeg-libjpeg and pylibjpeg-openjpeg"
+        else:
+            hint = "the file is corrupt; re-export it"
+        raise RadiographError(path, f"cannot decode DICOM pixel data ({msg})", hint) from None
     arr = np.asarray(arr)
     if arr.ndim == 3 and arr.shape[-1] not in (3, 4):
         arr = arr[0]

@@ -182,6 +182,10 @@ class Engine:
         timings["quality"] = (time.perf_counter() - t) * 1000.0
 
         spacing = pixel_spacing_mm or rad.pixel_spacing_mm
+        if not spacing and rad.path:
+            from .dataset import sidecar_spacing  # a dataset labels.csv beside a PNG
+
+            spacing = sidecar_spacing(rad.path)
         assumed = spacing is None
         spacing_used = float(spacing) if spacing else float(opts.default_pixel_spacing_mm)
         if assumed:
@@ -238,6 +242,16 @@ class Engine:
                 timings.update({f"model_{k}": v for k, v in (pred.get("timings_ms") or {}).items()})
                 model_info, card, device = backend.info, backend.card, backend.device
 
+        if model_info is not None and model_info.source == "phantom":
+            beh = (card or {}).get("behaviour_on_unlabelled_real_radiographs") or {}
+            rng = beh.get("risk_min_median_max") if isinstance(beh, dict) else None
+            seen = (f" (on real radiographs it scored {rng[0]:.2f}-{rng[-1]:.2f} whatever the cortex)"
+                    if isinstance(rng, list) and len(rng) >= 2 else "")
+            warnings.append(
+                "the installed model was trained on synthetic phantoms only and is not validated on "
+                f"real radiographs{seen}: do not act on the risk score; use the MCW and your own "
+                "reading of the cortex, or install a validated model"
+            )
         model_class = None
         if klemetti_probs:
             model_class = max(KLEMETTI_CLASSES, key=lambda c: klemetti_probs.get(c, -1.0))

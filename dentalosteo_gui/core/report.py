@@ -377,9 +377,12 @@ def _register_unicode_font() -> str | None:
 
         if "DejaVuSans" in pdfmetrics.getRegisteredFontNames():
             return "DejaVuSans"
-        if _DEJAVU.exists():
-            pdfmetrics.registerFont(TTFont("DejaVuSans", str(_DEJAVU)))
-            return "DejaVuSans"
+        from . import paths
+
+        for font in (paths.resources_dir() / "fonts" / "DejaVuSans.ttf", _DEJAVU):
+            if font.exists():  # the shipped copy first: Windows/macOS have no system DejaVu
+                pdfmetrics.registerFont(TTFont("DejaVuSans", str(font)))
+                return "DejaVuSans"
     except Exception:  # noqa: BLE001 - a missing/broken font only degrades non-Latin names
         log.debug("no unicode font for the report", exc_info=True)
     return None
