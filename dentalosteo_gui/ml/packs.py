@@ -282,15 +282,13 @@ def save_pack(model: Any, card: dict[str, Any], out_dir: Path | str) -> Path:
 
 
 def risk_band(card: Mapping[str, Any], risk: float) -> str:
-    """``low`` (risk < low_max), ``high`` (risk >= high_min) or ``intermediate``."""
-    bands = (card.get("operating_points") or {}).get("bands") or {}
-    low_max = float(bands.get("low_max", 0.33))
-    high_min = float(bands.get("high_min", 0.66))
-    if risk < low_max:
-        return "low"
-    if risk >= high_min:
-        return "high"
-    return "intermediate"
+    """``low`` (risk < low_max), ``high`` (risk >= high_min) or ``intermediate``.
+
+    One rule for the whole product: the engine's (``core.engine.risk_band``).
+    """
+    from ..core.engine import risk_band as _band
+
+    return _band(dict(card), risk)
 
 
 def select_device(preference: str = "auto") -> str:
