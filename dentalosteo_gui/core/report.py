@@ -116,24 +116,22 @@ def next_step_text(result: ScreeningResult) -> tuple[str, str]:
     )
 
 
-def _fmt_pct(v: Any) -> str:
+def _finite(v: Any) -> float | None:
     try:
         f = float(v)
     except (TypeError, ValueError):
-        return "n/a"
-    if not math.isfinite(f):
-        return "n/a"
-    return f"{100.0 * f:.0f} %"
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _fmt_pct(v: Any) -> str:
+    f = _finite(v)
+    return "n/a" if f is None else f"{100.0 * f:.0f} %"
 
 
 def _fmt_num(v: Any, digits: int = 2, unit: str = "") -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return "n/a"
-    if not math.isfinite(f):
-        return "n/a"
-    return f"{f:.{digits}f}{(' ' + unit) if unit else ''}"
+    f = _finite(v)
+    return "n/a" if f is None else f"{f:.{digits}f}{(' ' + unit) if unit else ''}"
 
 
 def format_person_name(dicom_name: str) -> str:
