@@ -113,14 +113,12 @@ def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None =
 
 
 def spacing_for(rad: Any, explicit: float | None = None) -> float | None:
-    """Spacing precedence: explicit (user/CLI) > the file's own > a dataset labels.csv beside it."""
-    if explicit:
-        return float(explicit)
-    if rad.pixel_spacing_mm:
-        return None  # the engine uses the file's value
-    from .core.dataset import sidecar_spacing
+    """The spacing override to pass to ``Engine.screen``: only an explicit (user/CLI) value.
 
-    return sidecar_spacing(rad.path) if rad.path else None
+    The precedence itself (explicit > the file's own > a dataset labels.csv beside it >
+    the configured default, flagged) lives in one place: ``Engine.screen``.
+    """
+    return float(explicit) if explicit else None
 
 
 def _summary_line(res: Any) -> str:
