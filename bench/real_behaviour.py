@@ -5,6 +5,8 @@ No public panoramic set has osteoporosis labels, so we check what can be checked
 
 - cortex focus: share of Grad-CAM mass (inside the ROI) within 5 mm of the dentists'
   inferior border (rater 1); pixel spacing of these PNGs is unknown, 0.1 mm/px is assumed;
+  with the chance levels of a uniform map over the ROI and, for a cortex-band model, over
+  the band (the model cannot look outside it, so it must beat that);
 - stability: |risk change| when the ROI moves by up to 5% of its size (8 shifts per image);
 - spread: distribution of risk, bands, Klemetti hints (model and rule) and MCW;
 - rank agreement (Spearman) of risk with the rule-based mean MCW (expected negative).
@@ -52,18 +54,23 @@ def main() -> int:
     ap.add_argument("--out", default=None)
     ap.add_argument("--heatmaps", default=None, help="write overlay PNGs here")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--write-card", action="store_true",
+                    help="also record the summary in the pack's card.json (behaviour_on_unlabelled_real_radiographs)")
     args = ap.parse_args()
     if not SHARED.exists():
         print(json.dumps({"error": f"{SHARED} absent"}))
         return 2
 
+    from dentalosteo_gui.core.anatomy.band import BandSpec, band_to_image, extract_band
     from dentalosteo_gui.core.heatmap import mass_near_polyline
     from dentalosteo_gui.core.imageio import load_radiograph
-    from dentalosteo_gui.core.types import RoiBox
+    from dentalosteo_gui.core.types import RoiBox, RoiProposal
     from dentalosteo_gui.services import make_engine
 
     engine = make_engine(model_dir=args.model, device="cpu")
     engine.warm()
+    card = engine.roi_backend.card if engine.roi_backend else {}
+    band_spec = BandSpec.from_dict(card["input"].get("band")) if card.get("mode") == "band" else None
     flags = {}
     with open(SHARED / "image_index.csv", newline="") as fh:
         for row in csv.DictReader(fh):
@@ -89,6 +96,15 @@ def main() -> int:
             b = res.roi
             flat[b.y : b.y + b.h, b.x : b.x + b.w] = 1.0
             rec["cortex_focus_uniform"] = mass_near_polyline(flat, borders.get(iid, []), radius_px, res.roi)
+            if band_spec is not None and res.border_right and res.border_left:
+                # a cortex-band model can only look inside the band: a uniform map over the band
+                # is the chance level the model's own focus must beat
+                prop = RoiProposal(box=res.roi, border_right=res.border_right, border_left=res.border_left,
+                                   confidence=1.0, reasons=[])
+                bd = extract_band(rad.pixels, prop, res.pixel_spacing_mm, band_spec)
+                flat_b = band_to_image(np.ones((4, 8), np.float32), bd.map_x, bd.map_y, rad.pixels.shape, res.roi)
+                rec["cortex_focus_uniform_band"] = mass_near_polyline(flat_b, borders.get(iid, []), radius_px,
+                                                                      res.roi)
             if args.heatmaps:
                 from dentalosteo_gui.cli.screen import write_heatmap_png
 
@@ -113,6 +129,7 @@ def main() -> int:
     risks = [r["risk"] for r in ok if r["risk"] is not None]
     focus = [r["cortex_focus"] for r in ok if r.get("cortex_focus") is not None]
     focus_u = [r["cortex_focus_uniform"] for r in ok if r.get("cortex_focus_uniform") is not None]
+    focus_ub = [r["cortex_focus_uniform_band"] for r in ok if r.get("cortex_focus_uniform_band") is not None]
     stab = [r["stability_mean_abs_delta"] for r in ok if r.get("stability_mean_abs_delta") is not None]
     mcw = [np.nanmean([v for v in (r["mcw_right_mm"], r["mcw_left_mm"]) if v is not None] or [np.nan]) for r in ok]
     pairs = [(r["risk"], m) for r, m in zip(ok, mcw, strict=True) if r["risk"] is not None and np.isfinite(m)]
@@ -121,6 +138,8 @@ def main() -> int:
         "cortex_focus_median": float(np.median(focus)) if focus else None,
         "cortex_focus_p10": float(np.percentile(focus, 10)) if focus else None,
         "cortex_focus_uniform_median": float(np.median(focus_u)) if focus_u else None,
+        "cortex_focus_uniform_band_median": float(np.median(focus_ub)) if focus_ub else None,
+        "mode": card.get("mode"),
         "stability_mean_abs_delta_mean": float(np.mean(stab)) if stab else None,
         "stability_mean_abs_delta_max": float(np.max(stab)) if stab else None,
         "risk_min": min(risks) if risks else None, "risk_median": float(np.median(risks)) if risks else None,
@@ -134,11 +153,66 @@ def main() -> int:
         "spearman_risk_vs_mean_mcw": _spearman([p[0] for p in pairs], [p[1] for p in pairs]),
         "per_image": per,
     }
+    if args.write_card and not args.limit:
+        _write_card(Path(args.model) if args.model else ROOT / "models" / "default", out)
     text = json.dumps(out, indent=2, default=float)
     if args.out:
         Path(args.out).write_text(text)
     print(text)
     return 0
+
+
+def _verdict(o: dict) -> str:
+    """Plain words from the numbers (the same rules for every pack)."""
+    focus, fu = o["cortex_focus_median"], o["cortex_focus_uniform_median"]
+    fb, rho = o.get("cortex_focus_uniform_band_median"), o["spearman_risk_vs_mean_mcw"]
+    stab, n = o["stability_mean_abs_delta_mean"], o["n_scored_non_check"]
+    parts = [f"risk {o['risk_min']:.2f}-{o['risk_max']:.2f} (quartiles "
+             f"{', '.join(f'{q:.2f}' for q in o['risk_quartiles'])}), bands {o['bands']}",
+             f"Klemetti head {o['klemetti_model']}"]
+    parts.append(f"Spearman(risk, measured MCW) {rho:+.2f} on {n} images ("
+                 + ("right sign: thinner cortex, higher risk" if rho < 0 else "WRONG sign") + ")")
+    f = f"Grad-CAM mass within 5 mm of the dentists' border {focus:.2f} (target 0.5; uniform over the ROI {fu:.2f}"
+    if fb is not None:
+        f += f", uniform over the cortex band the model reads {fb:.2f}"
+        if focus <= fb:
+            f += ("; so the band puts the map on the lower border, but inside the band the model looks no "
+                  "closer to the border than a uniform map would")
+    parts.append(f + ")")
+    parts.append(f"mean risk change for 5% ROI moves {stab:.3f} (target < 0.05)")
+    ok = rho < 0 and focus >= 0.5 and stab < 0.05
+    head = ("Behaves as designed on real images where it can be checked (no labels exist, so this "
+            "is not accuracy): " if ok else "Does NOT behave as designed on real images: ")
+    return head + "; ".join(parts) + ". Trained on phantoms: do not act on the risk score."
+
+
+def _write_card(pack: Path, o: dict) -> None:
+    import datetime
+
+    card_path = pack / "card.json"
+    card = json.loads(card_path.read_text())
+    card["behaviour_on_unlabelled_real_radiographs"] = {
+        "data": (f"{o['n_images']} real panoramic radiographs (abdi_dev, Soredex CranexD, no osteoporosis "
+                 f"labels; {o['n_scored_non_check']} scored, the CHECK-flagged ones left out); pixel spacing "
+                 f"unknown, {o['assumed_spacing_mm']} mm/px assumed; ROI proposed by the app"),
+        "measured_with": f"python bench/real_behaviour.py --model {pack} --write-card "
+                         f"({datetime.date.today().isoformat()})",
+        "risk_min_median_max": [round(o["risk_min"], 3), round(o["risk_median"], 3), round(o["risk_max"], 3)],
+        "risk_quartiles": [round(q, 3) for q in o["risk_quartiles"]],
+        "bands": o["bands"], "klemetti_model_head": o["klemetti_model"], "klemetti_rule": o["klemetti_rule"],
+        "spearman_risk_vs_rule_mean_mcw": round(o["spearman_risk_vs_mean_mcw"], 3),
+        "gradcam_mass_within_5mm_of_dentist_border_median": round(o["cortex_focus_median"], 3),
+        "gradcam_mass_within_5mm_p10": round(o["cortex_focus_p10"], 3),
+        "same_for_a_uniform_map_over_the_roi_median": round(o["cortex_focus_uniform_median"], 3),
+        "same_for_a_uniform_map_over_the_band_median": (None if o.get("cortex_focus_uniform_band_median") is None
+                                                         else round(o["cortex_focus_uniform_band_median"], 3)),
+        "risk_change_when_roi_moves_5pct_mean_abs": round(o["stability_mean_abs_delta_mean"], 4),
+        "risk_change_when_roi_moves_5pct_max_abs": round(o["stability_mean_abs_delta_max"], 4),
+        "verdict": _verdict(o),
+    }
+    tmp = card_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(card, indent=2))
+    tmp.replace(card_path)
 
 
 if __name__ == "__main__":

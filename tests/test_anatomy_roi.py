@@ -160,3 +160,28 @@ def test_degenerate_images_do_not_crash() -> None:
         img = np.random.default_rng(1).random(shape).astype(np.float32)
         prop = propose_roi(from_array(img))
         assert 0.0 <= prop.confidence <= 1.0
+
+
+def test_moving_the_box_keeps_the_midline_and_the_cortex_band(phantoms) -> None:
+    """With the whole-image midline, a box moved sideways splits the sides at the same place,
+    and the cortex band along the border barely moves (the engine passes that midline)."""
+    from dentalosteo_gui.core.anatomy.band import extract_band
+
+    rad, truth = phantoms[0]
+    prop = propose_roi(rad)
+    assert prop.midline_x is not None
+    b = prop.box
+    for dx in (-0.05, 0.05):
+        moved = RoiBox(int(round(b.x + dx * b.w)), b.y, b.w, b.h)
+        p2 = border_from_box(rad, moved, midline_x=prop.midline_x)
+        assert p2.midline_x == pytest.approx(prop.midline_x)
+        assert max(x for x, _ in p2.border_right) < prop.midline_x <= min(x for x, _ in p2.border_left)
+        sp = truth.pixel_spacing_mm
+        a, m = extract_band(rad.pixels, prop, sp), extract_band(rad.pixels, p2, sp)
+        n = a.map_x.shape[1] // 2
+        # the inner (midline) ends of both sides stay put to within 1 mm
+        for col in (n - 1, n):
+            assert abs(float(a.map_x[0, col] - m.map_x[0, col])) * sp < 1.0
+    # a midline far outside the box is ignored: the box centre is used
+    far = border_from_box(rad, b, midline_x=b.x - 500.0)
+    assert far.midline_x == pytest.approx(b.x + b.w / 2)

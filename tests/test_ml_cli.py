@@ -87,3 +87,33 @@ def test_train_errors_are_one_line(tmp_path, capsys, monkeypatch):
     rc = main(["evaluate", str(data), "--model", str(tmp_path / "missing"), "--json", "-"])
     assert rc == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_train_and_evaluate_a_cortex_band_model(tmp_path):
+    """``--arch compact-band``: the band is cut along the border traced inside each row's ROI."""
+    from .test_anatomy_band import SPACING, _image, _proposal
+
+    folder = tmp_path / "band_data"
+    (folder / "images").mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    rows = []
+    box = _proposal(30.0).box
+    for i in range(12):
+        label = i % 2
+        img = _image(30.0, cortex_mm=1.5 if label else 4.0) + rng.normal(0, 0.03, (500, 1400))
+        cv2.imwrite(str(folder / "images" / f"b{i:02d}.png"), (np.clip(img, 0, 1) * 255).astype(np.uint8))
+        rows.append({"file": f"images/b{i:02d}.png", "label": label, "pixel_spacing_mm": SPACING,
+                     "roi_x": box.x, "roi_y": box.y, "roi_w": box.w, "roi_h": box.h})
+    write_labels_csv(folder / "labels.csv", rows)
+    pack = tmp_path / "bandpack"
+    assert main(["train", str(folder), "--arch", "compact-band", "--protocol", "split-50-25-25",
+                 "--out", str(pack), "--epochs", "2", "--input", "16x64", "--batch-size", "4",
+                 "--seed", "1"]) == 0
+    card = json.loads((pack / "card.json").read_text())
+    assert card["arch"] == "compact-band" and card["mode"] == "band"
+    assert card["input"]["band"]["rows"] == 16 and card["input"]["band"]["cols_per_side"] == 32
+    assert "core.anatomy.band" in card["preprocessing"]
+    out = tmp_path / "band_ev.json"
+    assert main(["evaluate", str(folder), "--model", str(pack), "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["n"] == 12 and res["auc"] is not None

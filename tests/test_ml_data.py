@@ -107,3 +107,27 @@ def test_importing_ml_data_does_not_import_tensorflow():
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_band_context_and_augmentation_stay_on_the_cortex():
+    """The band's context crop holds the exact band; mild augmentation stays close to it,
+    full augmentation still gives a finite, normalised band of the model's shape."""
+    from .test_anatomy_band import SPACING, _image, _proposal
+
+    img, prop = _image(40.0), _proposal(40.0)
+    spec = data.band_spec_for((32, 128, 1))
+    exact, ctx, inner = data.band_inputs(img, prop, SPACING, spec)
+    assert exact.shape == (32, 128) and ctx.shape[0] == 32 + 2 * data.BAND_PAD_ROWS
+    assert len(inner) == 8 and ctx.shape[1] > 128
+    calm = data.AugmentConfig(band_shift=0.0, band_scale=0.0, flip=False, gamma=(1.0, 1.0),
+                              contrast=(1.0, 1.0), blur_p=0.0, sharpen_p=0.0, noise_p=0.0,
+                              haze_p=0.0, field_p=0.0)
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        a = data.augment_band(ctx.astype(np.float32), inner, 32, 64, rng, calm)
+        assert a.shape == (32, 128)
+        assert np.corrcoef(a.ravel(), exact.astype(np.float32).ravel())[0, 1] > 0.9
+    for _ in range(5):
+        a = data.augment_band(ctx.astype(np.float32), inner, 32, 64, rng, data.AugmentConfig())
+        assert a.shape == (32, 128) and np.isfinite(a).all()
+        assert abs(float(a.mean())) < 0.2 and np.abs(a).max() <= pp.Z_CLIP + 1e-6

@@ -113,3 +113,49 @@ def test_select_device_never_crashes():
     assert select_device("cpu") == "CPU"
     assert select_device("auto") in ("CPU", "GPU:0")
     assert select_device("gpu") in ("CPU", "GPU:0")
+
+
+@pytest.mark.ml
+def test_band_pack_screens_along_the_traced_border(tmp_path):
+    """A cortex-band pack: input cut along the border, Grad-CAM put back on the border, through
+    the backend and the engine (the app's path)."""
+    pytest.importorskip("tensorflow")
+    from dentalosteo_gui.core.engine import Engine
+    from dentalosteo_gui.core.heatmap import mass_near_polyline
+    from dentalosteo_gui.core.types import Radiograph
+    from dentalosteo_gui.ml import zoo
+    from dentalosteo_gui.ml.backend import KerasBackend
+    from dentalosteo_gui.ml.packs import save_pack
+    from dentalosteo_gui.ml.pipeline import input_section
+
+    from .test_anatomy_band import SPACING, H, W, _border_y, _image, _proposal
+
+    shape = (32, 128, 1)
+    model = zoo.build_model("compact-band", shape, klemetti=True)
+    card = {"name": "band", "version": "1", "arch": "compact-band", "mode": "band",
+            "input": input_section("band", shape, 10.0), "gradcam_layer": "last_conv",
+            "calibration": {"temperature": 1.0}}
+    pack = load_pack(save_pack(model, card, tmp_path / "band"))
+    assert pack.band_spec.rows == 32 and pack.band_spec.width == 128
+    prop = _proposal(30.0)
+    img = _image(30.0)
+    x, band = pack.prepare_band(img, prop, SPACING)
+    assert x.shape == (1, 32, 128, 1) and np.isfinite(x).all()
+    with pytest.raises(ModelError):
+        pack.prepare_roi(img, prop.box)
+    backend = KerasBackend(tmp_path / "band", device="cpu")
+    pred = backend.predict_band(img, prop, SPACING)
+    assert 0.0 <= pred["risk"] <= 1.0 and set(pred["klemetti"]) == {"C1", "C2", "C3"}
+    heat = pred["map_image"]
+    assert heat.shape == (H, W) and 0.0 <= heat.min() and heat.max() <= 1.0
+    b = prop.box
+    assert heat[: b.y].max(initial=0.0) == 0.0 and heat[b.y + b.h:].max(initial=0.0) == 0.0
+    # every bit of the map lies within the band: inside_mm above to outside_mm below the border
+    xs = np.arange(b.x, b.x + b.w, 2.0)
+    border = list(zip(xs.tolist(), _border_y(xs, 30.0).tolist(), strict=True))
+    reach = max(pack.band_spec.inside_mm, pack.band_spec.outside_mm) / SPACING + 3
+    if heat.sum() > 0:
+        assert mass_near_polyline(heat, border, reach, b) > 0.99
+    # the engine calls the band path with the proposal it traced itself
+    res = Engine(roi_backend=backend).screen(Radiograph(pixels=img, pixel_spacing_mm=SPACING), roi=prop.box)
+    assert res.risk is not None and res.heatmap is not None and res.heatmap.shape == (H, W)

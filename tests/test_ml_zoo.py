@@ -15,7 +15,7 @@ from dentalosteo_gui.ml.training import TrainConfig, fit  # noqa: E402
 pytestmark = pytest.mark.ml
 
 TINY = {
-    "compact": (32, 96, 1), "cnn3": (32, 64, 1), "vgg16": (32, 32, 3), "vgg19": (32, 32, 3),
+    "compact": (32, 96, 1), "compact-band": (16, 64, 1), "cnn3": (32, 64, 1), "vgg16": (32, 32, 3), "vgg19": (32, 32, 3),
     "resnet50": (32, 32, 3), "xception": (71, 71, 3), "mobilenet": (32, 32, 3),
     "mobilenetv2": (32, 32, 3), "siamese-attention": (8, 16, 16, 1),
     **{f"vgg16-tr{n}": (32, 32, 3) for n in range(6)},
@@ -120,3 +120,27 @@ def test_imagenet_uses_the_cached_file(tmp_path, monkeypatch):
     w = m.get_layer("conv1").get_weights()[0]
     assert np.allclose(w, 0.01)
     assert not np.allclose(src.get_layer("conv1").get_weights()[0], 0.01)
+
+
+def test_compact_band_runs_each_side_separately_with_shared_weights():
+    """No filter straddles the join of the two sides, the sides share weights, and MACs count
+    both calls of the shared layers."""
+    shape = (16, 64, 1)
+    m = zoo.build_model("compact-band", shape, klemetti=True)
+    assert m.count_params() == zoo.build_model("compact", (16, 32, 1), klemetti=True).count_params()
+    assert zoo.count_macs(m) == zoo.count_macs(zoo.build_model("compact", shape, klemetti=True))
+    import keras
+
+    fmap = keras.Model(m.input, m.get_layer("last_conv").output)
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (1, *shape)).astype(np.float32)
+    y = x.copy()
+    y[:, :, :32] = rng.normal(0, 1, (1, 16, 32, 1))  # change the first side only
+    a, b = np.asarray(fmap(x)), np.asarray(fmap(y))
+    w = a.shape[2] // 2
+    assert np.allclose(a[:, :, w:], b[:, :, w:])  # the other side's features did not move
+    assert not np.allclose(a[:, :, :w], b[:, :, :w])
+    # shared weights: the same half on either side gives the same features
+    z = np.concatenate([x[:, :, :32], x[:, :, :32]], axis=2)
+    fz = np.asarray(fmap(z))
+    assert np.allclose(fz[:, :, :w], fz[:, :, w:], atol=1e-5)

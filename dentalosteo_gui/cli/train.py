@@ -13,7 +13,7 @@ from typing import Any
 from ..core.errors import ConfigError
 from ..core.protocols import PROTOCOLS
 
-ARCH_CHOICES = ("compact", "cnn3", "vgg16", *(f"vgg16-tr{n}" for n in range(6)), "vgg19",
+ARCH_CHOICES = ("compact", "compact-band", "cnn3", "vgg16", *(f"vgg16-tr{n}" for n in range(6)), "vgg19",
                 "resnet50", "xception", "mobilenet", "mobilenetv2", "siamese-attention")
 
 

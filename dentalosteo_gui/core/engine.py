@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -48,6 +49,9 @@ class ModelBackend(Protocol):
 
     def predict_landmarks(self, pixels: np.ndarray, landmarks: Landmarks,
                           pixel_spacing_mm: float | None) -> dict[str, Any]: ...
+
+    # and, for ``mode == "band"`` backends (the straightened cortex along the traced border):
+    # predict_band(pixels, proposal, pixel_spacing_mm, gradcam) -> dict with ``map_image``
 
 
 @dataclass
@@ -123,6 +127,7 @@ class Engine:
         self._landmark_backend = landmark_backend
         self.options = options or EngineOptions()
         self._lock = threading.Lock()
+        self._midline_cache: tuple[Any, float | None] | None = None
 
     @property
     def landmark_backend(self) -> ModelBackend | None:
@@ -134,6 +139,24 @@ class Engine:
                 log.warning("landmark model unavailable: %s", exc)
                 self._landmark_backend = None
         return self._landmark_backend  # type: ignore[return-value]
+
+    def _auto_midline(self, rad: Radiograph) -> float | None:
+        """The mandible's midline found on the whole image, for a user-given box (so moving
+        the box does not move the split between the sides). Cached for the last image."""
+        from . import anatomy
+
+        cached = self._midline_cache
+        if cached is not None and cached[0]() is rad.pixels:
+            return cached[1]
+        try:
+            mid = anatomy.propose_roi(rad).midline_x
+        except AnatomyError:
+            mid = None
+        try:
+            self._midline_cache = (weakref.ref(rad.pixels), mid)
+        except TypeError:  # an array type without weak references: no cache
+            self._midline_cache = None
+        return mid
 
     @property
     def device(self) -> str:
@@ -168,7 +191,7 @@ class Engine:
         try:
             if roi is not None:
                 box = roi.clipped(rad.width, rad.height)
-                proposal = anatomy.border_from_box(rad, box)
+                proposal = anatomy.border_from_box(rad, box, midline_x=self._auto_midline(rad))
             else:
                 proposal = anatomy.propose_roi(rad)
         except AnatomyError as exc:
@@ -234,10 +257,21 @@ class Engine:
                 warnings.append("no model installed: showing rule-based measurements only")
             elif proposal is not None:
                 method = None if opts.gradcam_method == "none" else opts.gradcam_method
-                with self._lock:
-                    pred = backend.predict_roi(rad.pixels, proposal.box, gradcam=method)
+                pred = {}
+                if getattr(backend, "mode", "roi") == "band":
+                    # the model reads the straightened cortex along the traced border
+                    try:
+                        with self._lock:
+                            pred = backend.predict_band(rad.pixels, proposal, spacing_used, gradcam=method)
+                    except AnatomyError as exc:
+                        warnings.append(f"risk not computed: {exc}")
+                else:
+                    with self._lock:
+                        pred = backend.predict_roi(rad.pixels, proposal.box, gradcam=method)
                 risk, klemetti_probs = pred.get("risk"), pred.get("klemetti")
-                if pred.get("map") is not None:
+                if pred.get("map_image") is not None:
+                    heat = np.clip(np.asarray(pred["map_image"], dtype=np.float32), 0.0, 1.0)
+                elif pred.get("map") is not None:
                     heat = place_in_image(normalise_map(pred["map"]), proposal.box, rad.pixels.shape)
                 timings.update({f"model_{k}": v for k, v in (pred.get("timings_ms") or {}).items()})
                 model_info, card, device = backend.info, backend.card, backend.device

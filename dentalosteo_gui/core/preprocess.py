@@ -43,6 +43,16 @@ PREPROCESSING_DESCRIPTION_LANDMARKS = (
     "edge-padded outside the image, resized to out_size x out_size with INTER_AREA; each patch "
     "z-scored and clipped to [-4, 4]; float32, shape (8, out, out, 1)"
 )
+PREPROCESSING_DESCRIPTION_BAND = (
+    "grayscale float in [0,1]; the inferior mandibular border traced inside the ROI box "
+    "(core.anatomy: propose_roi, or border_from_box for a given box); per side, the smoothed border "
+    "sampled at cols_per_side equal arc-length steps between window[0] and window[1] of the box "
+    "half-width from the box centre (the symphysis and the spine ghost are left out), and at each "
+    "step rows samples along the normal from inside_mm into the mandible to outside_mm below the "
+    "border (pixel spacing from the file or dataset, else 0.1 mm), bilinear after a Gaussian "
+    "pre-blur of 0.4 x the sampling step; the image-left side then the image-right side, as in "
+    "the image; z-scored and clipped to [-4, 4]; float32 (core.anatomy.band)"
+)
 
 
 def to_reference_frame(pixels: np.ndarray) -> np.ndarray:
@@ -121,6 +131,17 @@ def prepare_roi_input(
     patch = normalise_patch(crop_roi(pixels, box, height, width))
     x = np.repeat(patch[None, :, :, None], channels, axis=3)
     return x.astype(np.float32)
+
+
+def prepare_band_input(pixels: np.ndarray, proposal, spacing_mm: float, spec=None,
+                       channels: int = 1):
+    """Model input (1, rows, 2*cols, channels) float32 for a cortex-band model, and the band
+    (its sampling maps take a strip map back to the image)."""
+    from .anatomy.band import extract_band
+
+    band = extract_band(pixels, proposal, spacing_mm, spec)
+    x = np.repeat(normalise_patch(band.strip)[None, :, :, None], channels, axis=3)
+    return x.astype(np.float32), band
 
 
 def landmark_patch_px(pixel_spacing_mm: float | None, patch_mm: float) -> float:

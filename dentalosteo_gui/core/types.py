@@ -160,6 +160,7 @@ class RoiProposal:
     border_left: Polyline  # patient's left = image-right half
     confidence: float
     reasons: list[str] = field(default_factory=list)
+    midline_x: float | None = None  # the mandible's midline (where the two sides meet)
 
 
 Landmarks = dict[str, tuple[float, float]]

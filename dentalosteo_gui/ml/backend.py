@@ -82,7 +82,7 @@ class KerasBackend:
         if self._warm:
             return 0.0
         t0 = time.perf_counter()
-        if self.mode == "roi":
+        if self.mode in ("roi", "band"):
             h = int(self.card["input"]["height"])
             w = int(self.card["input"]["width"])
             c = int(self.card["input"].get("channels", 1))
@@ -102,6 +102,15 @@ class KerasBackend:
         return LANDMARK_NAMES
 
     # ------------------------------------------------------------------ ROI mode
+    def _infer(self, x: np.ndarray, gradcam: str | None) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """Model outputs and (optionally) the raw Grad-CAM map of the risk output."""
+        with self._tf_device():
+            if gradcam:
+                cam, outs = self._cam_engine()(x, plus=(gradcam == "gradcam++"))
+                return outs, cam[0]
+            outs = self.pack.keras_model()(x, training=False)
+            return [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])], None
+
     def predict_roi(self, pixels: np.ndarray, box: RoiBox, gradcam: str | None = "gradcam") -> dict[str, Any]:
         """Risk, Klemetti probabilities and (optionally) the Grad-CAM map on the ROI.
 
@@ -111,22 +120,41 @@ class KerasBackend:
         t0 = time.perf_counter()
         x = self.pack.prepare_roi(pixels, box)
         t1 = time.perf_counter()
-        with self._tf_device():
-            if gradcam:
-                cam, outs = self._cam_engine()(x, plus=(gradcam == "gradcam++"))
-                raw = cam[0]
-            else:
-                outs = self.pack.keras_model()(x, training=False)
-                outs = [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
-                raw = None
+        outs, raw = self._infer(x, gradcam)
         t2 = time.perf_counter()
-        pred = self._from_outputs(outs)
-        roi_map = None
-        if raw is not None:
-            roi_map = resize_map(raw, (box.h, box.w))
+        pred = dict(self._from_outputs(outs))
+        pred["map"] = resize_map(raw, (box.h, box.w)) if raw is not None else None
         t3 = time.perf_counter()
-        pred = dict(pred)
-        pred["map"] = roi_map
+        pred["timings_ms"] = {
+            "preprocess": (t1 - t0) * 1000.0,
+            "inference_gradcam" if gradcam else "inference": (t2 - t1) * 1000.0,
+            "postprocess": (t3 - t2) * 1000.0,
+        }
+        return pred
+
+    # ------------------------------------------------------------------ cortex-band mode
+    def predict_band(self, pixels: np.ndarray, proposal: Any, pixel_spacing_mm: float,
+                     gradcam: str | None = "gradcam") -> dict[str, Any]:
+        """Risk and Klemetti probabilities from the straightened cortex band of ``proposal``'s
+        traced border; ``map_image`` is the Grad-CAM map put back into image pixels ([0, 1],
+        zero outside the band and the box) and ``band_map`` the map on the strip."""
+        from ..core.anatomy.band import band_to_image
+        from ..core.heatmap import normalise_map
+
+        t0 = time.perf_counter()
+        x, band = self.pack.prepare_band(pixels, proposal, pixel_spacing_mm)
+        t1 = time.perf_counter()
+        outs, raw = self._infer(x, gradcam)
+        t2 = time.perf_counter()
+        pred = dict(self._from_outputs(outs))
+        pred["map"] = None
+        pred["map_image"] = None
+        if raw is not None:
+            strip_map = normalise_map(resize_map(raw, band.strip.shape))
+            pred["band_map"] = strip_map
+            pred["map_image"] = band_to_image(strip_map, band.map_x, band.map_y,
+                                              np.asarray(pixels).shape[:2], proposal.box)
+        t3 = time.perf_counter()
         pred["timings_ms"] = {
             "preprocess": (t1 - t0) * 1000.0,
             "inference_gradcam" if gradcam else "inference": (t2 - t1) * 1000.0,

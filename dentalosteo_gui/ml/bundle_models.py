@@ -44,14 +44,18 @@ ROI_SHAPE = (96, 480, 1)
 PATCH = 64
 PATCH_MM = 10.0
 LM_SHAPE = (8, PATCH, PATCH, 1)
-CACHE_VERSION = 2
+BAND_SHAPE = (64, 384, 1)
+CACHE_VERSION = 3
+DEFAULT_ARCH = "compact-band"
 
 
 def _encode_phantom(args: tuple[int, int]) -> dict[str, Any]:
     """Worker: draw phantom ``i`` of set ``seed`` and cache its model inputs."""
     seed, i = args
     from ..core import phantoms
+    from ..core.anatomy import propose_roi
     from ..core.imageio import to_unit_float
+    from ..core.types import Radiograph
     from .data import encode_image, klemetti_index
 
     case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i))
@@ -64,12 +68,20 @@ def _encode_phantom(args: tuple[int, int]) -> dict[str, Any]:
     spacing = float(row["pixel_spacing_mm"])
     r_exact, r_ctx, r_inner = encode_image(px, "roi", ROI_SHAPE, roi, None, spacing)
     l_exact, l_ctx, _ = encode_image(px, "landmarks", LM_SHAPE, None, lms, spacing, PATCH_MM)
+    # the band is cut along the border the app traces itself (proposed ROI), as at inference
+    try:
+        prop = propose_roi(Radiograph(pixels=px, pixel_spacing_mm=spacing))
+        b_exact, b_ctx, b_inner = encode_image(px, "band", BAND_SHAPE, None, None, spacing, proposal=prop)
+    except Exception as exc:  # noqa: BLE001 - recorded; such a phantom is left out of band training
+        b_exact, b_ctx, b_inner = None, None, None
+        log.warning("phantom %d: no cortex band (%s)", i, exc)
     return {"index": i, "label": int(row["label"]), "t_score": float(row["t_score"]),
             "klemetti": klemetti_index(row["klemetti"]),
             "mcw_mean_mm": (float(row["mcw_left_mm"]) + float(row["mcw_right_mm"])) / 2.0,
             "spacing": spacing, "shape": tuple(px.shape), "roi": roi.as_dict(),
             "roi_exact": r_exact, "roi_ctx": r_ctx, "roi_inner": r_inner,
-            "lm_exact": l_exact, "lm_ctx": l_ctx}
+            "lm_exact": l_exact, "lm_ctx": l_ctx,
+            "band_exact": b_exact, "band_ctx": b_ctx, "band_inner": b_inner}
 
 
 def generate_cached(n: int, seed: int, workers: int, work: Path, cache_file: str | None = None
@@ -87,7 +99,7 @@ def generate_cached(n: int, seed: int, workers: int, work: Path, cache_file: str
         print(f"phantoms: {len(items)} from {cache_file}", flush=True)
         return items[:n]
     cache = work / (f"phantoms_v{CACHE_VERSION}_g{gen}_s{seed}_n{n}_{ROI_SHAPE[0]}x{ROI_SHAPE[1]}"
-                    f"_p{PATCH}.pkl")
+                    f"_p{PATCH}_b{BAND_SHAPE[0]}x{BAND_SHAPE[1]}.pkl")
     if cache.is_file():
         with open(cache, "rb") as f:
             items = pickle.load(f)
@@ -172,6 +184,15 @@ def make_dataset(items: list[dict[str, Any]], mode: str):
     """ArrayDataset of one mode from the cached phantoms."""
     from .data import ArrayDataset
 
+    if mode == "band":
+        if any(it.get("band_exact") is None for it in items):
+            raise ValueError("a phantom without a cortex band is in the set: filter with band_ok()")
+        return ArrayDataset("band", BAND_SHAPE, np.array([it["label"] for it in items]),
+                            np.array([it["klemetti"] for it in items]),
+                            np.stack([it["band_exact"] for it in items]),
+                            [it["band_ctx"] for it in items], [it["band_inner"] for it in items],
+                            [{"index": it["index"]} for it in items],
+                            np.array([it["mcw_mean_mm"] for it in items], dtype=np.float32))
     if mode == "roi":
         return ArrayDataset("roi", ROI_SHAPE, np.array([it["label"] for it in items]),
                             np.array([it["klemetti"] for it in items]),
@@ -204,7 +225,7 @@ def paired_auc_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: i
 def train_one(
     arch: str, items: list[dict[str, Any]], split: tuple[np.ndarray, np.ndarray, np.ndarray],
     epochs: int, seed: int, out: Path, n_total: int, gen_seed: int, klemetti: bool, lr: float,
-    work: Path, measured: list[float | None] | None = None,
+    work: Path, measured: list[float | None] | None = None, mcw_head: bool = False,
 ) -> dict[str, Any]:
     """Train, calibrate, evaluate and save one bundled pack; returns its card."""
     from . import zoo
@@ -222,15 +243,25 @@ def train_one(
     from .training import TrainConfig, fit, format_progress, predict_arrays
 
     mode = zoo.mode_of(arch)
-    shape = ROI_SHAPE if mode == "roi" else LM_SHAPE
-    ds = make_dataset(items, mode)
+    shape = {"roi": ROI_SHAPE, "band": BAND_SHAPE}.get(mode, LM_SHAPE)
     tr, va, te = split
+    if mode == "band":  # a phantom whose border could not be traced has no band: left out, counted
+        keep = np.array([it.get("band_exact") is not None for it in items])
+        dropped = {name: int((~keep[ix]).sum()) for name, ix in (("train", tr), ("val", va), ("test", te))}
+        if any(dropped.values()):
+            print(f"{arch}: phantoms without a traced border left out: {dropped}", flush=True)
+        if measured is not None:
+            measured = [m for m, k in zip(measured, keep[te], strict=True) if k]
+        pos = np.cumsum(keep) - 1  # old index -> index among the kept phantoms
+        tr, va, te = pos[tr[keep[tr]]], pos[va[keep[va]]], pos[te[keep[te]]]
+        items = [it for it, k in zip(items, keep, strict=True) if k]
+    ds = make_dataset(items, mode)
     cfg = TrainConfig(epochs=epochs, batch_size=32, lr=lr, patience=10, min_epochs=min(12, epochs),
                       seed=seed, klemetti_weight=0.5)
     # The auxiliary mcw_mm head (zoo option) was tried on this set: held-out AUC 0.836 vs 0.838
     # without, Klemetti kappa 0.46 vs 0.55, its MCW MAE 0.40 mm vs 0.25 mm of the anatomy
     # module; so the bundled default is trained without it.
-    use_mcw = False
+    use_mcw = bool(mcw_head)
     model = zoo.build_model(arch, shape, weights="none", klemetti=klemetti, branch="light", mcw=use_mcw)
     t0 = time.monotonic()
     last = [0.0]
@@ -242,7 +273,7 @@ def train_one(
             last[0] = time.monotonic()
             print(f"{arch}: {format_progress(ev)}", flush=True)
 
-    hist = fit(model, ds.subset(tr), ds.subset(va), cfg, ckpt_dir=work / f"{out.name}_n{n_total}_s{gen_seed}.ckpt",
+    hist = fit(model, ds.subset(tr), ds.subset(va), cfg, ckpt_dir=work / f"{out.name}_{arch}{'_mcw' if use_mcw else ''}_n{n_total}_s{gen_seed}_t{seed}.ckpt",
                progress=progress)
     train_s = time.monotonic() - t0
     val, test = ds.subset(va), ds.subset(te)
@@ -289,13 +320,13 @@ def train_one(
     comp = compute_section(model, arch, shape)
     card = {
         "name": out.name,
-        "version": "0.1.0",
+        "version": "0.2.0" if mode == "band" else "0.1.0",
         "arch": arch,
         "branch": "light" if mode == "landmarks" else None,
         "mode": mode,
         "input": input_section(mode, shape, PATCH_MM),
-        "preprocessing": (pp.PREPROCESSING_DESCRIPTION_ROI if mode == "roi"
-                          else pp.PREPROCESSING_DESCRIPTION_LANDMARKS),
+        "preprocessing": {"roi": pp.PREPROCESSING_DESCRIPTION_ROI, "band": pp.PREPROCESSING_DESCRIPTION_BAND
+                          }.get(mode, pp.PREPROCESSING_DESCRIPTION_LANDMARKS),
         "outputs": card_outputs(klemetti, mode == "landmarks", use_mcw),
         "gradcam_layer": zoo.GRADCAM_LAYERS.get(arch),
         "training_data": {
@@ -304,9 +335,12 @@ def train_one(
                             "held-out test"),
             "source": "phantom", "n": int(n_total)},
         "training": {
-            "data": (f"{n_total} synthetic phantoms (dentalosteo_gui.core.phantoms, seed {gen_seed}); "
-                     "ground-truth ROI boxes" if mode == "roi" else
-                     f"{n_total} synthetic phantoms (seed {gen_seed}); ground-truth landmarks"),
+            "data": {"roi": f"{n_total} synthetic phantoms (dentalosteo_gui.core.phantoms, seed {gen_seed}); "
+                            "ground-truth ROI boxes",
+                     "band": f"{n_total} synthetic phantoms (dentalosteo_gui.core.phantoms, seed {gen_seed}); "
+                             "cortex band along the border traced by core.anatomy on the proposed ROI "
+                             "(as the app does)",
+                     }.get(mode, f"{n_total} synthetic phantoms (seed {gen_seed}); ground-truth landmarks"),
             "source": "phantom",
             "n": int(n_total), "n_train": int(tr.size), "n_val": int(va.size), "n_test": int(te.size),
             "split": "stratified 60/15/25 train/validation/test (validation: early stopping, "
@@ -344,8 +378,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=800, help="number of phantoms (default 800)")
     ap.add_argument("--seed", type=int, default=2026, help="phantom set seed (default 2026)")
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--train-seed", type=int, default=None,
+                    help="seed of the default model's initialisation and augmentation (default: --seed)")
+    ap.add_argument("--mcw-head", action="store_true",
+                    help="train the default model with the auxiliary mcw_mm regression output")
+    ap.add_argument("--lr", type=float, default=3e-3, help="learning rate of the default model (3e-3)")
     ap.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
     ap.add_argument("--work", default="build/bundle_models", help="cache and checkpoint folder")
+    ap.add_argument("--default-arch", choices=("compact-band", "compact"), default=DEFAULT_ARCH,
+                    help="architecture of models/default (default: compact-band, the straightened "
+                         "cortex of both sides; compact: the whole ROI box)")
     ap.add_argument("--only", choices=("default", "landmarks", "both"), default="both")
     ap.add_argument("--cache", default=None, help=argparse.SUPPRESS)  # development: a given cache
     ap.add_argument("--no-measured-rule", action="store_true",
@@ -373,8 +415,9 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError as exc:
             print(f"measured MCW rule skipped ({exc})", flush=True)
     if args.only in ("default", "both"):
-        card = train_one("compact", items, split, args.epochs, args.seed, out / "default", args.n,
-                         args.seed, True, 3e-3, ckdir, measured)
+        tseed = args.seed if args.train_seed is None else args.train_seed
+        card = train_one(args.default_arch, items, split, args.epochs, tseed, out / "default", args.n,
+                         args.seed, True, args.lr, ckdir, measured, mcw_head=args.mcw_head)
         summary["default"] = _brief(card)
     if args.only in ("landmarks", "both"):
         card = train_one("siamese-attention", items, split, args.epochs, args.seed, out / "landmarks",

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 ROI_CONTEXT = 0.15
 ROI_OVERSAMPLE = 1.25
 LANDMARK_CONTEXT = 1.4
+BAND_PAD_ROWS = 10
+BAND_PAD_FRAC = 0.08
 
 
 @dataclass
@@ -52,6 +54,16 @@ class AugmentConfig:
     sharpen_p: float = 0.25
     noise_p: float = 0.5
     noise_sd: tuple[float, float] = (0.005, 0.04)
+    # cortex-band models only: depth shift (fraction of the band's rows; a border traced a
+    # little high or low), depth/arc scale (pixel spacing uncertainty), and two distortions
+    # seen on real radiographs but not on phantoms: haze (soft tissue and ghosts lowering the
+    # local contrast of the cortex) and a smooth additive intensity field (ghosts, burn-out)
+    band_shift: float = 0.12
+    band_scale: float = 0.08
+    haze_p: float = 0.5
+    haze: tuple[float, float] = (0.1, 0.6)
+    field_p: float = 0.5
+    field_amp: tuple[float, float] = (0.05, 0.35)
 
 
 # ----------------------------------------------------------------------------- caches
@@ -170,13 +182,13 @@ def augment_landmarks(ctx: np.ndarray, out_size: int, rng: np.random.Generator,
 class ArrayDataset:
     """Cached samples of one mode with labels; ``batch`` returns model-ready arrays."""
 
-    mode: str  # roi | landmarks
+    mode: str  # roi | band | landmarks
     input_shape: tuple[int, ...]  # model input without batch
     labels: np.ndarray  # (N,) 0/1
     klemetti: np.ndarray  # (N,) 0..2, -1 unknown
     exact: np.ndarray  # (N, ...) float16 exact inference inputs (normalised)
     ctx: list[np.ndarray]  # context crops
-    inner: list[tuple[float, float, float, float]] = field(default_factory=list)
+    inner: list[tuple[float, ...]] = field(default_factory=list)
     meta: list[dict[str, Any]] = field(default_factory=list)
     mcw: np.ndarray | None = None  # (N,) mean MCW in mm, NaN unknown
 
@@ -201,7 +213,11 @@ class ArrayDataset:
         ii = np.asarray(idx, dtype=np.int64)
         if rng is None or aug is None or not aug.enabled:
             return self._channels(self.exact[ii].astype(np.float32))
-        if self.mode == "roi":
+        if self.mode == "band":
+            h, w = int(self.input_shape[0]), int(self.input_shape[1])
+            xs = np.stack([augment_band(self.ctx[i].astype(np.float32), self.inner[i], h, w // 2, rng, aug)
+                           for i in ii])
+        elif self.mode == "roi":
             h, w = int(self.input_shape[0]), int(self.input_shape[1])
             xs = np.stack([augment_roi(self.ctx[i].astype(np.float32), self.inner[i], h, w, rng, aug)
                            for i in ii])
@@ -211,15 +227,90 @@ class ArrayDataset:
         return self._channels(xs)
 
 
+def band_inputs(pixels: np.ndarray, proposal: Any, spacing: float, spec: Any = None
+                ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """(exact normalised band, float16 context band with margins, inner rects of both halves).
+
+    The context band is wider (``BAND_PAD_ROWS`` rows above and below, ``BAND_PAD_FRAC`` of
+    the half-width at both ends of each side) so augmentation can shift and scale it."""
+    from ..core.anatomy.band import BandSpec, extract_band
+
+    spec = spec or BandSpec()
+    exact = pp.normalise_patch(extract_band(pixels, proposal, spacing, spec).strip)
+    ctx = extract_band(pixels, proposal, spacing, spec, pad_rows=BAND_PAD_ROWS, pad_frac=BAND_PAD_FRAC).strip
+    lo, hi = spec.window
+    w0, w1 = max(0.02, lo - BAND_PAD_FRAC), hi + BAND_PAD_FRAC
+    n = ctx.shape[1] // 2
+    span = (w1 - w0) / float(n)  # window fraction per context column (approximately)
+    y, h = float(BAND_PAD_ROWS), float(spec.rows)
+    left_x = (w1 - hi) / span  # image-left half runs from the outer end inwards
+    right_x = (lo - w0) / span
+    w = (hi - lo) / span
+    return exact.astype(np.float16), ctx.astype(np.float16), (left_x, y, w, h, right_x, y, w, h)
+
+
+def _smooth_field(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    g = rng.normal(0.0, 1.0, (3, int(rng.integers(4, 12)))).astype(np.float32)
+    return cv2.resize(g, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def augment_band(ctx: np.ndarray, inner: Sequence[float], rows: int, cols: int,
+                 rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """One augmented, normalised (rows, 2*cols) cortex band from a context band."""
+    n = ctx.shape[1] // 2
+    shift = rng.uniform(-cfg.band_shift, cfg.band_shift) * rows
+    scale = 1.0 + rng.uniform(-cfg.band_scale, cfg.band_scale)
+    halves = []
+    for k in range(2):
+        x, y, w, h = (float(v) for v in inner[4 * k: 4 * k + 4])
+        ww = w * scale * (1.0 + rng.uniform(-0.05, 0.05))
+        cx = x + w / 2.0 + rng.uniform(-0.06, 0.06) * w
+        cy = y + h / 2.0 + shift + rng.uniform(-0.02, 0.02) * rows
+        halves.append(_affine_sample(ctx[:, k * n:(k + 1) * n], cx, cy, ww, h * scale,
+                                     rng.uniform(-2.0, 2.0), rows, cols, False))
+    x = np.concatenate(halves, axis=1)
+    if cfg.flip and rng.random() < 0.5:
+        x = np.ascontiguousarray(x[:, ::-1])
+    x = acquisition_augment(x, rng, cfg)
+    if rng.random() < cfg.haze_p:
+        a = rng.uniform(*cfg.haze)
+        x = (1.0 - a) * x + a * cv2.GaussianBlur(x, (0, 0), float(rng.uniform(6.0, 20.0)))
+    if rng.random() < cfg.field_p:
+        x = x + float(rng.uniform(*cfg.field_amp)) * float(x.std() + 1e-3) * _smooth_field(rng, *x.shape)
+    return pp.normalise_patch(x)
+
+
 def klemetti_index(k: str | None) -> int:
     """0/1/2 for C1/C2/C3, -1 when unknown."""
     return KLEMETTI_CLASSES.index(k) if k in KLEMETTI_CLASSES else -1
 
 
+def band_proposal(pixels: np.ndarray, roi: RoiBox | None, spacing: float | None) -> Any:
+    """The traced border a band model is fed from: inside ``roi`` when given (split at the
+    midline found on the whole image), else proposed; exactly as the app does."""
+    from ..core.anatomy import border_from_box, propose_roi
+    from ..core.types import Radiograph
+
+    rad = Radiograph(pixels=np.asarray(pixels, dtype=np.float32), pixel_spacing_mm=spacing)
+    auto = propose_roi(rad)
+    return border_from_box(rad, roi, midline_x=auto.midline_x) if roi is not None else auto
+
+
+def band_spec_for(input_shape: Sequence[int]) -> Any:
+    """The default band geometry with the rows / columns of ``input_shape``."""
+    from ..core.anatomy.band import BandSpec
+
+    return BandSpec(rows=int(input_shape[0]), cols_per_side=int(input_shape[1]) // 2)
+
+
 def encode_image(pixels: np.ndarray, mode: str, input_shape: Sequence[int], roi: RoiBox | None,
-                 landmarks: dict | None, spacing: float | None, patch_mm: float = 10.0
-                 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float] | None]:
+                 landmarks: dict | None, spacing: float | None, patch_mm: float = 10.0,
+                 proposal: Any = None,
+                 ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...] | None]:
     """(exact input without channel axis, context crop, inner box) of one image."""
+    if mode == "band":
+        prop = proposal if proposal is not None else band_proposal(pixels, roi, spacing)
+        return band_inputs(pixels, prop, spacing or pp.DEFAULT_SPACING_MM, band_spec_for(input_shape))
     if mode == "roi":
         if roi is None:
             raise ValueError("ROI model needs roi_x, roi_y, roi_w, roi_h")
@@ -261,7 +352,14 @@ def dataset_from_rows(
                             patch_mm)
 
     def _exact_only(px: np.ndarray, r: Any) -> tuple[np.ndarray, np.ndarray, Any]:
-        if mode == "roi":
+        if mode == "band":
+            from ..core.anatomy.band import extract_band
+
+            sp = getattr(r, "pixel_spacing_mm", None)
+            prop = band_proposal(px, getattr(r, "roi", None), sp)
+            e = pp.normalise_patch(extract_band(px, prop, sp or pp.DEFAULT_SPACING_MM,
+                                                band_spec_for(input_shape)).strip)
+        elif mode == "roi":
             if getattr(r, "roi", None) is None:
                 raise ValueError("ROI model needs roi_x, roi_y, roi_w, roi_h")
             e = pp.prepare_roi_input(px, r.roi, int(input_shape[0]), int(input_shape[1]), 1)[0, :, :, 0]
@@ -285,7 +383,7 @@ def dataset_from_rows(
         klemetti=np.array([klemetti_index(getattr(r, "klemetti", None)) for r in rows], dtype=np.int64),
         exact=np.stack([e for e, _, _ in results]),
         ctx=[c for _, c, _ in results],
-        inner=[i for _, _, i in results] if mode == "roi" else [],
+        inner=[i for _, _, i in results] if mode in ("roi", "band") else [],
         meta=[{"file": str(getattr(r, "file", "")),
                "mcw_mean_mm": getattr(r, "mcw_mean_mm", None),
                "pixel_spacing_mm": getattr(r, "pixel_spacing_mm", None),

@@ -176,7 +176,8 @@ def measured_mcw(rows: Sequence[Any]) -> list[float | None]:
     for r in rows:
         try:
             rad = load_radiograph(r.file)
-            prop = border_from_box(rad, r.roi) if getattr(r, "roi", None) else propose_roi(rad)
+            auto = propose_roi(rad)
+            prop = border_from_box(rad, r.roi, midline_x=auto.midline_x) if getattr(r, "roi", None) else auto
             m = measure_cortex(rad, prop, getattr(r, "pixel_spacing_mm", None))
             vals = [v for v in (m.right.mcw_mm, m.left.mcw_mm) if v is not None]
             out.append(float(np.mean(vals)) if vals else None)

@@ -119,6 +119,24 @@ class ModelPack:
         h, w, c = self.input_shape
         return pp.prepare_roi_input(pixels, box, h, w, c)
 
+    @property
+    def band_spec(self) -> Any:
+        """The cortex-band geometry of a band pack (``core.anatomy.band.BandSpec``)."""
+        from ..core.anatomy.band import BandSpec
+
+        i = self.card["input"]
+        spec = BandSpec.from_dict(i.get("band"))
+        if spec.rows != int(i["height"]) or spec.width != int(i["width"]):
+            raise ModelError(f"{self.path}: the card's band geometry does not match its input size; "
+                             "reinstall the pack")
+        return spec
+
+    def prepare_band(self, pixels: np.ndarray, proposal: Any, spacing_mm: float) -> tuple[np.ndarray, Any]:
+        """(1, rows, 2*cols, C) float32 as in training, and the band (for mapping maps back)."""
+        if self.mode != "band":
+            raise ModelError(f"{self.path}: a {self.mode} pack has no cortex-band input")
+        return pp.prepare_band_input(pixels, proposal, spacing_mm, self.band_spec, self.input_shape[-1])
+
     def prepare_landmarks(
         self, pixels: np.ndarray, landmarks: Mapping[str, Any], pixel_spacing_mm: float | None
     ) -> np.ndarray:
@@ -203,8 +221,8 @@ def read_card(path: Path | str) -> dict[str, Any]:
     missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
     if missing:
         raise ModelError(f"{card_path}: model card lacks {', '.join(missing)}; reinstall the pack")
-    if card["mode"] not in ("roi", "landmarks"):
-        raise ModelError(f"{card_path}: unknown mode {card['mode']!r} (roi or landmarks)")
+    if card["mode"] not in ("roi", "band", "landmarks"):
+        raise ModelError(f"{card_path}: unknown mode {card['mode']!r} (roi, band or landmarks)")
     return card
 
 

@@ -74,6 +74,15 @@ def input_section(mode: str, shape: tuple[int, ...], patch_mm: float) -> dict[st
     if mode == "landmarks":
         return {"height": int(shape[1]), "width": int(shape[2]), "channels": int(shape[3]),
                 "patches": 8, "patch_mm": float(patch_mm), "roi_spec": None}
+    if mode == "band":
+        from ..core.anatomy.band import BandSpec
+
+        spec = BandSpec(rows=int(shape[0]), cols_per_side=int(shape[1]) // 2)
+        return {"height": int(shape[0]), "width": int(shape[1]), "channels": int(shape[2]),
+                "band": spec.as_dict(),
+                "roi_spec": {"box": "ROI box in original-image pixels (the app's proposal, or roi_x, "
+                                    "roi_y, roi_w, roi_h of the dataset); the band is cut from the "
+                                    "border traced inside it"}}
     return {"height": int(shape[0]), "width": int(shape[1]), "channels": int(shape[2]),
             "roi_spec": {"box": "ROI box in original-image pixels (roi_x, roi_y, roi_w, roi_h of the "
                                 "dataset, or the app's ROI proposal on the inferior mandibular cortex)",
@@ -153,7 +162,7 @@ def train_from_folder(
         raise DatasetError(f"{Path(data) / 'labels.csv'}: all labels are {labels[0]}; training needs both 0 and 1")
     shape = tuple(input_shape or zoo.default_input_shape(arch))
     has_k = any(r.klemetti for r in rows)
-    has_m = mcw_head and arch == "compact" and any(r.mcw_mean_mm is not None for r in rows)
+    has_m = mcw_head and arch in ("compact", "compact-band") and any(r.mcw_mean_mm is not None for r in rows)
     out = Path(out)
     work = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
     work.mkdir(parents=True, exist_ok=True)
@@ -165,7 +174,7 @@ def train_from_folder(
     fixed_epochs = protocol == "loocv"
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed,
                       patience=None if fixed_epochs else 10,
-                      lr=lr if lr is not None else (1e-3 if arch in ("compact", "siamese-attention", "cnn3") else 1e-4))
+                      lr=lr if lr is not None else (1e-3 if arch in ("compact", "compact-band", "siamese-attention", "cnn3") else 1e-4))
     (work / "splits.json").write_text(json.dumps([s.as_dict() for s in splits]))
 
     def build():
@@ -273,6 +282,7 @@ def train_from_folder(
         "mode": mode,
         "input": input_section(mode, shape, patch_mm),
         "preprocessing": (pp.PREPROCESSING_DESCRIPTION_LANDMARKS if mode == "landmarks"
+                          else pp.PREPROCESSING_DESCRIPTION_BAND if mode == "band"
                           else pp.PREPROCESSING_DESCRIPTION_ROI),
         "outputs": card_outputs(has_k, mode == "landmarks", has_m),
         "gradcam_layer": zoo.GRADCAM_LAYERS.get(arch),

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 VGG_TR = tuple(f"vgg16-tr{n}" for n in range(6))
 APPLICATION_ARCHS = ("vgg16", *VGG_TR, "vgg19", "resnet50", "xception", "mobilenet", "mobilenetv2")
-ARCHS: tuple[str, ...] = ("compact", "cnn3", *APPLICATION_ARCHS, "siamese-attention")
+ARCHS: tuple[str, ...] = ("compact", "compact-band", "cnn3", *APPLICATION_ARCHS, "siamese-attention")
 IMAGENET_ARCHS = (*VGG_TR, "vgg19", "resnet50", "xception", "mobilenet", "mobilenetv2")
 
 # ImageNet "no top" weight files as keras.applications names them in its cache.
@@ -56,6 +56,7 @@ def _norm(L, name: str):
 # Last convolutional layer (Grad-CAM target) per architecture.
 GRADCAM_LAYERS: dict[str, str | None] = {
     "compact": "last_conv",
+    "compact-band": "last_conv",
     "cnn3": "conv3",
     "vgg16": "block5_conv3",
     **{a: "block5_conv3" for a in VGG_TR},
@@ -82,6 +83,8 @@ def default_input_shape(arch: str) -> tuple[int, ...]:
     """Input shape used when none is given: the published sizes, ours for ``compact``."""
     if arch == "compact":
         return (64, 320, 1)
+    if arch == "compact-band":
+        return (64, 384, 1)  # core.anatomy.band.BandSpec: 64 rows x 2 sides x 192 columns
     if arch == "cnn3":
         return (140, 700, 1)
     if arch in ("mobilenet", "mobilenetv2"):
@@ -92,8 +95,11 @@ def default_input_shape(arch: str) -> tuple[int, ...]:
 
 
 def mode_of(arch: str) -> str:
-    """``landmarks`` for the Siamese model, ``roi`` for every other architecture."""
-    return "landmarks" if arch == "siamese-attention" else "roi"
+    """``landmarks`` for the Siamese model, ``band`` for ``compact-band`` (the straightened
+    cortex of both sides, ``core.anatomy.band``), ``roi`` for every other architecture."""
+    if arch == "siamese-attention":
+        return "landmarks"
+    return "band" if arch == "compact-band" else "roi"
 
 
 def imagenet_weights_path(arch: str) -> Path:
@@ -204,26 +210,46 @@ def _heads(keras, features, klemetti: bool, hidden: list[int], dropout: float,
     return out
 
 
-def _build_compact(keras, shape, klemetti: bool, width: int = 1, mcw: bool = False):
+def _build_compact(keras, shape, klemetti: bool, width: int = 1, mcw: bool = False, sides: int = 1):
     """Our default: a small CNN on the ROI (Conv-GN-ReLU stem, separable blocks, global average
     pooling, Dense 32). GAP keeps the initial logits small; global max pooling (tried) made the
-    training-mode outputs extreme and the loss start far above chance."""
+    training-mode outputs extreme and the loss start far above chance.
+
+    ``sides=2`` (``compact-band``): the input is the cortex band, the two sides of the mandible
+    side by side; the same convolution layers (shared weights) run on each half separately, so
+    no filter ever straddles the join, and the two feature maps are put back side by side as
+    ``last_conv`` (Grad-CAM then covers both halves, aligned with the band)."""
     L = keras.layers
     inp = keras.Input(shape=shape, name="image")
-    x = inp
     spec = [("conv", 16 * width, 2), ("conv", 24 * width, 1), ("pool", 0, 0),
             ("sep", 32 * width, 1), ("pool", 0, 0), ("sep", 48 * width, 1), ("sep", 64 * width, 1)]
+    layers_: list = []
     for i, (kind, filters, stride) in enumerate(spec):
         if kind == "pool":
-            x = L.MaxPooling2D(2, name=f"pool{i}")(x)
+            layers_.append([L.MaxPooling2D(2, name=f"pool{i}")])
             continue
         last = i == len(spec) - 1
         conv = L.Conv2D if kind == "conv" else L.SeparableConv2D
-        x = conv(filters, 3, strides=stride, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = _norm(L, f"bn{i}")(x)
-        x = L.Activation("relu", name="last_conv" if last else f"relu{i}")(x)
+        layers_.append([conv(filters, 3, strides=stride, padding="same", use_bias=False, name=f"conv{i}"),
+                        _norm(L, f"bn{i}"),
+                        L.Activation("relu", name="last_conv" if (last and sides == 1) else f"relu{i}")])
+
+    def trunk(x):
+        for group in layers_:
+            for layer in group:
+                x = layer(x)
+        return x
+
+    if sides == 1:
+        x = trunk(inp)
+    else:
+        half = int(shape[1]) // 2
+        left = L.Cropping2D(((0, 0), (0, int(shape[1]) - half)), name="side_a")(inp)
+        right = L.Cropping2D(((0, 0), (half, 0)), name="side_b")(inp)
+        x = L.Concatenate(axis=2, name="last_conv")([trunk(left), trunk(right)])
     feats = L.GlobalAveragePooling2D(name="gap")(x)
-    return keras.Model(inp, _heads(keras, feats, klemetti, [32], 0.1, mcw), name="compact")
+    name = "compact" if sides == 1 else "compact_band"
+    return keras.Model(inp, _heads(keras, feats, klemetti, [32], 0.1, mcw), name=name)
 
 
 def _build_cnn3(keras, shape, klemetti: bool):
@@ -342,8 +368,8 @@ def build_model(
     import keras
 
     shape = tuple(int(v) for v in (input_shape or default_input_shape(arch)))
-    if arch == "compact":
-        model = _build_compact(keras, shape, klemetti, mcw=mcw)
+    if arch in ("compact", "compact-band"):
+        model = _build_compact(keras, shape, klemetti, mcw=mcw, sides=2 if arch == "compact-band" else 1)
     elif arch == "cnn3":
         model = _build_cnn3(keras, shape, klemetti)
     elif arch == "siamese-attention":
@@ -409,6 +435,12 @@ def count_macs(model) -> int:
     total = 0
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
+            continue
+        nodes = [n for n in getattr(layer, "_inbound_nodes", []) if getattr(n, "output_tensors", None)]
+        if len(nodes) > 1:  # a layer shared between calls (compact-band's two sides): every call
+            for node in nodes:
+                ins, outs = node.input_tensors, node.output_tensors
+                total += layer_macs(layer, shp(ins[0]), shp(outs[0]))
             continue
         try:
             ins, outs = layer.input, layer.output

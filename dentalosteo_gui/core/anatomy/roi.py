@@ -461,12 +461,16 @@ def propose_roi(rad: Radiograph) -> RoiProposal:
     conf, reasons = _confidence(trace, box, w, h)
     right, left = _split_polylines(trace, h - 1)
     log.debug("ROI %s confidence %.2f", box.as_dict(), conf)
-    return RoiProposal(box=box, border_right=right, border_left=left, confidence=conf, reasons=reasons)
+    return RoiProposal(box=box, border_right=right, border_left=left, confidence=conf, reasons=reasons,
+                       midline_x=float(trace.midline_x))
 
 
-def border_from_box(rad: Radiograph, box: RoiBox) -> RoiProposal:
+def border_from_box(rad: Radiograph, box: RoiBox, midline_x: float | None = None) -> RoiProposal:
     """Re-trace the inferior border inside a user-edited box (the box itself is kept).
 
+    ``midline_x``: the mandible's midline found on the whole image (``propose_roi``); used
+    when it lies in the middle 60 % of the box, so moving the box does not move the split
+    between the sides. Otherwise (or when not given) the box centre is the midline.
     A box too small to trace in (e.g. dragged into a corner) gives a zero-confidence
     proposal with no border and a reason, never an exception.
     """
@@ -478,10 +482,13 @@ def border_from_box(rad: Radiograph, box: RoiBox) -> RoiProposal:
     except AnatomyError as exc:
         log.debug("border_from_box: %s", exc)
         return RoiProposal(box=b, border_right=[], border_left=[], confidence=0.0, reasons=[str(exc)])
-    trace.midline_x = float(b.x + b.w / 2)
+    centre = float(b.x + b.w / 2)
+    use = midline_x is not None and np.isfinite(midline_x) and abs(float(midline_x) - centre) <= 0.3 * b.w
+    trace.midline_x = float(midline_x) if use else centre
     conf, reasons = _confidence(trace, b, w, h)
     right, left = _split_polylines(trace, h - 1)
-    return RoiProposal(box=b, border_right=right, border_left=left, confidence=conf, reasons=reasons)
+    return RoiProposal(box=b, border_right=right, border_left=left, confidence=conf, reasons=reasons,
+                       midline_x=trace.midline_x)
 
 
 def border_arrays(proposal: RoiProposal) -> tuple[np.ndarray, np.ndarray]:
