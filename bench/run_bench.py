@@ -121,7 +121,14 @@ def main() -> int:
     from dentalosteo_gui.ml.gradcam import FastGradCam, tf_keras_vis_map
 
     model = backend.pack.keras_model()
-    x = backend.pack.prepare_roi(rad.pixels, res.roi)
+    if backend.mode == "band":  # the model's input: the cortex band along the traced border
+        from dentalosteo_gui.core.types import RoiProposal
+
+        prop = RoiProposal(box=res.roi, border_right=res.border_right, border_left=res.border_left,
+                           confidence=1.0, reasons=[])
+        x, _ = backend.pack.prepare_band(rad.pixels, prop, res.pixel_spacing_mm)
+    else:
+        x = backend.pack.prepare_roi(rad.pixels, res.roi)
     fwd = tf.function(lambda v: model(v, training=False))
     fwd(x)
     cam = FastGradCam(model, backend.card["gradcam_layer"])

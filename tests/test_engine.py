@@ -173,3 +173,14 @@ def test_operating_point_prefers_held_out_figures() -> None:
     op = operating_point(card, "balanced")
     assert op["threshold"] == 0.4 and op["sensitivity"] == 0.7 and op["specificity"] == 0.6
     assert op["measured_on"] == "held-out test set"
+
+
+@pytest.mark.parametrize("rho, words", [(0.26, "did not follow the cortical width"),
+                                        (-0.34, "no DXA-labelled radiograph has checked it")])
+def test_phantom_model_warning_says_what_was_seen_on_real_images(rho, words) -> None:
+    fake = FakeBackend()
+    fake.info = ModelInfo("fake", "0", "0" * 64, source="phantom")
+    fake.card = {**CARD, "behaviour_on_unlabelled_real_radiographs": {"spearman_risk_vs_rule_mean_mcw": rho}}
+    res = Engine(roi_backend=fake).screen(from_array(_panoramic_like(), spacing=0.1))
+    msg = [w for w in res.warnings if "synthetic phantoms" in w]
+    assert len(msg) == 1 and words in msg[0] and "do not act on the risk score" in msg[0]

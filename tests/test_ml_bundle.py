@@ -28,3 +28,30 @@ def test_paired_auc_difference():
     assert d["difference"] > 0 and d["ci95"][0] > 0 and d["p_model_not_better"] < 0.05
     same = paired_auc_difference(y, good, good, 200, 0)
     assert same["difference"] == 0 and same["ci95"] == [0.0, 0.0]
+
+
+def test_default_model_keeps_the_training_seed_with_the_lowest_validation_loss(tmp_path, monkeypatch):
+    import argparse
+    import json
+
+    from dentalosteo_gui.ml import bundle_models as bm
+
+    losses = {1: [0.6, 0.45, 0.5], 2: [0.55, 0.41, 0.43], 3: [0.7, None, 0.44]}
+
+    def fake_train_one(arch, items, split, epochs, seed, out, *a, **k):
+        out.mkdir(parents=True)
+        card = {"name": "default", "training": {"history": [{"val_loss": v} for v in losses[seed]]},
+                "metrics": {"held_out": {"auc": 0.8 + seed / 100}}}
+        (out / "card.json").write_text(json.dumps(card))
+        (out / "model.keras").write_bytes(bytes([seed]))
+        return card
+
+    monkeypatch.setattr(bm, "train_one", fake_train_one)
+    args = argparse.Namespace(train_seeds="1,2,3", default_arch="compact-band", epochs=1, n=10, seed=0,
+                              lr=1e-3, mcw_head=True)
+    card = bm.train_default(args, [], (None, None, None), tmp_path, tmp_path, None)
+    sel = card["training"]["seed_selection"]
+    assert sel["chosen"] == 2 and sel["seeds"]["3"]["best_val_loss"] == 0.44
+    assert (tmp_path / "default" / "model.keras").read_bytes() == bytes([2])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["default"]
+    assert json.loads((tmp_path / "default" / "card.json").read_text())["training"]["seed_selection"] == sel

@@ -75,6 +75,11 @@ def test_pack_round_trip_and_tamper(tmp_path):
     outs = model(x, training=False)
     r2 = pack.predict_from_outputs([outs["mcw_mm"], outs["klemetti"], outs["risk"]])  # any order
     assert r2["risk"] == pytest.approx(r["risk"]) and r2["klemetti"] == pytest.approx(r["klemetti"])
+    # through the backend with Grad-CAM off (a setting): the same risk, no map
+    from dentalosteo_gui.ml.backend import KerasBackend
+
+    plain = KerasBackend(out, device="cpu").predict_roi(pixels, RoiBox(100, 150, 400, 120), gradcam=None)
+    assert plain["risk"] == pytest.approx(r["risk"], abs=1e-5) and plain["map"] is None
     # tamper: one byte of the weights file changed
     data = bytearray((out / "model.keras").read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -146,6 +151,9 @@ def test_band_pack_screens_along_the_traced_border(tmp_path):
     backend = KerasBackend(tmp_path / "band", device="cpu")
     pred = backend.predict_band(img, prop, SPACING)
     assert 0.0 <= pred["risk"] <= 1.0 and set(pred["klemetti"]) == {"C1", "C2", "C3"}
+    # Grad-CAM off (a setting): the same risk, no map
+    plain = backend.predict_band(img, prop, SPACING, gradcam=None)
+    assert plain["risk"] == pytest.approx(pred["risk"], abs=1e-5) and plain["map_image"] is None
     heat = pred["map_image"]
     assert heat.shape == (H, W) and 0.0 <= heat.min() and heat.max() <= 1.0
     b = prop.box

@@ -127,7 +127,7 @@ class Engine:
         self._landmark_backend = landmark_backend
         self.options = options or EngineOptions()
         self._lock = threading.Lock()
-        self._midline_cache: tuple[Any, float | None] | None = None
+        self._auto_cache: tuple[Any, RoiProposal | None] | None = None
 
     @property
     def landmark_backend(self) -> ModelBackend | None:
@@ -140,23 +140,24 @@ class Engine:
                 self._landmark_backend = None
         return self._landmark_backend  # type: ignore[return-value]
 
-    def _auto_midline(self, rad: Radiograph) -> float | None:
-        """The mandible's midline found on the whole image, for a user-given box (so moving
-        the box does not move the split between the sides). Cached for the last image."""
+    def _auto_proposal(self, rad: Radiograph) -> RoiProposal | None:
+        """The whole-image proposal (border and midline), for a user-given box: nudging the box
+        keeps that border, and a re-trace in a moved box splits the sides at the same midline.
+        Cached for the last image."""
         from . import anatomy
 
-        cached = self._midline_cache
+        cached = self._auto_cache
         if cached is not None and cached[0]() is rad.pixels:
             return cached[1]
         try:
-            mid = anatomy.propose_roi(rad).midline_x
+            auto: RoiProposal | None = anatomy.propose_roi(rad)
         except AnatomyError:
-            mid = None
+            auto = None
         try:
-            self._midline_cache = (weakref.ref(rad.pixels), mid)
+            self._auto_cache = (weakref.ref(rad.pixels), auto)
         except TypeError:  # an array type without weak references: no cache
-            self._midline_cache = None
-        return mid
+            self._auto_cache = None
+        return auto
 
     @property
     def device(self) -> str:
@@ -191,7 +192,7 @@ class Engine:
         try:
             if roi is not None:
                 box = roi.clipped(rad.width, rad.height)
-                proposal = anatomy.border_from_box(rad, box, midline_x=self._auto_midline(rad))
+                proposal = anatomy.border_for_box(rad, box, self._auto_proposal(rad))
             else:
                 proposal = anatomy.propose_roi(rad)
         except AnatomyError as exc:
@@ -217,15 +218,27 @@ class Engine:
             )
 
         _check(cancel)
-        cortex = None
-        t = time.perf_counter()
-        if proposal is not None:
+        # The cortex measurement (numpy / OpenCV) runs beside the model call (TensorFlow), which
+        # both release the GIL for most of their work; the result is the same as in sequence.
+        cortex_out: dict[str, Any] = {}
+        cortex_warn_at = len(warnings)
+
+        def _measure() -> None:
+            t0 = time.perf_counter()
             try:
-                cortex = anatomy.measure_cortex(rad, proposal, pixel_spacing_mm=spacing_used)
-                cortex.assumed_spacing = assumed
+                c = anatomy.measure_cortex(rad, proposal, pixel_spacing_mm=spacing_used)
+                c.assumed_spacing = assumed
+                cortex_out["value"] = c
             except AnatomyError as exc:
-                warnings.append(str(exc))
-        timings["cortex"] = (time.perf_counter() - t) * 1000.0
+                cortex_out["warning"] = str(exc)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                cortex_out["raise"] = exc
+            cortex_out["ms"] = (time.perf_counter() - t0) * 1000.0
+
+        cortex_thread = None
+        if proposal is not None:
+            cortex_thread = threading.Thread(target=_measure, name="cortex", daemon=True)
+            cortex_thread.start()
 
         risk = None
         klemetti_probs: dict[str, float] | None = None
@@ -276,11 +289,24 @@ class Engine:
                 timings.update({f"model_{k}": v for k, v in (pred.get("timings_ms") or {}).items()})
                 model_info, card, device = backend.info, backend.card, backend.device
 
+        cortex = None
+        if cortex_thread is not None:
+            cortex_thread.join()
+            if "raise" in cortex_out:
+                raise cortex_out["raise"]
+            cortex = cortex_out.get("value")
+            if "warning" in cortex_out:
+                warnings.insert(cortex_warn_at, cortex_out["warning"])
+        timings["cortex"] = float(cortex_out.get("ms", 0.0))
+
         if model_info is not None and model_info.source == "phantom":
             beh = (card or {}).get("behaviour_on_unlabelled_real_radiographs") or {}
-            rng = beh.get("risk_min_median_max") if isinstance(beh, dict) else None
-            seen = (f" (on real radiographs it scored {rng[0]:.2f}-{rng[-1]:.2f} whatever the cortex)"
-                    if isinstance(rng, list) and len(rng) >= 2 else "")
+            rho = beh.get("spearman_risk_vs_rule_mean_mcw") if isinstance(beh, dict) else None
+            # say what was seen on real images: a risk that ignored the cortex is worse than one
+            # that merely has not been checked against DXA
+            seen = (" (on real radiographs its score did not follow the cortical width)"
+                    if isinstance(rho, (int, float)) and rho >= 0 else
+                    " (no DXA-labelled radiograph has checked it)")
             warnings.append(
                 "the installed model was trained on synthetic phantoms only and is not validated on "
                 f"real radiographs{seen}: do not act on the risk score; use the MCW and your own "

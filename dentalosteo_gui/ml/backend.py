@@ -109,6 +109,8 @@ class KerasBackend:
                 cam, outs = self._cam_engine()(x, plus=(gradcam == "gradcam++"))
                 return outs, cam[0]
             outs = self.pack.keras_model()(x, training=False)
+            if isinstance(outs, dict):  # our models name their outputs
+                return {str(k): np.asarray(v) for k, v in outs.items()}, None  # type: ignore[return-value]
             return [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])], None
 
     def predict_roi(self, pixels: np.ndarray, box: RoiBox, gradcam: str | None = "gradcam") -> dict[str, Any]:

@@ -288,12 +288,12 @@ def klemetti_index(k: str | None) -> int:
 def band_proposal(pixels: np.ndarray, roi: RoiBox | None, spacing: float | None) -> Any:
     """The traced border a band model is fed from: inside ``roi`` when given (split at the
     midline found on the whole image), else proposed; exactly as the app does."""
-    from ..core.anatomy import border_from_box, propose_roi
+    from ..core.anatomy import border_for_box, propose_roi
     from ..core.types import Radiograph
 
     rad = Radiograph(pixels=np.asarray(pixels, dtype=np.float32), pixel_spacing_mm=spacing)
     auto = propose_roi(rad)
-    return border_from_box(rad, roi, midline_x=auto.midline_x) if roi is not None else auto
+    return border_for_box(rad, roi, auto) if roi is not None else auto
 
 
 def band_spec_for(input_shape: Sequence[int]) -> Any:

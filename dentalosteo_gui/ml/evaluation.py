@@ -168,7 +168,7 @@ def save_plots(y: Sequence[int] | np.ndarray, risk: Sequence[float] | np.ndarray
 def measured_mcw(rows: Sequence[Any]) -> list[float | None]:
     """Mean MCW (mm) per row measured by the anatomy module on the row's ROI box (or on the
     proposed ROI when the row has none); None where it cannot measure."""
-    from ..core.anatomy import border_from_box, measure_cortex, propose_roi
+    from ..core.anatomy import border_for_box, measure_cortex, propose_roi
     from ..core.errors import DentalOsteoError
     from ..core.imageio import load_radiograph
 
@@ -177,7 +177,7 @@ def measured_mcw(rows: Sequence[Any]) -> list[float | None]:
         try:
             rad = load_radiograph(r.file)
             auto = propose_roi(rad)
-            prop = border_from_box(rad, r.roi, midline_x=auto.midline_x) if getattr(r, "roi", None) else auto
+            prop = border_for_box(rad, r.roi, auto) if getattr(r, "roi", None) else auto
             m = measure_cortex(rad, prop, getattr(r, "pixel_spacing_mm", None))
             vals = [v for v in (m.right.mcw_mm, m.left.mcw_mm) if v is not None]
             out.append(float(np.mean(vals)) if vals else None)

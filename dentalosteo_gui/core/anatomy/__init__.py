@@ -9,11 +9,12 @@ from .cortex import klemetti_rule, measure_cortex
 from .landmarks import extract_patches, propose_landmarks
 from .overlay import draw_overlay
 from .quality import assess_quality
-from .roi import border_arrays, border_from_box, box_size, propose_roi, trace_border
+from .roi import border_arrays, border_for_box, border_from_box, box_size, propose_roi, trace_border
 
 __all__ = [
     "propose_roi",
     "border_from_box",
+    "border_for_box",
     "border_arrays",
     "box_size",
     "trace_border",

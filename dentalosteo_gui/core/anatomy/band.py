@@ -9,7 +9,7 @@ and real radiographs differ most there):
 - per side, the traced border (``RoiProposal.border_right`` / ``border_left``) is smoothed and
   sampled at ``cols_per_side`` equal arc-length steps between ``window[0]`` and ``window[1]``
   of the ROI half-width from the mandible's midline (the symphysis and the spine ghost over
-  it are left out; the window never passes the box edge);
+  it are left out); the window is fixed to the midline, so nudging the box does not move it;
 - at each step, ``rows`` samples are taken along the normal from ``inside_mm`` into the
   mandible down to ``outside_mm`` below the border (depth in mm, so the cortex has the same
   size in the strip whatever the detector);
@@ -84,9 +84,20 @@ def _side_curve(pts: np.ndarray, x_lo: float, x_hi: float, n: int, smooth_px: fl
     px, py = pts[order, 0], pts[order, 1]
     keep = np.concatenate([[True], np.diff(px) > 1e-6])
     px, py = px[keep], py[keep]
-    xs = np.arange(np.floor(min(px[0], x_lo)) - 1, np.ceil(max(px[-1], x_hi)) + 2, 1.0)
-    # beyond the traced part the border is continued flat (edge value): np.interp does that
-    ys = gaussian_filter1d(np.interp(xs, px, py), sigma=max(1.0, smooth_px), mode="nearest")
+    sig = max(1.0, smooth_px)
+    pad = int(np.ceil(4 * sig))
+    xs = np.arange(np.floor(min(px[0], x_lo)) - 1 - pad, np.ceil(max(px[-1], x_hi)) + 2 + pad, 1.0)
+    ys = np.interp(xs, px, py)
+    # beyond the traced part (a user's box ends where the border still rises towards the angle)
+    # the border is continued along its end slope, so smoothing does not flatten it there
+    fit = max(4.0, 2 * sig)
+    for end in (0, 1):
+        sel = (px <= px[0] + fit) if end == 0 else (px >= px[-1] - fit)
+        if sel.sum() >= 2:
+            k, c = np.polyfit(px[sel], py[sel], 1)
+            out = (xs < px[0]) if end == 0 else (xs > px[-1])
+            ys[out] = k * xs[out] + c
+    ys = gaussian_filter1d(ys, sigma=sig, mode="nearest")
     dys = np.gradient(ys)
     sel = (xs >= x_lo) & (xs <= x_hi)
     xw, yw, dw = xs[sel], ys[sel], dys[sel]
@@ -127,20 +138,17 @@ def band_geometry(proposal: RoiProposal, spacing_mm: float, spec: BandSpec,
     lo, hi = spec.window
     w0, w1 = max(0.02, lo - pad_frac), hi + pad_frac
     cols = int(round(spec.cols_per_side * (w1 - w0) / (hi - lo)))
-    # a box moved off the midline: each side's window ends at the box edge (never beyond it,
-    # where no border was traced)
-    x_min, x_max = float(box.x) + 1.0, float(box.x + box.w) - 1.0
     step_mm = (spec.inside_mm + spec.outside_mm) / (spec.rows - 1)
     t_mm = spec.inside_mm + pad_rows * step_mm - step_mm * np.arange(spec.rows + 2 * pad_rows)
     t_px = t_mm / spacing_mm  # row 0 deepest inside the mandible (image "up")
     smooth_px = spec.smooth_mm / spacing_mm
     mx, my = [], []
     # image-left half (patient's right): x ascending runs from the back to the front
-    for pts, x_lo, x_hi in ((right, max(x_min, mid - w1 * half), mid - w0 * half),
-                            (left, mid + w0 * half, min(x_max, mid + w1 * half))):
-        if x_hi - x_lo < 0.1 * half:
-            raise AnatomyError("the box is too far off the mandible's midline to see both sides: "
-                               "centre it on the chin")
+    # The window is fixed relative to the midline, so a box nudged sideways reads the same
+    # anatomy; where a window end passes a box edge, the border is continued along its end slope
+    # and the map is cut at the box edge (band_to_image).
+    for pts, x_lo, x_hi in ((right, mid - w1 * half, mid - w0 * half),
+                            (left, mid + w0 * half, mid + w1 * half)):
         base, nrm = _side_curve(pts, x_lo, x_hi, cols, smooth_px)
         mx.append(base[None, :, 0] + nrm[None, :, 0] * t_px[:, None])
         my.append(base[None, :, 1] + nrm[None, :, 1] * t_px[:, None])

@@ -106,16 +106,17 @@ def _dp_path(cost: np.ndarray, max_step: int, smooth: float) -> np.ndarray:
     offs = np.arange(-max_step, max_step + 1)
     pen = smooth * offs.astype(np.float64) ** 2
     big = 1e18
+    cand = np.full((offs.size, rows), big)  # edges that no shift reaches stay `big`
+    row_idx = np.arange(rows)
     for j in range(1, cols):
-        cand = np.full((offs.size, rows), big)
         for k, d in enumerate(offs):
             # cand[k, y] = acc[y - d] + pen[k]  (we came from row y - d)
             if d >= 0:
-                cand[k, d:] = acc[: rows - d] + pen[k]
+                np.add(acc[: rows - d], pen[k], out=cand[k, d:])
             else:
-                cand[k, :d] = acc[-d:] + pen[k]
+                np.add(acc[-d:], pen[k], out=cand[k, :d])
         arg = np.argmin(cand, axis=0)
-        acc = cand[arg, np.arange(rows)] + cost[:, j]
+        acc = cand[arg, row_idx] + cost[:, j]
         back[:, j] = offs[arg]
     path = np.zeros(cols, dtype=np.int64)
     path[-1] = int(np.argmin(acc))
@@ -144,12 +145,13 @@ def _dp_convex(
     big = 1e18
     acc = np.repeat(cost[:, 0][None, :].astype(np.float64), ns, axis=0)  # [slope, row]
     back_s = np.zeros((n, ns, rows), dtype=np.int8)
+    tot = np.empty((ns, ns, rows))
+    new = np.full((ns, rows), big)  # edges that no slope reaches stay `big`
+    bs = np.zeros((ns, rows), dtype=np.int8)
     for j in range(1, n):
-        tot = acc[:, None, :] + trans[:, :, None]  # [s_prev, s_new, row_prev]
+        np.add(acc[:, None, :], trans[:, :, None], out=tot)  # [s_prev, s_new, row_prev]
         arg = np.argmin(tot, axis=0)  # [s_new, row_prev]
         best = np.take_along_axis(tot, arg[None], axis=0)[0]
-        new = np.full((ns, rows), big)
-        bs = np.zeros((ns, rows), dtype=np.int8)
         for k, sl in enumerate(slopes):
             # new row y = row_prev + sl
             if sl >= 0:
@@ -159,7 +161,7 @@ def _dp_convex(
                 new[k, :sl] = best[k, -sl:]
                 bs[k, :sl] = arg[k, -sl:]
         acc = new + cost[:, j][None, :]
-        back_s[j] = bs
+        back_s[j] = bs  # copied: bs is reused
     k0, y0 = np.unravel_index(int(np.argmin(acc)), acc.shape)
     k, y = int(k0), int(y0)
     path = np.zeros(n, dtype=np.int64)
@@ -240,6 +242,36 @@ def _robust_parabola_vertex(xs: np.ndarray, ys: np.ndarray, fallback: float) -> 
     if coef is None or coef[0] >= 0:  # not U-shaped (y grows downward, so a < 0 is a U)
         return fallback
     return float(-coef[1] / (2 * coef[0]))
+
+
+def border_for_box(rad: Radiograph, box: RoiBox, auto: RoiProposal | None) -> RoiProposal:
+    """The border to use inside a user-given box.
+
+    When the whole-image proposal ``auto`` traced the border through this box (its border
+    spans at least 90 % of the box width inside it, within 10 % of the box height above or
+    below), that whole border is kept: nudging the box must not change the anatomy
+    the app reads (a box-restricted re-trace can differ by 1-2 mm along part of a side).
+    Otherwise the border is re-traced inside the box, split at ``auto``'s midline.
+    """
+    h, w = rad.pixels.shape
+    b = box.clipped(w, h)
+    if auto is None or not (auto.border_right or auto.border_left):
+        return border_from_box(rad, b, midline_x=None if auto is None else auto.midline_x)
+    x0, x1 = float(b.x), float(b.x + b.w)
+    pad = 0.1 * b.h
+    right = [p for p in auto.border_right if x0 <= p[0] <= x1]
+    left = [p for p in auto.border_left if x0 <= p[0] <= x1]
+    pts = right + left
+    mid_ok = auto.midline_x is not None and abs(float(auto.midline_x) - (x0 + b.w / 2)) <= 0.3 * b.w
+    if pts and mid_ok:
+        xs = np.array([p[0] for p in pts])
+        ys = np.array([p[1] for p in pts])
+        inside = float(np.mean((ys >= b.y - pad) & (ys <= b.y + b.h + pad)))
+        span = (xs.max() - xs.min()) / max(1.0, float(b.w))
+        if inside >= 0.95 and span >= 0.9 and len(right) >= 4 and len(left) >= 4:
+            return RoiProposal(box=b, border_right=list(auto.border_right), border_left=list(auto.border_left),
+                               confidence=auto.confidence, reasons=list(auto.reasons), midline_x=auto.midline_x)
+    return border_from_box(rad, b, midline_x=auto.midline_x)
 
 
 def _symmetric_midline(xs: np.ndarray, ys: np.ndarray, width: int, height: int) -> float:
