@@ -201,7 +201,9 @@ def band_to_image(values: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
     v = np.asarray(values, dtype=np.float32)
     if v.shape != (rows, width):
         v = cv2.resize(v, (width, rows), interpolation=cv2.INTER_LINEAR)
-    # accumulate over the bounding rectangle of the band only (not the whole image)
+    # accumulate over the bounding rectangle of the band only (not the whole image), on a grid
+    # `g` times coarser than the image when the band samples lie >= g px apart (a Grad-CAM map
+    # is smooth at that scale), then resize that rectangle to image pixels
     x0 = int(max(0, np.floor(float(map_x.min())) - 1))
     y0 = int(max(0, np.floor(float(map_y.min())) - 1))
     x1 = int(min(w, np.ceil(float(map_x.max())) + 2))
@@ -209,12 +211,15 @@ def band_to_image(values: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
     out = np.zeros((h, w), dtype=np.float32)
     if x1 <= x0 or y1 <= y0:
         return out
-    sw, sh = x1 - x0, y1 - y0
+    half = width // 2
+    steps = [float(np.median(np.hypot(np.diff(map_x, axis=ax), np.diff(map_y, axis=ax))))
+             for ax in (0, 1) if map_x.shape[ax] > 1]
+    g = int(np.clip(np.floor(min(steps)) if steps else 1, 1, 4))
+    sw, sh = int(np.ceil((x1 - x0) / g)), int(np.ceil((y1 - y0) / g))
     acc = np.zeros(sw * sh, dtype=np.float64)
     cnt = np.zeros(sw * sh, dtype=np.float64)
-    half = width // 2
     for sl in (slice(0, half), slice(half, width)):
-        sx, sy, sv = map_x[:, sl], map_y[:, sl], v[:, sl]
+        sx, sy, sv = (map_x[:, sl] - x0) / g, (map_y[:, sl] - y0) / g, v[:, sl]
         dc = float(np.max(np.hypot(np.diff(sx, axis=1), np.diff(sy, axis=1)))) if sx.shape[1] > 1 else 1.0
         dr = float(np.max(np.hypot(np.diff(sx, axis=0), np.diff(sy, axis=0)))) if sx.shape[0] > 1 else 1.0
         fc = int(min(16, max(1, np.ceil(dc / 0.5))))
@@ -224,8 +229,8 @@ def band_to_image(values: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
             sx = cv2.resize(sx, (nw, nh), interpolation=cv2.INTER_LINEAR)
             sy = cv2.resize(sy, (nw, nh), interpolation=cv2.INTER_LINEAR)
             sv = cv2.resize(sv, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        ix = np.rint(sx).astype(np.int64).ravel() - x0
-        iy = np.rint(sy).astype(np.int64).ravel() - y0
+        ix = np.rint(sx).astype(np.int64).ravel()
+        iy = np.rint(sy).astype(np.int64).ravel()
         ok = (ix >= 0) & (ix < sw) & (iy >= 0) & (iy < sh)
         flat = iy[ok] * sw + ix[ok]
         acc += np.bincount(flat, weights=sv.ravel()[ok].astype(np.float64), minlength=sw * sh)
@@ -233,7 +238,11 @@ def band_to_image(values: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
     sub = np.zeros(sw * sh, dtype=np.float32)
     nz = cnt > 0
     sub[nz] = (acc[nz] / cnt[nz]).astype(np.float32)
-    out[y0:y1, x0:x1] = sub.reshape(sh, sw)
+    sub = sub.reshape(sh, sw)
+    if g > 1:  # back to image pixels; outside the band stays zero (nearest-neighbour mask)
+        cover = cv2.resize(nz.reshape(sh, sw).astype(np.uint8), (sw * g, sh * g), interpolation=cv2.INTER_NEAREST)
+        sub = cv2.resize(sub, (sw * g, sh * g), interpolation=cv2.INTER_LINEAR) * cover
+    out[y0:y1, x0:x1] = sub[: y1 - y0, : x1 - x0]
     if box is not None:
         b = box.clipped(w, h)
         out[: b.y] = 0.0

@@ -106,17 +106,19 @@ def _dp_path(cost: np.ndarray, max_step: int, smooth: float) -> np.ndarray:
     offs = np.arange(-max_step, max_step + 1)
     pen = smooth * offs.astype(np.float64) ** 2
     big = 1e18
-    cand = np.full((offs.size, rows), big)  # edges that no shift reaches stay `big`
+    m = int(max_step)
+    padded = np.full(rows + 2 * m, big)
+    # win[y, k] = padded[y + 2m - k] = acc[y - offs[k]]: every shift at once, as a view that
+    # follows the updates of `padded`; rows that no shift reaches read `big`
+    win = np.lib.stride_tricks.sliding_window_view(padded, 2 * m + 1)[:, ::-1]
+    cand = np.empty((rows, offs.size))
     row_idx = np.arange(rows)
+    pen_row = pen[None, :]
     for j in range(1, cols):
-        for k, d in enumerate(offs):
-            # cand[k, y] = acc[y - d] + pen[k]  (we came from row y - d)
-            if d >= 0:
-                np.add(acc[: rows - d], pen[k], out=cand[k, d:])
-            else:
-                np.add(acc[-d:], pen[k], out=cand[k, :d])
-        arg = np.argmin(cand, axis=0)
-        acc = cand[arg, row_idx] + cost[:, j]
+        padded[m : m + rows] = acc  # cand[y, k] = acc[y - d] + pen[k] (we came from row y - d)
+        np.add(win, pen_row, out=cand)
+        arg = np.argmin(cand, axis=1)
+        acc = cand[row_idx, arg] + cost[:, j]
         back[:, j] = offs[arg]
     path = np.zeros(cols, dtype=np.int64)
     path[-1] = int(np.argmin(acc))
@@ -146,22 +148,19 @@ def _dp_convex(
     acc = np.repeat(cost[:, 0][None, :].astype(np.float64), ns, axis=0)  # [slope, row]
     back_s = np.zeros((n, ns, rows), dtype=np.int8)
     tot = np.empty((ns, ns, rows))
-    new = np.full((ns, rows), big)  # edges that no slope reaches stay `big`
-    bs = np.zeros((ns, rows), dtype=np.int8)
+    # new[k, y] = best[k, y - slopes[k]] (new row y = row_prev + slope); rows no slope reaches
+    # hold `big` and a zero back-pointer
+    src = np.arange(rows)[None, :] - slopes[:, None]
+    valid = (src >= 0) & (src < rows)
+    src_c = np.clip(src, 0, rows - 1)
+    k_idx = np.repeat(np.arange(ns)[:, None], rows, axis=1)
     for j in range(1, n):
         np.add(acc[:, None, :], trans[:, :, None], out=tot)  # [s_prev, s_new, row_prev]
         arg = np.argmin(tot, axis=0)  # [s_new, row_prev]
         best = np.take_along_axis(tot, arg[None], axis=0)[0]
-        for k, sl in enumerate(slopes):
-            # new row y = row_prev + sl
-            if sl >= 0:
-                new[k, sl:] = best[k, : rows - sl]
-                bs[k, sl:] = arg[k, : rows - sl]
-            else:
-                new[k, :sl] = best[k, -sl:]
-                bs[k, :sl] = arg[k, -sl:]
+        new = np.where(valid, best[k_idx, src_c], big)
+        back_s[j] = np.where(valid, arg[k_idx, src_c], 0)
         acc = new + cost[:, j][None, :]
-        back_s[j] = bs  # copied: bs is reused
     k0, y0 = np.unravel_index(int(np.argmin(acc)), acc.shape)
     k, y = int(k0), int(y0)
     path = np.zeros(n, dtype=np.int64)
@@ -385,17 +384,16 @@ def trace_border(
     sel = np.arange(0, x1 - x0, step)
     fine = _dp_path(bcost[:, sel], max_step=max(1, step), smooth=0.05 / max(1, step))
     # Sub-pixel peak interpolation on the band.
-    yy = np.empty(sel.size)
-    for i, (c, k) in enumerate(zip(sel, fine, strict=False)):
-        k = int(k)
-        if 0 < k < band.shape[0] - 1:
-            a, b, cc = band[k - 1, c], band[k, c], band[k + 1, c]
-            den = a - 2 * b + cc
-            d = 0.5 * (a - cc) / den if abs(den) > 1e-12 else 0.0
-            d = float(np.clip(d, -0.5, 0.5))
-        else:
-            d = 0.0
-        yy[i] = rows_idx[k, c] + ylo + d
+    k = np.asarray(fine, dtype=np.int64)[: sel.size]
+    c = sel[: k.size]
+    inner = (k > 0) & (k < band.shape[0] - 1)
+    kk = np.clip(k, 1, band.shape[0] - 2)
+    a, b, cc = band[kk - 1, c], band[kk, c], band[kk + 1, c]
+    den = a - 2 * b + cc
+    ok = inner & (np.abs(den) > 1e-12)
+    d = np.zeros(k.size)
+    d[ok] = np.clip(0.5 * (a[ok] - cc[ok]) / den[ok], -0.5, 0.5)
+    yy = rows_idx[k, c] + ylo + d
     y_fine = np.interp(np.arange(x1 - x0), sel, yy)
 
     midline = _symmetric_midline(xs_full.astype(float), y_fine, w, h)
