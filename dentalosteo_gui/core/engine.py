@@ -223,10 +223,10 @@ class Engine:
         cortex_out: dict[str, Any] = {}
         cortex_warn_at = len(warnings)
 
-        def _measure() -> None:
+        def _measure(prop: RoiProposal) -> None:
             t0 = time.perf_counter()
             try:
-                c = anatomy.measure_cortex(rad, proposal, pixel_spacing_mm=spacing_used)
+                c = anatomy.measure_cortex(rad, prop, pixel_spacing_mm=spacing_used)
                 c.assumed_spacing = assumed
                 cortex_out["value"] = c
             except AnatomyError as exc:
@@ -237,7 +237,7 @@ class Engine:
 
         cortex_thread = None
         if proposal is not None:
-            cortex_thread = threading.Thread(target=_measure, name="cortex", daemon=True)
+            cortex_thread = threading.Thread(target=_measure, args=(proposal,), name="cortex", daemon=True)
             cortex_thread.start()
 
         risk = None
@@ -275,7 +275,8 @@ class Engine:
                     # the model reads the straightened cortex along the traced border
                     try:
                         with self._lock:
-                            pred = backend.predict_band(rad.pixels, proposal, spacing_used, gradcam=method)
+                            predict_band = getattr(backend, "predict_band")  # noqa: B009 - optional method
+                            pred = predict_band(rad.pixels, proposal, spacing_used, gradcam=method)
                     except AnatomyError as exc:
                         warnings.append(f"risk not computed: {exc}")
                 else:

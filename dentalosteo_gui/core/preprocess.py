@@ -16,11 +16,15 @@ differences between machines, which a 0..1 scaling would keep.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from .types import LANDMARK_NAMES, RoiBox
+from .types import LANDMARK_NAMES, RoiBox, RoiProposal
+
+if TYPE_CHECKING:
+    from .anatomy.band import BandSpec, CortexBand
 
 REFERENCE_WIDTH = 1200
 REFERENCE_HEIGHT = 630
@@ -133,8 +137,8 @@ def prepare_roi_input(
     return x.astype(np.float32)
 
 
-def prepare_band_input(pixels: np.ndarray, proposal, spacing_mm: float, spec=None,
-                       channels: int = 1):
+def prepare_band_input(pixels: np.ndarray, proposal: RoiProposal, spacing_mm: float,
+                       spec: BandSpec | None = None, channels: int = 1) -> tuple[np.ndarray, CortexBand]:
     """Model input (1, rows, 2*cols, channels) float32 for a cortex-band model, and the band
     (its sampling maps take a strip map back to the image)."""
     from .anatomy.band import extract_band

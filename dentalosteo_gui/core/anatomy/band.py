@@ -168,7 +168,7 @@ def sample_band(pixels: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.
     y1 = int(min(h, np.ceil(map_y.max()) + 9))
     if x1 - x0 < 2 or y1 - y0 < 2:
         raise AnatomyError("the cortex band lies outside the image")
-    sub = img[y0:y1, x0:x1]
+    sub: np.ndarray = img[y0:y1, x0:x1]
     sigma = 0.4 * step
     if sigma > 0.5:
         sub = cv2.GaussianBlur(sub, (0, 0), sigma)
@@ -198,7 +198,7 @@ def band_to_image(values: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
     """
     h, w = int(image_shape[0]), int(image_shape[1])
     rows, width = map_x.shape
-    v = np.asarray(values, dtype=np.float32)
+    v: np.ndarray = np.asarray(values, dtype=np.float32)
     if v.shape != (rows, width):
         v = cv2.resize(v, (width, rows), interpolation=cv2.INTER_LINEAR)
     # accumulate over the bounding rectangle of the band only (not the whole image), on a grid
@@ -219,7 +219,9 @@ def band_to_image(values: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
     acc = np.zeros(sw * sh, dtype=np.float64)
     cnt = np.zeros(sw * sh, dtype=np.float64)
     for sl in (slice(0, half), slice(half, width)):
-        sx, sy, sv = (map_x[:, sl] - x0) / g, (map_y[:, sl] - y0) / g, v[:, sl]
+        sx: np.ndarray = (map_x[:, sl] - x0) / g
+        sy: np.ndarray = (map_y[:, sl] - y0) / g
+        sv: np.ndarray = v[:, sl]
         dc = float(np.max(np.hypot(np.diff(sx, axis=1), np.diff(sy, axis=1)))) if sx.shape[1] > 1 else 1.0
         dr = float(np.max(np.hypot(np.diff(sx, axis=0), np.diff(sy, axis=0)))) if sx.shape[0] > 1 else 1.0
         fc = int(min(16, max(1, np.ceil(dc / 0.5))))
@@ -235,10 +237,10 @@ def band_to_image(values: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
         flat = iy[ok] * sw + ix[ok]
         acc += np.bincount(flat, weights=sv.ravel()[ok].astype(np.float64), minlength=sw * sh)
         cnt += np.bincount(flat, minlength=sw * sh)
-    sub = np.zeros(sw * sh, dtype=np.float32)
+    flat_sub = np.zeros(sw * sh, dtype=np.float32)
     nz = cnt > 0
-    sub[nz] = (acc[nz] / cnt[nz]).astype(np.float32)
-    sub = sub.reshape(sh, sw)
+    flat_sub[nz] = (acc[nz] / cnt[nz]).astype(np.float32)
+    sub: np.ndarray = flat_sub.reshape(sh, sw)
     if g > 1:  # back to image pixels; outside the band stays zero (nearest-neighbour mask)
         cover = cv2.resize(nz.reshape(sh, sw).astype(np.uint8), (sw * g, sh * g), interpolation=cv2.INTER_NEAREST)
         sub = cv2.resize(sub, (sw * g, sh * g), interpolation=cv2.INTER_LINEAR) * cover

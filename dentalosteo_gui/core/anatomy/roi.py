@@ -513,8 +513,8 @@ def border_from_box(rad: Radiograph, box: RoiBox, midline_x: float | None = None
         log.debug("border_from_box: %s", exc)
         return RoiProposal(box=b, border_right=[], border_left=[], confidence=0.0, reasons=[str(exc)])
     centre = float(b.x + b.w / 2)
-    use = midline_x is not None and np.isfinite(midline_x) and abs(float(midline_x) - centre) <= 0.3 * b.w
-    trace.midline_x = float(midline_x) if use else centre
+    m = float(midline_x) if midline_x is not None else float("nan")
+    trace.midline_x = m if (np.isfinite(m) and abs(m - centre) <= 0.3 * b.w) else centre
     conf, reasons = _confidence(trace, b, w, h)
     right, left = _split_polylines(trace, h - 1)
     return RoiProposal(box=b, border_right=right, border_left=left, confidence=conf, reasons=reasons,
