@@ -21,6 +21,13 @@ log = logging.getLogger(__name__)
 GROUPS = ("condyle", "gonial_angle", "premolar", "maxillary_tuberosity")
 
 
+def _stage_ms(t0: float, t1: float, t2: float, t3: float, gradcam: str | None) -> dict[str, float]:
+    """Preprocess / model / postprocess times (ms) from four perf_counter readings."""
+    return {"preprocess": (t1 - t0) * 1000.0,
+            "inference_gradcam" if gradcam else "inference": (t2 - t1) * 1000.0,
+            "postprocess": (t3 - t2) * 1000.0}
+
+
 class KerasBackend:
     """Loads a pack once, warms it, and serves predictions + Grad-CAM maps."""
 
@@ -126,12 +133,7 @@ class KerasBackend:
         t2 = time.perf_counter()
         pred = dict(self._from_outputs(outs))
         pred["map"] = resize_map(raw, (box.h, box.w)) if raw is not None else None
-        t3 = time.perf_counter()
-        pred["timings_ms"] = {
-            "preprocess": (t1 - t0) * 1000.0,
-            "inference_gradcam" if gradcam else "inference": (t2 - t1) * 1000.0,
-            "postprocess": (t3 - t2) * 1000.0,
-        }
+        pred["timings_ms"] = _stage_ms(t0, t1, t2, time.perf_counter(), gradcam)
         return pred
 
     # ------------------------------------------------------------------ cortex-band mode
@@ -156,12 +158,7 @@ class KerasBackend:
             pred["band_map"] = strip_map
             pred["map_image"] = band_to_image(strip_map, band.map_x, band.map_y,
                                               np.asarray(pixels).shape[:2], proposal.box)
-        t3 = time.perf_counter()
-        pred["timings_ms"] = {
-            "preprocess": (t1 - t0) * 1000.0,
-            "inference_gradcam" if gradcam else "inference": (t2 - t1) * 1000.0,
-            "postprocess": (t3 - t2) * 1000.0,
-        }
+        pred["timings_ms"] = _stage_ms(t0, t1, t2, time.perf_counter(), gradcam)
         return pred
 
     # ------------------------------------------------------------------ landmark mode
