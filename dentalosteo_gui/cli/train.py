@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="siamese-attention branch")
     p.add_argument("--patch-mm", type=float, default=10.0, help="landmark patch side in mm")
     p.add_argument("--mcw-head", action="store_true",
-                   help="compact only: add an auxiliary mcw_mm regression output (needs MCW truth)")
+                   help="compact and compact-band: add an auxiliary mcw_mm regression output (needs MCW truth)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
