@@ -149,3 +149,36 @@ def test_no_phi_in_logs_or_anonymised_outputs(tmp_path: Path) -> None:
     anon = json.loads(results[2]["stdout"])
     assert "study.dcm" not in json.dumps(anon), "anonymised JSON keeps the file name"
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("text", [
+    "/clinic/patients/Doe John/IM0001: cannot decode DICOM pixel data; re-export it",
+    "cannot hash Doe_John_2026.dcm: [Errno 2] No such file",
+    r"C:\Users\dr\Patients\Doe^John\pano.JPG: not an image",
+    "open failed: Doe/scan 1.png",
+])
+def test_log_lines_never_carry_file_paths_or_names(text: str) -> None:
+    """Clinics name files and folders after patients: the log formatter redacts paths and
+    image file names, in messages and in tracebacks, and keeps our own source paths."""
+    import io
+    import logging
+
+    from dentalosteo_gui.core.logsetup import REDACTED, RedactingFormatter, redact
+
+    assert "Doe" not in redact(text) and REDACTED in redact(text)
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(message)s"))
+    log = logging.getLogger("dentalosteo_gui.test_redact")
+    log.addHandler(handler)
+    try:
+        try:
+            raise ValueError(text)
+        except ValueError:
+            log.exception("%s", text)
+    finally:
+        log.removeHandler(handler)
+    out = buf.getvalue()
+    assert "Doe" not in out, out
+    assert "test_phi_logs.py" in out  # the traceback still says where it happened
+    assert redact("engine warmed in 120 ms on CPU; 3/4 done") == "engine warmed in 120 ms on CPU; 3/4 done"

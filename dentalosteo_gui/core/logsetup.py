@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import re
 import warnings
 from typing import Any
 
@@ -12,12 +13,37 @@ from . import paths
 
 _configured = False
 
+# Clinics often name files and folders after the patient ("Doe John/2026-01-03.dcm"), so
+# paths and image file names never reach the log: any token with a path separator (except
+# our own .py source paths, which tracebacks need) and any bare image / DICOM file name.
+_PATH = re.compile(r"""(?:\b[A-Za-z]:)?[^\s"'<>|;:,()\[\]{}]*[\\/][^\s"'<>|;:,()\[\]{}]*""")
+_IMAGE_NAME = re.compile(r"[^\s\"'<>|;,()\[\]{}/\\]+\.(?:png|jpe?g|tiff?|bmp|dcm|dicom|ima)\b", re.IGNORECASE)
+REDACTED = "<file>"
+
+
+def redact(text: str) -> str:
+    """``text`` with file paths and image file names replaced by ``<file>`` (see above)."""
+    def _path(m: re.Match[str]) -> str:
+        tok = m.group(0)
+        if tok.endswith((".py", ".pyc")) or tok.startswith("//"):  # our sources; a URL's //host
+            return tok
+        return REDACTED if any(c.isalpha() for c in tok) else tok  # "3/4" is not a path
+
+    return _IMAGE_NAME.sub(REDACTED, _PATH.sub(_path, text))
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then redacts paths and file names (message and traceback alike)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
 
 def configure_logging(verbose: bool = False) -> None:
     """Log to a rotating file in the data folder; to stderr only when verbose.
 
-    Messages never contain patient-identifying data (PatientInfo's repr is masked and
-    callers log file names, not patient fields).
+    Messages never contain patient-identifying data: PatientInfo's repr is masked, callers
+    log no patient fields, and the formatter redacts file paths and image file names.
     """
     global _configured
     if _configured:
@@ -25,7 +51,7 @@ def configure_logging(verbose: bool = False) -> None:
     _configured = True
     root = logging.getLogger("dentalosteo_gui")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         fh = logging.handlers.RotatingFileHandler(
             paths.log_dir() / "dentalosteo.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8",
