@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 from dentalosteo_gui.core.anatomy import cortex as cortex_mod  # noqa: E402
 from dentalosteo_gui.core.anatomy import measure_cortex, propose_landmarks, propose_roi  # noqa: E402
 from dentalosteo_gui.core.anatomy.roi import border_arrays  # noqa: E402
-from dentalosteo_gui.core.imageio import from_array  # noqa: E402
-from dentalosteo_gui.core.phantoms import generate_phantom  # noqa: E402
+from dentalosteo_gui.core.data.phantoms import generate_phantom  # noqa: E402
+from dentalosteo_gui.core.imaging.imageio import from_array  # noqa: E402
 from dentalosteo_gui.core.types import KLEMETTI_CLASSES, LANDMARK_NAMES, RoiProposal  # noqa: E402
 
 
@@ -63,7 +63,7 @@ def features(seeds: range, cache: Path | None, with_truth_border: bool) -> list[
         t0 = time.perf_counter()
         prop = propose_roi(rad)
         t1 = time.perf_counter()
-        m = measure_cortex(rad, prop)
+        m = measure_cortex(rad, prop, rad.file_spacing)
         t2 = time.perf_counter()
         lm = propose_landmarks(rad, prop)
         row = {
@@ -91,7 +91,7 @@ def features(seeds: range, cache: Path | None, with_truth_border: bool) -> list[
         if with_truth_border:
             tp = RoiProposal(box=t.roi, border_right=list(t.border_right), border_left=list(t.border_left),
                              confidence=1.0)
-            mt = measure_cortex(rad, tp)
+            mt = measure_cortex(rad, tp, rad.file_spacing)
             row["mcw_truth_border"] = [mt.right.mcw_mm, mt.left.mcw_mm]
         rows.append(row)
     return rows

@@ -37,7 +37,9 @@ from dentalosteo_gui.core.anatomy import (  # noqa: E402
     propose_roi,
 )
 from dentalosteo_gui.core.anatomy.roi import border_arrays  # noqa: E402
-from dentalosteo_gui.core.imageio import load_radiograph  # noqa: E402
+from dentalosteo_gui.core.imaging.imageio import load_radiograph  # noqa: E402
+from dentalosteo_gui.core.screening.spacing import resolve_spacing  # noqa: E402
+from dentalosteo_gui.core.system.settings import DEFAULT_PIXEL_SPACING_MM  # noqa: E402
 
 PM_LO, PM_HI = 0.10, 0.30
 
@@ -100,7 +102,7 @@ def evaluate(data: Path, overlays: Path | None, per_image: bool, with_cortex: bo
         }
         if with_cortex or overlays:
             lm = propose_landmarks(rad, prop)
-            cx = measure_cortex(rad, prop)
+            cx = measure_cortex(rad, prop, resolve_spacing(rad, None, DEFAULT_PIXEL_SPACING_MM))
             row["mcw_mm"] = [cx.right.mcw_mm, cx.left.mcw_mm]
             row["klemetti_rule"] = cx.klemetti_rule
             if overlays:

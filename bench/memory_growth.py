@@ -60,10 +60,10 @@ def random_model_pack(out: Path) -> Path:
 def run(n: int, checkpoints: list[int], history: bool = False, report: bool = False,
         samples: list[Path] | None = None, model_dir: Path | None = None) -> dict:
     """Screen ``n`` images; returns the measurements (used by tests/test_memory.py too)."""
-    from dentalosteo_gui.core import paths
-    from dentalosteo_gui.core.imageio import load_radiograph
-    from dentalosteo_gui.core.settings import Settings
-    from dentalosteo_gui.services import make_engine, spacing_for
+    from dentalosteo_gui.core.imaging.imageio import load_radiograph
+    from dentalosteo_gui.core.system import paths
+    from dentalosteo_gui.core.system.settings import Settings
+    from dentalosteo_gui.services import make_engine
 
     files = samples or sorted([*paths.samples_dir().glob("*.png"), *paths.samples_dir().glob("*.dcm")])
     settings = Settings()
@@ -71,7 +71,7 @@ def run(n: int, checkpoints: list[int], history: bool = False, report: bool = Fa
     card = engine.roi_backend.card if engine.roi_backend else None
     store = None
     if history:
-        from dentalosteo_gui.core.history import History, file_sha256
+        from dentalosteo_gui.core.records.history import History, file_sha256
 
         store = History()
     out = Path(tempfile.mkdtemp(prefix="dentalosteo-mem-"))
@@ -81,11 +81,11 @@ def run(n: int, checkpoints: list[int], history: bool = False, report: bool = Fa
     for i in range(1, n + 1):
         f = files[(i - 1) % len(files)]
         rad = load_radiograph(f)
-        res = engine.screen(rad, pixel_spacing_mm=spacing_for(rad))
+        res = engine.screen(rad)
         if store is not None:
             store.record_screening(res, rad, file_sha256=file_sha256(f))
         if report:
-            from dentalosteo_gui.core.report import write_report
+            from dentalosteo_gui.core.records.report import write_report
 
             write_report(res, rad, out / "r.pdf", settings=settings, model_card=card)
         del rad, res

@@ -63,8 +63,8 @@ def main() -> int:
 
     from dentalosteo_gui.core.anatomy import border_from_box, propose_roi
     from dentalosteo_gui.core.anatomy.band import BandSpec, band_to_image, extract_band
-    from dentalosteo_gui.core.heatmap import mass_near_polyline
-    from dentalosteo_gui.core.imageio import load_radiograph
+    from dentalosteo_gui.core.imaging.heatmap import mass_near_polyline
+    from dentalosteo_gui.core.imaging.imageio import load_radiograph
     from dentalosteo_gui.core.types import RoiBox, RoiProposal
     from dentalosteo_gui.services import make_engine
 
@@ -86,7 +86,7 @@ def main() -> int:
     for iid in ids:
         rad = load_radiograph(SHARED / "images" / f"{iid}.png")
         res = engine.screen(rad)
-        rec: dict = {"id": iid, "qc": flags[iid], "risk": res.risk, "band": res.band,
+        rec: dict = {"id": iid, "qc": flags[iid], "risk": res.risk, "band": res.risk_level,
                      "klemetti_model": res.klemetti_class, "klemetti_rule": res.klemetti_rule,
                      "mcw_right_mm": res.mcw_right_mm, "mcw_left_mm": res.mcw_left_mm,
                      "assessable": res.assessable, "roi_confidence": res.roi_confidence}
@@ -131,10 +131,10 @@ def main() -> int:
                     moved = RoiBox(int(round(b.x + fx * b.w)), int(round(b.y + fy * b.h)), b.w, b.h)
                     prop = border_from_box(rad, moved, midline_x=auto.midline_x)
                     try:
-                        p2 = engine.roi_backend.predict_band(rad.pixels, prop, res.pixel_spacing_mm, gradcam=None)
+                        p2 = engine.roi_backend.predict_strip(rad.pixels, prop, res.pixel_spacing_mm, gradcam=None)
                     except Exception:  # noqa: BLE001 - a box where no band can be cut: skipped
                         continue
-                    re_d.append(abs(float(p2["risk"]) - res.risk))
+                    re_d.append(abs(float(p2.risk) - res.risk))
                 rec["stability_retrace_mean_abs_delta"] = float(np.mean(re_d)) if re_d else None
         per.append(rec)
         print(f"{iid}: risk {rec['risk']} focus {rec.get('cortex_focus')} "

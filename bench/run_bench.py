@@ -42,8 +42,8 @@ def _median_ms(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
 
 
 def _images(tmp: Path, n: int) -> list[Path]:
-    from dentalosteo_gui.core import paths
-    from dentalosteo_gui.core.phantoms import generate_phantom, write_png
+    from dentalosteo_gui.core.data.phantoms import generate_phantom, write_png
+    from dentalosteo_gui.core.system import paths
 
     files = sorted(p for p in paths.samples_dir().glob("*.png"))
     i = 0
@@ -68,8 +68,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from dentalosteo_gui.core.anatomy import propose_roi
-    from dentalosteo_gui.core.imageio import load_radiograph
-    from dentalosteo_gui.core.preprocess import prepare_roi_input
+    from dentalosteo_gui.core.imaging.imageio import load_radiograph
+    from dentalosteo_gui.core.model_input.preprocess import prepare_roi_input
     from dentalosteo_gui.services import make_engine
 
     out: dict[str, object] = {}
@@ -121,7 +121,7 @@ def main() -> int:
     from dentalosteo_gui.ml.gradcam import FastGradCam, tf_keras_vis_map
 
     model = backend.pack.keras_model()
-    if backend.mode == "band":  # the model's input: the cortex band along the traced border
+    if backend.input_kind == "cortex_strip":  # the model's input: the cortex strip along the traced border
         from dentalosteo_gui.core.types import RoiProposal
 
         prop = RoiProposal(box=res.roi, border_right=res.border_right, border_left=res.border_left,
@@ -175,7 +175,7 @@ def main() -> int:
 
 
     # ---- batch throughput (in-process, the code path of `dentalosteo batch`)
-    from dentalosteo_gui.core.batch import iter_batch
+    from dentalosteo_gui.core.screening.batch import iter_batch
 
     t = time.perf_counter()
     n_ok = 0

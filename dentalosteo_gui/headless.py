@@ -6,9 +6,9 @@ import logging
 import sys
 from pathlib import Path
 
-from .core import paths
 from .core.errors import DentalOsteoError
-from .core.logsetup import configure_logging
+from .core.system import paths
+from .core.system.logsetup import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def run_headless(files: list[str], out: str = "") -> int:
         screen_files_to_pdf = None
     try:
         if screen_files_to_pdf is None:
-            from .core.imageio import load_radiograph
+            from .core.imaging.imageio import load_radiograph
 
             for t in targets:
                 rad = load_radiograph(t)

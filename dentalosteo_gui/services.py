@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .core import paths
-from .core.engine import Engine, EngineOptions
 from .core.errors import DentalOsteoError, ModelError
-from .core.settings import Settings, load_settings
+from .core.screening.engine import Engine, EngineOptions
+from .core.system import paths
+from .core.system.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,9 @@ def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None =
     With ``errors`` given, a bad file is recorded there and the run goes on; otherwise the
     first bad file raises.
     """
-    from .core.batch import collect_files
-    from .core.imageio import load_radiograph
-    from .core.report import write_report
+    from .core.imaging.imageio import load_radiograph
+    from .core.records.report import write_report
+    from .core.screening.batch import collect_files
 
     s = load_settings()
     engine = make_engine(settings=s)
@@ -99,7 +99,7 @@ def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None =
     for t in files:
         try:
             rad = load_radiograph(t)
-            res = engine.screen(rad, pixel_spacing_mm=spacing_for(rad))
+            res = engine.screen(rad)
             dest = (out / f"{Path(t).stem}-report.pdf") if multiple else out
             dest.parent.mkdir(parents=True, exist_ok=True)
             written.append(write_report(res, rad, dest, settings=s, anonymize=anon, model_card=card))
@@ -108,26 +108,17 @@ def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None =
                 raise
             errors.append(str(exc))
             continue
-        print(_summary_line(res))
+        print(summary_line(res))
     return written
 
 
-def spacing_for(rad: Any, explicit: float | None = None) -> float | None:
-    """The spacing override to pass to ``Engine.screen``: only an explicit (user/CLI) value.
-
-    The precedence itself (explicit > the file's own > a dataset labels.csv beside it >
-    the configured default, flagged) lives in one place: ``Engine.screen``.
-    """
-    return float(explicit) if explicit else None
-
-
-def _summary_line(res: Any) -> str:
+def summary_line(res: Any) -> str:
     risk = "n/a" if res.risk is None else f"{res.risk:.2f}"
     mcw = "/".join("n/a" if v is None else f"{v:.2f}" for v in (res.mcw_right_mm, res.mcw_left_mm))
     flag = "" if res.assessable else " NOT ASSESSABLE"
-    return (f"{Path(res.path).name}: risk {risk} ({res.band or '-'}), Klemetti model "
+    return (f"{Path(res.path).name}: risk {risk} ({res.risk_level or '-'}), Klemetti model "
             f"{res.klemetti_class or '-'} / rule {res.klemetti_rule or '-'}, MCW right/left {mcw} mm"
-            f"{' (assumed spacing)' if res.assumed_spacing else ''}, device {res.device}{flag}")
+            f" ({res.spacing.source} spacing {res.spacing.mm_per_px:.3g} mm/px), device {res.device}{flag}")
 
 
 __all__ = ["make_engine", "screen_files_to_pdf", "DentalOsteoError"]

@@ -95,7 +95,7 @@ def check_ml() -> int:
 def bundle_info() -> int:
     """Print the resolved install root, resources and model packs."""
     from dentalosteo_gui import __version__
-    from dentalosteo_gui.core import paths
+    from dentalosteo_gui.core.system import paths
 
     print(f"version {__version__}")
     print(f"frozen {paths.is_frozen()}")

@@ -7,7 +7,7 @@ import pytest
 
 from dentalosteo_gui.core.anatomy.band import BandSpec, band_to_image, extract_band
 from dentalosteo_gui.core.errors import AnatomyError
-from dentalosteo_gui.core.heatmap import mass_near_polyline
+from dentalosteo_gui.core.imaging.heatmap import mass_near_polyline
 from dentalosteo_gui.core.types import RoiBox, RoiProposal
 
 H, W = 500, 1400

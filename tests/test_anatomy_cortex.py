@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from dentalosteo_gui.core.anatomy import klemetti_rule, measure_cortex, propose_roi
-from dentalosteo_gui.core.imageio import from_array
-from dentalosteo_gui.core.phantoms import generate_phantom
-from dentalosteo_gui.core.types import CortexSide, RoiBox, RoiProposal
+from dentalosteo_gui.core.data.phantoms import generate_phantom
+from dentalosteo_gui.core.imaging.imageio import from_array
+from dentalosteo_gui.core.screening.spacing import resolve_spacing
+from dentalosteo_gui.core.types import CortexSide, RoiBox, RoiProposal, Spacing
 
 
 def _band_image(width_px: float, h: int = 700, w: int = 1600) -> tuple[np.ndarray, RoiProposal]:
@@ -38,7 +39,7 @@ def _band_image(width_px: float, h: int = 700, w: int = 1600) -> tuple[np.ndarra
 @pytest.mark.parametrize("width_px", [20.0, 35.0, 50.0])
 def test_mcw_on_drawn_band(width_px: float) -> None:
     img, prop = _band_image(width_px)
-    m = measure_cortex(from_array(img), prop, pixel_spacing_mm=0.1)
+    m = measure_cortex(from_array(img), prop, Spacing(0.1, "user"))
     for side in (m.right, m.left):
         assert side.mcw_mm is not None
         assert abs(side.mcw_mm - width_px * 0.1) < 0.15
@@ -51,13 +52,15 @@ def test_mcw_on_drawn_band(width_px: float) -> None:
 def test_spacing_precedence() -> None:
     img, prop = _band_image(30.0)
     rad = from_array(img, spacing=0.2)
-    explicit = measure_cortex(rad, prop, pixel_spacing_mm=0.05)
+    explicit = measure_cortex(rad, prop, resolve_spacing(rad, 0.05, 0.1))
     assert explicit.pixel_spacing_mm == 0.05 and not explicit.assumed_spacing
-    from_file = measure_cortex(rad, prop)
+    assert explicit.spacing.source == "user"
+    from_file = measure_cortex(rad, prop, resolve_spacing(rad, None, 0.1))
     assert from_file.pixel_spacing_mm == 0.2 and not from_file.assumed_spacing
+    assert from_file.spacing.source == "file"
     assert from_file.right.mcw_mm == pytest.approx(explicit.right.mcw_mm * 4, rel=0.05)
     rad.pixel_spacing_mm = None
-    assumed = measure_cortex(rad, prop, default_spacing_mm=0.1)
+    assumed = measure_cortex(rad, prop, resolve_spacing(rad, None, 0.1))
     assert assumed.assumed_spacing and assumed.pixel_spacing_mm == 0.1
     assert assumed.evidence["assumed_spacing"] is True
 
@@ -65,7 +68,7 @@ def test_spacing_precedence() -> None:
 def test_no_border_gives_no_measurement() -> None:
     img, prop = _band_image(30.0)
     empty = RoiProposal(box=prop.box, border_right=[], border_left=[], confidence=0.0)
-    m = measure_cortex(from_array(img), empty, pixel_spacing_mm=0.1)
+    m = measure_cortex(from_array(img), empty, Spacing(0.1, "user"))
     assert m.right.mcw_mm is None and m.left.mcw_mm is None
     assert m.klemetti_rule is None
 
@@ -87,7 +90,7 @@ def test_mcw_on_phantoms(seed: int, kl: str) -> None:
     case = generate_phantom(seed, klemetti=kl)
     t = case.truth
     rad = from_array(case.image, spacing=t.pixel_spacing_mm)
-    m = measure_cortex(rad, propose_roi(rad))
+    m = measure_cortex(rad, propose_roi(rad), rad.file_spacing)
     assert not m.assumed_spacing
     tol = 0.3 if kl == "C1" else 1.0
     assert m.right.mcw_mm == pytest.approx(t.mcw_right_mm, abs=tol)

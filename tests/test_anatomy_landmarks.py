@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from dentalosteo_gui.core.anatomy import extract_patches, propose_landmarks, propose_roi
-from dentalosteo_gui.core.imageio import from_array
-from dentalosteo_gui.core.phantoms import generate_phantom
+from dentalosteo_gui.core.data.phantoms import generate_phantom
+from dentalosteo_gui.core.imaging.imageio import from_array
 from dentalosteo_gui.core.types import LANDMARK_NAMES
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from dentalosteo_gui.cli.main import main as cli_main
 from dentalosteo_gui.core.anatomy import assess_quality, border_arrays, propose_roi
-from dentalosteo_gui.core.imageio import load_radiograph
+from dentalosteo_gui.core.imaging.imageio import load_radiograph
 
 pytestmark = pytest.mark.realdata
 
@@ -89,11 +89,12 @@ def test_speed(results) -> None:
 
 def test_mcw_plausible_on_real(abdi: Path) -> None:
     from dentalosteo_gui.core.anatomy import measure_cortex
+    from dentalosteo_gui.core.types import Spacing
 
     vals = []
     for iid in (1, 9, 29, 53, 69, 113):
         rad = load_radiograph(abdi / "images" / f"{iid}.png")
-        m = measure_cortex(rad, propose_roi(rad), pixel_spacing_mm=0.1)
+        m = measure_cortex(rad, propose_roi(rad), Spacing(0.1, "assumed"))
         vals += [m.right.mcw_mm, m.left.mcw_mm]
         if m.klemetti_rule is None:
             assert "by eye" in m.evidence["rule"]["why"]

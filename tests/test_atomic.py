@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from dentalosteo_gui.core import atomic
-from dentalosteo_gui.core.atomic import (
+from dentalosteo_gui.core.errors import DentalOsteoError
+from dentalosteo_gui.core.system import atomic
+from dentalosteo_gui.core.system.atomic import (
     WriteError,
     atomic_write_bytes,
     atomic_write_text,
     atomic_writer,
 )
-from dentalosteo_gui.core.errors import DentalOsteoError
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -95,7 +95,7 @@ def _read_only_as_nobody() -> None:
         ro.chmod(0o555)
         code = (
             "import sys\n"
-            "from dentalosteo_gui.core.atomic import atomic_write_bytes, WriteError\n"
+            "from dentalosteo_gui.core.system.atomic import atomic_write_bytes, WriteError\n"
             "try:\n"
             f"    atomic_write_bytes({str(ro / 'new.pdf')!r}, b'data')\n"
             "except WriteError as e:\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dentalosteo_gui.cli.main import main
-from dentalosteo_gui.core.audit import AuditLog, canonical_json, row_hash
+from dentalosteo_gui.core.records.audit import AuditLog, canonical_json, row_hash
 
 
 def _filled(db: Path, n: int = 6) -> None:

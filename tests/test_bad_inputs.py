@@ -35,7 +35,7 @@ import pytest
 from PIL import Image
 
 from dentalosteo_gui.core.errors import RadiographError
-from dentalosteo_gui.core.imageio import load_radiograph
+from dentalosteo_gui.core.imaging.imageio import load_radiograph
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "resources" / "samples"
@@ -309,7 +309,7 @@ def test_unreadable_file_in_process(corpus: dict[str, Path], monkeypatch: pytest
     """Permission denied (simulated: tests run as root) -> one clear error naming the file."""
     import builtins
 
-    from dentalosteo_gui.core import imageio
+    from dentalosteo_gui.core.imaging import imageio
 
     target = corpus["control_png"]
     real_open = builtins.open
@@ -407,7 +407,7 @@ def _env(tmp: Path) -> dict[str, str]:
 
 
 def test_env_pins_the_rule_based_engine(tmp_path: Path) -> None:
-    from dentalosteo_gui.core.settings import load_settings
+    from dentalosteo_gui.core.system.settings import load_settings
 
     _env(tmp_path)
     assert load_settings(tmp_path / "config" / "settings.json").model_dir == str(tmp_path / "no-model-pack")
@@ -513,8 +513,8 @@ def test_gui_open_path_on_every_case(corpus: dict[str, Path], qtbot: Any, monkey
     pytest.importorskip("PySide6")
     from PySide6 import QtWidgets
 
-    from dentalosteo_gui.core.engine import Engine
-    from dentalosteo_gui.core.settings import Settings
+    from dentalosteo_gui.core.screening.engine import Engine
+    from dentalosteo_gui.core.system.settings import Settings
     from dentalosteo_gui.gui.mainwindow import MainWindow
 
     dialogs: list[tuple[str, str, str]] = []
@@ -564,8 +564,8 @@ def test_gui_open_path_on_every_case(corpus: dict[str, Path], qtbot: Any, monkey
 
 
 def test_history_records_a_non_utf8_file_name(corpus: dict[str, Path], tmp_path: Path) -> None:
-    from dentalosteo_gui.core.engine import Engine
-    from dentalosteo_gui.core.history import History, file_sha256
+    from dentalosteo_gui.core.records.history import History, file_sha256
+    from dentalosteo_gui.core.screening.engine import Engine
 
     p = corpus["non_utf8_ok"]
     rad = load_radiograph(p)
@@ -577,8 +577,8 @@ def test_history_records_a_non_utf8_file_name(corpus: dict[str, Path], tmp_path:
 
 @pytest.mark.parametrize("box", [(1469, 587, 5, 5), (1460, 580, 10, 8)])
 def test_user_roi_in_the_corner(box: tuple[int, int, int, int]) -> None:
-    from dentalosteo_gui.core.engine import Engine
     from dentalosteo_gui.core.errors import DentalOsteoError
+    from dentalosteo_gui.core.screening.engine import Engine
     from dentalosteo_gui.core.types import RoiBox
 
     rad = load_radiograph(SAMPLES / "phantom_c2.png")

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dentalosteo_gui.core.batch import CSV_FIELDS
 from dentalosteo_gui.core.errors import DentalOsteoError
+from dentalosteo_gui.core.screening.batch import CSV_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "resources" / "samples"
@@ -121,7 +121,7 @@ def test_sigkill_mid_batch_then_resume(tmp_path: Path) -> None:
         n_hist = con.execute("SELECT COUNT(*) FROM screenings").fetchone()[0]
     finally:
         con.close()
-    from dentalosteo_gui.core.audit import AuditLog
+    from dentalosteo_gui.core.records.audit import AuditLog
 
     with AuditLog(db) as audit:
         ok, bad_row, msg = audit.verify()
@@ -173,13 +173,12 @@ def test_resume_drops_a_half_written_last_row(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def screened() -> tuple[Any, Any, Any]:
-    from dentalosteo_gui.core.engine import Engine
-    from dentalosteo_gui.core.imageio import load_radiograph
-    from dentalosteo_gui.services import spacing_for
+    from dentalosteo_gui.core.imaging.imageio import load_radiograph
+    from dentalosteo_gui.core.screening.engine import Engine
 
     rad = load_radiograph(SAMPLES / "phantom_c2.png")
     eng = Engine(None, None)  # rule-based; the files written do not depend on the model
-    res = eng.screen(rad, pixel_spacing_mm=spacing_for(rad))
+    res = eng.screen(rad)
     h, w = rad.pixels.shape  # give the exports a heat map as a model would
     heat = np.zeros((h, w), np.float32)
     heat[h // 2 :, w // 4 : 3 * w // 4] = np.linspace(0.0, 1.0, 3 * w // 4 - w // 4, dtype=np.float32)
@@ -189,7 +188,7 @@ def screened() -> tuple[Any, Any, Any]:
 
 def _exporters(screened: tuple[Any, Any, Any]) -> dict[str, Any]:
     from dentalosteo_gui.cli.screen import write_heatmap_png, write_heatmap_raw
-    from dentalosteo_gui.core.report import write_report
+    from dentalosteo_gui.core.records.report import write_report
 
     rad, res, eng = screened
     card = eng.roi_backend.card if eng.roi_backend else None
@@ -234,7 +233,7 @@ class _DiskFullFile:
 @pytest.mark.parametrize("name", ["report.pdf", "heat.png", "heat.npy"])
 def test_export_on_full_disk_leaves_no_partial_file(name: str, screened: tuple[Any, Any, Any],
                                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dentalosteo_gui.core import atomic
+    from dentalosteo_gui.core.system import atomic
 
     write = _exporters(screened)[name]
     target = tmp_path / name
@@ -256,7 +255,7 @@ def test_export_to_missing_folder_and_read_only_target(screened: tuple[Any, Any,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     import tempfile
 
-    from dentalosteo_gui.core import atomic
+    from dentalosteo_gui.core.system import atomic
 
     for name, write in _exporters(screened).items():
         missing = tmp_path / "no-such-folder" / name

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dentalosteo_gui.core.dataset import (
+from dentalosteo_gui.core.data.dataset import (
     DATASET_COLUMNS,
     LANDMARK_COLUMNS,
     dataset_row_to_dict,

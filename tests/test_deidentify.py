@@ -15,8 +15,8 @@ from pydicom.sequence import Sequence  # noqa: E402
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid  # noqa: E402
 
 from dentalosteo_gui.cli.main import main  # noqa: E402
-from dentalosteo_gui.core.deidentify import deidentify_dicom, pseudonym  # noqa: E402
 from dentalosteo_gui.core.errors import ConfigError, RadiographError  # noqa: E402
+from dentalosteo_gui.core.records.deidentify import deidentify_dicom, pseudonym  # noqa: E402
 from dentalosteo_gui.core.types import RoiBox  # noqa: E402
 
 STUDY_UID = "1.2.826.0.1.3680043.8.498.111"

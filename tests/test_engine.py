@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from dentalosteo_gui.core.batch import CSV_FIELDS, collect_files, flatten, iter_batch, read_done
-from dentalosteo_gui.core.engine import Cancelled, Engine, EngineOptions, operating_point, risk_band
-from dentalosteo_gui.core.imageio import from_array
+from dentalosteo_gui.core.imaging.imageio import from_array
+from dentalosteo_gui.core.screening.batch import (
+    CSV_FIELDS,
+    collect_files,
+    flatten,
+    iter_batch,
+    read_done,
+)
+from dentalosteo_gui.core.screening.engine import (
+    Cancelled,
+    Engine,
+    EngineOptions,
+    classify_risk_level,
+    operating_point,
+)
+from dentalosteo_gui.core.screening.model_api import ModelPrediction
 from dentalosteo_gui.core.types import LANDMARK_NAMES, ModelInfo, RoiBox
 
 CARD = {
@@ -30,24 +42,24 @@ class FakeBackend:
     def __init__(self) -> None:
         self.info = ModelInfo("fake", "0", "0" * 64)
         self.card = CARD
-        self.mode = "roi"
+        self.input_kind = "roi_box"
         self.device = "CPU"
         self.calls: list[RoiBox] = []
 
     def warm(self) -> float:
         return 0.0
 
-    def predict_roi(self, pixels: np.ndarray, box: RoiBox, gradcam: str | None = "gradcam") -> dict[str, Any]:
+    def predict_roi(self, pixels: np.ndarray, box: RoiBox, gradcam: str | None = "gradcam") -> ModelPrediction:
         self.calls.append(box)
         crop = pixels[box.y : box.y + box.h, box.x : box.x + box.w]
         m = np.zeros((10, 50), np.float32)
         m[7:, :] = 1.0
-        return {"risk": float(crop.mean()), "risk_raw": float(crop.mean()),
-                "klemetti": {"C1": 0.2, "C2": 0.7, "C3": 0.1}, "map": m, "timings_ms": {"x": 1.0}}
+        return ModelPrediction(risk=float(crop.mean()), risk_raw=float(crop.mean()),
+                               klemetti={"C1": 0.2, "C2": 0.7, "C3": 0.1}, map_roi=m, timings_ms={"x": 1.0})
 
     def predict_landmarks(self, pixels, landmarks, spacing):  # type: ignore[no-untyped-def]
-        return {"risk": 0.9, "klemetti": None, "attention": {"condyle": 0.1, "gonial_angle": 0.4,
-                                                             "premolar": 0.4, "maxillary_tuberosity": 0.1}}
+        return ModelPrediction(risk=0.9, attention={"condyle": 0.1, "gonial_angle": 0.4,
+                                                    "premolar": 0.4, "maxillary_tuberosity": 0.1})
 
 
 def _panoramic_like(seed: int = 0) -> np.ndarray:
@@ -66,8 +78,8 @@ def _panoramic_like(seed: int = 0) -> np.ndarray:
 
 
 def test_band_and_operating_point_from_card() -> None:
-    assert risk_band(CARD, 0.1) == "low" and risk_band(CARD, 0.45) == "intermediate"
-    assert risk_band(CARD, 0.6) == "high"
+    assert classify_risk_level(CARD, 0.1) == "low" and classify_risk_level(CARD, 0.45) == "intermediate"
+    assert classify_risk_level(CARD, 0.6) == "high"
     op = operating_point(CARD, "high_sensitivity")
     assert op == {"name": "high_sensitivity", "threshold": 0.3, "sensitivity": 0.95, "specificity": 0.5}
     assert operating_point(CARD, "missing")["name"] == "balanced"
@@ -107,7 +119,7 @@ def test_explicit_spacing_is_not_assumed() -> None:
 def test_no_model_gives_rule_based_only() -> None:
     rad = from_array(_panoramic_like(), path="s.png")
     res = Engine(None).screen(rad, roi=RoiBox(300, 350, 700, 150))
-    assert res.risk is None and res.band is None and res.model is None
+    assert res.risk is None and res.risk_level is None and res.model is None
     assert any("no model" in w for w in res.warnings)
 
 

@@ -29,10 +29,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from dentalosteo_gui.core.dataset import DATASET_COLUMNS, read_dataset
+from dentalosteo_gui.core.data.dataset import DATASET_COLUMNS, read_dataset
+from dentalosteo_gui.core.data.pointsio import load_landmarks, parse_landmarks
 from dentalosteo_gui.core.errors import ConfigError, DatasetError, RadiographError
-from dentalosteo_gui.core.imageio import load_radiograph
-from dentalosteo_gui.core.pointsio import load_landmarks, parse_landmarks
+from dentalosteo_gui.core.imaging.imageio import load_radiograph
 from dentalosteo_gui.core.types import LANDMARK_NAMES
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))

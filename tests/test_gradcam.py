@@ -48,7 +48,7 @@ def test_fast_gradcam_matches_tf_keras_vis(plus: bool) -> None:
 
 
 def test_heatmap_pure_functions_shapes() -> None:
-    from dentalosteo_gui.core.heatmap import (
+    from dentalosteo_gui.core.imaging.heatmap import (
         blend,
         colorbar,
         normalise_map,

@@ -28,8 +28,8 @@ pytest.importorskip("pytestqt")
 
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from dentalosteo_gui.core.engine import Cancelled  # noqa: E402
-from dentalosteo_gui.core.settings import Settings, load_settings  # noqa: E402
+from dentalosteo_gui.core.screening.engine import Cancelled  # noqa: E402
+from dentalosteo_gui.core.system.settings import Settings, load_settings  # noqa: E402
 from dentalosteo_gui.core.types import (  # noqa: E402
     LANDMARK_NAMES,
     ModelInfo,
@@ -37,6 +37,7 @@ from dentalosteo_gui.core.types import (  # noqa: E402
     Radiograph,
     RoiBox,
     ScreeningResult,
+    Spacing,
 )
 
 pytestmark = pytest.mark.gui
@@ -93,12 +94,12 @@ class FakeEngine:
         border = [(float(x), float(box.y + box.h * 0.7)) for x in range(box.x, box.x + box.w, 10)]
         half = len(border) // 2
         return ScreeningResult(
-            path=rad.path, risk=risk, band="low" if risk < 0.3 else "high" if risk >= 0.6 else "intermediate",
+            path=rad.path, risk=risk, risk_level="low" if risk < 0.3 else "high" if risk >= 0.6 else "intermediate",
             operating_point={"name": "balanced", "threshold": 0.5, "sensitivity": 0.8, "specificity": 0.7},
             klemetti_class="C2", klemetti_probabilities={"C1": 0.2, "C2": 0.7, "C3": 0.1},
             klemetti_rule="C2", klemetti_agree=True, klemetti_evidence={},
-            mcw_left_mm=30 * spacing, mcw_right_mm=28 * spacing, assumed_spacing=pixel_spacing_mm is None,
-            pixel_spacing_mm=spacing, assessable=True, warnings=[], roi=box, roi_confidence=0.9,
+            mcw_left_mm=30 * spacing, mcw_right_mm=28 * spacing, spacing=Spacing(spacing, "assumed" if pixel_spacing_mm is None and not rad.pixel_spacing_mm else "user"),
+            assessable=True, warnings=[], roi=box, roi_confidence=0.9,
             border_right=border[:half], border_left=border[half:], landmarks=lms, attention=attention,
             model=ModelInfo("fake-net", "0.0-test", "ab" * 32), device="cpu",
             timings_ms={"total": self.delay * 1000}, heatmap=heat, mode=mode)
@@ -166,7 +167,7 @@ def test_open_sample_shows_image_roi_and_result(qtbot: Any, png: Path, errors: l
     assert win.canvas.roi is not None and win.canvas.roi_box() == res.roi
     assert win.panel.risk_value.text() == f"{res.risk:.2f}"
     assert "sensitivity 80%" in win.panel.op_label.text()
-    assert win.panel.band_chip.text() == {"low": "LOW", "intermediate": "INTERMEDIATE", "high": "HIGH"}[res.band]
+    assert win.panel.band_chip.text() == {"low": "LOW", "intermediate": "INTERMEDIATE", "high": "HIGH"}[res.risk_level]
     assert "C2" in win.panel.klemetti_label.text() and "agree" in win.panel.klemetti_agree.text()
     assert "mm" in win.panel.mcw_right.text()
     assert "Assumed spacing" in win.panel.spacing_warning.text()
@@ -445,7 +446,7 @@ def test_startup_path_does_not_import_tensorflow() -> None:
 
 def test_export_pdf_and_history_recorded(qtbot: Any, png: Path, tmp_path: Path) -> None:
     pytest.importorskip("reportlab")
-    from dentalosteo_gui.core.history import History
+    from dentalosteo_gui.core.records.history import History
 
     win = make_window(qtbot, FakeEngine(), record_history=True)
     open_and_wait(qtbot, win, png)
@@ -538,7 +539,7 @@ def test_single_key_shortcuts_do_not_steal_typing(qtbot: Any, png: Path) -> None
 
 def test_model_load_failure_falls_back_to_rule_based(qtbot: Any, errors: list) -> None:
     from dentalosteo_gui.core.errors import ModelError
-    from dentalosteo_gui.core.paths import sample_image
+    from dentalosteo_gui.core.system.paths import sample_image
     from dentalosteo_gui.gui.mainwindow import MainWindow
 
     if not sample_image().is_file():

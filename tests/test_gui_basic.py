@@ -28,7 +28,7 @@ class NoModelEngine:
 
 
 def test_open_image_shows_it(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dentalosteo_gui.core.settings import Settings
+    from dentalosteo_gui.core.system.settings import Settings
     from dentalosteo_gui.gui.mainwindow import MainWindow
 
     monkeypatch.setenv("DENTALOSTEO_CONFIG_DIR", str(tmp_path / "cfg"))

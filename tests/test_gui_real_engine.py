@@ -16,8 +16,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from dentalosteo_gui.core import paths  # noqa: E402
-from dentalosteo_gui.core.settings import Settings  # noqa: E402
+from dentalosteo_gui.core.system import paths
+from dentalosteo_gui.core.system.settings import Settings  # noqa: E402
 from dentalosteo_gui.core.types import LANDMARK_NAMES  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -61,7 +61,7 @@ def _window(qtbot: Any, engine: Any, **kw: Any) -> Any:
 
 def _rule_engine() -> Any:
     """The real Engine with no model backend: anatomy + cortex rules only (no TensorFlow)."""
-    from dentalosteo_gui.core.engine import Engine
+    from dentalosteo_gui.core.screening.engine import Engine
 
     return Engine(None, None)
 

@@ -16,9 +16,16 @@ import numpy as np
 import pytest
 
 from dentalosteo_gui.cli.main import main
-from dentalosteo_gui.core.deidentify import local_salt, pseudonym
-from dentalosteo_gui.core.history import SCHEMA_VERSION, History, HistoryError, file_sha256
-from dentalosteo_gui.core.types import ModelInfo, PatientInfo, Radiograph, RoiBox, ScreeningResult
+from dentalosteo_gui.core.records.deidentify import local_salt, pseudonym
+from dentalosteo_gui.core.records.history import SCHEMA_VERSION, History, HistoryError, file_sha256
+from dentalosteo_gui.core.types import (
+    ModelInfo,
+    PatientInfo,
+    Radiograph,
+    RoiBox,
+    ScreeningResult,
+    Spacing,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,12 +35,12 @@ def make_pair(pid: str = "P-0042", risk: float | None = 0.66, band: str | None =
     rad = Radiograph(pixels=np.zeros((50, 80), np.float32), path=path, format="PNG",
                      patient=PatientInfo(name="Doe^John", patient_id=pid, study_date="20260102"))
     res = ScreeningResult(
-        path=path, risk=risk, band=band,
+        path=path, risk=risk, risk_level=band,
         operating_point={"name": "balanced", "threshold": 0.5, "sensitivity": 0.8,
                          "specificity": 0.7},
         klemetti_class="C2", klemetti_probabilities={"C1": 0.2, "C2": 0.6, "C3": 0.2},
         klemetti_rule="C2", klemetti_agree=True, klemetti_evidence={"roughness": 0.3},
-        mcw_left_mm=3.1, mcw_right_mm=2.9, assumed_spacing=False, pixel_spacing_mm=0.09,
+        mcw_left_mm=3.1, mcw_right_mm=2.9, spacing=Spacing(0.09, "file"),
         assessable=True, warnings=["w1"], roi=RoiBox(10, 20, 30, 15), roi_confidence=0.8,
         border_right=[(1.0, 2.0)], border_left=[(3.0, 4.0)], landmarks=None,
         attention={"near_border": 0.5}, model=ModelInfo("m", "1", "ab" * 32, "VGG16", "phantom"),
@@ -139,7 +146,7 @@ WRITER = r"""
 import sys
 sys.path.insert(0, {repo!r})
 from tests.test_history import make_pair
-from dentalosteo_gui.core.history import History
+from dentalosteo_gui.core.records.history import History
 h = History(__import__("pathlib").Path({db!r}))
 i = 0
 while True:

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dentalosteo_gui.core.dicom import invert_monochrome1, pixel_spacing_from, window_linear
 from dentalosteo_gui.core.errors import (
     ImageTooLargeError,
     ImageTooSmallError,
     RadiographError,
     UnsupportedFormatError,
 )
-from dentalosteo_gui.core.imageio import load_radiograph
+from dentalosteo_gui.core.imaging.dicom import invert_monochrome1, pixel_spacing_from, window_linear
+from dentalosteo_gui.core.imaging.imageio import load_radiograph
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -22,10 +22,9 @@ SAMPLES = ROOT / "resources" / "samples"
 def test_repeated_screening_keeps_no_memory(tmp_path: Path) -> None:
     import weakref
 
-    from dentalosteo_gui.core.engine import Engine
-    from dentalosteo_gui.core.history import History, file_sha256
-    from dentalosteo_gui.core.imageio import load_radiograph
-    from dentalosteo_gui.services import spacing_for
+    from dentalosteo_gui.core.imaging.imageio import load_radiograph
+    from dentalosteo_gui.core.records.history import History, file_sha256
+    from dentalosteo_gui.core.screening.engine import Engine
 
     files = sorted([*SAMPLES.glob("*.png"), *SAMPLES.glob("*.dcm")])
     engine = Engine(None, None)  # rule-based: the same anatomy/cortex code the model path runs
@@ -35,7 +34,7 @@ def test_repeated_screening_keeps_no_memory(tmp_path: Path) -> None:
     def one(i: int) -> None:
         f = files[i % len(files)]
         rad = load_radiograph(f)
-        res = engine.screen(rad, pixel_spacing_mm=spacing_for(rad))
+        res = engine.screen(rad)
         store.record_screening(res, rad, file_sha256=file_sha256(f))
         alive.extend([weakref.ref(rad), weakref.ref(rad.pixels), weakref.ref(res)])
 

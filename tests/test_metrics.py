@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dentalosteo_gui.core import metrics as M
+from dentalosteo_gui.core.data import metrics as M
 
 sk = pytest.importorskip("sklearn.metrics")
 from sklearn.calibration import calibration_curve  # noqa: E402

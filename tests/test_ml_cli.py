@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from dentalosteo_gui.cli.main import main  # noqa: E402
-from dentalosteo_gui.core.dataset import write_labels_csv  # noqa: E402
+from dentalosteo_gui.core.data.dataset import write_labels_csv  # noqa: E402
 
 pytestmark = pytest.mark.ml
 
@@ -91,7 +91,7 @@ def test_train_errors_are_one_line(tmp_path, capsys, monkeypatch):
 
 def test_train_and_evaluate_a_cortex_band_model(tmp_path):
     """``--arch compact-band``: the band is cut along the border traced inside each row's ROI."""
-    from .test_anatomy_band import SPACING, _image, _proposal
+    from tests.test_anatomy_band import SPACING, _image, _proposal
 
     folder = tmp_path / "band_data"
     (folder / "images").mkdir(parents=True)

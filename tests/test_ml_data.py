@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from dentalosteo_gui.core import preprocess as pp
+from dentalosteo_gui.core.model_input import preprocess as pp
 from dentalosteo_gui.core.types import LANDMARK_NAMES, RoiBox
 from dentalosteo_gui.ml import data
 
@@ -112,7 +112,7 @@ def test_importing_ml_data_does_not_import_tensorflow():
 def test_band_context_and_augmentation_stay_on_the_cortex():
     """The band's context crop holds the exact band; mild augmentation stays close to it,
     full augmentation still gives a finite, normalised band of the model's shape."""
-    from .test_anatomy_band import SPACING, _image, _proposal
+    from tests.test_anatomy_band import SPACING, _image, _proposal
 
     img, prop = _image(40.0), _proposal(40.0)
     spec = data.band_spec_for((32, 128, 1))

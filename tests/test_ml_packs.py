@@ -10,7 +10,7 @@ import pytest
 from dentalosteo_gui.core.errors import ModelError
 from dentalosteo_gui.core.types import LANDMARK_NAMES, RoiBox
 from dentalosteo_gui.ml.calibration import fit_temperature
-from dentalosteo_gui.ml.packs import calibrate, load_pack, read_card, risk_band
+from dentalosteo_gui.ml.packs import calibrate, classify_risk_level, load_pack, read_card
 
 CARD = {"name": "tiny", "version": "9.9", "arch": "compact", "mode": "roi",
         "input": {"height": 32, "width": 96, "channels": 1},
@@ -19,10 +19,10 @@ CARD = {"name": "tiny", "version": "9.9", "arch": "compact", "mode": "roi",
 
 
 def test_risk_band_edges():
-    assert risk_band(CARD, 0.19) == "low"
-    assert risk_band(CARD, 0.2) == "intermediate"
-    assert risk_band(CARD, 0.69) == "intermediate"
-    assert risk_band(CARD, 0.7) == "high"
+    assert classify_risk_level(CARD, 0.19) == "low"
+    assert classify_risk_level(CARD, 0.2) == "intermediate"
+    assert classify_risk_level(CARD, 0.69) == "intermediate"
+    assert classify_risk_level(CARD, 0.7) == "high"
 
 
 def test_temperature_scaling_recovers_a_known_temperature():
@@ -79,7 +79,7 @@ def test_pack_round_trip_and_tamper(tmp_path):
     from dentalosteo_gui.ml.backend import KerasBackend
 
     plain = KerasBackend(out, device="cpu").predict_roi(pixels, RoiBox(100, 150, 400, 120), gradcam=None)
-    assert plain["risk"] == pytest.approx(r["risk"], abs=1e-5) and plain["map"] is None
+    assert plain.risk == pytest.approx(r["risk"], abs=1e-5) and plain.map_roi is None
     # tamper: one byte of the weights file changed
     data = bytearray((out / "model.keras").read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -125,15 +125,14 @@ def test_band_pack_screens_along_the_traced_border(tmp_path):
     """A cortex-band pack: input cut along the border, Grad-CAM put back on the border, through
     the backend and the engine (the app's path)."""
     pytest.importorskip("tensorflow")
-    from dentalosteo_gui.core.engine import Engine
-    from dentalosteo_gui.core.heatmap import mass_near_polyline
+    from dentalosteo_gui.core.imaging.heatmap import mass_near_polyline
+    from dentalosteo_gui.core.screening.engine import Engine
     from dentalosteo_gui.core.types import Radiograph
     from dentalosteo_gui.ml import zoo
     from dentalosteo_gui.ml.backend import KerasBackend
     from dentalosteo_gui.ml.packs import save_pack
     from dentalosteo_gui.ml.pipeline import input_section
-
-    from .test_anatomy_band import SPACING, H, W, _border_y, _image, _proposal
+    from tests.test_anatomy_band import SPACING, H, W, _border_y, _image, _proposal
 
     shape = (32, 128, 1)
     model = zoo.build_model("compact-band", shape, klemetti=True)
@@ -149,12 +148,12 @@ def test_band_pack_screens_along_the_traced_border(tmp_path):
     with pytest.raises(ModelError):
         pack.prepare_roi(img, prop.box)
     backend = KerasBackend(tmp_path / "band", device="cpu")
-    pred = backend.predict_band(img, prop, SPACING)
-    assert 0.0 <= pred["risk"] <= 1.0 and set(pred["klemetti"]) == {"C1", "C2", "C3"}
+    pred = backend.predict_strip(img, prop, SPACING)
+    assert 0.0 <= pred.risk <= 1.0 and set(pred.klemetti) == {"C1", "C2", "C3"}
     # Grad-CAM off (a setting): the same risk, no map
-    plain = backend.predict_band(img, prop, SPACING, gradcam=None)
-    assert plain["risk"] == pytest.approx(pred["risk"], abs=1e-5) and plain["map_image"] is None
-    heat = pred["map_image"]
+    plain = backend.predict_strip(img, prop, SPACING, gradcam=None)
+    assert plain.risk == pytest.approx(pred.risk, abs=1e-5) and plain.map_image is None
+    heat = pred.map_image
     assert heat.shape == (H, W) and 0.0 <= heat.min() and heat.max() <= 1.0
     b = prop.box
     assert heat[: b.y].max(initial=0.0) == 0.0 and heat[b.y + b.h:].max(initial=0.0) == 0.0

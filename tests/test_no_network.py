@@ -85,7 +85,7 @@ def step(name, fn):
 
 state = {}
 def engine():
-    from dentalosteo_gui.core.settings import Settings
+    from dentalosteo_gui.core.system.settings import Settings
     from dentalosteo_gui.services import make_engine
     state["engine"] = make_engine(settings=Settings())
     state["model"] = state["engine"].roi_backend is not None
@@ -99,19 +99,17 @@ def tf_start():
     m.predict(np.zeros((1, 8, 8, 1), np.float32), verbose=0)
     import tf_keras_vis  # noqa: F401  (the Grad-CAM reference)
 def screen():
-    from dentalosteo_gui.core.imageio import load_radiograph
-    from dentalosteo_gui.services import spacing_for
+    from dentalosteo_gui.core.imaging.imageio import load_radiograph
     rad = load_radiograph(samples / "phantom_c2.dcm")
     state["rad"] = rad
-    state["res"] = state["engine"].screen(rad, pixel_spacing_mm=spacing_for(rad))
+    state["res"] = state["engine"].screen(rad)
 def screen_landmarks():
-    from dentalosteo_gui.services import spacing_for
     rad = state["rad"]
-    res = state["engine"].screen(rad, mode="landmarks", pixel_spacing_mm=spacing_for(rad))
+    res = state["engine"].screen(rad, mode="landmarks")
     assert res.mode == "landmarks", res.mode
     state["landmark_model"] = res.model.name if res.model else None
 def report():
-    from dentalosteo_gui.core.report import write_report
+    from dentalosteo_gui.core.records.report import write_report
     from dentalosteo_gui.cli.screen import write_heatmap_png
     eng = state["engine"]
     write_report(state["res"], state["rad"], out / "report.pdf", anonymize=True,
@@ -128,7 +126,7 @@ def cli_screen():
 def gui():
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6 import QtCore, QtWidgets
-    from dentalosteo_gui.core.settings import Settings
+    from dentalosteo_gui.core.system.settings import Settings
     from dentalosteo_gui.gui.mainwindow import MainWindow
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["no-network-test"])
     win = MainWindow(engine=state["engine"], settings=Settings(), quiet=True)

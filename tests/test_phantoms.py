@@ -10,11 +10,8 @@ import numpy as np
 import pytest
 
 from dentalosteo_gui.cli.main import main as cli_main
-from dentalosteo_gui.core import paths
-from dentalosteo_gui.core.dataset import read_dataset
-from dentalosteo_gui.core.errors import ConfigError
-from dentalosteo_gui.core.imageio import load_radiograph
-from dentalosteo_gui.core.phantoms import (
+from dentalosteo_gui.core.data.dataset import read_dataset
+from dentalosteo_gui.core.data.phantoms import (
     LEE_RESIZED,
     LEE_ROI,
     MCW_RANGE,
@@ -25,6 +22,9 @@ from dentalosteo_gui.core.phantoms import (
     write_dataset,
     write_samples,
 )
+from dentalosteo_gui.core.errors import ConfigError
+from dentalosteo_gui.core.imaging.imageio import load_radiograph
+from dentalosteo_gui.core.system import paths
 from dentalosteo_gui.core.types import KLEMETTI_CLASSES, LANDMARK_NAMES
 
 SMALL = 0.25  # quarter-size phantoms keep the tests fast; anatomy in mm is unchanged

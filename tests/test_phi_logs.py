@@ -163,7 +163,7 @@ def test_log_lines_never_carry_file_paths_or_names(text: str) -> None:
     import io
     import logging
 
-    from dentalosteo_gui.core.logsetup import REDACTED, RedactingFormatter, redact
+    from dentalosteo_gui.core.system.logsetup import REDACTED, RedactingFormatter, redact
 
     assert "Doe" not in redact(text) and REDACTED in redact(text)
     buf = io.StringIO()

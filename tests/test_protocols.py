@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dentalosteo_gui.core.data.protocols import lee2020, loocv, make_splits, split_50_25_25
 from dentalosteo_gui.core.errors import ConfigError
-from dentalosteo_gui.core.protocols import lee2020, loocv, make_splits, split_50_25_25
 
 
 def _labels(n_neg: int = 380, n_pos: int = 300) -> np.ndarray:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from dentalosteo_gui.core.errors import ConfigError
-from dentalosteo_gui.core.heatmap import place_in_image
-from dentalosteo_gui.core.report import (
+from dentalosteo_gui.core.imaging.heatmap import place_in_image
+from dentalosteo_gui.core.records.report import (
     DISCLAIMER,
     PHANTOM_NOTICE,
     format_dicom_date,
@@ -22,7 +22,7 @@ from dentalosteo_gui.core.report import (
     pseudonym,
     write_report,
 )
-from dentalosteo_gui.core.settings import Settings
+from dentalosteo_gui.core.system.settings import Settings
 from dentalosteo_gui.core.types import (
     KLEMETTI_DEFINITIONS,
     ModelInfo,
@@ -30,6 +30,7 @@ from dentalosteo_gui.core.types import (
     Radiograph,
     RoiBox,
     ScreeningResult,
+    Spacing,
 )
 
 SHA = "9f2c4e1d7a3b" + "0" * 52
@@ -61,13 +62,13 @@ def make_result(rad: Radiograph, *, risk: float | None = 0.83, band: str | None 
     border_r = [(float(x), float(0.85 * h - 0.1 * x)) for x in range(20, w // 2, 20)]
     border_l = [(float(x), float(0.85 * h - 0.1 * (w - x))) for x in range(w // 2, w - 20, 20)]
     return ScreeningResult(
-        path=rad.path, risk=risk, band=band,
+        path=rad.path, risk=risk, risk_level=band,
         operating_point={"name": "balanced", "threshold": 0.5, "sensitivity": 0.84,
                          "specificity": 0.79},
         klemetti_class="C3" if model else None,
         klemetti_probabilities={"C1": 0.05, "C2": 0.25, "C3": 0.70} if model else None,
         klemetti_rule="C2", klemetti_agree=False if model else None, klemetti_evidence={},
-        mcw_left_mm=3.4, mcw_right_mm=2.6, assumed_spacing=True, pixel_spacing_mm=0.1,
+        mcw_left_mm=3.4, mcw_right_mm=2.6, spacing=Spacing(0.1, "assumed"),
         assessable=assessable,
         warnings=warnings if warnings is not None else ["pixel spacing assumed 0.100 mm"],
         roi=roi, roi_confidence=0.9, border_right=border_r, border_left=border_l,
@@ -249,7 +250,7 @@ def test_plain_language_helpers() -> None:
 
 
 def test_result_round_trips_through_json(tmp_path: Path) -> None:
-    from dentalosteo_gui.core.report import result_from_dict
+    from dentalosteo_gui.core.records.report import result_from_dict
 
     rad = make_radiograph()
     res = make_result(rad)
@@ -268,7 +269,7 @@ def test_cli_report_from_history_and_json(tmp_path: Path, capsys: pytest.Capture
     import cv2
 
     from dentalosteo_gui.cli.main import main
-    from dentalosteo_gui.core.history import History, file_sha256
+    from dentalosteo_gui.core.records.history import History, file_sha256
 
     rad = make_radiograph()
     png = tmp_path / "pano.png"

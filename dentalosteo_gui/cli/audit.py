@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..core.audit import AuditLog
+from ..core.records.audit import AuditLog
 from .common import print_json
 
 EXIT_BROKEN = 3

@@ -9,7 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
-from ..core.batch import (
+from ..core.errors import ConfigError
+from ..core.screening.batch import (
     case_label,
     collect_files,
     dataset_spacing,
@@ -19,7 +20,6 @@ from ..core.batch import (
     open_csv_appender,
     read_done,
 )
-from ..core.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.settings import load_settings
+    from ..core.system.settings import load_settings
     from ..services import make_engine
 
     missing = [i for i in args.inputs if not Path(i).exists()]
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             pdf_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a file of that name, a read-only drive: one clear line
-            from ..core.atomic import WriteError, _explain
+            from ..core.system.atomic import WriteError, _explain
 
             reason, hint = _explain(exc)
             if isinstance(exc, FileExistsError):
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 n_ok += 1
                 if pdf_dir and item.result is not None and item.radiograph is not None:
-                    from ..core.report import write_report
+                    from ..core.records.report import write_report
 
                     card = engine.roi_backend.card if engine.roi_backend else None
                     stem = label if anonymize else item.path.stem
@@ -139,7 +139,7 @@ def _bar(done: int, total: int, width: int = 24) -> str:
 
 
 def _csv_error(out: Path, exc: OSError, started: bool = True) -> Exception:
-    from ..core.atomic import WriteError, _explain
+    from ..core.system.atomic import WriteError, _explain
 
     reason, hint = _explain(exc)
     if not started:
@@ -153,7 +153,7 @@ def _open_history():  # type: ignore[no-untyped-def]
     import logging
 
     try:
-        from ..core.history import History
+        from ..core.records.history import History
 
         return History()
     except Exception as exc:  # noqa: BLE001 - the batch still runs; the CSV is the main output
@@ -166,7 +166,7 @@ def _record(history, item, anonymize: bool) -> None:  # type: ignore[no-untyped-
     import logging
 
     try:
-        from ..core.history import file_sha256
+        from ..core.records.history import file_sha256
 
         if item.radiograph is None:
             return

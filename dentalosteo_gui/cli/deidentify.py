@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..core.deidentify import deidentify_dicom
 from ..core.errors import ConfigError
+from ..core.records.deidentify import deidentify_dicom
 from ..core.types import RoiBox
 
 
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{src}: file not found")
     warnings = deidentify_dicom(src, dst, blackout=boxes or None, date_shift_days=args.shift_days)
     try:
-        from ..core.history import History
+        from ..core.records.history import History
 
         with History() as h:
             h.record_export(None, "dicom_deidentified", str(dst))

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..core.protocols import PROTOCOLS
+from ..core.data.protocols import PROTOCOLS
 from .common import dumps
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..core.history import History
-from ..core.settings import load_settings
+from ..core.records.history import History
+from ..core.system.settings import load_settings
 from .common import print_json
 
 
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..core.deidentify import local_salt, pseudonym
+    from ..core.records.deidentify import local_salt, pseudonym
 
     anonymize = bool(args.anonymize or load_settings().anonymize_exports)
     with History(Path(args.db) if args.db else None) as h:

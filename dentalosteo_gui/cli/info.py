@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..core.imageio import load_radiograph
+from ..core.imaging.imageio import load_radiograph
 from .common import print_json
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..core.errors import DentalOsteoError
-from ..core.logsetup import configure_logging
+from ..core.system.logsetup import configure_logging
 
 # a fixed name, not __name__: run as `python -m dentalosteo_gui.cli.main` it would be "__main__",
 # outside the configured logger tree, and logging.lastResort would print tracebacks to stderr

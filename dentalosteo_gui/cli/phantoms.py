@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from dentalosteo_gui.core.errors import ConfigError
+from ..core.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,10 +48,10 @@ def _progress(done: int, total: int, t0: float) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dentalosteo_gui.core import phantoms
+    from ..core.data import phantoms
 
     if args.samples is not None:
-        from dentalosteo_gui.core.phantoms import write_samples
+        from ..core.data.phantoms import write_samples
 
         for path in write_samples(args.samples):
             sys.stdout.write(f"{path}\n")

@@ -26,10 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.history import History, file_sha256
-    from ..core.imageio import load_radiograph
-    from ..core.report import result_from_dict, write_report
-    from ..core.settings import load_settings
+    from ..core.imaging.imageio import load_radiograph
+    from ..core.records.history import History, file_sha256
+    from ..core.records.report import result_from_dict, write_report
+    from ..core.system.settings import load_settings
 
     if (args.result is None) == (args.history is None):
         raise ConfigError("give either RESULT.json or --history ID")

@@ -9,17 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from dentalosteo_gui.core.anatomy import (
+from ..core.anatomy import (
     assess_quality,
     draw_overlay,
     measure_cortex,
     propose_landmarks,
     propose_roi,
 )
-from dentalosteo_gui.core.errors import ConfigError
-from dentalosteo_gui.core.imageio import load_radiograph
-from dentalosteo_gui.core.settings import load_settings
-
+from ..core.errors import ConfigError
+from ..core.imaging.imageio import load_radiograph
+from ..core.screening.spacing import resolve_spacing
+from ..core.system.settings import load_settings
 from .common import print_json, spacing_arg
 
 
@@ -59,15 +59,15 @@ def analyse(path: str, pixel_spacing: float | None = None) -> tuple[dict[str, An
     settings = load_settings()
     prop = propose_roi(rad)
     lms = propose_landmarks(rad, prop)
-    cortex = measure_cortex(rad, prop, pixel_spacing_mm=pixel_spacing,
-                            default_spacing_mm=float(settings.default_pixel_spacing_mm))
+    spacing = resolve_spacing(rad, pixel_spacing, float(settings.default_pixel_spacing_mm))
+    cortex = measure_cortex(rad, prop, spacing)
     warnings: list[str] = list(rad.warnings)
     for reason in prop.reasons + assess_quality(rad, prop):
         if reason not in warnings:
             warnings.append(reason)
     if cortex.assumed_spacing:
         warnings.append(
-            f"pixel spacing unknown: assumed {cortex.pixel_spacing_mm} mm/px, MCW may be off "
+            f"pixel spacing unknown: {cortex.pixel_spacing_mm:g} mm/px assumed, MCW may be off "
             "(give --pixel-spacing)"
         )
     d: dict[str, Any] = {
@@ -87,6 +87,7 @@ def analyse(path: str, pixel_spacing: float | None = None) -> tuple[dict[str, An
         },
         "mcw_iqr_mm": {"left": _r(cortex.left.mcw_iqr_mm), "right": _r(cortex.right.mcw_iqr_mm)},
         "pixel_spacing_mm": cortex.pixel_spacing_mm,
+        "spacing": spacing.as_dict(),
         "klemetti_rule": cortex.klemetti_rule,
         "klemetti_evidence": cortex.evidence,
         "confidence": round(float(prop.confidence), 3),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.data.pointsio import check_inside, load_landmarks
 from ..core.errors import ConfigError
-from ..core.imageio import load_radiograph
-from ..core.pointsio import check_inside, load_landmarks
+from ..core.imaging.imageio import load_radiograph
 from ..core.types import RoiBox
 from .common import print_json, spacing_arg
 
@@ -37,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def write_heatmap_png(path: str | Path, pixels: np.ndarray, heat: np.ndarray | None, roi: RoiBox | None) -> Path:
     import cv2
 
-    from ..core.atomic import atomic_write_bytes
-    from ..core.heatmap import blend, gray_to_rgb
+    from ..core.imaging.heatmap import blend, gray_to_rgb
+    from ..core.system.atomic import atomic_write_bytes
 
     rgb = blend(pixels, heat) if heat is not None else gray_to_rgb(pixels)
     if roi is not None:
@@ -53,7 +53,7 @@ def write_heatmap_png(path: str | Path, pixels: np.ndarray, heat: np.ndarray | N
 def write_heatmap_raw(path: str | Path, heat: np.ndarray | None, shape: tuple[int, int]) -> Path:
     import io
 
-    from ..core.atomic import atomic_write_bytes
+    from ..core.system.atomic import atomic_write_bytes
 
     arr = np.zeros(shape, np.float32) if heat is None else np.clip(heat, 0, 1).astype(np.float32)
     bio = io.BytesIO()
@@ -62,7 +62,7 @@ def write_heatmap_raw(path: str | Path, heat: np.ndarray | None, shape: tuple[in
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.settings import load_settings
+    from ..core.system.settings import load_settings
     from ..services import make_engine
 
     settings = load_settings()
@@ -79,10 +79,7 @@ def run(args: argparse.Namespace) -> int:
         check_inside(landmarks, rad.width, rad.height, args.landmarks)
     engine = make_engine(model_dir=args.model, device=args.device, settings=settings)
     mode = "landmarks" if (landmarks is not None or args.landmark_mode) else "roi"
-    from ..services import spacing_for
-
-    res = engine.screen(rad, roi=roi, landmarks=landmarks, mode=mode,
-                        pixel_spacing_mm=spacing_for(rad, spacing))
+    res = engine.screen(rad, roi=roi, landmarks=landmarks, mode=mode, pixel_spacing_mm=spacing)
     anonymize = bool(args.anonymize or settings.anonymize_exports)
     sid = _record_history(res, rad, anonymize)
     if args.heatmap:
@@ -90,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if args.heatmap_raw:
         write_heatmap_raw(args.heatmap_raw, res.heatmap, rad.pixels.shape)
     if args.pdf:
-        from ..core.report import write_report
+        from ..core.records.report import write_report
 
         card = (engine.landmark_backend if mode == "landmarks" else engine.roi_backend)
         write_report(res, rad, Path(args.pdf), settings=settings, anonymize=anonymize,
@@ -102,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(d)
     else:
-        from ..services import _summary_line
+        from ..services import summary_line
 
-        sys.stdout.write(_summary_line(res) + "\n")
+        sys.stdout.write(summary_line(res) + "\n")
         for w in res.warnings:
             sys.stdout.write(f"  warning: {w}\n")
     return 0
@@ -115,7 +112,7 @@ def _record_history(res, rad, anonymize: bool) -> int | None:  # type: ignore[no
     import logging
 
     try:
-        from ..core.history import History, file_sha256
+        from ..core.records.history import History, file_sha256
 
         h = History()
         try:
@@ -134,7 +131,7 @@ def _record_export(sid: int | None, kind: str, path: str) -> None:
     if sid is None:
         return
     try:
-        from ..core.history import History
+        from ..core.records.history import History
 
         h = History()
         try:

@@ -10,8 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from ..core.data.protocols import PROTOCOLS
 from ..core.errors import ConfigError
-from ..core.protocols import PROTOCOLS
 
 ARCH_CHOICES = ("compact", "compact-band", "cnn3", "vgg16", *(f"vgg16-tr{n}" for n in range(6)), "vgg19",
                 "resnet50", "xception", "mobilenet", "mobilenetv2", "siamese-attention")

@@ -1,4 +1,14 @@
-"""Core layer: types, errors, paths, settings, image I/O, anatomy, screening.
+"""Core layer: no Qt, no TensorFlow (enforced by import-linter and tests/test_layers.py).
 
-Imports neither Qt nor TensorFlow (enforced by import-linter and tests/test_layers.py).
+Subpackages, top to bottom (a package imports only those below it; see docs/architecture.md):
+
+- ``screening``   engine, stages, spacing resolution, batch
+- ``records``     history, audit, report, de-identification
+- ``model_input`` model input per kind (ROI crop, cortex strip, landmark patches)
+- ``anatomy``     ROI proposal, border, landmarks, cortex (MCW) and Klemetti rule
+- ``imaging``     readers (image files, DICOM), pixel helpers, heatmap placement
+- ``data``        dataset format, phantoms, protocols, metrics
+- ``system``      paths, settings, logging, atomic writes
+
+``types`` and ``errors`` are the shared vocabulary every layer may import.
 """

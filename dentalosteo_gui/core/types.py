@@ -34,6 +34,60 @@ KLEMETTI_DEFINITIONS: dict[str, str] = {
 }
 
 
+SPACING_SOURCES: tuple[str, ...] = ("file", "dataset", "user", "calibrated", "assumed")
+
+
+@dataclass(frozen=True)
+class Spacing:
+    """Pixel spacing in mm per pixel with its provenance; resolved once per screening by
+    :func:`dentalosteo_gui.core.screening.spacing.resolve_spacing`.
+
+    ``source``: ``file`` (the radiograph states it; ``detail`` names the DICOM attribute),
+    ``dataset`` (a dataset ``labels.csv`` beside the image), ``user`` (an explicit override:
+    ``--pixel-spacing`` or the GUI's spacing box), ``calibrated`` (a calibration), or
+    ``assumed`` (the configured default: MCW in mm is then approximate).
+    """
+
+    mm_per_px: float
+    source: str
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if self.source not in SPACING_SOURCES:
+            raise ValueError(f"spacing source must be one of {SPACING_SOURCES}, not {self.source!r}")
+        if not (self.mm_per_px > 0 and self.mm_per_px < float("inf")):
+            raise ValueError(f"spacing must be a positive finite number of mm/px, not {self.mm_per_px!r}")
+
+    @property
+    def assumed(self) -> bool:
+        return self.source == "assumed"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented JSON shape: ``{mm_per_px, source, assumed}`` (+ ``detail`` when set)."""
+        d: dict[str, Any] = {"mm_per_px": float(self.mm_per_px), "source": self.source,
+                             "assumed": self.assumed}
+        if self.detail:
+            d["detail"] = self.detail
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Spacing:
+        """From a ``screen --json`` result: its ``spacing`` object, or (older files) the flat
+        ``pixel_spacing_mm`` and ``mcw_mm.assumed_spacing``."""
+        sp = d.get("spacing")
+        if isinstance(sp, dict) and sp.get("source") in SPACING_SOURCES:
+            return cls(float(sp["mm_per_px"]), str(sp["source"]), str(sp.get("detail") or ""))
+        mm = float(d.get("pixel_spacing_mm") or 0.0) or 0.1
+        assumed = bool((d.get("mcw_mm") or {}).get("assumed_spacing", mm <= 0))
+        return cls(mm, "assumed" if assumed else "file", "source not recorded (older result file)")
+
+    def describe(self) -> str:
+        """One line for people: ``0.210 mm/pixel (file: PixelSpacing)``."""
+        where = self.source + (f": {self.detail}" if self.detail else "")
+        text = f"{self.mm_per_px:.3f} mm/pixel ({where})"
+        return text + ", MCW in mm approximate" if self.assumed else text
+
+
 @dataclass
 class PatientInfo:
     """Patient/study metadata from DICOM or entered by the user. Never logged.
@@ -91,6 +145,14 @@ class Radiograph:
     @property
     def height(self) -> int:
         return int(self.pixels.shape[0])
+
+    @property
+    def file_spacing(self) -> Spacing | None:
+        """What the file itself states (``pixel_spacing_mm`` with the attribute it came from)."""
+        if self.pixel_spacing_mm is None or not self.pixel_spacing_mm > 0:
+            return None
+        detail = "" if self.pixel_spacing_source in ("", "none", "given") else self.pixel_spacing_source
+        return Spacing(float(self.pixel_spacing_mm), "file", detail)
 
     @property
     def width(self) -> int:
@@ -182,8 +244,15 @@ class CortexMeasurement:
     left: CortexSide
     klemetti_rule: str | None
     evidence: dict[str, Any]
-    pixel_spacing_mm: float
-    assumed_spacing: bool
+    spacing: Spacing
+
+    @property
+    def pixel_spacing_mm(self) -> float:
+        return self.spacing.mm_per_px
+
+    @property
+    def assumed_spacing(self) -> bool:
+        return self.spacing.assumed
 
 
 @dataclass
@@ -201,7 +270,7 @@ class ScreeningResult:
 
     path: str
     risk: float | None
-    band: str | None  # low | intermediate | high
+    risk_level: str | None  # low | intermediate | high (JSON/CSV key "band")
     operating_point: dict[str, Any]
     klemetti_class: str | None
     klemetti_probabilities: dict[str, float] | None
@@ -210,8 +279,7 @@ class ScreeningResult:
     klemetti_evidence: dict[str, Any]
     mcw_left_mm: float | None
     mcw_right_mm: float | None
-    assumed_spacing: bool
-    pixel_spacing_mm: float
+    spacing: Spacing
     assessable: bool
     warnings: list[str]
     roi: RoiBox | None
@@ -226,11 +294,19 @@ class ScreeningResult:
     heatmap: np.ndarray | None = None  # float32 [0,1], image-sized, zero outside ROI
     mode: str = "roi"  # roi | landmarks
 
+    @property
+    def pixel_spacing_mm(self) -> float:
+        return self.spacing.mm_per_px
+
+    @property
+    def assumed_spacing(self) -> bool:
+        return self.spacing.assumed
+
     def as_json_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "risk": self.risk,
-            "band": self.band,
+            "band": self.risk_level,
             "operating_point": self.operating_point,
             "klemetti": {
                 "class": self.klemetti_class,
@@ -245,6 +321,7 @@ class ScreeningResult:
                 "assumed_spacing": self.assumed_spacing,
             },
             "pixel_spacing_mm": self.pixel_spacing_mm,
+            "spacing": self.spacing.as_dict(),
             "assessable": self.assessable,
             "warnings": list(self.warnings),
             "roi": self.roi.as_dict() if self.roi else None,

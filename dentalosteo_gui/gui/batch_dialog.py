@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from dentalosteo_gui.core.batch import (
+from ..core.screening.batch import (
     CSV_FIELDS,
     BatchItem,
     case_label,
@@ -25,19 +25,18 @@ from dentalosteo_gui.core.batch import (
     format_eta,
     iter_batch,
 )
-from dentalosteo_gui.core.types import Radiograph, ScreeningResult
-
+from ..core.types import Radiograph, ScreeningResult, Spacing
 from . import theme
 from .workers import Worker, WorkerPool
 
 log = logging.getLogger(__name__)
 
-ScreenFn = Callable[[Radiograph, "float | None"], ScreeningResult]
+ScreenFn = Callable[[Radiograph, "Spacing | float | None"], ScreeningResult]
 
 COLUMNS = ["File", "Risk", "Band", "Klemetti (model / rule)", "MCW R mm", "MCW L mm", "Assessable", "Error"]
 
 
-def run_batch_job(screen: ScreenFn, files: list[Path], spacing: dict[str, float],
+def run_batch_job(screen: ScreenFn, files: list[Path], spacing: dict[str, Spacing],
                   cancel: threading.Event) -> Iterator[BatchItem]:
     """Generator job for the worker: one :class:`BatchItem` per file; stops on ``cancel``."""
     yield from iter_batch(screen, files, spacing, workers=1, cancel=cancel)

@@ -18,9 +18,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from dentalosteo_gui.core.heatmap import colormap_lut
-from dentalosteo_gui.core.types import LANDMARK_NAMES, Landmarks, RoiBox, ScreeningResult
-
+from ..core.imaging.heatmap import colormap_lut
+from ..core.types import LANDMARK_NAMES, Landmarks, RoiBox, ScreeningResult
 from . import theme
 from .session import Session
 

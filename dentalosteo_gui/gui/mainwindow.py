@@ -20,14 +20,13 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from dentalosteo_gui import __version__
-from dentalosteo_gui.core import paths
-from dentalosteo_gui.core.errors import DentalOsteoError
-from dentalosteo_gui.core.imageio import load_radiograph
-from dentalosteo_gui.core.logsetup import configure_logging
-from dentalosteo_gui.core.settings import Settings, load_settings, save_settings
-from dentalosteo_gui.core.types import Landmarks, Radiograph, RoiBox, ScreeningResult
-
+from .. import __version__
+from ..core.errors import DentalOsteoError
+from ..core.imaging.imageio import load_radiograph
+from ..core.system import paths
+from ..core.system.logsetup import configure_logging
+from ..core.system.settings import Settings, load_settings, save_settings
+from ..core.types import Landmarks, Radiograph, RoiBox, ScreeningResult
 from . import theme
 from .canvas import LEVEL_PRESETS, Canvas, warm_colormap
 from .results_panel import ResultsPanel
@@ -68,7 +67,8 @@ EngineFactory = Callable[[Settings], Any]
 def default_engine_factory(settings: Settings) -> Any:
     """Build (and warm) the real engine. Runs on a worker thread: imports TensorFlow lazily."""
     import dentalosteo_gui.core.anatomy  # noqa: F401 - pay its import (scipy, OpenCV) here, not on the first drop
-    from dentalosteo_gui.services import make_engine
+
+    from ..services import make_engine
 
     engine = make_engine(settings=settings)
     t0 = time.perf_counter()
@@ -82,7 +82,7 @@ def load_job(path: str) -> tuple[Radiograph, str]:
     rad = load_radiograph(path)
     sha = ""
     try:
-        from dentalosteo_gui.core.history import file_sha256
+        from ..core.records.history import file_sha256
 
         sha = file_sha256(Path(path))
     except ImportError:
@@ -107,20 +107,20 @@ def screen_job(engine: Any, rad: Radiograph, generation: int, roi: RoiBox | None
 
 def normals_job(rad: Radiograph, res: ScreeningResult) -> tuple[ScreeningResult, list]:
     """Worker job: the MCW measurement normals of ``res`` (re-measured from its own border)."""
-    from dentalosteo_gui.core.anatomy import measure_cortex
-    from dentalosteo_gui.core.types import RoiProposal
+    from ..core.anatomy import measure_cortex
+    from ..core.types import RoiProposal
 
     if res.roi is None or not (res.border_right or res.border_left):
         return res, []
     proposal = RoiProposal(res.roi, list(res.border_right), list(res.border_left), float(res.roi_confidence or 0.0))
-    cm = measure_cortex(rad, proposal, pixel_spacing_mm=res.pixel_spacing_mm)
+    cm = measure_cortex(rad, proposal, res.spacing)
     return res, list(cm.right.normals) + list(cm.left.normals)
 
 
 def export_job(result: ScreeningResult, rad: Radiograph, out: Path, settings: Settings,
                anonymize: bool, card: dict | None) -> Path:
     """Worker job: write the PDF report (core.report)."""
-    from dentalosteo_gui.core.report import write_report
+    from ..core.records.report import write_report
 
     return write_report(result, rad, out, settings=settings, anonymize=anonymize, model_card=card)
 
@@ -370,7 +370,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Say so once, then carry on rule-based (MCW, Klemetti rule) without a risk score."""
         if self._closing:
             return
-        from dentalosteo_gui.core.engine import Engine, EngineOptions
+        from ..core.screening.engine import Engine, EngineOptions
 
         s = self.session.settings
         self.engine = Engine(None, None, EngineOptions(
@@ -636,7 +636,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _history_store(self) -> Any | None:
         if self._history is None:
             try:
-                from dentalosteo_gui.core.history import History
+                from ..core.records.history import History
 
                 self._history = History()
             except ImportError:
@@ -698,7 +698,7 @@ class MainWindow(QtWidgets.QMainWindow):
         try:
             import importlib
 
-            importlib.import_module("dentalosteo_gui.core.report")
+            importlib.import_module("dentalosteo_gui.core.records.report")
         except ImportError:
             self.show_error("Export PDF", "The PDF report module is not installed in this build.")
             return None

@@ -13,13 +13,12 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from dentalosteo_gui.core.types import (
+from ..core.types import (
     KLEMETTI_CLASSES,
     KLEMETTI_DEFINITIONS,
     LANDMARK_NAMES,
     ScreeningResult,
 )
-
 from . import theme
 from .canvas import ColorBar, short_name
 from .session import Session
@@ -344,7 +343,7 @@ class ResultsPanel(QtWidgets.QScrollArea):
             no_model = res.model is None and s.engine_state != "error"
             self._chip("NO MODEL INSTALLED" if no_model else "NO RISK SCORE", "none")
         else:
-            self._chip(theme.BAND_LABELS.get(res.band or "", (res.band or "").upper()), res.band or "none")
+            self._chip(theme.BAND_LABELS.get(res.risk_level or "", (res.risk_level or "").upper()), res.risk_level or "none")
         if res.risk is None and res.model is None and s.mode == "roi" and s.engine_state != "error":
             state.append("No model installed: the risk score is not computed; the rule-based "
                          "Klemetti hint and MCW below still apply.")
@@ -490,7 +489,7 @@ def landmark_patches(pixels: np.ndarray, landmarks: dict[str, tuple[float, float
     """The patches the landmark model sees (core anatomy.extract_patches) by landmark name."""
     extract: Any = None
     try:
-        from dentalosteo_gui.core.anatomy import extract_patches as extract
+        from ..core.anatomy import extract_patches as extract
     except ImportError:
         pass
     names = [n for n in LANDMARK_NAMES if n in landmarks]

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dentalosteo_gui.core.settings import Settings
-from dentalosteo_gui.core.types import Landmarks, Radiograph, RoiBox, ScreeningResult
+from ..core.system.settings import Settings
+from ..core.types import Landmarks, Radiograph, RoiBox, ScreeningResult
 
 log = logging.getLogger(__name__)
 

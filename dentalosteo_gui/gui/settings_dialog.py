@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PySide6 import QtWidgets
 
-from dentalosteo_gui.core.errors import ConfigError
-from dentalosteo_gui.core.settings import Settings, save_settings
+from ..core.errors import ConfigError
+from ..core.system.settings import Settings, save_settings
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import logging
 
 from PySide6 import QtGui, QtWidgets
 
-from dentalosteo_gui.core import paths
+from ..core.system import paths
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from dentalosteo_gui.core.types import Radiograph
-
+from ..core.types import Radiograph
 from . import theme
 from .session import Session
 

@@ -1,6 +1,8 @@
 """The model backend the screening engine calls: a model pack + device + Grad-CAM.
 
-Implements :class:`dentalosteo_gui.core.engine.ModelBackend`. TensorFlow is imported lazily.
+Implements the protocol of its pack's input kind (``core.screening.model_api``: ``RoiBoxModel``,
+``CortexStripModel`` or ``LandmarkModel``), declared as ``input_kind`` from the card when the
+backend is built. TensorFlow is imported lazily.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ModelError
-from ..core.heatmap import resize_map
-from ..core.types import Landmarks, ModelInfo, RoiBox
+from ..core.imaging.heatmap import resize_map
+from ..core.screening.model_api import CARD_MODE_TO_INPUT_KIND, InputKind, ModelPrediction
+from ..core.types import Landmarks, ModelInfo, RoiBox, RoiProposal
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,13 @@ def _stage_ms(t0: float, t1: float, t2: float, t3: float, gradcam: str | None) -
             "postprocess": (t3 - t2) * 1000.0}
 
 
+def _prediction(d: dict[str, Any]) -> ModelPrediction:
+    """The pack's output mapping as the typed contract."""
+    raw = d.get("risk_raw")
+    return ModelPrediction(risk=float(d["risk"]), klemetti=d.get("klemetti"),
+                           risk_raw=None if raw is None else float(raw), attention=d.get("attention"))
+
+
 class KerasBackend:
     """Loads a pack once, warms it, and serves predictions + Grad-CAM maps."""
 
@@ -37,7 +47,9 @@ class KerasBackend:
         self.device = select_device(device)
         self.pack = load_pack(pack_dir)
         self.card: dict[str, Any] = self.pack.card
-        self.mode: str = self.pack.mode
+        if self.pack.mode not in CARD_MODE_TO_INPUT_KIND:
+            raise ModelError(f"model pack {self.pack.path}: unknown input mode {self.pack.mode!r} in card.json")
+        self.input_kind: InputKind = CARD_MODE_TO_INPUT_KIND[self.pack.mode]
         self.info = ModelInfo(
             name=str(self.card.get("name", "model")),
             version=str(self.card.get("version", "")),
@@ -64,8 +76,11 @@ class KerasBackend:
             self._cam = FastGradCam(self.pack.keras_model(), layer)
         return self._cam
 
-    def _from_outputs(self, outs: list[np.ndarray]) -> dict[str, Any]:
+    def _from_outputs(self, outs: list[np.ndarray]) -> ModelPrediction:
         """Model outputs -> calibrated risk + Klemetti probabilities, as the card says."""
+        return _prediction(self._outputs_dict(outs))
+
+    def _outputs_dict(self, outs: list[np.ndarray]) -> dict[str, Any]:
         if hasattr(self.pack, "predict_from_outputs"):
             return dict(self.pack.predict_from_outputs(outs))
         model = self.pack.keras_model()
@@ -89,7 +104,7 @@ class KerasBackend:
         if self._warm:
             return 0.0
         t0 = time.perf_counter()
-        if self.mode in ("roi", "band"):
+        if self.input_kind in ("roi_box", "cortex_strip"):
             h = int(self.card["input"]["height"])
             w = int(self.card["input"]["width"])
             c = int(self.card["input"].get("channels", 1))
@@ -120,64 +135,58 @@ class KerasBackend:
                 return {str(k): np.asarray(v) for k, v in outs.items()}, None  # type: ignore[return-value]
             return [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])], None
 
-    def predict_roi(self, pixels: np.ndarray, box: RoiBox, gradcam: str | None = "gradcam") -> dict[str, Any]:
-        """Risk, Klemetti probabilities and (optionally) the Grad-CAM map on the ROI.
-
-        Returns dict with keys risk, risk_raw, klemetti, map (box.h x box.w in model units,
-        unnormalised, or None), timings_ms.
-        """
+    def predict_roi(self, pixels: np.ndarray, box: RoiBox, gradcam: str | None = "gradcam") -> ModelPrediction:
+        """Risk, Klemetti probabilities and (optionally) the Grad-CAM map on the ROI
+        (``map_roi``: box.h x box.w in model units, unnormalised)."""
         t0 = time.perf_counter()
         x = self.pack.prepare_roi(pixels, box)
         t1 = time.perf_counter()
         outs, raw = self._infer(x, gradcam)
         t2 = time.perf_counter()
-        pred = dict(self._from_outputs(outs))
-        pred["map"] = resize_map(raw, (box.h, box.w)) if raw is not None else None
-        pred["timings_ms"] = _stage_ms(t0, t1, t2, time.perf_counter(), gradcam)
+        pred = self._from_outputs(outs)
+        pred.map_roi = resize_map(raw, (box.h, box.w)) if raw is not None else None
+        pred.timings_ms = _stage_ms(t0, t1, t2, time.perf_counter(), gradcam)
         return pred
 
     # ------------------------------------------------------------------ cortex-band mode
-    def predict_band(self, pixels: np.ndarray, proposal: Any, pixel_spacing_mm: float,
-                     gradcam: str | None = "gradcam") -> dict[str, Any]:
-        """Risk and Klemetti probabilities from the straightened cortex band of ``proposal``'s
-        traced border; ``map_image`` is the Grad-CAM map put back into image pixels ([0, 1],
-        zero outside the band and the box) and ``band_map`` the map on the strip."""
+    def predict_strip(self, pixels: np.ndarray, proposal: RoiProposal, mm_per_px: float,
+                      gradcam: str | None = "gradcam") -> ModelPrediction:
+        """Risk and Klemetti probabilities from the straightened cortex strip along
+        ``proposal``'s traced border; ``map_image`` is the Grad-CAM map put back into image
+        pixels ([0, 1], zero outside the strip and the box), ``strip_map`` the map on the strip."""
         from ..core.anatomy.band import band_to_image
-        from ..core.heatmap import normalise_map
+        from ..core.imaging.heatmap import normalise_map
 
         t0 = time.perf_counter()
-        x, band = self.pack.prepare_band(pixels, proposal, pixel_spacing_mm)
+        x, band = self.pack.prepare_band(pixels, proposal, mm_per_px)
         t1 = time.perf_counter()
         outs, raw = self._infer(x, gradcam)
         t2 = time.perf_counter()
-        pred = dict(self._from_outputs(outs))
-        pred["map"] = None
-        pred["map_image"] = None
+        pred = self._from_outputs(outs)
         if raw is not None:
             strip_map = normalise_map(resize_map(raw, band.strip.shape))
-            pred["band_map"] = strip_map
-            pred["map_image"] = band_to_image(strip_map, band.map_x, band.map_y,
-                                              np.asarray(pixels).shape[:2], proposal.box)
-        pred["timings_ms"] = _stage_ms(t0, t1, t2, time.perf_counter(), gradcam)
+            pred.strip_map = strip_map
+            pred.map_image = band_to_image(strip_map, band.map_x, band.map_y,
+                                           np.asarray(pixels).shape[:2], proposal.box)
+        pred.timings_ms = _stage_ms(t0, t1, t2, time.perf_counter(), gradcam)
         return pred
 
     # ------------------------------------------------------------------ landmark mode
-    def predict_landmarks(self, pixels: np.ndarray, landmarks: Landmarks, pixel_spacing_mm: float | None) -> dict[str, Any]:
+    def predict_landmarks(self, pixels: np.ndarray, landmarks: Landmarks, mm_per_px: float) -> ModelPrediction:
         t0 = time.perf_counter()
-        x = self.pack.prepare_landmarks(pixels, landmarks, pixel_spacing_mm)
+        x = self.pack.prepare_landmarks(pixels, landmarks, mm_per_px)
         t1 = time.perf_counter()
         with self._tf_device():
-            pred = dict(self.pack.predict(x))
+            pred = _prediction(dict(self.pack.predict(x)))
         t2 = time.perf_counter()
-        pred["patch_maps"] = None
         layer = self.card.get("gradcam_layer")
         if layer:
             try:
-                pred["patch_maps"] = self._patch_maps(x, layer)
+                pred.patch_maps = self._patch_maps(x, layer)
             except Exception as exc:  # noqa: BLE001 - maps are an extra; never fail the screening
                 log.warning("landmark Grad-CAM failed: %s", type(exc).__name__)
-        pred["timings_ms"] = {"preprocess": (t1 - t0) * 1000.0, "inference": (t2 - t1) * 1000.0,
-                              "gradcam": (time.perf_counter() - t2) * 1000.0}
+        pred.timings_ms = {"preprocess": (t1 - t0) * 1000.0, "inference": (t2 - t1) * 1000.0,
+                           "gradcam": (time.perf_counter() - t2) * 1000.0}
         return pred
 
     def _patch_maps(self, x: Any, layer: str) -> dict[str, np.ndarray] | None:

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core import metrics as M
-from ..core import preprocess as pp
+from ..core.data import metrics as M
+from ..core.model_input import preprocess as pp
 from ..core.types import RoiBox
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,9 @@ DEFAULT_ARCH = "compact-band"
 def _encode_phantom(args: tuple[int, int]) -> dict[str, Any]:
     """Worker: draw phantom ``i`` of set ``seed`` and cache its model inputs."""
     seed, i = args
-    from ..core import phantoms
     from ..core.anatomy import propose_roi
-    from ..core.imageio import to_unit_float
+    from ..core.data import phantoms
+    from ..core.imaging.pixels import to_unit_float
     from ..core.types import Radiograph
     from .data import encode_image, klemetti_index
 
@@ -90,7 +90,7 @@ def generate_cached(n: int, seed: int, workers: int, work: Path, cache_file: str
     work.mkdir(parents=True, exist_ok=True)
     import hashlib
 
-    from ..core import phantoms
+    from ..core.data import phantoms
 
     gen = hashlib.sha256(Path(phantoms.__file__).read_bytes()).hexdigest()[:10]
     if cache_file:
@@ -123,16 +123,18 @@ def generate_cached(n: int, seed: int, workers: int, work: Path, cache_file: str
 def _measure_phantom(args: tuple[int, int]) -> float | None:
     """Worker: the anatomy module's mean MCW on phantom ``i`` (proposed ROI, as the app does)."""
     seed, i = args
-    from ..core import phantoms
     from ..core.anatomy import measure_cortex, propose_roi
-    from ..core.imageio import to_unit_float
+    from ..core.data import phantoms
+    from ..core.imaging.pixels import to_unit_float
+    from ..core.screening.spacing import resolve_spacing
+    from ..core.system.settings import DEFAULT_PIXEL_SPACING_MM
     from ..core.types import Radiograph
 
     case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i))
     px = to_unit_float(case.image, 16 if case.image.dtype == np.uint16 else 8)
     rad = Radiograph(pixels=px, pixel_spacing_mm=float(case.truth.pixel_spacing_mm))
     try:
-        m = measure_cortex(rad, propose_roi(rad))
+        m = measure_cortex(rad, propose_roi(rad), resolve_spacing(rad, None, DEFAULT_PIXEL_SPACING_MM))
     except Exception:  # noqa: BLE001 - an unmeasurable phantom counts as missing
         return None
     vals = [v for v in (m.right.mcw_mm, m.left.mcw_mm) if v is not None]
@@ -143,7 +145,8 @@ def measured_mcw_cached(seed: int, indices: np.ndarray, workers: int, work: Path
     """Measured mean MCW of the given phantoms (cached in ``work``)."""
     import hashlib
 
-    from ..core import anatomy, phantoms
+    from ..core import anatomy
+    from ..core.data import phantoms
 
     src = b"".join(p.read_bytes() for p in sorted(Path(anatomy.__file__).parent.glob("*.py")))
     anatomy_sha = hashlib.sha256(src).hexdigest()[:12]
@@ -332,14 +335,14 @@ def train_one(
         "outputs": card_outputs(klemetti, mode == "landmarks", use_mcw),
         "gradcam_layer": zoo.GRADCAM_LAYERS.get(arch),
         "training_data": {
-            "description": (f"{n_total} synthetic phantoms (dentalosteo_gui.core.phantoms, seed "
+            "description": (f"{n_total} synthetic phantoms (dentalosteo_gui.core.data.phantoms, seed "
                             f"{gen_seed}), {tr.size} for training, {va.size} validation, {te.size} "
                             "held-out test"),
             "source": "phantom", "n": int(n_total)},
         "training": {
-            "data": {"roi": f"{n_total} synthetic phantoms (dentalosteo_gui.core.phantoms, seed {gen_seed}); "
+            "data": {"roi": f"{n_total} synthetic phantoms (dentalosteo_gui.core.data.phantoms, seed {gen_seed}); "
                             "ground-truth ROI boxes",
-                     "band": f"{n_total} synthetic phantoms (dentalosteo_gui.core.phantoms, seed {gen_seed}); "
+                     "band": f"{n_total} synthetic phantoms (dentalosteo_gui.core.data.phantoms, seed {gen_seed}); "
                              "cortex band along the border traced by core.anatomy on the proposed ROI "
                              "(as the app does)",
                      }.get(mode, f"{n_total} synthetic phantoms (seed {gen_seed}); ground-truth landmarks"),

@@ -26,7 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..core import preprocess as pp
+from ..core.model_input import preprocess as pp
 from ..core.types import KLEMETTI_CLASSES, RoiBox
 
 log = logging.getLogger(__name__)
@@ -338,7 +338,7 @@ def dataset_from_rows(
     ``exact_only`` keeps only the inference inputs (evaluation: no augmentation crops).
     """
     if load is None:
-        from ..core.imageio import load_radiograph
+        from ..core.imaging.imageio import load_radiograph
 
         def load(r: Any) -> np.ndarray:
             return load_radiograph(r.file).pixels

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import metrics as M
+from ..core.data import metrics as M
 from ..core.types import KLEMETTI_CLASSES
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,9 @@ def measured_mcw(rows: Sequence[Any]) -> list[float | None]:
     proposed ROI when the row has none); None where it cannot measure."""
     from ..core.anatomy import border_for_box, measure_cortex, propose_roi
     from ..core.errors import DentalOsteoError
-    from ..core.imageio import load_radiograph
+    from ..core.imaging.imageio import load_radiograph
+    from ..core.screening.spacing import dataset_record, resolve_spacing
+    from ..core.system.settings import DEFAULT_PIXEL_SPACING_MM
 
     out: list[float | None] = []
     for r in rows:
@@ -178,7 +180,8 @@ def measured_mcw(rows: Sequence[Any]) -> list[float | None]:
             rad = load_radiograph(r.file)
             auto = propose_roi(rad)
             prop = border_for_box(rad, r.roi, auto) if getattr(r, "roi", None) else auto
-            m = measure_cortex(rad, prop, getattr(r, "pixel_spacing_mm", None))
+            m = measure_cortex(rad, prop, resolve_spacing(rad, dataset_record(getattr(r, "pixel_spacing_mm", None)),
+                                                          DEFAULT_PIXEL_SPACING_MM))
             vals = [v for v in (m.right.mcw_mm, m.left.mcw_mm) if v is not None]
             out.append(float(np.mean(vals)) if vals else None)
         except (DentalOsteoError, ValueError) as exc:
@@ -201,9 +204,9 @@ def evaluate_pack_on_folder(
     With ``protocol``, also per fold on that protocol's test parts (same seed as training).
     The decision threshold is the pack's ``operating_point`` (chosen on its validation data).
     """
-    from ..core.dataset import read_dataset
+    from ..core.data.dataset import read_dataset
+    from ..core.data.protocols import make_splits
     from ..core.errors import ConfigError, DatasetError
-    from ..core.protocols import make_splits
     from .data import dataset_from_rows
     from .packs import load_pack
 

@@ -1,7 +1,7 @@
 """Grad-CAM for the risk output: a fast compiled GradientTape path and the tf-keras-vis reference.
 
 Both return the RAW map at the model's input resolution (before normalisation); resizing,
-normalising and blending are the pure functions in :mod:`dentalosteo_gui.core.heatmap`.
+normalising and blending are the pure functions in :mod:`dentalosteo_gui.core.imaging.heatmap`.
 TensorFlow is imported inside functions only.
 """
 
@@ -77,7 +77,7 @@ class FastGradCam:
 
     def input_resolution_map(self, x: Any, plus: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
         """Maps upsampled to the input's (H, W) with scipy zoom(order=1), like tf-keras-vis."""
-        from ..core.heatmap import resize_map
+        from ..core.imaging.heatmap import resize_map
 
         cam, outs = self(x, plus=plus)
         h, w = int(x.shape[1]), int(x.shape[2])

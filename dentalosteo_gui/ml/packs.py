@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core import paths
-from ..core import preprocess as pp
 from ..core.errors import ModelError
+from ..core.model_input import preprocess as pp
+from ..core.system import paths
 from ..core.types import KLEMETTI_CLASSES, RoiBox
 
 log = logging.getLogger(__name__)
@@ -299,12 +299,12 @@ def save_pack(model: Any, card: dict[str, Any], out_dir: Path | str) -> Path:
     return out
 
 
-def risk_band(card: Mapping[str, Any], risk: float) -> str:
+def classify_risk_level(card: Mapping[str, Any], risk: float) -> str:
     """``low`` (risk < low_max), ``high`` (risk >= high_min) or ``intermediate``.
 
-    One rule for the whole product: the engine's (``core.engine.risk_band``).
+    One rule for the whole product: the engine's (``core.engine.classify_risk_level``).
     """
-    from ..core.engine import risk_band as _band
+    from ..core.screening.engine import classify_risk_level as _band
 
     return _band(dict(card), risk)
 

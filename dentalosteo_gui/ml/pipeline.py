@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from ..core import metrics as M
-from ..core import preprocess as pp
-from ..core.dataset import read_dataset
+from ..core.data import metrics as M
+from ..core.data.dataset import read_dataset
+from ..core.data.protocols import PROTOCOLS, make_splits
 from ..core.errors import ConfigError, DatasetError
-from ..core.protocols import PROTOCOLS, make_splits
+from ..core.model_input import preprocess as pp
 from . import zoo
 from .calibration import fit_temperature
 from .data import dataset_from_rows

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import metrics as M
+from ..core.data import metrics as M
 from ..core.errors import DentalOsteoError
 from .data import ArrayDataset, AugmentConfig
 

@@ -7,7 +7,7 @@ group weights s1..s4). Backbones from ``keras.applications`` are inlined (built 
 input tensor) so their layers, e.g. ``block5_conv3``, are directly reachable for Grad-CAM.
 
 ImageNet weights are never downloaded: ``weights="imagenet"`` uses the file in the Keras
-cache (:func:`dentalosteo_gui.core.paths.keras_cache_dir`) and fails at once with a
+cache (:func:`dentalosteo_gui.core.system.paths.keras_cache_dir`) and fails at once with a
 :class:`ModelError` naming the file when it is not there.
 """
 
@@ -18,8 +18,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..core import paths
 from ..core.errors import ConfigError, ModelError
+from ..core.system import paths
 
 log = logging.getLogger(__name__)
 

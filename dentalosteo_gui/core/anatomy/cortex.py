@@ -23,20 +23,19 @@ accuracy, seeds 0-299). The indices on real radiographs are not validated (no la
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from dentalosteo_gui.core.settings import DEFAULT_PIXEL_SPACING_MM
-from dentalosteo_gui.core.types import (
+from ..types import (
     KLEMETTI_DEFINITIONS,
     CortexMeasurement,
     CortexSide,
     Radiograph,
     RoiProposal,
+    Spacing,
 )
 
 log = logging.getLogger(__name__)
@@ -377,28 +376,18 @@ def klemetti_rule(
     }
 
 
-def measure_cortex(
-    rad: Radiograph,
-    proposal: RoiProposal,
-    pixel_spacing_mm: float | None = None,
-    default_spacing_mm: float = DEFAULT_PIXEL_SPACING_MM,
-) -> CortexMeasurement:
+def measure_cortex(rad: Radiograph, proposal: RoiProposal, spacing: Spacing) -> CortexMeasurement:
     """Measure the inferior cortex per side below the mental-foramen region.
 
-    Spacing precedence: the explicit argument, then ``rad.pixel_spacing_mm``, else
-    ``default_spacing_mm`` flagged ``assumed_spacing=True``.
+    ``spacing`` is required (resolved once, with its provenance, by
+    ``core.screening.spacing.resolve_spacing``); this function holds no default of its own.
     """
-    if pixel_spacing_mm is not None and pixel_spacing_mm > 0:
-        spacing, assumed = float(pixel_spacing_mm), False
-    elif rad.pixel_spacing_mm is not None and rad.pixel_spacing_mm > 0:
-        spacing, assumed = float(rad.pixel_spacing_mm), False
-    else:
-        spacing, assumed = float(default_spacing_mm), True
+    mm = float(spacing.mm_per_px)
     pix = np.ascontiguousarray(rad.pixels, dtype=np.float32)
     right_pts, left_pts, mid = _side_points(proposal)
     w = rad.width
-    right, ev_r = _measure_side(pix, right_pts, mid, w, -1, spacing)
-    left, ev_l = _measure_side(pix, left_pts, mid, w, +1, spacing)
+    right, ev_r = _measure_side(pix, right_pts, mid, w, -1, mm)
+    left, ev_l = _measure_side(pix, left_pts, mid, w, +1, mm)
     # grade a side only when its endosteal margin is distinct: the cortex stands out from the
     # trabecular bone and its own texture noise is small against that contrast
     distinct = [
@@ -423,12 +412,7 @@ def measure_cortex(
             "porosity": None if left.porosity is None else round(left.porosity, 4),
             **ev_l,
         },
-        "pixel_spacing_mm": spacing,
-        "assumed_spacing": assumed,
+        "pixel_spacing_mm": mm,
+        "assumed_spacing": spacing.assumed,
     }
-    if not math.isfinite(spacing):  # pragma: no cover - guarded above
-        raise ValueError("spacing")
-    return CortexMeasurement(
-        right=right, left=left, klemetti_rule=cls, evidence=evidence, pixel_spacing_mm=spacing,
-        assumed_spacing=assumed,
-    )
+    return CortexMeasurement(right=right, left=left, klemetti_rule=cls, evidence=evidence, spacing=spacing)

@@ -1,5 +1,6 @@
 """Eight trabecular landmarks (condyle, gonial angle, premolar region, maxillary tuberosity per
-side) placed on the traced anatomy, and the 100 x 100 px patch extraction around them.
+side) placed on the traced anatomy, and the 10 mm (100 x 100 px) patches around them: the one
+patch extractor of the product (the landmark model's input and the GUI's preview).
 
 - Gonial angle: the posterior border of the ramus is traced per row (the strongest outward
   edge, dynamic programming for a smooth path) and a line is fitted to it; a second line is
@@ -21,12 +22,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
 
-from dentalosteo_gui.core.types import LANDMARK_NAMES, Landmarks, Radiograph, RoiProposal
-
+from ..imaging.sampling import as_gray, crop_padded, resize_area, spacing_or_default
+from ..types import LANDMARK_NAMES, Radiograph, RoiProposal
 from .roi import _dp_path, border_arrays, propose_roi
 
 log = logging.getLogger(__name__)
@@ -175,39 +177,38 @@ def propose_landmarks(rad: Radiograph, proposal: RoiProposal | None = None) -> d
     return {name: out[name] for name in LANDMARK_NAMES}
 
 
+def landmark_patch_px(pixel_spacing_mm: float | None, patch_mm: float) -> float:
+    """Side of a landmark patch in image pixels (unknown spacing: 0.1 mm/px), at least 4."""
+    return max(4.0, patch_mm / spacing_or_default(pixel_spacing_mm))
+
+
 def extract_patches(
     pixels: np.ndarray,
-    landmarks: Landmarks,
+    landmarks: Mapping[str, Sequence[float]],
     pixel_spacing_mm: float | None,
     out_size: int = 64,
     patch_mm: float = 10.0,
 ) -> np.ndarray:
-    """Square patches around the eight landmarks, resized to ``out_size``.
+    """The eight landmark patches, exactly as the landmark model sees them before normalising.
 
-    The patch side is ``patch_mm`` (10 mm = 100 x 100 px at the published ~0.1 mm/px scale);
-    unknown spacing assumes 0.1 mm/px. Parts outside the image are zero. Returns float32
-    (8, out_size, out_size) in LANDMARK_NAMES order.
+    A square of ``patch_mm`` (10 mm = 100 x 100 px at the published ~0.1 mm/px scale; unknown
+    spacing assumes 0.1 mm/px) centred on each landmark, in LANDMARK_NAMES order; parts
+    outside the image repeat the edge pixels; resized to ``out_size`` (INTER_AREA when
+    shrinking). Returns float32 (8, out_size, out_size) in the image's intensity units.
+    Raises KeyError for a missing landmark and ValueError for a non-finite one.
+    ``core.model_input.landmarks`` builds the model input from these.
     """
-    spacing = pixel_spacing_mm if pixel_spacing_mm and pixel_spacing_mm > 0 else 0.1
-    side = max(2, int(round(patch_mm / spacing)))
-    img = np.asarray(pixels, dtype=np.float32)
-    if img.ndim != 2:
-        raise ValueError("extract_patches expects a 2-D grayscale array")
-    h, w = img.shape
-    out = np.zeros((len(LANDMARK_NAMES), out_size, out_size), dtype=np.float32)
+    img = as_gray(pixels)
+    side = landmark_patch_px(pixel_spacing_mm, patch_mm)
+    n = int(round(side))
+    out = np.empty((len(LANDMARK_NAMES), out_size, out_size), dtype=np.float32)
     for i, name in enumerate(LANDMARK_NAMES):
         if name not in landmarks:
-            continue
-        cx, cy = landmarks[name]
+            raise KeyError(f"landmark {name!r} missing")
+        cx, cy = float(landmarks[name][0]), float(landmarks[name][1])
         if not (math.isfinite(cx) and math.isfinite(cy)):
-            continue
-        x0 = int(round(cx - side / 2))
-        y0 = int(round(cy - side / 2))
-        patch = np.zeros((side, side), dtype=np.float32)
-        sx0, sy0 = max(0, x0), max(0, y0)
-        sx1, sy1 = min(w, x0 + side), min(h, y0 + side)
-        if sx1 > sx0 and sy1 > sy0:
-            patch[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = img[sy0:sy1, sx0:sx1]
-        interp = cv2.INTER_AREA if side > out_size else cv2.INTER_LINEAR
-        out[i] = cv2.resize(patch, (out_size, out_size), interpolation=interp)
+            raise ValueError(f"landmark {name!r} is not a finite point")
+        x0 = int(round(cx - side / 2.0))
+        y0 = int(round(cy - side / 2.0))
+        out[i] = resize_area(crop_padded(img, x0, y0, x0 + n, y0 + n), out_size, out_size)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dentalosteo_gui.core.types import CortexMeasurement, Landmarks, Radiograph, RoiProposal
+from ..types import CortexMeasurement, Landmarks, Radiograph, RoiProposal
 
 # RGB colours
 BOX = (0, 220, 0)

@@ -6,8 +6,7 @@ import logging
 
 import numpy as np
 
-from dentalosteo_gui.core.types import Radiograph, RoiProposal
-
+from ..types import Radiograph, RoiProposal
 from .roi import propose_roi
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dentalosteo_gui.core.errors import AnatomyError
-from dentalosteo_gui.core.types import Polyline, Radiograph, RoiBox, RoiProposal
+from ..errors import AnatomyError
+from ..types import Polyline, Radiograph, RoiBox, RoiProposal
 
 log = logging.getLogger(__name__)
 

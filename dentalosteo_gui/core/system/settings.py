@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from . import paths
-from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import DatasetError
-from .types import KLEMETTI_CLASSES, LANDMARK_NAMES, RoiBox
+from ..errors import DatasetError
+from ..types import KLEMETTI_CLASSES, LANDMARK_NAMES, RoiBox
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from . import paths
-from .atomic import atomic_write_text
+from ... import __version__
+from ..errors import DentalOsteoError
+from ..system import paths
+from ..system.atomic import atomic_write_text
+from ..types import Radiograph, ScreeningResult
 from .audit import AuditError, AuditLog, connect, utc_now
 from .deidentify import local_salt, pseudonym
-from .errors import DentalOsteoError
-from .types import Radiograph, ScreeningResult
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class History:
             "roi": _j(result.roi.as_dict() if result.roi else None),
             "landmarks": _j(rj.get("landmarks")),
             "risk": _num(result.risk),
-            "band": result.band,
+            "band": result.risk_level,
             "operating_point": _j(op),
             "klemetti_class": result.klemetti_class,
             "klemetti_probabilities": _j(result.klemetti_probabilities),
@@ -277,7 +277,7 @@ class History:
             sid = int(cur.lastrowid or 0)
             self.audit.append_in_transaction("screening", {
                 "screening_id": sid, "file_sha256": file_sha256, "patient_id": pid,
-                "pseudonymised": pseudo, "risk": row["risk"], "band": result.band,
+                "pseudonymised": pseudo, "risk": row["risk"], "band": result.risk_level,
                 "klemetti_class": result.klemetti_class, "assessable": bool(result.assessable),
                 "model_sha256": row["model_sha256"], "app_version": __version__,
             })

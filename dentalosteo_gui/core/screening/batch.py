@@ -18,16 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DentalOsteoError
-from .imageio import SUPPORTED_EXTENSIONS, load_radiograph
-from .types import Radiograph, ScreeningResult
+from ..errors import DentalOsteoError
+from ..imaging.imageio import SUPPORTED_EXTENSIONS, load_radiograph
+from ..types import Radiograph, ScreeningResult, Spacing
+from .spacing import dataset_record
 
 log = logging.getLogger(__name__)
 
 CSV_FIELDS = [
     "file", "risk", "band", "assessable", "klemetti_class", "klemetti_rule", "klemetti_agree",
     "klemetti_p_C1", "klemetti_p_C2", "klemetti_p_C3", "mcw_left_mm", "mcw_right_mm",
-    "assumed_spacing", "pixel_spacing_mm", "roi_x", "roi_y", "roi_w", "roi_h", "roi_confidence",
+    "assumed_spacing", "pixel_spacing_mm", "spacing_mm_per_px", "spacing_source", "spacing_assumed", "roi_x", "roi_y", "roi_w", "roi_h", "roi_confidence",
     "operating_point", "op_threshold", "op_sensitivity", "op_specificity", "mode",
     "model_name", "model_version", "model_sha256", "device", "time_total_ms", "warnings", "error",
 ]
@@ -60,19 +61,21 @@ def collect_files(items: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def dataset_spacing(items: Iterable[str | Path]) -> dict[str, float]:
-    """Per-file pixel spacing from a dataset ``labels.csv`` in any given folder."""
-    spacing: dict[str, float] = {}
+def dataset_spacing(items: Iterable[str | Path]) -> dict[str, Spacing]:
+    """Per-file pixel spacing (source ``dataset``) from a dataset ``labels.csv`` in any given
+    folder; ``resolve_spacing`` ranks it below what a file itself states."""
+    spacing: dict[str, Spacing] = {}
     for item in items:
         p = Path(item)
         if not (p.is_dir() and (p / "labels.csv").exists()):
             continue
         try:
-            from .dataset import read_dataset
+            from ..data.dataset import read_dataset
 
             for row in read_dataset(p):
-                if row.pixel_spacing_mm:
-                    spacing[str(Path(row.file).resolve())] = float(row.pixel_spacing_mm)
+                record = dataset_record(row.pixel_spacing_mm)
+                if record is not None:
+                    spacing[str(Path(row.file).resolve())] = record
         except DentalOsteoError as exc:
             log.warning("labels.csv ignored: %s", exc)
     return spacing
@@ -87,7 +90,7 @@ def case_label(path: Path, anonymize: bool) -> str:
     """
     if not anonymize:
         return str(path)
-    from .deidentify import local_salt, pseudonym
+    from ..records.deidentify import local_salt, pseudonym
 
     try:
         key = "file:" + _sha256_file(path)
@@ -117,12 +120,14 @@ def flatten(res: ScreeningResult | None, file_label: str, error: str = "") -> di
         return "" if v is None else round(float(v), nd)
 
     row.update({
-        "risk": r(res.risk), "band": res.band or "", "assessable": res.assessable,
+        "risk": r(res.risk), "band": res.risk_level or "", "assessable": res.assessable,
         "klemetti_class": res.klemetti_class or "", "klemetti_rule": res.klemetti_rule or "",
         "klemetti_agree": "" if res.klemetti_agree is None else res.klemetti_agree,
         "klemetti_p_C1": r(kp.get("C1")), "klemetti_p_C2": r(kp.get("C2")), "klemetti_p_C3": r(kp.get("C3")),
         "mcw_left_mm": r(res.mcw_left_mm, 3), "mcw_right_mm": r(res.mcw_right_mm, 3),
         "assumed_spacing": res.assumed_spacing, "pixel_spacing_mm": r(res.pixel_spacing_mm, 5),
+        "spacing_mm_per_px": r(res.spacing.mm_per_px, 5), "spacing_source": res.spacing.source,
+        "spacing_assumed": res.spacing.assumed,
         "roi_x": res.roi.x if res.roi else "", "roi_y": res.roi.y if res.roi else "",
         "roi_w": res.roi.w if res.roi else "", "roi_h": res.roi.h if res.roi else "",
         "roi_confidence": r(res.roi_confidence, 3),
@@ -163,8 +168,8 @@ def read_done(csv_path: Path) -> set[str]:
         return set()
 
 
-def iter_batch(screen: Callable[[Radiograph, float | None], ScreeningResult], files: list[Path],
-               spacing: dict[str, float] | None = None, workers: int = 1,
+def iter_batch(screen: Callable[[Radiograph, Spacing | None], ScreeningResult], files: list[Path],
+               spacing: dict[str, Spacing] | None = None, workers: int = 1,
                cancel: threading.Event | None = None, keep_radiographs: bool = False) -> Iterator[BatchItem]:
     """Screen ``files`` in order, yielding one :class:`BatchItem` per file.
 
@@ -242,12 +247,23 @@ def open_csv_appender(path: Path, resume: bool) -> tuple[Any, Any]:
         exists = _drop_torn_last_line(path)
     mode = "a" if (resume and exists) else "w"
     fh = open(path, mode, newline="", encoding="utf-8", errors=CSV_ERRORS)  # noqa: SIM115 - closed by caller
-    writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    # resuming a CSV written by an older version: keep its columns, so rows stay aligned
+    fields = _existing_header(path) if mode == "a" else None
+    writer = csv.DictWriter(fh, fieldnames=fields or CSV_FIELDS, extrasaction="ignore")
     if mode == "w":
         writer.writeheader()
         fh.flush()
         os.fsync(fh.fileno())
     return fh, writer
+
+
+def _existing_header(path: Path) -> list[str] | None:
+    try:
+        with open(path, newline="", encoding="utf-8", errors=CSV_ERRORS) as fh:
+            header = next(csv.reader(fh), None)
+    except (OSError, csv.Error):
+        return None
+    return header if header and "file" in header else None
 
 
 def _drop_torn_last_line(path: Path) -> bool:

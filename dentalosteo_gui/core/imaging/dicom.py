@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import RadiographError, UnsupportedFormatError
-from .imageio import check_size, minmax_unit, rgb_to_gray
-from .types import PatientInfo, Radiograph
+from ..errors import RadiographError, UnsupportedFormatError
+from ..types import PatientInfo, Radiograph
+from .pixels import check_size, minmax_unit, rgb_to_gray
 
 log = logging.getLogger(__name__)
 

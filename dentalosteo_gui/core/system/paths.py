@@ -28,7 +28,7 @@ def install_root() -> Path:
         return Path(env)
     if is_frozen():
         return Path(sys._MEIPASS)  # type: ignore[attr-defined]
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 def resources_dir() -> Path:

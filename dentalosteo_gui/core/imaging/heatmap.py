@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .types import RoiBox
+from ..types import RoiBox
 
 DEFAULT_CMAP = "inferno"  # perceptually uniform
 

@@ -19,14 +19,14 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from .. import __version__
-from . import paths
-from .atomic import atomic_write_bytes
+from ... import __version__
+from ..errors import ConfigError
+from ..imaging.heatmap import blend, colorbar, gray_to_rgb
+from ..system import paths
+from ..system.atomic import atomic_write_bytes
+from ..system.settings import Settings
+from ..types import KLEMETTI_DEFINITIONS, PatientInfo, Radiograph, RoiBox, ScreeningResult, Spacing
 from .deidentify import local_salt, pseudonym
-from .errors import ConfigError
-from .heatmap import blend, colorbar, gray_to_rgb
-from .settings import Settings
-from .types import KLEMETTI_DEFINITIONS, PatientInfo, Radiograph, RoiBox, ScreeningResult
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,9 @@ _DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 def _band_key(result: ScreeningResult) -> str:
     if not result.assessable:
         return "not_assessable"
-    if result.risk is None or result.band not in ("low", "intermediate", "high"):
+    if result.risk is None or result.risk_level not in ("low", "intermediate", "high"):
         return "no_model"
-    return str(result.band)
+    return str(result.risk_level)
 
 
 def next_step_text(result: ScreeningResult) -> tuple[str, str]:
@@ -191,7 +191,7 @@ def result_from_dict(d: dict[str, Any]) -> ScreeningResult:
     The Grad-CAM map is not part of that JSON: the result has ``heatmap=None``. Traced
     borders are restored when present (the history stores them).
     """
-    from .types import ModelInfo
+    from ..types import ModelInfo
 
     if not isinstance(d, dict) or "assessable" not in d:
         raise ConfigError("not a DentalOsteo screening result (no 'assessable' field)")
@@ -207,7 +207,7 @@ def result_from_dict(d: dict[str, Any]) -> ScreeningResult:
     return ScreeningResult(
         path=str(d.get("path") or ""),
         risk=None if d.get("risk") is None else float(d["risk"]),
-        band=d.get("band"),
+        risk_level=d.get("band"),
         operating_point=dict(d.get("operating_point") or {}),
         klemetti_class=k.get("class"),
         klemetti_probabilities=k.get("probabilities"),
@@ -216,8 +216,7 @@ def result_from_dict(d: dict[str, Any]) -> ScreeningResult:
         klemetti_evidence=dict(k.get("evidence") or {}),
         mcw_left_mm=mcw.get("left"),
         mcw_right_mm=mcw.get("right"),
-        assumed_spacing=bool(mcw.get("assumed_spacing", False)),
-        pixel_spacing_mm=float(d.get("pixel_spacing_mm") or 0.0),
+        spacing=Spacing.from_json(d),
         assessable=bool(d.get("assessable")),
         warnings=[str(w) for w in d.get("warnings") or []],
         roi=RoiBox(int(roi["x"]), int(roi["y"]), int(roi["w"]), int(roi["h"])) if roi else None,
@@ -375,7 +374,7 @@ def _register_unicode_font() -> str | None:
 
         if "DejaVuSans" in pdfmetrics.getRegisteredFontNames():
             return "DejaVuSans"
-        from . import paths
+        from ..system import paths
 
         for font in (paths.resources_dir() / "fonts" / "DejaVuSans.ttf", _DEJAVU):
             if font.exists():  # the shipped copy first: Windows/macOS have no system DejaVu

@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .types import LANDMARK_NAMES, Landmarks
+from ..errors import ConfigError
+from ..types import LANDMARK_NAMES, Landmarks
 
 
 def parse_landmarks(data: Any, source: str = "<landmarks>") -> Landmarks:

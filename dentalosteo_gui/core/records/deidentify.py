@@ -36,11 +36,11 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from . import paths
-from .atomic import atomic_write_bytes
-from .errors import ConfigError, RadiographError
-from .types import RoiBox
+from ... import __version__
+from ..errors import ConfigError, RadiographError
+from ..system import paths
+from ..system.atomic import atomic_write_bytes
+from ..types import RoiBox
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 PROTOCOLS: tuple[str, ...] = ("lee2020", "loocv", "split-50-25-25")
 

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from .errors import DentalOsteoError
+from ..errors import DentalOsteoError
+from ..system import paths
 
 log = logging.getLogger(__name__)
 

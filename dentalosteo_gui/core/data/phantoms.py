@@ -34,8 +34,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import ConfigError, DatasetError
-from .types import KLEMETTI_CLASSES, LANDMARK_NAMES, RoiBox
+from ..errors import ConfigError, DatasetError
+from ..types import KLEMETTI_CLASSES, LANDMARK_NAMES, RoiBox
 
 log = logging.getLogger(__name__)
 

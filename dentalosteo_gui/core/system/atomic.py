@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import DentalOsteoError
+from ..errors import DentalOsteoError
 
 log = logging.getLogger(__name__)
 

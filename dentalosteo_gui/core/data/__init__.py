@@ -1,0 +1,1 @@
+"""Datasets: the labels.csv format, phantoms, evaluation protocols and metrics."""

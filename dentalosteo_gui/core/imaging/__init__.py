@@ -1,0 +1,1 @@
+"""Images in: readers for PNG/JPEG/TIFF/BMP and DICOM, pure pixel helpers, heatmap placement."""

@@ -1,0 +1,1 @@
+"""What is kept and handed out: history, audit chain, PDF report, de-identification."""

@@ -1,0 +1,1 @@
+"""Screening: the engine, its stages, spacing resolution and folder batches."""

@@ -1,0 +1,127 @@
+"""The screening engine: radiograph in, :class:`ScreeningResult` out.
+
+One engine serves the GUI, the CLI, batch and the report. It is core code: no Qt, no
+TensorFlow. Models are reached through the typed protocols of ``model_api`` (implemented by
+``dentalosteo_gui.ml.backend.KerasBackend``; wired up in ``dentalosteo_gui.services``), so the
+engine runs - rule-based measurements only - even when no model is installed. The work itself
+is the named stages of ``stages.py``; spacing is resolved once, by ``spacing.resolve_spacing``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import anatomy
+from ..errors import AnatomyError, DentalOsteoError
+from ..system.settings import DEFAULT_PIXEL_SPACING_MM
+from ..types import Landmarks, Radiograph, RoiBox, RoiProposal, ScreeningResult, Spacing
+from . import stages
+from .model_api import LandmarkModel, ProposalModel
+from .risk import classify_risk_level, operating_point
+from .spacing import resolve_spacing
+from .stages import CancelFlag, Cancelled
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Engine", "EngineOptions", "Cancelled", "operating_point", "classify_risk_level"]
+
+
+@dataclass
+class EngineOptions:
+    operating_point: str = "balanced"
+    gradcam_method: str = "gradcam"  # gradcam | gradcam++ | none
+    default_pixel_spacing_mm: float = DEFAULT_PIXEL_SPACING_MM
+    min_roi_confidence: float = 0.35
+
+
+class Engine:
+    """Loads nothing itself; holds the backends (loaded once, warmed on first use)."""
+
+    def __init__(self, roi_backend: ProposalModel | None = None,
+                 landmark_backend: LandmarkModel | Callable[[], LandmarkModel | None] | None = None,
+                 options: EngineOptions | None = None) -> None:
+        self.roi_backend = roi_backend
+        self._landmark_backend = landmark_backend
+        self.options = options or EngineOptions()
+        self._lock = threading.Lock()
+        self._auto_cache: tuple[Any, RoiProposal | None] | None = None
+
+    @property
+    def landmark_backend(self) -> LandmarkModel | None:
+        lb = self._landmark_backend
+        if callable(lb) and not hasattr(lb, "predict_landmarks"):
+            try:
+                self._landmark_backend = lb()
+            except DentalOsteoError as exc:
+                log.warning("landmark model unavailable: %s", exc)
+                self._landmark_backend = None
+        return self._landmark_backend  # type: ignore[return-value]
+
+    def _auto_proposal(self, rad: Radiograph) -> RoiProposal | None:
+        """The whole-image proposal (border and midline), for a user-given box: nudging the box
+        keeps that border, and a re-trace in a moved box splits the sides at the same midline.
+        Cached for the last image."""
+        cached = self._auto_cache
+        if cached is not None and cached[0]() is rad.pixels:
+            return cached[1]
+        try:
+            auto: RoiProposal | None = anatomy.propose_roi(rad)
+        except AnatomyError:
+            auto = None
+        try:
+            self._auto_cache = (weakref.ref(rad.pixels), auto)
+        except TypeError:  # an array type without weak references: no cache
+            self._auto_cache = None
+        return auto
+
+    @property
+    def device(self) -> str:
+        return self.roi_backend.device if self.roi_backend else "none"
+
+    def warm(self) -> float:
+        return self.roi_backend.warm() if self.roi_backend else 0.0
+
+    def spacing_for(self, rad: Radiograph, override: float | Spacing | None = None) -> Spacing:
+        """The spacing a screening of ``rad`` would use (the GUI shows it before screening)."""
+        return resolve_spacing(rad, override, self.options.default_pixel_spacing_mm)
+
+    # ------------------------------------------------------------------ main entry
+    def screen(self, rad: Radiograph, roi: RoiBox | None = None, landmarks: Landmarks | None = None,
+               mode: str = "roi", pixel_spacing_mm: float | Spacing | None = None,
+               cancel: CancelFlag = None) -> ScreeningResult:
+        """Screen one radiograph.
+
+        ``roi`` (original pixels) overrides the proposal; ``landmarks`` switches to landmark
+        mode (or pass ``mode="landmarks"`` to auto-place them). ``pixel_spacing_mm``: an
+        explicit spacing (a number is a user override; a :class:`Spacing` keeps its source);
+        the precedence is :func:`resolve_spacing`'s.
+        """
+        opts = self.options
+        t_start = time.perf_counter()
+        case = stages.Case(rad=rad, screening_mode="landmarks" if landmarks is not None else mode,
+                           spacing=self.spacing_for(rad, pixel_spacing_mm), roi=roi,
+                           landmarks=landmarks, warnings=list(rad.warnings))
+        stages.check_cancel(cancel)
+        stages.propose(case, self._auto_proposal)
+        stages.check_cancel(cancel)
+        stages.check_quality(case)
+        stages.note_spacing(case)
+        stages.check_cancel(cancel)
+        cortex_job = stages.CortexJob(case)
+        stages.check_cancel(cancel)
+        if case.screening_mode == "landmarks":
+            stages.run_landmark_model(case, self.landmark_backend, self._lock)
+        else:
+            gradcam = None if opts.gradcam_method == "none" else opts.gradcam_method
+            stages.run_proposal_model(case, self.roi_backend, gradcam, self._lock)
+        stages.place_heatmap(case)
+        cortex_job.join()
+        result = stages.build_result(case, opts.operating_point, opts.min_roi_confidence)
+        result.timings_ms["total"] = (time.perf_counter() - t_start) * 1000.0
+        return result

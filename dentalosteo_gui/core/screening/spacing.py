@@ -1,0 +1,62 @@
+"""Pixel spacing, resolved once per screening, with where it came from.
+
+Precedence (README, "Pixel spacing precedence"): an explicit value (``--pixel-spacing``, the
+GUI's spacing box, a calibration) > what the file states (DICOM) > a dataset ``labels.csv``
+beside the image > the configured default, flagged ``assumed``. Every caller (engine, ``roi``,
+``batch``, the GUI, the report) goes through :func:`resolve_spacing`, so they agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..data.dataset import sidecar_spacing
+from ..types import Radiograph, Spacing
+
+
+def resolve_spacing(rad: Radiograph, override: float | Spacing | None, default_mm: float,
+                    dataset: Mapping[str, float] | None = None) -> Spacing:
+    """The spacing to measure with, and its provenance.
+
+    ``override``: a user value (mm/px, source ``user``) or a ready :class:`Spacing` (for
+    example ``calibrated``). ``dataset``: per-file spacing already read from a folder's
+    ``labels.csv`` (batch reads it once); without it the sidecar is looked up beside the file.
+    ``default_mm``: the configured default, used only when nothing else is known. An
+    override with source ``dataset`` (a labels.csv value the caller already has) ranks below
+    the file's own spacing, like the sidecar.
+    """
+    known_dataset: Spacing | None = None
+    if isinstance(override, Spacing):
+        if override.source != "dataset":
+            return override
+        known_dataset = override  # a dataset record ranks below what the file itself states
+    elif override is not None and override > 0:
+        return Spacing(float(override), "user")
+    own = rad.file_spacing
+    if own is not None:
+        return own
+    if known_dataset is not None:
+        return known_dataset
+    side = _dataset_spacing(rad.path, dataset)
+    if side is not None:
+        return Spacing(side, "dataset", "labels.csv")
+    return Spacing(float(default_mm), "assumed", "configured default")
+
+
+def dataset_record(mm_per_px: float | None) -> Spacing | None:
+    """A spacing value read from a dataset ``labels.csv`` (None when the row has none)."""
+    return Spacing(float(mm_per_px), "dataset", "labels.csv") if mm_per_px and mm_per_px > 0 else None
+
+
+def _dataset_spacing(path: str, dataset: Mapping[str, float] | None) -> float | None:
+    if not path or path.startswith("<"):
+        return None
+    if dataset is not None:
+        try:
+            hit = dataset.get(str(Path(path).resolve()))
+        except OSError:
+            hit = None
+        if hit:
+            return float(hit)
+    return sidecar_spacing(path)

@@ -1,0 +1,288 @@
+"""The screening pipeline as small named stages over one :class:`Case`.
+
+proposal (ROI or landmarks) -> quality -> spacing -> cortex measurement || model ->
+interpretation (risk level, Klemetti agreement, assessable, warnings) -> heatmap placement.
+
+Each stage is a plain function of the case (and what it needs), testable alone; the engine
+(``engine.py``) only strings them together, holds the backends and times the stages.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+
+from .. import anatomy
+from ..errors import AnatomyError, DentalOsteoError
+from ..imaging.heatmap import normalise_map, place_in_image
+from ..types import (
+    KLEMETTI_CLASSES,
+    CortexMeasurement,
+    Landmarks,
+    ModelInfo,
+    Radiograph,
+    RoiBox,
+    RoiProposal,
+    ScreeningResult,
+    Spacing,
+)
+from .model_api import CortexStripModel, LandmarkModel, ModelPrediction, ProposalModel, RoiBoxModel
+from .risk import classify_risk_level, operating_point
+
+CancelFlag = threading.Event | Callable[[], bool] | None
+
+
+class Cancelled(DentalOsteoError):
+    """The user cancelled a running screening."""
+
+
+def check_cancel(cancel: CancelFlag) -> None:
+    if cancel is None:
+        return
+    flag = cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
+    if flag:
+        raise Cancelled("screening cancelled")
+
+
+@dataclass
+class Case:
+    """One screening in progress: the input, then what each stage adds."""
+
+    rad: Radiograph
+    screening_mode: str  # roi | landmarks
+    spacing: Spacing
+    roi: RoiBox | None = None
+    landmarks: Landmarks | None = None
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    proposal: RoiProposal | None = None
+    reasons: list[str] = field(default_factory=list)
+    cortex: CortexMeasurement | None = None
+    prediction: ModelPrediction | None = None
+    model_info: ModelInfo | None = None
+    card: dict[str, Any] | None = None
+    device: str = "none"
+    used_landmarks: Landmarks | None = None
+    heatmap: np.ndarray | None = None
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
+
+
+# ---------------------------------------------------------------------------- proposal, quality
+def propose(case: Case, auto_proposal: Callable[[Radiograph], RoiProposal | None]) -> None:
+    """The ROI and traced border: the whole-image proposal, or the border inside a user box."""
+    t = time.perf_counter()
+    rad = case.rad
+    try:
+        if case.roi is not None:
+            box = case.roi.clipped(rad.width, rad.height)
+            case.proposal = anatomy.border_for_box(rad, box, auto_proposal(rad))
+        else:
+            case.proposal = anatomy.propose_roi(rad)
+    except AnatomyError as exc:
+        case.proposal = None
+        case.warnings.append(str(exc))
+    case.timings["roi"] = _ms(t)
+
+
+def check_quality(case: Case) -> None:
+    t = time.perf_counter()
+    case.reasons = list(anatomy.assess_quality(case.rad, case.proposal))
+    case.timings["quality"] = _ms(t)
+
+
+def note_spacing(case: Case) -> None:
+    if case.spacing.assumed:
+        case.warnings.append(
+            f"pixel spacing unknown: {case.spacing.mm_per_px:g} mm/px assumed, so MCW in mm is approximate"
+        )
+
+
+# ---------------------------------------------------------------------------- cortex || model
+class CortexJob:
+    """The cortex measurement (numpy / OpenCV) in a thread beside the model call (TensorFlow):
+    both release the GIL for most of their work; the result is the same as in sequence."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self.warn_at = len(case.warnings)
+        self.out: dict[str, Any] = {}
+        self.thread: threading.Thread | None = None
+        if case.proposal is not None:
+            self.thread = threading.Thread(target=self._run, args=(case.proposal,), name="cortex", daemon=True)
+            self.thread.start()
+
+    def _run(self, proposal: RoiProposal) -> None:
+        t0 = time.perf_counter()
+        try:
+            self.out["value"] = anatomy.measure_cortex(self.case.rad, proposal, self.case.spacing)
+        except AnatomyError as exc:
+            self.out["warning"] = str(exc)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            self.out["raise"] = exc
+        self.out["ms"] = _ms(t0)
+
+    def join(self) -> None:
+        case = self.case
+        if self.thread is not None:
+            self.thread.join()
+            if "raise" in self.out:
+                raise self.out["raise"]
+            case.cortex = self.out.get("value")
+            if "warning" in self.out:
+                case.warnings.insert(self.warn_at, self.out["warning"])
+        case.timings["cortex"] = float(self.out.get("ms", 0.0))
+
+
+def _take(case: Case, pred: ModelPrediction, backend: Any) -> None:
+    case.prediction = pred
+    case.timings.update({f"model_{k}": v for k, v in pred.timings_ms.items()})
+    case.model_info, case.card, case.device = backend.info, backend.card, backend.device
+
+
+def run_landmark_model(case: Case, backend: LandmarkModel | None, lock: threading.Lock) -> None:
+    t = time.perf_counter()
+    case.used_landmarks = case.landmarks or anatomy.propose_landmarks(case.rad, case.proposal)
+    case.timings["landmarks"] = _ms(t)
+    if backend is None:
+        case.warnings.append("no landmark model installed: risk not computed in landmark mode")
+        return
+    with lock:
+        pred = backend.predict_landmarks(case.rad.pixels, case.used_landmarks, case.spacing.mm_per_px)
+    _take(case, pred, backend)
+
+
+def run_proposal_model(case: Case, backend: ProposalModel | None, gradcam: str | None,
+                       lock: threading.Lock) -> None:
+    """The model on the ROI box or on the cortex strip, as the backend's input kind says."""
+    if backend is None:
+        case.warnings.append("no model installed: showing rule-based measurements only")
+        return
+    proposal = case.proposal
+    if proposal is None:
+        return
+    if backend.input_kind == "cortex_strip":
+        strip_model = cast(CortexStripModel, backend)
+        try:
+            with lock:
+                pred = strip_model.predict_strip(case.rad.pixels, proposal, case.spacing.mm_per_px, gradcam=gradcam)
+        except AnatomyError as exc:
+            case.warnings.append(f"risk not computed: {exc}")
+            case.model_info, case.card, case.device = backend.info, backend.card, backend.device
+            return
+    else:
+        with lock:
+            pred = cast(RoiBoxModel, backend).predict_roi(case.rad.pixels, proposal.box, gradcam=gradcam)
+    _take(case, pred, backend)
+
+
+def place_heatmap(case: Case) -> None:
+    """The model's map in image pixels ([0, 1]); None without a map."""
+    pred, proposal = case.prediction, case.proposal
+    if pred is None or proposal is None:
+        return
+    if pred.map_image is not None:
+        case.heatmap = np.clip(np.asarray(pred.map_image, dtype=np.float32), 0.0, 1.0)
+    elif pred.map_roi is not None:
+        case.heatmap = place_in_image(normalise_map(pred.map_roi), proposal.box, case.rad.pixels.shape)
+
+
+# ---------------------------------------------------------------------------- interpretation
+def phantom_model_warning(case: Case) -> None:
+    info = case.model_info
+    if info is None or info.source != "phantom":
+        return
+    beh = (case.card or {}).get("behaviour_on_unlabelled_real_radiographs") or {}
+    rho = beh.get("spearman_risk_vs_rule_mean_mcw") if isinstance(beh, dict) else None
+    # say what was seen on real images: a risk that ignored the cortex is worse than one
+    # that merely has not been checked against DXA
+    seen = (" (on real radiographs its score did not follow the cortical width)"
+            if isinstance(rho, (int, float)) and rho >= 0 else
+            " (no DXA-labelled radiograph has checked it)")
+    case.warnings.append(
+        "the installed model was trained on synthetic phantoms only and is not validated on "
+        f"real radiographs{seen}: do not act on the risk score; use the MCW and your own "
+        "reading of the cortex, or install a validated model"
+    )
+
+
+def klemetti_agreement(case: Case) -> tuple[str | None, str | None, bool | None]:
+    """(model class, rule class, agree) and a warning when they differ."""
+    probs = case.prediction.klemetti if case.prediction else None
+    model_class = max(KLEMETTI_CLASSES, key=lambda c: probs.get(c, -1.0)) if probs else None
+    rule_class = case.cortex.klemetti_rule if case.cortex else None
+    agree = (model_class == rule_class) if (model_class and rule_class) else None
+    if agree is False:
+        case.warnings.append(
+            f"Klemetti hint: the model says {model_class}, the cortex measurement says {rule_class}; "
+            "look at the cortex yourself"
+        )
+    return model_class, rule_class, agree
+
+
+def assessability(case: Case, min_roi_confidence: float) -> bool:
+    proposal = case.proposal
+    if proposal is not None and proposal.confidence < min_roi_confidence and not case.reasons:
+        case.reasons.append(
+            f"low confidence in the proposed region ({proposal.confidence:.2f}): check and adjust the box"
+        )
+    return not case.reasons
+
+
+def evidence_with_normals(cortex: CortexMeasurement | None) -> dict[str, Any]:
+    """Cortex evidence plus the measurement normals (segments) the GUI and report draw.
+
+    ``normals`` is kept out of the JSON output (see ScreeningResult.as_json_dict).
+    """
+    if cortex is None:
+        return {}
+    ev = dict(cortex.evidence)
+    ev["normals"] = [
+        [[float(a[0]), float(a[1])], [float(b[0]), float(b[1])]]
+        for side in (cortex.right, cortex.left) for a, b in (side.normals or [])
+    ]
+    return ev
+
+
+def build_result(case: Case, operating_point_name: str, min_roi_confidence: float) -> ScreeningResult:
+    """Interpretation: the one result the GUI, CLI, report and history consume."""
+    phantom_model_warning(case)
+    model_class, rule_class, agree = klemetti_agreement(case)
+    assessable = assessability(case, min_roi_confidence)
+    pred, card, proposal, cortex = case.prediction, case.card, case.proposal, case.cortex
+    risk = float(pred.risk) if pred is not None else None
+    level = classify_risk_level(card, risk) if (risk is not None and assessable) else None
+    return ScreeningResult(
+        path=case.rad.path,
+        risk=risk,
+        risk_level=level,
+        operating_point=operating_point(card, operating_point_name) if card else {},
+        klemetti_class=model_class,
+        klemetti_probabilities=pred.klemetti if pred else None,
+        klemetti_rule=rule_class,
+        klemetti_agree=agree,
+        klemetti_evidence=evidence_with_normals(cortex),
+        mcw_left_mm=cortex.left.mcw_mm if cortex else None,
+        mcw_right_mm=cortex.right.mcw_mm if cortex else None,
+        spacing=case.spacing,
+        assessable=assessable,
+        warnings=case.reasons + [w for w in case.warnings if w not in case.reasons],
+        roi=proposal.box if proposal else case.roi,
+        roi_confidence=proposal.confidence if proposal else None,
+        border_right=list(proposal.border_right) if proposal else [],
+        border_left=list(proposal.border_left) if proposal else [],
+        landmarks=case.used_landmarks,
+        attention=pred.attention if pred else None,
+        model=case.model_info,
+        device=case.device,
+        timings_ms=case.timings,
+        heatmap=case.heatmap,
+        mode=case.screening_mode,
+    )
