@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from .core.errors import DentalOsteoError, ModelError
+from .core.imaging.imageio import load_radiograph
+from .core.records.report import write_report
+from .core.screening.batch import collect_files
 from .core.screening.engine import Engine, EngineOptions
 from .core.system import paths
 from .core.system.settings import Settings, load_settings
@@ -85,9 +88,6 @@ def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None =
     With ``errors`` given, a bad file is recorded there and the run goes on; otherwise the
     first bad file raises.
     """
-    from .core.imaging.imageio import load_radiograph
-    from .core.records.report import write_report
-    from .core.screening.batch import collect_files
 
     s = load_settings()
     engine = make_engine(settings=s)

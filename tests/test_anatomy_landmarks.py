@@ -68,9 +68,27 @@ def test_extract_patches_scale_and_content() -> None:
     np.testing.assert_allclose(p3, p)
 
 
-def test_extract_patches_outside_is_zero() -> None:
-    img = np.ones((300, 500), np.float32)
+def test_extract_patches_outside_repeats_the_edge() -> None:
+    img = np.zeros((300, 500), np.float32)
+    img[:, :50] = 1.0
+    img[0, 0] = 0.5
     lms = {n: (0.0, 0.0) for n in LANDMARK_NAMES}
-    p = extract_patches(img, lms, 0.1, out_size=20)
-    assert p[0, :8, :8].max() == 0.0  # upper-left quarter lies outside the image
+    p = extract_patches(img, lms, 0.1, out_size=20)  # 100 px side: 50 px outside on the top and left
+    assert p[0, :8, :8].min() == p[0, :8, :8].max() == 0.5  # the corner pixel, repeated
     assert p[0, 12:, 12:].min() == 1.0
+
+
+def test_extract_patches_is_the_model_input_extractor() -> None:
+    """One patch extractor: the GUI preview (core.anatomy) shows what the model is fed."""
+    from dentalosteo_gui.core.model_input import landmarks as mi
+    from dentalosteo_gui.core.model_input import preprocess as pp
+
+    assert extract_patches is mi.crop_landmark_patches is pp.crop_landmark_patches
+    img = np.random.default_rng(0).random((300, 500)).astype(np.float32)
+    lms = {n: (40.0 + 50 * i, 150.0) for i, n in enumerate(LANDMARK_NAMES)}
+    x = mi.prepare_landmark_input(img, lms, 0.1, out_size=16, patch_mm=5.0)
+    np.testing.assert_array_equal(x, mi.normalise_landmark_patches(extract_patches(img, lms, 0.1, 16, 5.0)))
+    with pytest.raises(KeyError):
+        extract_patches(img, {n: lms[n] for n in LANDMARK_NAMES[1:]}, 0.1)
+    with pytest.raises(ValueError):
+        extract_patches(img, {**lms, LANDMARK_NAMES[0]: (float("nan"), 1.0)}, 0.1)

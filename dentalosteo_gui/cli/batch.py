@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 
 from ..core.errors import ConfigError
+from ..core.records.history import History, file_sha256
+from ..core.records.report import write_report
 from ..core.screening.batch import (
     case_label,
     collect_files,
@@ -20,6 +22,9 @@ from ..core.screening.batch import (
     open_csv_appender,
     read_done,
 )
+from ..core.system.atomic import WriteError, _explain
+from ..core.system.settings import load_settings
+from ..services import make_engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,8 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.system.settings import load_settings
-    from ..services import make_engine
 
     missing = [i for i in args.inputs if not Path(i).exists()]
     if missing:
@@ -63,8 +66,6 @@ def run(args: argparse.Namespace) -> int:
         try:
             pdf_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a file of that name, a read-only drive: one clear line
-            from ..core.system.atomic import WriteError, _explain
-
             reason, hint = _explain(exc)
             if isinstance(exc, FileExistsError):
                 reason, hint = "a file with that name exists", "give --pdf-dir a folder"
@@ -103,8 +104,6 @@ def run(args: argparse.Namespace) -> int:
             else:
                 n_ok += 1
                 if pdf_dir and item.result is not None and item.radiograph is not None:
-                    from ..core.records.report import write_report
-
                     card = engine.roi_backend.card if engine.roi_backend else None
                     stem = label if anonymize else item.path.stem
                     write_report(item.result, item.radiograph, pdf_dir / f"{stem}-report.pdf",
@@ -139,8 +138,6 @@ def _bar(done: int, total: int, width: int = 24) -> str:
 
 
 def _csv_error(out: Path, exc: OSError, started: bool = True) -> Exception:
-    from ..core.system.atomic import WriteError, _explain
-
     reason, hint = _explain(exc)
     if not started:
         return WriteError(out, reason, hint)
@@ -153,8 +150,6 @@ def _open_history():  # type: ignore[no-untyped-def]
     import logging
 
     try:
-        from ..core.records.history import History
-
         return History()
     except Exception as exc:  # noqa: BLE001 - the batch still runs; the CSV is the main output
         logging.getLogger(__name__).warning("history not available for this batch: %s", type(exc).__name__)
@@ -166,8 +161,6 @@ def _record(history, item, anonymize: bool) -> None:  # type: ignore[no-untyped-
     import logging
 
     try:
-        from ..core.records.history import file_sha256
-
         if item.radiograph is None:
             return
         history.record_screening(item.result, item.radiograph, file_sha256=file_sha256(item.path),

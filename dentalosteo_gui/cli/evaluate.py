@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from ..core.data.protocols import PROTOCOLS
+from ..ml.evaluation import evaluate_pack_on_folder
+from ..ml.packs import select_device
 from .common import dumps
 
 
@@ -35,8 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..ml.evaluation import evaluate_pack_on_folder
-    from ..ml.packs import select_device
 
     select_device(args.device)
     res = evaluate_pack_on_folder(args.data, args.model, args.protocol, args.seed, args.plots,

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.data import phantoms
+from ..core.data.phantoms import write_samples
 from ..core.errors import ConfigError
 
 
@@ -48,11 +50,7 @@ def _progress(done: int, total: int, t0: float) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.data import phantoms
-
     if args.samples is not None:
-        from ..core.data.phantoms import write_samples
-
         for path in write_samples(args.samples):
             sys.stdout.write(f"{path}\n")
         return 0

@@ -12,6 +12,10 @@ import sys
 from pathlib import Path
 
 from ..core.errors import ConfigError
+from ..core.imaging.imageio import load_radiograph
+from ..core.records.history import History, file_sha256
+from ..core.records.report import result_from_dict, write_report
+from ..core.system.settings import load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,10 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.imaging.imageio import load_radiograph
-    from ..core.records.history import History, file_sha256
-    from ..core.records.report import result_from_dict, write_report
-    from ..core.system.settings import load_settings
 
     if (args.result is None) == (args.history is None):
         raise ConfigError("give either RESULT.json or --history ID")

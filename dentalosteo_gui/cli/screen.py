@@ -10,8 +10,14 @@ import numpy as np
 
 from ..core.data.pointsio import check_inside, load_landmarks
 from ..core.errors import ConfigError
+from ..core.imaging.heatmap import blend, gray_to_rgb
 from ..core.imaging.imageio import load_radiograph
+from ..core.records.history import History, file_sha256
+from ..core.records.report import write_report
+from ..core.system.atomic import atomic_write_bytes
+from ..core.system.settings import load_settings
 from ..core.types import RoiBox
+from ..services import make_engine, summary_line
 from .common import print_json, spacing_arg
 
 
@@ -37,8 +43,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def write_heatmap_png(path: str | Path, pixels: np.ndarray, heat: np.ndarray | None, roi: RoiBox | None) -> Path:
     import cv2
 
-    from ..core.imaging.heatmap import blend, gray_to_rgb
-    from ..core.system.atomic import atomic_write_bytes
 
     rgb = blend(pixels, heat) if heat is not None else gray_to_rgb(pixels)
     if roi is not None:
@@ -53,8 +57,6 @@ def write_heatmap_png(path: str | Path, pixels: np.ndarray, heat: np.ndarray | N
 def write_heatmap_raw(path: str | Path, heat: np.ndarray | None, shape: tuple[int, int]) -> Path:
     import io
 
-    from ..core.system.atomic import atomic_write_bytes
-
     arr = np.zeros(shape, np.float32) if heat is None else np.clip(heat, 0, 1).astype(np.float32)
     bio = io.BytesIO()
     np.save(bio, arr)
@@ -62,8 +64,6 @@ def write_heatmap_raw(path: str | Path, heat: np.ndarray | None, shape: tuple[in
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.system.settings import load_settings
-    from ..services import make_engine
 
     settings = load_settings()
     if args.gradcam:
@@ -87,8 +87,6 @@ def run(args: argparse.Namespace) -> int:
     if args.heatmap_raw:
         write_heatmap_raw(args.heatmap_raw, res.heatmap, rad.pixels.shape)
     if args.pdf:
-        from ..core.records.report import write_report
-
         card = (engine.landmark_backend if mode == "landmarks" else engine.roi_backend)
         write_report(res, rad, Path(args.pdf), settings=settings, anonymize=anonymize,
                      model_card=card.card if card else None)
@@ -99,8 +97,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(d)
     else:
-        from ..services import summary_line
-
         sys.stdout.write(summary_line(res) + "\n")
         for w in res.warnings:
             sys.stdout.write(f"  warning: {w}\n")
@@ -112,8 +108,6 @@ def _record_history(res, rad, anonymize: bool) -> int | None:  # type: ignore[no
     import logging
 
     try:
-        from ..core.records.history import History, file_sha256
-
         h = History()
         try:
             return int(h.record_screening(res, rad, file_sha256=file_sha256(Path(rad.path)),
@@ -131,8 +125,6 @@ def _record_export(sid: int | None, kind: str, path: str) -> None:
     if sid is None:
         return
     try:
-        from ..core.records.history import History
-
         h = History()
         try:
             h.record_export(sid, kind, str(path))

@@ -12,6 +12,11 @@ from typing import Any
 
 from ..core.data.protocols import PROTOCOLS
 from ..core.errors import ConfigError
+from ..ml import zoo
+from ..ml.packs import select_device
+from ..ml.pipeline import train_from_folder
+from ..ml.training import format_progress
+from .common import print_json
 
 ARCH_CHOICES = ("compact", "compact-band", "cnn3", "vgg16", *(f"vgg16-tr{n}" for n in range(6)), "vgg19",
                 "resnet50", "xception", "mobilenet", "mobilenetv2", "siamese-attention")
@@ -55,11 +60,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise ConfigError(f"--epochs must be at least 1, not {args.epochs}")
-    from ..ml import zoo
-    from ..ml.packs import select_device
-    from ..ml.pipeline import train_from_folder
-    from ..ml.training import format_progress
-    from .common import print_json
 
     zoo.resolve_weights(args.arch, args.weights)  # a missing ImageNet file fails at once
     shape = None

@@ -293,6 +293,15 @@ class ScreeningResult:
     timings_ms: dict[str, float]
     heatmap: np.ndarray | None = None  # float32 [0,1], image-sized, zero outside ROI
     mode: str = "roi"  # roi | landmarks
+    panoramic: bool = True  # False: not a dental panoramic, so no osteoporosis reading at all
+
+    @property
+    def status(self) -> str:
+        """``assessed``, ``not_assessable`` (a panoramic that cannot be read: no score), or
+        ``not_panoramic`` (no osteoporosis reading of any kind)."""
+        if not self.panoramic:
+            return "not_panoramic"
+        return "assessed" if self.assessable else "not_assessable"
 
     @property
     def pixel_spacing_mm(self) -> float:
@@ -323,6 +332,7 @@ class ScreeningResult:
             "pixel_spacing_mm": self.pixel_spacing_mm,
             "spacing": self.spacing.as_dict(),
             "assessable": self.assessable,
+            "status": self.status,
             "warnings": list(self.warnings),
             "roi": self.roi.as_dict() if self.roi else None,
             "roi_confidence": self.roi_confidence,

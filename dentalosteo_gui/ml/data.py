@@ -1,18 +1,21 @@
 """Training data in memory: per-image caches and acquisition augmentation (numpy + OpenCV).
 
 Reading a 3000 x 1300 px radiograph for every sample of every epoch would dominate CPU
-training, so each image is read ONCE and reduced to
-- for ROI models, the ROI box plus a 15 % context margin, resized to 1.25 x the model input
-  scale (float16), from which augmented crops are cut with one affine warp, and the exact
-  inference input (``core.preprocess.prepare_roi_input``) for evaluation;
-- for landmark models, eight patches of 1.4 x the patch side (context for jitter), and the
-  exact inference patches.
+training, so each image is read ONCE and reduced to its exact model input, built by the same
+``core.model_input`` builder inference uses (evaluation, early stopping, calibration), and
+to a context cache augmented samples are cut from:
+- ROI models: the ROI box plus a 15 % context margin at 1.25 x the model input scale;
+- cortex-band models: the band widened in depth and along the border;
+- landmark models: eight patches of 1.4 x the patch side.
 
 Augmentation (training only), drawn per sample: ROI box jitter (+-5 % of each edge), scale
 (+-8 %), rotation (+-4 degrees, landmarks +-10), horizontal flip (the risk label is the
 same on both sides; landmark patches are each mirrored), gamma 0.6-1.6, contrast and
 brightness, Gaussian blur, unsharp masking, Gaussian noise. Then the per-patch z-score of
 inference.
+
+Images of one patient share a group (:data:`GROUP_COLUMN` of ``labels.csv``): protocol
+splits never put one patient in two parts (:func:`row_groups`).
 """
 
 from __future__ import annotations
@@ -21,21 +24,40 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from ..core.model_input import preprocess as pp
+from ..core.errors import DatasetError
+from ..core.model_input.common import normalise_patch
+from ..core.model_input.landmarks import (
+    LANDMARK_CONTEXT,
+    landmark_context_patches,
+    prepare_landmark_input,
+)
+from ..core.model_input.roi import ROI_CONTEXT, ROI_OVERSAMPLE, prepare_roi_input, roi_context_crop
+from ..core.model_input.strip import (
+    BAND_PAD_FRAC,
+    BAND_PAD_ROWS,
+    band_context,
+    band_spec_for,
+    prepare_band_input,
+    strip_proposal,
+)
 from ..core.types import KLEMETTI_CLASSES, RoiBox
 
 log = logging.getLogger(__name__)
 
-ROI_CONTEXT = 0.15
-ROI_OVERSAMPLE = 1.25
-LANDMARK_CONTEXT = 1.4
-BAND_PAD_ROWS = 10
-BAND_PAD_FRAC = 0.08
+GROUP_COLUMN = "patient_id"  # labels.csv column grouping the images of one patient
+band_proposal = strip_proposal  # the traced border a band model is fed from (historical name)
+
+__all__ = ["BAND_PAD_FRAC", "BAND_PAD_ROWS", "GROUP_COLUMN", "LANDMARK_CONTEXT", "ROI_CONTEXT",
+           "ROI_OVERSAMPLE", "ArrayDataset", "AugmentConfig", "band_inputs", "band_proposal",
+           "band_spec_for", "check_rows_have_inputs", "dataset_from_rows", "encode_image",
+           "exact_input", "klemetti_index", "landmark_context_patches", "roi_context_crop",
+           "row_groups"]
 
 
 @dataclass
@@ -64,37 +86,6 @@ class AugmentConfig:
     haze: tuple[float, float] = (0.1, 0.6)
     field_p: float = 0.5
     field_amp: tuple[float, float] = (0.05, 0.35)
-
-
-# ----------------------------------------------------------------------------- caches
-
-
-def roi_context_crop(
-    pixels: np.ndarray, box: RoiBox, height: int, width: int,
-    context: float = ROI_CONTEXT, oversample: float = ROI_OVERSAMPLE,
-) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """ROI + context margin at ``oversample`` x the input scale; returns (crop, box in crop)."""
-    img = np.asarray(pixels, dtype=np.float32)
-    mx, my = context * box.w, context * box.h
-    x0, y0 = int(np.floor(box.x - mx)), int(np.floor(box.y - my))
-    x1, y1 = int(np.ceil(box.x + box.w + mx)), int(np.ceil(box.y + box.h + my))
-    sx = oversample * width / float(box.w)
-    sy = oversample * height / float(box.h)
-    out_w = max(8, int(round((x1 - x0) * sx)))
-    out_h = max(8, int(round((y1 - y0) * sy)))
-    crop = pp.resize_area(pp.crop_padded(img, x0, y0, x1, y1), out_h, out_w)
-    sx, sy = out_w / float(x1 - x0), out_h / float(y1 - y0)
-    inner = ((box.x - x0) * sx, (box.y - y0) * sy, box.w * sx, box.h * sy)
-    return crop.astype(np.float16), inner
-
-
-def landmark_context_patches(
-    pixels: np.ndarray, landmarks: dict, spacing: float | None, out_size: int, patch_mm: float,
-    context: float = LANDMARK_CONTEXT,
-) -> np.ndarray:
-    """(8, S, S) float16 patches of ``context`` x the patch side (S = out_size * context)."""
-    s = int(round(out_size * context))
-    return pp.crop_landmark_patches(pixels, landmarks, spacing, s, patch_mm * context).astype(np.float16)
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -148,13 +139,13 @@ def augment_roi(crop: np.ndarray, inner: Sequence[float], height: int, width: in
     ang = rng.uniform(-cfg.rotation_deg, cfg.rotation_deg)
     flip = bool(cfg.flip and rng.random() < 0.5)
     patch = _affine_sample(crop, cx, cy, ww, hh, ang, height, width, flip)
-    return pp.normalise_patch(acquisition_augment(patch, rng, cfg))
+    return normalise_patch(acquisition_augment(patch, rng, cfg))
 
 
 def centre_roi(crop: np.ndarray, inner: Sequence[float], height: int, width: int) -> np.ndarray:
     """The un-augmented ROI from a context crop (normalised)."""
     x, y, w, h = (float(v) for v in inner)
-    return pp.normalise_patch(_affine_sample(crop, x + w / 2, y + h / 2, w, h, 0.0, height, width, False))
+    return normalise_patch(_affine_sample(crop, x + w / 2, y + h / 2, w, h, 0.0, height, width, False))
 
 
 def augment_landmarks(ctx: np.ndarray, out_size: int, rng: np.random.Generator,
@@ -171,7 +162,7 @@ def augment_landmarks(ctx: np.ndarray, out_size: int, rng: np.random.Generator,
         cy = s_ctx / 2.0 + rng.uniform(-0.08, 0.08) * side
         p = _affine_sample(ctx[i], cx, cy, sc, sc, rng.uniform(-10, 10), out_size, out_size,
                            bool(cfg.flip and rng.random() < 0.5))
-        out[i] = pp.normalise_patch(acquisition_augment(p, np.random.default_rng(seed), cfg))
+        out[i] = normalise_patch(acquisition_augment(p, np.random.default_rng(seed), cfg))
     return out
 
 
@@ -227,26 +218,13 @@ class ArrayDataset:
         return self._channels(xs)
 
 
-def band_inputs(pixels: np.ndarray, proposal: Any, spacing: float, spec: Any = None
+def band_inputs(pixels: np.ndarray, proposal: Any, spacing: float | None, spec: Any = None
                 ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
-    """(exact normalised band, float16 context band with margins, inner rects of both halves).
-
-    The context band is wider (``BAND_PAD_ROWS`` rows above and below, ``BAND_PAD_FRAC`` of
-    the half-width at both ends of each side) so augmentation can shift and scale it."""
-    from ..core.anatomy.band import BandSpec, extract_band
-
-    spec = spec or BandSpec()
-    exact = pp.normalise_patch(extract_band(pixels, proposal, spacing, spec).strip)
-    ctx = extract_band(pixels, proposal, spacing, spec, pad_rows=BAND_PAD_ROWS, pad_frac=BAND_PAD_FRAC).strip
-    lo, hi = spec.window
-    w0, w1 = max(0.02, lo - BAND_PAD_FRAC), hi + BAND_PAD_FRAC
-    n = ctx.shape[1] // 2
-    span = (w1 - w0) / float(n)  # window fraction per context column (approximately)
-    y, h = float(BAND_PAD_ROWS), float(spec.rows)
-    left_x = (w1 - hi) / span  # image-left half runs from the outer end inwards
-    right_x = (lo - w0) / span
-    w = (hi - lo) / span
-    return exact.astype(np.float16), ctx.astype(np.float16), (left_x, y, w, h, right_x, y, w, h)
+    """(exact normalised band, float16 context band with margins, inner rects of both halves);
+    see ``core.model_input.strip``."""
+    exact = prepare_band_input(pixels, proposal, spacing, spec)[0][0, ..., 0]
+    ctx, inner = band_context(pixels, proposal, spacing, spec)
+    return exact.astype(np.float16), ctx, inner
 
 
 def _smooth_field(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -277,7 +255,7 @@ def augment_band(ctx: np.ndarray, inner: Sequence[float], rows: int, cols: int,
         x = (1.0 - a) * x + a * cv2.GaussianBlur(x, (0, 0), float(rng.uniform(6.0, 20.0)))
     if rng.random() < cfg.field_p:
         x = x + float(rng.uniform(*cfg.field_amp)) * float(x.std() + 1e-3) * _smooth_field(rng, *x.shape)
-    return pp.normalise_patch(x)
+    return normalise_patch(x)
 
 
 def klemetti_index(k: str | None) -> int:
@@ -285,22 +263,39 @@ def klemetti_index(k: str | None) -> int:
     return KLEMETTI_CLASSES.index(k) if k in KLEMETTI_CLASSES else -1
 
 
-def band_proposal(pixels: np.ndarray, roi: RoiBox | None, spacing: float | None) -> Any:
-    """The traced border a band model is fed from: inside ``roi`` when given (split at the
-    midline found on the whole image), else proposed; exactly as the app does."""
-    from ..core.anatomy import border_for_box, propose_roi
-    from ..core.types import Radiograph
-
-    rad = Radiograph(pixels=np.asarray(pixels, dtype=np.float32), pixel_spacing_mm=spacing)
-    auto = propose_roi(rad)
-    return border_for_box(rad, roi, auto) if roi is not None else auto
+def row_groups(rows: Sequence[Any]) -> list[str] | None:
+    """The patient group (:data:`GROUP_COLUMN`) of each row, or None when no row has one."""
+    ids = [str((getattr(r, "extra", None) or {}).get(GROUP_COLUMN) or "") for r in rows]
+    return ids if any(ids) else None
 
 
-def band_spec_for(input_shape: Sequence[int]) -> Any:
-    """The default band geometry with the rows / columns of ``input_shape``."""
-    from ..core.anatomy.band import BandSpec
+def check_rows_have_inputs(rows: Sequence[Any], mode: str, csv: Path, who: str) -> None:
+    """DatasetError naming the first row that lacks what a ``mode`` model is fed from."""
+    if mode == "roi" and any(r.roi is None for r in rows):
+        bad = next(r for r in rows if r.roi is None)
+        raise DatasetError(f"{csv}: row {bad.row_number}: {who} needs roi_x, roi_y, roi_w, roi_h "
+                           "(the ROI box) for every row")
+    if mode == "landmarks" and any(r.landmarks is None for r in rows):
+        bad = next(r for r in rows if r.landmarks is None)
+        raise DatasetError(f"{csv}: row {bad.row_number}: {who} needs the eight landmark columns "
+                           "lm_<name>_x / lm_<name>_y")
 
-    return BandSpec(rows=int(input_shape[0]), cols_per_side=int(input_shape[1]) // 2)
+
+def exact_input(pixels: np.ndarray, mode: str, input_shape: Sequence[int], roi: RoiBox | None,
+                landmarks: dict | None, spacing: float | None, patch_mm: float = 10.0,
+                proposal: Any = None) -> np.ndarray:
+    """The un-augmented model input of one image, float32, without batch and channel axes:
+    the ``core.model_input`` builder inference uses (``ml.packs.ModelPack.prepare_*``)."""
+    if mode == "band":
+        prop = proposal if proposal is not None else strip_proposal(pixels, roi, spacing)
+        return prepare_band_input(pixels, prop, spacing, band_spec_for(input_shape))[0][0, ..., 0]
+    if mode == "roi":
+        if roi is None:
+            raise ValueError("ROI model needs roi_x, roi_y, roi_w, roi_h")
+        return prepare_roi_input(pixels, roi, int(input_shape[0]), int(input_shape[1]))[0, ..., 0]
+    if landmarks is None:
+        raise ValueError("landmark model needs the lm_<name>_x / _y columns")
+    return prepare_landmark_input(pixels, landmarks, spacing, int(input_shape[1]), patch_mm)[0, ..., 0]
 
 
 def encode_image(pixels: np.ndarray, mode: str, input_shape: Sequence[int], roi: RoiBox | None,
@@ -309,22 +304,20 @@ def encode_image(pixels: np.ndarray, mode: str, input_shape: Sequence[int], roi:
                  ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...] | None]:
     """(exact input without channel axis, context crop, inner box) of one image."""
     if mode == "band":
-        prop = proposal if proposal is not None else band_proposal(pixels, roi, spacing)
-        return band_inputs(pixels, prop, spacing or pp.DEFAULT_SPACING_MM, band_spec_for(input_shape))
+        prop = proposal if proposal is not None else strip_proposal(pixels, roi, spacing)
+        return band_inputs(pixels, prop, spacing, band_spec_for(input_shape))
+    exact = exact_input(pixels, mode, input_shape, roi, landmarks, spacing, patch_mm).astype(np.float16)
     if mode == "roi":
-        if roi is None:
-            raise ValueError("ROI model needs roi_x, roi_y, roi_w, roi_h")
-        h, w = int(input_shape[0]), int(input_shape[1])
-        exact = pp.prepare_roi_input(pixels, roi, h, w, 1)[0, :, :, 0]
-        crop, inner = roi_context_crop(pixels, roi, h, w)
-        return exact.astype(np.float16), crop, inner
-    if landmarks is None:
-        raise ValueError("landmark model needs the lm_<name>_x / _y columns")
-    p = int(input_shape[1])
-    patches = pp.crop_landmark_patches(pixels, landmarks, spacing, p, patch_mm)
-    exact = pp.normalise_landmark_patches(patches)[0, ..., 0]
-    ctx = landmark_context_patches(pixels, landmarks, spacing, p, patch_mm)
-    return exact.astype(np.float16), ctx, None
+        crop, inner = roi_context_crop(pixels, roi, int(input_shape[0]), int(input_shape[1]))
+        return exact, crop, inner
+    return exact, landmark_context_patches(pixels, landmarks, spacing, int(input_shape[1]), patch_mm), None
+
+
+def _row_meta(r: Any) -> dict[str, Any]:
+    return {"file": str(getattr(r, "file", "")),
+            "mcw_mean_mm": getattr(r, "mcw_mean_mm", None),
+            "pixel_spacing_mm": getattr(r, "pixel_spacing_mm", None),
+            GROUP_COLUMN: (getattr(r, "extra", {}) or {}).get(GROUP_COLUMN)}
 
 
 def dataset_from_rows(
@@ -333,7 +326,7 @@ def dataset_from_rows(
     progress: Callable[[int, int], None] | None = None, threads: int = 2,
     exact_only: bool = False,
 ) -> ArrayDataset:
-    """Read every image of ``rows`` (``core.dataset.DatasetRow``-like) once and cache it.
+    """Read every image of ``rows`` (``core.data.dataset.DatasetRow``-like) once and cache it.
 
     ``exact_only`` keeps only the inference inputs (evaluation: no augmentation crops).
     """
@@ -344,31 +337,11 @@ def dataset_from_rows(
             return load_radiograph(r.file).pixels
 
     def one(r: Any) -> tuple[np.ndarray, np.ndarray, Any]:
-        px = load(r)
+        args = (load(r), mode, input_shape, getattr(r, "roi", None), getattr(r, "landmarks", None),
+                getattr(r, "pixel_spacing_mm", None), patch_mm)
         if exact_only:
-            return _exact_only(px, r)
-        return encode_image(px, mode, input_shape, getattr(r, "roi", None),
-                            getattr(r, "landmarks", None), getattr(r, "pixel_spacing_mm", None),
-                            patch_mm)
-
-    def _exact_only(px: np.ndarray, r: Any) -> tuple[np.ndarray, np.ndarray, Any]:
-        if mode == "band":
-            from ..core.anatomy.band import extract_band
-
-            sp = getattr(r, "pixel_spacing_mm", None)
-            prop = band_proposal(px, getattr(r, "roi", None), sp)
-            e = pp.normalise_patch(extract_band(px, prop, sp or pp.DEFAULT_SPACING_MM,
-                                                band_spec_for(input_shape)).strip)
-        elif mode == "roi":
-            if getattr(r, "roi", None) is None:
-                raise ValueError("ROI model needs roi_x, roi_y, roi_w, roi_h")
-            e = pp.prepare_roi_input(px, r.roi, int(input_shape[0]), int(input_shape[1]), 1)[0, :, :, 0]
-        else:
-            if getattr(r, "landmarks", None) is None:
-                raise ValueError("landmark model needs the lm_<name>_x / _y columns")
-            e = pp.normalise_landmark_patches(pp.crop_landmark_patches(
-                px, r.landmarks, getattr(r, "pixel_spacing_mm", None), int(input_shape[1]), patch_mm))[0, ..., 0]
-        return e.astype(np.float16), np.zeros((1, 1), np.float16), (0.0, 0.0, 1.0, 1.0)
+            return exact_input(*args).astype(np.float16), np.zeros((1, 1), np.float16), (0.0, 0.0, 1.0, 1.0)
+        return encode_image(*args)
 
     results: list[Any] = []
     with ThreadPoolExecutor(max_workers=max(1, threads)) as ex:
@@ -384,10 +357,7 @@ def dataset_from_rows(
         exact=np.stack([e for e, _, _ in results]),
         ctx=[c for _, c, _ in results],
         inner=[i for _, _, i in results] if mode in ("roi", "band") else [],
-        meta=[{"file": str(getattr(r, "file", "")),
-               "mcw_mean_mm": getattr(r, "mcw_mean_mm", None),
-               "pixel_spacing_mm": getattr(r, "pixel_spacing_mm", None),
-               "patient_id": (getattr(r, "extra", {}) or {}).get("patient_id")} for r in rows],
+        meta=[_row_meta(r) for r in rows],
         mcw=np.array([np.nan if getattr(r, "mcw_mean_mm", None) is None else float(r.mcw_mean_mm)
                       for r in rows], dtype=np.float32),
     )

@@ -23,15 +23,18 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ModelError
-from ..core.model_input import preprocess as pp
+from ..core.model_input.landmarks import LANDMARK_GROUPS, prepare_landmark_input
+from ..core.model_input.roi import prepare_roi_input
+from ..core.model_input.strip import band_spec_from_card, prepare_band_input
 from ..core.system import paths
 from ..core.types import KLEMETTI_CLASSES, RoiBox
+from .calibration import calibrate
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.keras"
 CARD_FILE = "card.json"
-ATTENTION_GROUPS: tuple[str, ...] = ("condyle", "gonial_angle", "premolar", "maxillary_tuberosity")
+ATTENTION_GROUPS: tuple[str, ...] = LANDMARK_GROUPS  # the attention output's order
 REQUIRED_CARD_KEYS = ("name", "version", "arch", "mode", "input", "sha256")
 MAX_WEIGHTS_BYTES = 20 * 1024 * 1024
 
@@ -43,22 +46,6 @@ def sha256_file(path: Path | str) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def risk_logit(p_osteo: np.ndarray, eps: float = 1e-7) -> np.ndarray:
-    """log(p1 / p0) of the 2-way softmax (the quantity temperature scaling divides)."""
-    p = np.clip(np.asarray(p_osteo, dtype=np.float64), eps, 1.0 - eps)
-    return np.log(p) - np.log1p(-p)
-
-
-def calibrate(p_osteo: np.ndarray | float, temperature: float) -> np.ndarray:
-    """Temperature-scaled probability sigmoid(logit / T)."""
-    t = float(temperature) if temperature and temperature > 0 else 1.0
-    return _sigmoid(risk_logit(np.asarray(p_osteo)) / t)
 
 
 class ModelPack:
@@ -113,41 +100,38 @@ class ModelPack:
         return self._model
 
     def prepare_roi(self, pixels: np.ndarray, box: RoiBox) -> np.ndarray:
-        """(1, H, W, C) float32 exactly as in training (``core.preprocess.prepare_roi_input``)."""
+        """(1, H, W, C) float32 exactly as in training (``core.model_input.roi``)."""
         if self.mode != "roi":
             raise ModelError(f"{self.path}: a {self.mode} pack has no ROI input")
         h, w, c = self.input_shape
-        return pp.prepare_roi_input(pixels, box, h, w, c)
+        return prepare_roi_input(pixels, box, h, w, c)
 
     @property
     def band_spec(self) -> Any:
         """The cortex-band geometry of a band pack (``core.anatomy.band.BandSpec``)."""
-        from ..core.anatomy.band import BandSpec
-
-        i = self.card["input"]
-        spec = BandSpec.from_dict(i.get("band"))
-        if spec.rows != int(i["height"]) or spec.width != int(i["width"]):
-            raise ModelError(f"{self.path}: the card's band geometry does not match its input size; "
-                             "reinstall the pack")
-        return spec
+        try:
+            return band_spec_from_card(self.card["input"])
+        except ValueError as exc:
+            raise ModelError(f"{self.path}: {exc}; reinstall the pack") from None
 
     def prepare_band(self, pixels: np.ndarray, proposal: Any, spacing_mm: float) -> tuple[np.ndarray, Any]:
-        """(1, rows, 2*cols, C) float32 as in training, and the band (for mapping maps back)."""
+        """(1, rows, 2*cols, C) float32 as in training (``core.model_input.strip``), and the
+        band (for mapping maps back)."""
         if self.mode != "band":
             raise ModelError(f"{self.path}: a {self.mode} pack has no cortex-band input")
-        return pp.prepare_band_input(pixels, proposal, spacing_mm, self.band_spec, self.input_shape[-1])
+        return prepare_band_input(pixels, proposal, spacing_mm, self.band_spec, self.input_shape[-1])
 
     def prepare_landmarks(
         self, pixels: np.ndarray, landmarks: Mapping[str, Any], pixel_spacing_mm: float | None
     ) -> np.ndarray:
-        """(1, 8, P, P, 1) float32: the eight landmark patches as in training."""
+        """(1, 8, P, P, C) float32: the eight landmark patches as in training
+        (``core.model_input.landmarks``)."""
         if self.mode != "landmarks":
             raise ModelError(f"{self.path}: a {self.mode} pack has no landmark input")
         i = self.card["input"]
-        patches = pp.crop_landmark_patches(pixels, landmarks, pixel_spacing_mm,
-                                           out_size=int(i["height"]),
-                                           patch_mm=float(i.get("patch_mm", 10.0)))
-        return pp.normalise_landmark_patches(patches)
+        return prepare_landmark_input(pixels, landmarks, pixel_spacing_mm, out_size=int(i["height"]),
+                                      patch_mm=float(i.get("patch_mm", 10.0)),
+                                      channels=self.input_shape[-1])
 
     def predict_arrays(self, x: np.ndarray | list) -> dict[str, np.ndarray]:
         """Batch prediction: arrays ``risk`` (calibrated), ``risk_raw``, and, when the model

@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +32,19 @@ from ..core.data.dataset import read_dataset
 from ..core.data.protocols import PROTOCOLS, make_splits
 from ..core.errors import ConfigError, DatasetError
 from ..core.model_input import preprocess as pp
+from ..core.model_input.landmarks import LANDMARK_GROUPS
+from ..core.model_input.strip import band_spec_for
 from . import zoo
-from .calibration import fit_temperature
-from .data import dataset_from_rows
+from .calibration import add_held_out, calibrate, calibrate_and_threshold, held_out_operating_points
+from .data import check_rows_have_inputs, dataset_from_rows, row_groups
 from .evaluation import metric_report, save_plots, summarise_folds
-from .packs import calibrate, save_pack
+from .packs import save_pack
 from .training import TrainConfig, fit, predict_arrays
 
 log = logging.getLogger(__name__)
+
+__all__ = ["INTENDED_USE", "PHANTOM_LIMITATIONS", "calibrate_and_threshold", "card_model_io", "card_outputs",
+           "compute_section", "held_out_operating_points", "input_section", "train_from_folder"]
 
 INTENDED_USE = (
     "Research and demonstration: flags dental panoramic radiographs whose mandibular cortex "
@@ -64,8 +69,7 @@ def card_outputs(has_klemetti: bool, has_attention: bool, has_mcw: bool = False)
         out["mcw_mm"] = ("auxiliary regression of the mean mandibular cortical width in mm (trained "
                          "with the risk; a cross-check of the anatomy module's measurement)")
     if has_attention:
-        out["attention"] = ("softmax weights s1..s4 of the landmark groups [condyle, gonial_angle, "
-                            "premolar, maxillary_tuberosity]")
+        out["attention"] = (f"softmax weights s1..s4 of the landmark groups [{', '.join(LANDMARK_GROUPS)}]")
     return out
 
 
@@ -75,11 +79,8 @@ def input_section(mode: str, shape: tuple[int, ...], patch_mm: float) -> dict[st
         return {"height": int(shape[1]), "width": int(shape[2]), "channels": int(shape[3]),
                 "patches": 8, "patch_mm": float(patch_mm), "roi_spec": None}
     if mode == "band":
-        from ..core.anatomy.band import BandSpec
-
-        spec = BandSpec(rows=int(shape[0]), cols_per_side=int(shape[1]) // 2)
         return {"height": int(shape[0]), "width": int(shape[1]), "channels": int(shape[2]),
-                "band": spec.as_dict(),
+                "band": band_spec_for(shape).as_dict(),
                 "roi_spec": {"box": "ROI box in original-image pixels (the app's proposal, or roi_x, "
                                     "roi_y, roi_w, roi_h of the dataset); the band is cut from the "
                                     "border traced inside it"}}
@@ -90,28 +91,16 @@ def input_section(mode: str, shape: tuple[int, ...], patch_mm: float) -> dict[st
                          "reference_box_wh": [pp.REFERENCE_ROI_WIDTH, pp.REFERENCE_ROI_HEIGHT]}}
 
 
-def calibrate_and_threshold(y_val: np.ndarray, raw_val: np.ndarray) -> tuple[float, dict[str, Any]]:
-    """Temperature and operating points (with risk bands) from validation predictions."""
-    t = fit_temperature(y_val, raw_val)
-    cal = calibrate(raw_val, t)
-    ops: dict[str, Any] = M.pick_operating_points(y_val, cal, 0.9, 0.9)
-    ops["bands"] = {"low_max": ops["high_sensitivity"]["threshold"],
-                    "high_min": ops["high_specificity"]["threshold"]}
-    return t, ops
+def card_model_io(arch: str, mode: str, shape: tuple[int, ...], patch_mm: float, has_klemetti: bool,
+                  has_mcw: bool) -> dict[str, Any]:
+    """The ``input``, ``preprocessing``, ``outputs`` and ``gradcam_layer`` sections of a card."""
+    return {"input": input_section(mode, shape, patch_mm),
+            "preprocessing": pp.PREPROCESSING_DESCRIPTIONS[mode],
+            "outputs": card_outputs(has_klemetti, mode == "landmarks", has_mcw),
+            "gradcam_layer": zoo.GRADCAM_LAYERS.get(arch)}
 
 
-def held_out_operating_points(ops: dict[str, Any], y: np.ndarray, risk: np.ndarray) -> dict[str, Any]:
-    """The validation-chosen thresholds applied to held-out data (sens / spec there)."""
-    out = {}
-    for name in ("high_sensitivity", "balanced", "high_specificity"):
-        r = M.binary_report(y, risk, ops[name]["threshold"])
-        out[name] = {"threshold": ops[name]["threshold"],
-                     "sensitivity": M.finite_or_none(r["sensitivity"]),
-                     "specificity": M.finite_or_none(r["specificity"])}
-    return out
-
-
-def compute_section(model, arch: str, shape: tuple[int, ...]) -> dict[str, Any]:
+def compute_section(model: Any, arch: str, shape: tuple[int, ...]) -> dict[str, Any]:
     """Params and MACs of the model, and its ratio to VGG16-TR2 at 140 x 700."""
     macs = zoo.count_macs(model)
     ref = zoo.reference_macs_vgg16_tr2()
@@ -119,9 +108,213 @@ def compute_section(model, arch: str, shape: tuple[int, ...]) -> dict[str, Any]:
             "vgg16_tr2_140x700_macs": int(ref), "ratio_to_vgg16_tr2": float(macs / ref)}
 
 
-def _row_groups(rows: list[Any]) -> list[str] | None:
-    ids = [(r.extra or {}).get("patient_id", "") for r in rows]
-    return ids if any(ids) else None
+# ----------------------------------------------------------------------------- stages
+
+
+@dataclass
+class _Run:
+    """What every stage of one ``train_from_folder`` run shares."""
+
+    data: Path
+    arch: str
+    protocol: str
+    out: Path
+    work: Path
+    weights: str
+    seed: int
+    branch: str
+    patch_mm: float
+    rows: list[Any]
+    labels: np.ndarray
+    shape: tuple[int, ...]
+    has_k: bool
+    has_m: bool
+    cfg: TrainConfig
+    progress: Callable[[dict[str, Any]], None] | None
+    ds: Any = None
+    splits: list[Any] = field(default_factory=list)
+    t0: float = 0.0
+
+    @property
+    def mode(self) -> str:
+        return zoo.mode_of(self.arch)
+
+    def build(self) -> Any:
+        return zoo.build_model(self.arch, self.shape, weights=self.weights, klemetti=self.has_k,
+                               branch=self.branch, mcw=self.has_m)
+
+    def say(self, text: str) -> None:
+        if self.progress:
+            self.progress({"event": "message", "text": text})
+
+
+@dataclass
+class _PackModel:
+    """The model that becomes the pack, with its calibration and held-out results."""
+
+    model: Any
+    temperature: float
+    ops: dict[str, Any]
+    held_out: dict[str, Any]
+    history: Any
+    plot: tuple[np.ndarray, np.ndarray, str]
+    n_train: int
+    n_val: int
+    n_test: int
+
+
+def _read_rows(data: Path, arch: str, protocol: str, weights: str) -> tuple[list[Any], np.ndarray]:
+    """The dataset rows and labels, after checking the arguments fit them."""
+    if arch not in zoo.ARCHS:
+        raise ConfigError(f"unknown architecture {arch!r}; choose one of {', '.join(zoo.ARCHS)}")
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    zoo.resolve_weights(arch, weights)  # fail before any work if imagenet weights are missing
+    rows = read_dataset(data)
+    check_rows_have_inputs(rows, zoo.mode_of(arch), data / "labels.csv", arch)
+    labels = np.array([r.label for r in rows])
+    if labels.min() == labels.max():
+        raise DatasetError(f"{data / 'labels.csv'}: all labels are {labels[0]}; training needs both 0 and 1")
+    return rows, labels
+
+
+def _default_lr(arch: str) -> float:
+    return 1e-3 if arch in ("compact", "compact-band", "siamese-attention", "cnn3") else 1e-4
+
+
+def _train_fold(run: _Run, sp: Any, fdir: Path) -> dict[str, Any]:
+    """Train one protocol fold and record its test (and validation) predictions."""
+    run.say(f"{sp.name}: {sp.train.size} train, {sp.val.size} validation, {sp.test.size} test")
+    model = run.build()
+    val = run.ds.subset(sp.val) if sp.val.size else None
+    hist = fit(model, run.ds.subset(sp.train), val, run.cfg, ckpt_dir=fdir / "ckpt", progress=run.progress)
+    pt = predict_arrays(model, run.ds.subset(sp.test).batch(np.arange(sp.test.size), None, None))
+    res = {"name": sp.name, "test": sp.test.tolist(), "test_raw": pt["risk"][:, 1].tolist(),
+           "test_klemetti": pt["klemetti"].tolist() if "klemetti" in pt else None,
+           "history": hist}
+    if val is not None:
+        pv = predict_arrays(model, val.batch(np.arange(len(val)), None, None))
+        res["val"] = sp.val.tolist()
+        res["val_raw"] = pv["risk"][:, 1].tolist()
+    fdir.mkdir(parents=True, exist_ok=True)
+    if run.protocol != "loocv":
+        model.save(fdir / "model.keras")
+    (fdir / "result.json").write_text(json.dumps(res, default=float))
+    return res
+
+
+def _run_folds(run: _Run) -> tuple[list[dict[str, Any]], int]:
+    """Every fold's results (finished folds resumed from ``work``) and the best-validation-AUC fold."""
+    fold_results: list[dict[str, Any]] = []
+    best_fold, best_auc = 0, -1.0
+    for k, sp in enumerate(run.splits):
+        res_path = run.work / sp.name / "result.json"
+        if res_path.is_file():
+            res = json.loads(res_path.read_text())
+            log.info("%s already done (resumed)", sp.name)
+        else:
+            res = _train_fold(run, sp, run.work / sp.name)
+        fold_results.append(res)
+        if "val_raw" in res:
+            a = M.auc(run.labels[res["val"]], res["val_raw"])
+            if np.isfinite(a) and a > best_auc:
+                best_auc, best_fold = float(a), k
+    return fold_results, best_fold
+
+
+def _test_klemetti(res: dict[str, Any]) -> np.ndarray | None:
+    return np.asarray(res["test_klemetti"]) if res.get("test_klemetti") else None
+
+
+def _fold_reports(run: _Run, fold_results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-fold test metrics, each fold calibrated on its own validation part."""
+    labels, reports = run.labels, []
+    for res in fold_results:
+        yt = labels[res["test"]]
+        if "val_raw" in res and len(set(labels[res["val"]].tolist())) == 2:
+            t, ops = calibrate_and_threshold(labels[res["val"]], np.asarray(res["val_raw"]))
+        else:
+            t, ops = 1.0, {"balanced": {"threshold": 0.5}}
+        risk = calibrate(np.asarray(res["test_raw"]), t)
+        if len(res["test"]) > 1 and len(set(yt.tolist())) == 2:
+            rep = metric_report(yt, risk, ops["balanced"]["threshold"], run.ds.klemetti[res["test"]],
+                                _test_klemetti(res), n_boot=1000, seed=run.seed)
+            rep["name"] = res["name"]
+            reports.append(rep)
+    evaluation: dict[str, Any] = {"protocol": run.protocol, "seed": run.seed, "arch": run.arch, "folds": reports}
+    if reports:
+        evaluation["mean_over_folds"] = summarise_folds(reports)
+    return evaluation
+
+
+def _pack_model_loocv(run: _Run, fold_results: list[dict[str, Any]], evaluation: dict[str, Any]) -> _PackModel:
+    """LOOCV: calibrate on the pooled out-of-fold predictions, then train on every case."""
+    idx = np.concatenate([np.asarray(r["test"]) for r in fold_results])
+    raw = np.concatenate([np.asarray(r["test_raw"]) for r in fold_results])
+    kp = (np.concatenate([np.asarray(r["test_klemetti"]) for r in fold_results])
+          if fold_results and fold_results[0].get("test_klemetti") else None)
+    t, ops = calibrate_and_threshold(run.labels[idx], raw)
+    pooled_risk = calibrate(raw, t)
+    pooled = metric_report(run.labels[idx], pooled_risk, ops["balanced"]["threshold"],
+                           run.ds.klemetti[idx], kp, seed=run.seed)
+    pooled["note"] = ("pooled out-of-fold predictions; the temperature and thresholds were fitted "
+                      "on these same predictions, so threshold-dependent numbers are optimistic")
+    evaluation["pooled"] = pooled
+    model = run.build()
+    hist = fit(model, run.ds, None, run.cfg, ckpt_dir=run.work / "final" / "ckpt", progress=run.progress)
+    add_held_out(ops, held_out_operating_points(ops, run.labels[idx], pooled_risk))
+    n = len(run.rows)
+    return _PackModel(model, t, ops, pooled, hist, (run.labels[idx], pooled_risk, f"{run.arch} LOOCV pooled"),
+                      n, 0, n)
+
+
+def _pack_model_best_fold(run: _Run, fold_results: list[dict[str, Any]], best_fold: int,
+                          evaluation: dict[str, Any]) -> _PackModel:
+    """The fold with the best validation AUC, calibrated on its validation part."""
+    import keras
+
+    res, sp = fold_results[best_fold], run.splits[best_fold]
+    model = keras.models.load_model(run.work / sp.name / "model.keras",
+                                    custom_objects=zoo.custom_objects(), compile=False)
+    t, ops = calibrate_and_threshold(run.labels[res["val"]], np.asarray(res["val_raw"]))
+    risk = calibrate(np.asarray(res["test_raw"]), t)
+    yt = run.labels[res["test"]]
+    held_out = metric_report(yt, risk, ops["balanced"]["threshold"], run.ds.klemetti[res["test"]],
+                             _test_klemetti(res), seed=run.seed)
+    add_held_out(ops, held_out_operating_points(ops, yt, risk))
+    evaluation["pack_fold"] = sp.name
+    evaluation["pooled"] = held_out
+    return _PackModel(model, t, ops, held_out, res["history"], (yt, risk, f"{run.arch} {sp.name} test"),
+                      sp.train.size, sp.val.size, len(yt))
+
+
+def _card(run: _Run, pm: _PackModel, evaluation: dict[str, Any]) -> dict[str, Any]:
+    """The model card of a pack trained from a folder."""
+    rows = run.rows
+    src = "phantom" if all("phantom" in r.file.name for r in rows) else "real"
+    described = f"dataset folder {run.data.name} ({len(rows)} images)"
+    return {
+        "name": run.out.name,
+        "version": "0.1.0",
+        "arch": run.arch,
+        "mode": run.mode,
+        **card_model_io(run.arch, run.mode, run.shape, run.patch_mm, run.has_k, run.has_m),
+        "training_data": {"description": described, "source": src, "n": len(rows)},
+        "training": {"data": described, "source": src, "n": len(rows), "n_train": int(pm.n_train),
+                     "n_val": int(pm.n_val), "n_test": int(pm.n_test), "protocol": run.protocol,
+                     "seed": run.seed, "weights_init": run.weights, "config": asdict(run.cfg),
+                     "history": pm.history, "wall_seconds": time.monotonic() - run.t0},
+        "metrics": {"held_out": pm.held_out, "mean_over_folds": evaluation.get("mean_over_folds")},
+        "calibration": {"temperature": pm.temperature,
+                        "method": "temperature scaling (NLL) on the validation part" if run.protocol != "loocv"
+                        else "temperature scaling on pooled LOOCV predictions"},
+        "operating_points": pm.ops,
+        "compute": compute_section(pm.model, run.arch, run.shape),
+        "intended_use": INTENDED_USE,
+        "limitations": (PHANTOM_LIMITATIONS if src == "phantom" else
+                        ["Validated only on the data described here; check on local data before use."]),
+        "behaviour_on_unlabelled_real_radiographs": None,
+    }
 
 
 def train_from_folder(
@@ -142,168 +335,32 @@ def train_from_folder(
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run a protocol on a dataset folder and write a pack to ``out`` (see module doc)."""
-    if arch not in zoo.ARCHS:
-        raise ConfigError(f"unknown architecture {arch!r}; choose one of {', '.join(zoo.ARCHS)}")
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-    zoo.resolve_weights(arch, weights)  # fail before any work if imagenet weights are missing
-    rows = read_dataset(Path(data))
-    mode = zoo.mode_of(arch)
-    if mode == "roi" and any(r.roi is None for r in rows):
-        bad = next(r for r in rows if r.roi is None)
-        raise DatasetError(f"{Path(data) / 'labels.csv'}: row {bad.row_number}: {arch} trains on the ROI; "
-                           "fill roi_x, roi_y, roi_w, roi_h for every row")
-    if mode == "landmarks" and any(r.landmarks is None for r in rows):
-        bad = next(r for r in rows if r.landmarks is None)
-        raise DatasetError(f"{Path(data) / 'labels.csv'}: row {bad.row_number}: siamese-attention needs "
-                           "the eight lm_<name>_x / lm_<name>_y columns")
-    labels = np.array([r.label for r in rows])
-    if labels.min() == labels.max():
-        raise DatasetError(f"{Path(data) / 'labels.csv'}: all labels are {labels[0]}; training needs both 0 and 1")
-    shape = tuple(input_shape or zoo.default_input_shape(arch))
-    has_k = any(r.klemetti for r in rows)
-    has_m = mcw_head and arch in ("compact", "compact-band") and any(r.mcw_mean_mm is not None for r in rows)
+    rows, labels = _read_rows(Path(data), arch, protocol, weights)
     out = Path(out)
-    work = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
-    work.mkdir(parents=True, exist_ok=True)
+    run = _Run(
+        data=Path(data), arch=arch, protocol=protocol, out=out,
+        work=Path(work_dir) if work_dir else out.with_name(out.name + ".work"),
+        weights=weights, seed=seed, branch=branch, patch_mm=patch_mm, rows=rows, labels=labels,
+        shape=tuple(input_shape or zoo.default_input_shape(arch)),
+        has_k=any(r.klemetti for r in rows),
+        has_m=mcw_head and arch in ("compact", "compact-band") and any(r.mcw_mean_mm is not None for r in rows),
+        cfg=TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed,
+                        patience=None if protocol == "loocv" else 10,
+                        lr=lr if lr is not None else _default_lr(arch)),
+        progress=progress)
+    run.work.mkdir(parents=True, exist_ok=True)
     log.info("caching %d images for %s", len(rows), arch)
-    if progress:
-        progress({"event": "message", "text": f"reading {len(rows)} images"})
-    ds = dataset_from_rows(rows, mode, shape, patch_mm=patch_mm)
-    splits = make_splits(protocol, labels, _row_groups(rows), seed)
-    fixed_epochs = protocol == "loocv"
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed,
-                      patience=None if fixed_epochs else 10,
-                      lr=lr if lr is not None else (1e-3 if arch in ("compact", "compact-band", "siamese-attention", "cnn3") else 1e-4))
-    (work / "splits.json").write_text(json.dumps([s.as_dict() for s in splits]))
-
-    def build():
-        return zoo.build_model(arch, shape, weights=weights, klemetti=has_k, branch=branch, mcw=has_m)
-
-    fold_results: list[dict[str, Any]] = []
-    best_fold, best_auc = 0, -1.0
-    t0 = time.monotonic()
-    for k, sp in enumerate(splits):
-        fdir = work / sp.name
-        res_path = fdir / "result.json"
-        if res_path.is_file():
-            res = json.loads(res_path.read_text())
-            fold_results.append(res)
-            log.info("%s already done (resumed)", sp.name)
-        else:
-            if progress:
-                progress({"event": "message", "text": f"{sp.name}: {sp.train.size} train, "
-                                                      f"{sp.val.size} validation, {sp.test.size} test"})
-            model = build()
-            val = ds.subset(sp.val) if sp.val.size else None
-            hist = fit(model, ds.subset(sp.train), val, cfg, ckpt_dir=fdir / "ckpt", progress=progress)
-            pt = predict_arrays(model, ds.subset(sp.test).batch(np.arange(sp.test.size), None, None))
-            res = {"name": sp.name, "test": sp.test.tolist(), "test_raw": pt["risk"][:, 1].tolist(),
-                   "test_klemetti": pt["klemetti"].tolist() if "klemetti" in pt else None,
-                   "history": hist}
-            if val is not None:
-                pv = predict_arrays(model, val.batch(np.arange(len(val)), None, None))
-                res["val"] = sp.val.tolist()
-                res["val_raw"] = pv["risk"][:, 1].tolist()
-            fdir.mkdir(parents=True, exist_ok=True)
-            if not fixed_epochs:
-                model.save(fdir / "model.keras")
-            res_path.write_text(json.dumps(res, default=float))
-            fold_results.append(res)
-        if "val_raw" in res:
-            a = M.auc(labels[res["val"]], res["val_raw"])
-            if np.isfinite(a) and a > best_auc:
-                best_auc, best_fold = float(a), k
-
-    # ---- per-fold reports (each fold calibrated on its own validation part)
-    reports = []
-    for res in fold_results:
-        yt = labels[res["test"]]
-        kt = ds.klemetti[res["test"]]
-        kp = np.asarray(res["test_klemetti"]) if res.get("test_klemetti") else None
-        if "val_raw" in res and len(set(labels[res["val"]].tolist())) == 2:
-            t, ops = calibrate_and_threshold(labels[res["val"]], np.asarray(res["val_raw"]))
-        else:
-            t, ops = 1.0, {"balanced": {"threshold": 0.5}}
-        risk = calibrate(np.asarray(res["test_raw"]), t)
-        if len(res["test"]) > 1 and len(set(yt.tolist())) == 2:
-            rep = metric_report(yt, risk, ops["balanced"]["threshold"], kt, kp, n_boot=1000, seed=seed)
-            rep["name"] = res["name"]
-            reports.append(rep)
-    evaluation: dict[str, Any] = {"protocol": protocol, "seed": seed, "arch": arch, "folds": reports}
-    if reports:
-        evaluation["mean_over_folds"] = summarise_folds(reports)
-
-    # ---- the pack model
-    if protocol == "loocv":
-        idx = np.concatenate([np.asarray(r["test"]) for r in fold_results])
-        raw = np.concatenate([np.asarray(r["test_raw"]) for r in fold_results])
-        kp = (np.concatenate([np.asarray(r["test_klemetti"]) for r in fold_results])
-              if fold_results and fold_results[0].get("test_klemetti") else None)
-        t, ops = calibrate_and_threshold(labels[idx], raw)
-        pooled_risk = calibrate(raw, t)
-        pooled = metric_report(labels[idx], pooled_risk, ops["balanced"]["threshold"],
-                               ds.klemetti[idx], kp, seed=seed)
-        pooled["note"] = ("pooled out-of-fold predictions; the temperature and thresholds were fitted "
-                          "on these same predictions, so threshold-dependent numbers are optimistic")
-        evaluation["pooled"] = pooled
-        model = build()
-        hist = fit(model, ds, None, cfg, ckpt_dir=work / "final" / "ckpt", progress=progress)
-        held_out = pooled
-        ops_held = held_out_operating_points(ops, labels[idx], pooled_risk)
-        plot_args = (labels[idx], pooled_risk, f"{arch} LOOCV pooled")
-        n_train, n_val, n_test = len(rows), 0, len(rows)
-    else:
-        import keras
-
-        res = fold_results[best_fold]
-        model = keras.models.load_model(work / splits[best_fold].name / "model.keras",
-                                        custom_objects=zoo.custom_objects(), compile=False)
-        t, ops = calibrate_and_threshold(labels[res["val"]], np.asarray(res["val_raw"]))
-        risk = calibrate(np.asarray(res["test_raw"]), t)
-        yt = labels[res["test"]]
-        kp = np.asarray(res["test_klemetti"]) if res.get("test_klemetti") else None
-        held_out = metric_report(yt, risk, ops["balanced"]["threshold"], ds.klemetti[res["test"]], kp,
-                                 seed=seed)
-        ops_held = held_out_operating_points(ops, yt, risk)
-        evaluation["pack_fold"] = splits[best_fold].name
-        evaluation["pooled"] = held_out
-        hist = res["history"]
-        plot_args = (yt, risk, f"{arch} {splits[best_fold].name} test")
-        n_train, n_val, n_test = splits[best_fold].train.size, splits[best_fold].val.size, len(yt)
-
-    for name in ("high_sensitivity", "balanced", "high_specificity"):
-        ops[name]["held_out"] = ops_held[name]
-    src = "phantom" if all("phantom" in r.file.name for r in rows) else "real"
-    card = {
-        "name": out.name,
-        "version": "0.1.0",
-        "arch": arch,
-        "mode": mode,
-        "input": input_section(mode, shape, patch_mm),
-        "preprocessing": (pp.PREPROCESSING_DESCRIPTION_LANDMARKS if mode == "landmarks"
-                          else pp.PREPROCESSING_DESCRIPTION_BAND if mode == "band"
-                          else pp.PREPROCESSING_DESCRIPTION_ROI),
-        "outputs": card_outputs(has_k, mode == "landmarks", has_m),
-        "gradcam_layer": zoo.GRADCAM_LAYERS.get(arch),
-        "training_data": {"description": f"dataset folder {Path(data).name} ({len(rows)} images)",
-                          "source": src, "n": len(rows)},
-        "training": {"data": f"dataset folder {Path(data).name} ({len(rows)} images)", "source": src,
-                     "n": len(rows), "n_train": int(n_train), "n_val": int(n_val), "n_test": int(n_test),
-                     "protocol": protocol, "seed": seed, "weights_init": weights,
-                     "config": asdict(cfg), "history": hist,
-                     "wall_seconds": time.monotonic() - t0},
-        "metrics": {"held_out": held_out, "mean_over_folds": evaluation.get("mean_over_folds")},
-        "calibration": {"temperature": t, "method": "temperature scaling (NLL) on the validation part"
-                        if protocol != "loocv" else "temperature scaling on pooled LOOCV predictions"},
-        "operating_points": ops,
-        "compute": compute_section(model, arch, shape),
-        "intended_use": INTENDED_USE,
-        "limitations": (PHANTOM_LIMITATIONS if src == "phantom" else
-                        ["Validated only on the data described here; check on local data before use."]),
-        "behaviour_on_unlabelled_real_radiographs": None,
-    }
-    save_pack(model, card, out)
+    run.say(f"reading {len(rows)} images")
+    run.ds = dataset_from_rows(rows, run.mode, run.shape, patch_mm=patch_mm)
+    run.splits = make_splits(protocol, labels, row_groups(rows), seed)
+    (run.work / "splits.json").write_text(json.dumps([s.as_dict() for s in run.splits]))
+    run.t0 = time.monotonic()
+    fold_results, best_fold = _run_folds(run)
+    evaluation = _fold_reports(run, fold_results)
+    pm = (_pack_model_loocv(run, fold_results, evaluation) if protocol == "loocv"
+          else _pack_model_best_fold(run, fold_results, best_fold, evaluation))
+    card = _card(run, pm, evaluation)
+    save_pack(pm.model, card, out)
     (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=float))
-    save_plots(plot_args[0], plot_args[1], out / "plots", plot_args[2])
+    save_plots(pm.plot[0], pm.plot[1], out / "plots", pm.plot[2])
     return {"pack": str(out), "evaluation": evaluation, "card": card}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from .cortex import klemetti_rule, measure_cortex
 from .landmarks import extract_patches, propose_landmarks
 from .overlay import draw_overlay
-from .quality import assess_quality
+from .quality import assess_quality, is_not_panoramic
 from .roi import border_arrays, border_for_box, border_from_box, box_size, propose_roi, trace_border
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "measure_cortex",
     "klemetti_rule",
     "assess_quality",
+    "is_not_panoramic",
     "draw_overlay",
 ]

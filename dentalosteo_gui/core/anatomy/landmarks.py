@@ -29,7 +29,7 @@ import numpy as np
 
 from ..imaging.sampling import as_gray, crop_padded, resize_area, spacing_or_default
 from ..types import LANDMARK_NAMES, Radiograph, RoiProposal
-from .roi import _dp_path, border_arrays, propose_roi
+from .roi import border_arrays, dp_path, propose_roi
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def _ramus_edge(pix: np.ndarray, sign: int, y_top: float, y_bot: float, x_gon_gu
     sub = edge[r0:r1, c0:c1]
     ref = float(np.percentile(sub, 99)) or 1.0
     cost = -np.clip(sub / ref, 0, 1).T  # (cols, rows): path over rows
-    path = _dp_path(cost, max_step=2, smooth=0.05)
+    path = dp_path(cost, max_step=2, smooth=0.05)
     ys = (np.arange(r0, r1) + 0.5) * scale
     xs = (path + c0 + 0.5) * scale
     strength = sub[np.arange(r1 - r0), path]

@@ -95,7 +95,7 @@ def _normalise(img: np.ndarray) -> np.ndarray:
     return np.clip((img - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
 
-def _dp_path(cost: np.ndarray, max_step: int, smooth: float) -> np.ndarray:
+def dp_path(cost: np.ndarray, max_step: int, smooth: float) -> np.ndarray:
     """Minimum-cost path through a (rows, cols) cost map, one row per column.
 
     Transition cost is ``smooth * dy**2`` for |dy| <= max_step (rows per column).
@@ -312,21 +312,28 @@ def _symmetric_midline(xs: np.ndarray, ys: np.ndarray, width: int, height: int) 
 # --------------------------------------------------------------------------- tracing
 
 
-def trace_border(
-    pixels: np.ndarray, x_range: tuple[int, int] | None = None, y_range: tuple[int, int] | None = None
-) -> BorderTrace:
-    """Trace the inferior mandibular border (periosteal lower edge) at full resolution.
+@dataclass(frozen=True)
+class _SearchRegion:
+    """Where the border is traced: original pixels [x0, x1) x [ya, yb), and the same region on
+    the working copy [cx0, cx1) x [cy0, cy1)."""
 
-    ``x_range``/``y_range`` (original pixels) restrict the search (used when the user moved
-    the box). Returns one y per column in ``x_range``. Raises :class:`AnatomyError` when
-    the search region is too small to trace in.
-    """
-    h, w = pixels.shape
-    work_raw, scale = _working_copy(pixels)
-    work = _normalise(work_raw)
-    wh, ww = work.shape
-    edge = _edge_map(work, scale, work_raw)
+    x0: int
+    x1: int
+    ya: int
+    yb: int
+    cx0: int
+    cx1: int
+    cy0: int
+    cy1: int
 
+
+def _search_region(shape: tuple[int, int], work_shape: tuple[int, int], scale: float,
+                   x_range: tuple[int, int] | None,
+                   y_range: tuple[int, int] | None) -> _SearchRegion:
+    """The search region (default: the lower part of the image, all but the side margins);
+    raises :class:`AnatomyError` when it is too small to trace in."""
+    h, w = shape
+    wh, ww = work_shape
     if x_range is None:
         x0, x1 = int(TRACE_X0 * w), int(math.ceil(TRACE_X1 * w))
     else:
@@ -342,8 +349,11 @@ def trace_border(
             f"the search region ({x1 - x0} x {yb - ya} px) is too small to trace the border; "
             "draw the ROI box over the lower border of the mandible"
         )
+    return _SearchRegion(x0, x1, ya, yb, cx0, cx1, cy0, cy1)
 
-    sub = edge[cy0:cy1, cx0:cx1]
+
+def _coarse_path(sub: np.ndarray) -> np.ndarray:
+    """Row of the border in every column of the edge map ``sub`` (convex dynamic programme)."""
     # Every strong false edge (occlusal plane, teeth, detector steps, the endosteal side of
     # anatomy) lies ABOVE the inferior border, which is the lowest edge with bone above it:
     # a mild preference for lower rows breaks ties between comparable edges.
@@ -356,14 +366,17 @@ def trace_border(
         [cost[:, i : i + NODE_STEP].min(axis=1) for i in node_x], axis=1
     )
     nodes = _dp_convex(pooled, max_slope=6, c_change=0.01, c_concave=C_CONCAVE)
-    path = np.round(np.interp(np.arange(ncols), node_x + (NODE_STEP - 1) / 2, nodes)).astype(np.int64)
-    path = path + cy0
-    strength = sub[path - cy0, np.arange(sub.shape[1])]
+    path: np.ndarray = np.round(np.interp(np.arange(ncols), node_x + (NODE_STEP - 1) / 2, nodes)).astype(np.int64)
+    return path
 
-    # ---- full-resolution refinement in a narrow band around the coarse path
-    xs_full = np.arange(x0, x1)
-    coarse_x = (np.arange(cx0, cx1) + 0.5) * scale
-    y_coarse = np.interp(xs_full, coarse_x, (path + 0.5) * scale)
+
+def _gradient_band(pixels: np.ndarray, x0: int, x1: int, y_coarse: np.ndarray,
+                   scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Vertical gradient (bright above, dark below) in a narrow band around ``y_coarse``.
+
+    Returns ``band`` (offsets x columns) and the image row of each of its cells.
+    """
+    h = pixels.shape[0]
     sigma = max(1.0, 0.6 * scale)
     r = int(math.ceil(1.5 * scale)) + 2
     # Smooth and differentiate only the rows the band can touch.
@@ -377,13 +390,13 @@ def trace_border(
     rows_idx = np.clip(np.round(y_coarse).astype(np.int64)[None, :] + offs[:, None] - ylo, 1, strip.shape[0] - 2)
     cols_idx = np.arange(x1 - x0)[None, :]
     band = gy[rows_idx, cols_idx]
-    bmax = float(np.percentile(band, 99)) if band.size else 0.0
-    bcost = -(band / bmax) if bmax > 1e-9 else np.zeros_like(band)
-    # The fine DP runs on every `step`-th column (speed), then is interpolated.
-    step = max(1, int(round(scale / 2)))
-    sel = np.arange(0, x1 - x0, step)
-    fine = _dp_path(bcost[:, sel], max_step=max(1, step), smooth=0.05 / max(1, step))
-    # Sub-pixel peak interpolation on the band.
+    return band, rows_idx + ylo
+
+
+def _subpixel_rows(band: np.ndarray, rows: np.ndarray, sel: np.ndarray,
+                   fine: np.ndarray) -> np.ndarray:
+    """Image row of the path ``fine`` (band offsets in columns ``sel``), refined by parabolic
+    interpolation of the band around each peak."""
     k = np.asarray(fine, dtype=np.int64)[: sel.size]
     c = sel[: k.size]
     inner = (k > 0) & (k < band.shape[0] - 1)
@@ -393,12 +406,53 @@ def trace_border(
     ok = inner & (np.abs(den) > 1e-12)
     d = np.zeros(k.size)
     d[ok] = np.clip(0.5 * (a[ok] - cc[ok]) / den[ok], -0.5, 0.5)
-    yy = rows_idx[k, c] + ylo + d
-    y_fine = np.interp(np.arange(x1 - x0), sel, yy)
+    y: np.ndarray = rows[k, c] + d
+    return y
+
+
+def _refine_trace(pixels: np.ndarray, x0: int, x1: int, y_coarse: np.ndarray,
+                  scale: float) -> np.ndarray:
+    """Full-resolution border y for every column in [x0, x1), in a narrow band around the
+    coarse trace ``y_coarse``."""
+    band, rows = _gradient_band(pixels, x0, x1, y_coarse, scale)
+    bmax = float(np.percentile(band, 99)) if band.size else 0.0
+    bcost = -(band / bmax) if bmax > 1e-9 else np.zeros_like(band)
+    # The fine DP runs on every `step`-th column (speed), then is interpolated.
+    step = max(1, int(round(scale / 2)))
+    sel = np.arange(0, x1 - x0, step)
+    fine = dp_path(bcost[:, sel], max_step=max(1, step), smooth=0.05 / max(1, step))
+    y_fine: np.ndarray = np.interp(np.arange(x1 - x0), sel, _subpixel_rows(band, rows, sel, fine))
+    return y_fine
+
+
+def trace_border(
+    pixels: np.ndarray, x_range: tuple[int, int] | None = None, y_range: tuple[int, int] | None = None
+) -> BorderTrace:
+    """Trace the inferior mandibular border (periosteal lower edge) at full resolution.
+
+    ``x_range``/``y_range`` (original pixels) restrict the search (used when the user moved
+    the box). Returns one y per column in ``x_range``. Raises :class:`AnatomyError` when
+    the search region is too small to trace in.
+    """
+    h, w = pixels.shape
+    work_raw, scale = _working_copy(pixels)
+    work = _normalise(work_raw)
+    edge = _edge_map(work, scale, work_raw)
+    reg = _search_region((h, w), work.shape, scale, x_range, y_range)
+
+    sub = edge[reg.cy0 : reg.cy1, reg.cx0 : reg.cx1]
+    path = _coarse_path(sub) + reg.cy0
+    strength = sub[path - reg.cy0, np.arange(sub.shape[1])]
+
+    # ---- full-resolution refinement in a narrow band around the coarse path
+    xs_full = np.arange(reg.x0, reg.x1)
+    coarse_x = (np.arange(reg.cx0, reg.cx1) + 0.5) * scale
+    y_coarse = np.interp(xs_full, coarse_x, (path + 0.5) * scale)
+    y_fine = _refine_trace(pixels, reg.x0, reg.x1, y_coarse, scale)
 
     midline = _symmetric_midline(xs_full.astype(float), y_fine, w, h)
     strength_full = np.interp(xs_full, coarse_x, strength)
-    return BorderTrace(x0=x0, x1=x1, y=y_fine, strength=strength_full, midline_x=midline)
+    return BorderTrace(x0=reg.x0, x1=reg.x1, y=y_fine, strength=strength_full, midline_x=midline)
 
 
 # --------------------------------------------------------------------------- box + proposal

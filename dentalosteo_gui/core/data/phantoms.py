@@ -20,6 +20,12 @@ conditional on it with realistic overlap, so a perfect MCW reader reaches an AUC
 Coordinates are original-image pixels (x right, y down). Left/right are the PATIENT's
 sides: the patient's right is the image-LEFT half. Pure numpy/OpenCV; deterministic for a
 given seed. No Qt, no TensorFlow.
+
+Size: this module is deliberately over the usual 600-line limit. The generator is a chain of
+small stage functions that share private geometry types and draw from ONE random generator
+in a fixed order (moving a stage elsewhere invites reordering, which silently changes every
+phantom), and ``ml/bundle_models.py`` keys its phantom caches on this file's bytes, so the
+whole generator stays in this one file.
 """
 
 from __future__ import annotations
@@ -235,6 +241,44 @@ def _chaikin(pts: np.ndarray, iterations: int) -> np.ndarray:
 
 # tooth widths as a fraction of the image width, incisor -> third molar (panoramic view)
 _TOOTH_WIDTHS = (0.027, 0.026, 0.031, 0.035, 0.035, 0.052, 0.05, 0.047)
+_TEETH_SCALE = 2.0  # the teeth are drawn on a canvas this many times smaller than the image
+
+
+@dataclass
+class _Dentition:
+    """What every tooth of one phantom shares, and the half-resolution canvas they go on."""
+
+    W: int
+    H: int
+    cx: float
+    y_occ: Callable[[Any], Any]
+    missing_p: float  # probability that a tooth is missing
+    bite: float  # bite-block gap between the arches (px)
+    canvas: np.ndarray
+
+
+@dataclass
+class _Tooth:
+    """One tooth's frame: crown and roots are drawn relative to its cemento-enamel junction."""
+
+    i: int  # 0 central incisor ... 7 third molar
+    arch: int  # 1 = lower (crowns point up), -1 = upper
+    xc: float
+    y0: float  # occlusal surface
+    y1: float  # cemento-enamel junction
+    hw: float  # half the crown width
+    crown_h: float
+    root_l: float
+    k: float  # density / projection
+    pw: float  # crown-shape exponent: flat incisal edge, pointed canine
+    ct: float  # cos / sin of the tooth's tilt
+    st: float
+
+    def rp(self, px: float, py: float) -> tuple[float, float]:
+        """Tilt a point about the crown's base and map it onto the half-resolution canvas."""
+        dx, dy = px - self.xc, py - self.y1
+        return ((self.xc + self.ct * dx - self.st * dy) / _TEETH_SCALE,
+                (self.y1 + self.st * dx + self.ct * dy) / _TEETH_SCALE)
 
 
 def _draw_teeth(rng: np.random.Generator, W: int, H: int, cx: float,
@@ -244,85 +288,116 @@ def _draw_teeth(rng: np.random.Generator, W: int, H: int, cx: float,
     Returns the canvas, the x of each side's maxillary tuberosity (behind the last upper
     molar) and the x of each side's second lower premolar.
     """
-    f = 2.0
-    h2, w2 = max(8, int(round(H / f))), max(8, int(round(W / f)))
-    teeth: np.ndarray = np.zeros((h2, w2), np.float32)
+    h2, w2 = max(8, int(round(H / _TEETH_SCALE))), max(8, int(round(W / _TEETH_SCALE)))
+    canvas: np.ndarray = np.zeros((h2, w2), np.float32)
     missing_p = 0.04 + 0.1 * float(rng.random())
-    bite = float(rng.uniform(0.0, 0.014)) * H  # bite-block gap between the arches
+    bite = float(rng.uniform(0.0, 0.014)) * H
+    dent = _Dentition(W=W, H=H, cx=cx, y_occ=y_occ, missing_p=missing_p, bite=bite, canvas=canvas)
     premolar_x: dict[str, float] = {}
     tuber_x: dict[str, float] = {}
     for arch in (1, -1):  # 1 = lower (crowns point up), -1 = upper
         for sign in (-1, 1):
             side = "right" if sign < 0 else "left"
-            x = cx + sign * 0.003 * W
-            last_x = x
-            for i, wf in enumerate(_TOOTH_WIDTHS):
-                tw = wf * W * float(rng.uniform(0.93, 1.05))
-                xc_t = x + sign * tw / 2
-                x += sign * tw * float(rng.uniform(0.97, 1.04))
-                if arch == 1 and i == 4:
-                    premolar_x[side] = xc_t
-                if rng.random() < missing_p or (i == 7 and rng.random() < 0.45):
-                    continue
-                last_x = x
-                yo = float(y_occ(xc_t))
-                crown_h = (0.095 if i < 3 else 0.085) * H * float(rng.uniform(0.9, 1.1))
-                if arch == -1 and i < 2:
-                    crown_h *= 1.15  # long upper incisors
-                k = float(rng.uniform(0.85, 1.1))  # per-tooth density / projection
-                pw = 0.35 if i < 2 else (2.0 if i == 2 else 0.8)  # flat incisal edge, pointed canine
-                root_l = (0.22 if i == 2 else 0.18 if i < 5 else 0.16) * H * float(rng.uniform(0.9, 1.1))
-                if arch == -1:
-                    root_l *= 0.85
-                tilt = float(rng.normal(0.0, 0.04)) + sign * arch * 0.05 * i / 7
-                y0 = yo + arch * (0.004 * H + 0.5 * bite)  # occlusal surface
-                y1 = y0 + arch * crown_h  # cemento-enamel junction
-                hw = tw * 0.46
-                ct, st = math.cos(tilt), math.sin(tilt)
-
-                def rp(px: float, py: float, _xc: float = xc_t, _y1: float = y1,
-                       _ct: float = ct, _st: float = st) -> tuple[float, float]:
-                    dx, dy = px - _xc, py - _y1
-                    return ((_xc + _ct * dx - _st * dy) / f, (_y1 + _st * dx + _ct * dy) / f)
-
-                n_roots = 2 if i >= 5 else 1
-                for r_i in range(n_roots):
-                    off = (r_i - (n_roots - 1) / 2) * hw * 0.85
-                    rw = hw * (0.72 if n_roots == 1 else 0.45)
-                    ys = np.linspace(0.0, 1.0, 7)
-                    taper = rw * (1.0 - 0.75 * ys**1.5)
-                    xo = off * (1.0 + 0.3 * ys)
-                    yv = y1 + arch * root_l * ys
-                    outline = [rp(xc_t + xo[j] - taper[j], yv[j]) for j in range(7)]
-                    outline += [rp(xc_t + xo[j] + taper[j], yv[j]) for j in range(6, -1, -1)]
-                    _fill(teeth, outline, 0.15 * k)
-                    canal_pts = [rp(xc_t + xo[j] - 0.22 * taper[j], yv[j]) for j in range(6)]
-                    canal_pts += [rp(xc_t + xo[j] + 0.22 * taper[j], yv[j]) for j in range(5, -1, -1)]
-                    _fill(teeth, canal_pts, 0.11 * k)
-                a = np.linspace(0.0, math.pi, 9)
-                crown = [rp(xc_t - hw, y1)]
-                crown += [rp(xc_t - hw * math.cos(t_) * 1.02,
-                             y1 - arch * crown_h * (0.55 + 0.45 * math.sin(t_) ** pw)) for t_ in a]
-                crown += [rp(xc_t + hw, y1)]
-                _fill(teeth, crown, 0.32 * k)  # enamel
-                inner = [rp(xc_t - hw * 0.78, y1)]
-                inner += [rp(xc_t - hw * 0.78 * math.cos(t_),
-                             y1 - arch * crown_h * (0.35 + 0.4 * math.sin(t_) ** pw)) for t_ in a]
-                inner += [rp(xc_t + hw * 0.78, y1)]
-                _fill(teeth, inner, 0.22 * k)  # dentine
-                chamber = [rp(xc_t - hw * 0.3, y1 + arch * 0.01 * H), rp(xc_t - hw * 0.28, y1 - arch * crown_h * 0.3),
-                           rp(xc_t + hw * 0.28, y1 - arch * crown_h * 0.3), rp(xc_t + hw * 0.3, y1 + arch * 0.01 * H)]
-                _fill(teeth, chamber, 0.16 * k)
-                if i >= 3 and rng.random() < 0.15:  # metal restoration
-                    fw = hw * float(rng.uniform(0.4, 0.8))
-                    fill = [rp(xc_t - fw, y0 - arch * crown_h * 0.02), rp(xc_t + fw, y0 - arch * crown_h * 0.02),
-                            rp(xc_t + fw * 0.85, y0 + arch * crown_h * 0.45),
-                            rp(xc_t - fw * 0.85, y0 + arch * crown_h * 0.45)]
-                    _fill(teeth, fill, 1.3)
-            if arch == -1:
+            last_x, premolar = _draw_quadrant(rng, dent, arch, sign)
+            if arch == 1:
+                premolar_x[side] = premolar
+            else:
                 tuber_x[side] = last_x + sign * 0.02 * W
-    teeth = cv2.GaussianBlur(teeth, (0, 0), 1.6 * s / f + 0.4)
+    teeth = cv2.GaussianBlur(dent.canvas, (0, 0), 1.6 * s / _TEETH_SCALE + 0.4)
     return teeth, tuber_x, premolar_x
+
+
+def _draw_quadrant(rng: np.random.Generator, dent: _Dentition, arch: int, sign: int) -> tuple[float, float]:
+    """One quadrant, central incisor to third molar.
+
+    Returns the x just behind the last tooth present and the x of the second premolar.
+    """
+    x = dent.cx + sign * 0.003 * dent.W
+    last_x = x
+    premolar = x
+    for i, wf in enumerate(_TOOTH_WIDTHS):
+        tw = wf * dent.W * float(rng.uniform(0.93, 1.05))
+        xc_t = x + sign * tw / 2
+        x += sign * tw * float(rng.uniform(0.97, 1.04))
+        if i == 4:
+            premolar = xc_t
+        if rng.random() < dent.missing_p or (i == 7 and rng.random() < 0.45):
+            continue
+        last_x = x
+        tooth = _place_tooth(rng, dent, i, arch, sign, xc_t, tw)
+        _draw_roots(dent.canvas, tooth)
+        _draw_crown(dent.canvas, tooth, dent.H)
+        if i >= 3 and rng.random() < 0.15:  # metal restoration
+            _draw_restoration(rng, dent.canvas, tooth)
+    return last_x, premolar
+
+
+def _place_tooth(rng: np.random.Generator, dent: _Dentition, i: int, arch: int, sign: int,
+                 xc: float, tw: float) -> _Tooth:
+    """Size, density and tilt of tooth ``i`` centred at ``xc`` with width ``tw``."""
+    H = dent.H
+    yo = float(dent.y_occ(xc))
+    crown_h = (0.095 if i < 3 else 0.085) * H * float(rng.uniform(0.9, 1.1))
+    if arch == -1 and i < 2:
+        crown_h *= 1.15  # long upper incisors
+    k = float(rng.uniform(0.85, 1.1))  # per-tooth density / projection
+    pw = 0.35 if i < 2 else (2.0 if i == 2 else 0.8)  # flat incisal edge, pointed canine
+    root_l = (0.22 if i == 2 else 0.18 if i < 5 else 0.16) * H * float(rng.uniform(0.9, 1.1))
+    if arch == -1:
+        root_l *= 0.85
+    tilt = float(rng.normal(0.0, 0.04)) + sign * arch * 0.05 * i / 7
+    y0 = yo + arch * (0.004 * H + 0.5 * dent.bite)  # occlusal surface
+    y1 = y0 + arch * crown_h  # cemento-enamel junction
+    return _Tooth(i=i, arch=arch, xc=xc, y0=y0, y1=y1, hw=tw * 0.46, crown_h=crown_h,
+                  root_l=root_l, k=k, pw=pw, ct=math.cos(tilt), st=math.sin(tilt))
+
+
+def _draw_roots(canvas: np.ndarray, t: _Tooth) -> None:
+    """One root (two for molars), tapering towards the apex, with its root canal."""
+    n_roots = 2 if t.i >= 5 else 1
+    for r_i in range(n_roots):
+        off = (r_i - (n_roots - 1) / 2) * t.hw * 0.85
+        rw = t.hw * (0.72 if n_roots == 1 else 0.45)
+        ys = np.linspace(0.0, 1.0, 7)
+        taper = rw * (1.0 - 0.75 * ys**1.5)
+        xo = off * (1.0 + 0.3 * ys)
+        yv = t.y1 + t.arch * t.root_l * ys
+        outline = [t.rp(t.xc + xo[j] - taper[j], yv[j]) for j in range(7)]
+        outline += [t.rp(t.xc + xo[j] + taper[j], yv[j]) for j in range(6, -1, -1)]
+        _fill(canvas, outline, 0.15 * t.k)
+        canal_pts = [t.rp(t.xc + xo[j] - 0.22 * taper[j], yv[j]) for j in range(6)]
+        canal_pts += [t.rp(t.xc + xo[j] + 0.22 * taper[j], yv[j]) for j in range(5, -1, -1)]
+        _fill(canvas, canal_pts, 0.11 * t.k)
+
+
+def _draw_crown(canvas: np.ndarray, t: _Tooth, H: int) -> None:
+    """Enamel cap, dentine core and pulp chamber of the crown."""
+    xc, y1, hw, ch, arch, pw = t.xc, t.y1, t.hw, t.crown_h, t.arch, t.pw
+    a = np.linspace(0.0, math.pi, 9)
+    crown = [t.rp(xc - hw, y1)]
+    crown += [t.rp(xc - hw * math.cos(t_) * 1.02,
+                   y1 - arch * ch * (0.55 + 0.45 * math.sin(t_) ** pw)) for t_ in a]
+    crown += [t.rp(xc + hw, y1)]
+    _fill(canvas, crown, 0.32 * t.k)  # enamel
+    inner = [t.rp(xc - hw * 0.78, y1)]
+    inner += [t.rp(xc - hw * 0.78 * math.cos(t_),
+                   y1 - arch * ch * (0.35 + 0.4 * math.sin(t_) ** pw)) for t_ in a]
+    inner += [t.rp(xc + hw * 0.78, y1)]
+    _fill(canvas, inner, 0.22 * t.k)  # dentine
+    chamber = [t.rp(xc - hw * 0.3, y1 + arch * 0.01 * H), t.rp(xc - hw * 0.28, y1 - arch * ch * 0.3),
+               t.rp(xc + hw * 0.28, y1 - arch * ch * 0.3), t.rp(xc + hw * 0.3, y1 + arch * 0.01 * H)]
+    _fill(canvas, chamber, 0.16 * t.k)
+
+
+def _draw_restoration(rng: np.random.Generator, canvas: np.ndarray, t: _Tooth) -> None:
+    """A metal filling in the crown (saturates like on a real radiograph)."""
+    fw = t.hw * float(rng.uniform(0.4, 0.8))
+    top = t.y0 - t.arch * t.crown_h * 0.02
+    bottom = t.y0 + t.arch * t.crown_h * 0.45
+    fill = [t.rp(t.xc - fw, top), t.rp(t.xc + fw, top),
+            t.rp(t.xc + fw * 0.85, bottom), t.rp(t.xc - fw * 0.85, bottom)]
+    _fill(canvas, fill, 1.3)
+
 
 # ----------------------------------------------------------------------------- geometry
 
@@ -372,42 +447,96 @@ def _choose(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
 
 
-def generate_phantom(
-    seed: int,
-    *,
-    klemetti: str | None = None,
-    t_score: float | None = None,
-    bit_depth: int | None = None,
-    **overrides: Any,
-) -> PhantomCase:
-    """Generate one phantom panoramic radiograph with its ground truth (deterministic per seed).
+# The stages below are called in a fixed order and each draws from the one generator: the
+# order of the draws IS the phantom, so a stage must never be skipped, reordered or made to
+# draw a different number of values (that would change every phantom after it).
 
-    ``klemetti`` / ``t_score`` force the clinical state (the rest is drawn conditionally);
-    ``bit_depth`` is 8 or 16 (default: 16 for about a quarter of seeds).
-    Other overrides: ``size_scale`` (float, default 1; 0.25 gives a quarter-size image
-    with the same anatomy in mm), ``width``/``height`` (px before size_scale),
-    ``pixel_spacing_mm``, ``mcw_right_mm``, ``mcw_left_mm``, ``rotation_deg``,
-    ``marker`` (bool), ``noise`` (quantum-noise factor, default 1).
-    """
-    known = {"size_scale", "width", "height", "pixel_spacing_mm", "mcw_right_mm",
-             "mcw_left_mm", "rotation_deg", "marker", "noise"}
-    unknown = set(overrides) - known
+_OPTIONS = frozenset({"size_scale", "width", "height", "pixel_spacing_mm", "mcw_right_mm",
+                      "mcw_left_mm", "rotation_deg", "marker", "noise"})
+
+
+@dataclass
+class _Frame:
+    """Size and acquisition geometry of one phantom."""
+
+    W: int
+    H: int
+    s: float  # size of "fixed" features relative to a typical 1250 px tall image
+    spacing_out: float  # mm per pixel of the written image
+    spacing_c: float  # canonical mm per pixel, so that the output is spacing_out after the zoom
+    rot: float  # degrees
+    zoom: float
+    shift: tuple[float, float]
+
+    @property
+    def xcol(self) -> np.ndarray:
+        """x of every image column (float64)."""
+        return np.arange(self.W, dtype=np.float64)
+
+
+@dataclass
+class _Jaw:
+    """Mandible and occlusal-plane layout in canonical (pre-warp) pixels."""
+
+    W: int
+    cx: float  # midline
+    y_chin: float
+    sides: dict[str, _Side]
+    y_occ0: float
+    smile: float
+    alv_gap: float  # occlusal plane -> lower alveolar crest
+
+    @property
+    def mean_mcw_px(self) -> float:
+        return 0.5 * (self.sides["right"].mcw_px + self.sides["left"].mcw_px)
+
+    def y_occ(self, x: np.ndarray | float) -> np.ndarray | float:
+        """The occlusal plane (a shallow smile)."""
+        u = (np.asarray(x) - self.cx) / (0.42 * self.W)
+        return self.y_occ0 - self.smile * u * u
+
+    def y_crest(self, x: np.ndarray | float) -> np.ndarray | float:
+        """The lower alveolar crest."""
+        return np.asarray(self.y_occ(x)) + self.alv_gap
+
+
+@dataclass
+class _Quarter:
+    """Quarter-resolution canvas of the low-frequency layers."""
+
+    q: int
+    hq: int
+    wq: int
+    Xq: np.ndarray  # canonical x of each canvas column, (1, wq)
+    Yq: np.ndarray  # canonical y of each canvas row, (hq, 1)
+    sq: float  # feature size on this canvas
+
+    @classmethod
+    def of(cls, fr: _Frame) -> _Quarter:
+        q = 4
+        hq, wq = max(8, fr.H // q), max(8, fr.W // q)
+        Xq = (np.arange(wq, dtype=np.float32)[None, :] + 0.5) * (fr.W / wq)
+        Yq = (np.arange(hq, dtype=np.float32)[:, None] + 0.5) * (fr.H / hq)
+        return cls(q=q, hq=hq, wq=wq, Xq=Xq, Yq=Yq, sq=fr.s / q)
+
+    def zeros(self) -> np.ndarray:
+        return np.zeros((self.hq, self.wq), np.float32)
+
+
+def _check_options(bit_depth: int | None, overrides: dict[str, Any]) -> None:
+    unknown = set(overrides) - _OPTIONS
     if unknown:
         raise ConfigError(f"unknown phantom option(s): {', '.join(sorted(unknown))}")
     if bit_depth not in (None, 8, 16):
         raise ConfigError(f"bit_depth must be 8 or 16, not {bit_depth}")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 20240301]))
 
-    # --- clinical state -------------------------------------------------------------
-    t, kl, mcw_r, mcw_l = draw_clinical(rng, t_score, klemetti)
-    mcw_r = float(overrides.get("mcw_right_mm", mcw_r))
-    mcw_l = float(overrides.get("mcw_left_mm", mcw_l))
-    bits = bit_depth if bit_depth is not None else (16 if rng.random() < 0.25 else 8)
 
-    # --- acquisition geometry -------------------------------------------------------
+def _draw_frame(rng: np.random.Generator, overrides: dict[str, Any]) -> _Frame:
+    """Image size, pixel spacing, rotation, zoom and offset of the acquisition."""
     scale = float(overrides.get("size_scale", 1.0))
     if not (0.05 <= scale <= 2.0):
         raise ConfigError(f"size_scale must be in 0.05-2.0, not {scale}")
+    # the defaults are drawn even when overridden, so an override changes nothing else
     W0 = int(overrides.get("width", rng.integers(2600, 3101)))
     H0 = int(overrides.get("height", rng.integers(1150, 1401)))
     W, H = max(64, int(round(W0 * scale))), max(64, int(round(H0 * scale)))
@@ -415,11 +544,13 @@ def generate_phantom(
     rot = float(overrides.get("rotation_deg", rng.normal(0.0, 0.8)))
     zoom = _choose(rng, 0.975, 1.025)
     shift = (rng.normal(0.0, 0.008) * W, rng.normal(0.0, 0.008) * H)
-    # canonical pixel spacing so that the output spacing is spacing_out after the zoom
-    spacing_c = spacing_out * zoom
-    s = H / 1250.0  # size of "fixed" features relative to a typical 1250 px tall image
+    return _Frame(W=W, H=H, s=H / 1250.0, spacing_out=spacing_out, spacing_c=spacing_out * zoom,
+                  rot=rot, zoom=zoom, shift=shift)
 
-    truth_extra: dict[str, Any] = {}
+
+def _draw_jaw(rng: np.random.Generator, fr: _Frame, mcw_r: float, mcw_l: float) -> _Jaw:
+    """Midline, chin, both halves of the mandible (gonial angle, foramen, MCW) and the occlusal plane."""
+    W, H = fr.W, fr.H
     cx = W / 2.0 + rng.normal(0.0, 0.008) * W
     y_chin = _choose(rng, 0.925, 0.965) * H
     sides: dict[str, _Side] = {}
@@ -431,70 +562,78 @@ def generate_phantom(
             power=_choose(rng, 1.9, 2.5),
             notch=_choose(rng, 0.0, 0.012) * H,
             x_mf=cx + sign * _choose(rng, 0.15, 0.185) * W,
-            mcw_px=mcw / spacing_c,
+            mcw_px=mcw / fr.spacing_c,
         )
-    mean_mcw_px = 0.5 * (sides["right"].mcw_px + sides["left"].mcw_px)
     y_occ0 = _choose(rng, 0.47, 0.52) * H
     smile = _choose(rng, 0.04, 0.08) * H
+    alv_gap = _choose(rng, 0.05, 0.07) * H
+    return _Jaw(W=W, cx=cx, y_chin=y_chin, sides=sides, y_occ0=y_occ0, smile=smile, alv_gap=alv_gap)
 
-    def y_occ(x: np.ndarray | float) -> np.ndarray | float:
-        u = (np.asarray(x) - cx) / (0.42 * W)
-        return y_occ0 - smile * u * u
 
-    alv_gap = _choose(rng, 0.05, 0.07) * H  # occlusal plane -> lower alveolar crest
+# ---- mandible outline, from the midline along the lower border and up the ramus
 
-    def y_crest(x: np.ndarray | float) -> np.ndarray | float:
-        return np.asarray(y_occ(x)) + alv_gap
 
-    # ---- mandible outline per side (from the midline, along the lower border, up the ramus)
-    landmarks: dict[str, Point] = {}
-    outline_halves: dict[str, list[Point]] = {}
-    for name, sd in sides.items():
-        sign = sd.sign
-        xs = np.linspace(cx, sd.x_gon, 160)
-        yb = _lower_border_y(xs, cx, y_chin, sd)
-        x_con = sd.x_gon + sign * _choose(rng, 0.0, 0.015) * W
-        y_con = _choose(rng, 0.06, 0.11) * H
-        tilt = _choose(rng, -0.008, 0.008) * W
-        crx, cry = _choose(rng, 0.022, 0.03) * W, _choose(rng, 0.04, 0.055) * H
-        ccx, ccy = x_con, y_con + cry * 0.6
-        x_cor = x_con - sign * _choose(rng, 0.07, 0.085) * W
-        y_cor = _choose(rng, 0.14, 0.2) * H
-        ctrl: list[Point] = [
-            (sd.x_gon, sd.y_gon),
-            (sd.x_gon + sign * 0.012 * W, sd.y_gon - 0.06 * H),
-            (sd.x_gon + sign * 0.014 * W + tilt * 0.5, sd.y_gon - 0.28 * H),
-            (ccx + sign * crx * 0.55 + tilt, ccy + 0.13 * H),
-        ]
-        for a in np.linspace(-0.35 * math.pi, 1.25 * math.pi, 12):  # condyle head
-            ctrl.append((ccx + sign * crx * math.cos(a), ccy - cry * math.sin(a)))
-        ctrl += [
-            (ccx - sign * crx * 0.6, ccy + 0.08 * H),
-            (0.5 * (ccx + x_cor), y_con + _choose(rng, 0.12, 0.16) * H),  # sigmoid notch
-            (x_cor + sign * 0.01 * W, y_cor + 0.02 * H),
-            (x_cor, y_cor),  # coronoid tip
-            (x_cor - sign * 0.012 * W, y_cor + 0.05 * H),
-            (x_cor - sign * 0.018 * W, 0.40 * H),
-            (x_cor - sign * 0.035 * W, float(y_crest(x_cor - sign * 0.035 * W)) - 0.02 * H),
-            (x_cor - sign * 0.065 * W, float(y_crest(x_cor - sign * 0.065 * W))),
-        ]
-        ramus = _chaikin(np.asarray(ctrl), 3)
-        xa = np.linspace(x_cor - sign * 0.075 * W, cx, 40)
-        pts: list[Point] = list(zip(xs.tolist(), yb.tolist(), strict=True))
-        pts += [(float(p[0]), float(p[1])) for p in ramus[1:]]
-        pts += list(zip(xa.tolist(), np.asarray(y_crest(xa)).tolist(), strict=True))
-        outline_halves[name] = pts
-        # lower border truth (gonial angle -> midline), resampled every ~5 px
-        sd.border = _resample(np.c_[xs[::-1], yb[::-1]], BORDER_STEP_PX * s)
-        landmarks[f"{name}_condyle"] = (ccx, ccy)
-        landmarks[f"{name}_gonial_angle"] = (sd.x_gon + sign * 0.006 * W, sd.y_gon - 0.03 * H)
-        truth_extra[f"{name}_coronoid"] = (x_cor, y_cor)
+def _ramus_points(rng: np.random.Generator, fr: _Frame, jaw: _Jaw,
+                  sd: _Side) -> tuple[np.ndarray, Point, Point]:
+    """Smoothed ramus outline (gonial angle, condyle, sigmoid notch, coronoid, back to the
+    alveolar crest); returns it with the condyle centre and the coronoid tip."""
+    W, H, sign = fr.W, fr.H, sd.sign
+    x_con = sd.x_gon + sign * _choose(rng, 0.0, 0.015) * W
+    y_con = _choose(rng, 0.06, 0.11) * H
+    tilt = _choose(rng, -0.008, 0.008) * W
+    crx, cry = _choose(rng, 0.022, 0.03) * W, _choose(rng, 0.04, 0.055) * H
+    ccx, ccy = x_con, y_con + cry * 0.6
+    x_cor = x_con - sign * _choose(rng, 0.07, 0.085) * W
+    y_cor = _choose(rng, 0.14, 0.2) * H
+    ctrl: list[Point] = [
+        (sd.x_gon, sd.y_gon),
+        (sd.x_gon + sign * 0.012 * W, sd.y_gon - 0.06 * H),
+        (sd.x_gon + sign * 0.014 * W + tilt * 0.5, sd.y_gon - 0.28 * H),
+        (ccx + sign * crx * 0.55 + tilt, ccy + 0.13 * H),
+    ]
+    for a in np.linspace(-0.35 * math.pi, 1.25 * math.pi, 12):  # condyle head
+        ctrl.append((ccx + sign * crx * math.cos(a), ccy - cry * math.sin(a)))
+    ctrl += [
+        (ccx - sign * crx * 0.6, ccy + 0.08 * H),
+        (0.5 * (ccx + x_cor), y_con + _choose(rng, 0.12, 0.16) * H),  # sigmoid notch
+        (x_cor + sign * 0.01 * W, y_cor + 0.02 * H),
+        (x_cor, y_cor),  # coronoid tip
+        (x_cor - sign * 0.012 * W, y_cor + 0.05 * H),
+        (x_cor - sign * 0.018 * W, 0.40 * H),
+        (x_cor - sign * 0.035 * W, float(jaw.y_crest(x_cor - sign * 0.035 * W)) - 0.02 * H),
+        (x_cor - sign * 0.065 * W, float(jaw.y_crest(x_cor - sign * 0.065 * W))),
+    ]
+    return _chaikin(np.asarray(ctrl), 3), (ccx, ccy), (x_cor, y_cor)
 
-    # ---- rasterise the mandible and its depth map --------------------------------
+
+def _half_outline(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, name: str, sd: _Side,
+                  landmarks: dict[str, Point], extra: dict[str, Any]) -> list[Point]:
+    """One half-mandible outline; sets ``sd.border`` and the side's condyle, gonial-angle
+    (``landmarks``) and coronoid (``extra``) positions."""
+    W, H, sign = fr.W, fr.H, sd.sign
+    xs = np.linspace(jaw.cx, sd.x_gon, 160)
+    yb = _lower_border_y(xs, jaw.cx, jaw.y_chin, sd)
+    ramus, (ccx, ccy), (x_cor, y_cor) = _ramus_points(rng, fr, jaw, sd)
+    xa = np.linspace(x_cor - sign * 0.075 * W, jaw.cx, 40)
+    pts: list[Point] = list(zip(xs.tolist(), yb.tolist(), strict=True))
+    pts += [(float(p[0]), float(p[1])) for p in ramus[1:]]
+    pts += list(zip(xa.tolist(), np.asarray(jaw.y_crest(xa)).tolist(), strict=True))
+    # lower border truth (gonial angle -> midline), resampled every ~5 px
+    sd.border = _resample(np.c_[xs[::-1], yb[::-1]], BORDER_STEP_PX * fr.s)
+    landmarks[f"{name}_condyle"] = (ccx, ccy)
+    landmarks[f"{name}_gonial_angle"] = (sd.x_gon + sign * 0.006 * W, sd.y_gon - 0.03 * H)
+    extra[f"{name}_coronoid"] = (x_cor, y_cor)
+    return pts
+
+
+def _rasterise_mandible(fr: _Frame, jaw: _Jaw,
+                        halves: dict[str, list[Point]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mandible as (body with a soft alveolar crest, sharp-edged mask, depth map in px)."""
+    W, H, s, cx = fr.W, fr.H, fr.s, jaw.cx
     mask8 = np.zeros((H, W), np.uint8)
-    cv2.fillPoly(mask8, [_poly(outline_halves["right"]), _poly(outline_halves["left"])], 255,
+    cv2.fillPoly(mask8, [_poly(halves["right"]), _poly(halves["left"])], 255,
                  lineType=cv2.LINE_8, shift=4)
-    cv2.rectangle(mask8, (int(cx - 3 * s), int(y_crest(cx))), (int(cx + 3 * s), int(y_chin - 1)),
+    cv2.rectangle(mask8, (int(cx - 3 * s), int(jaw.y_crest(cx))), (int(cx + 3 * s), int(jaw.y_chin - 1)),
                   255, -1)  # close the midline seam
     depth = cv2.distanceTransform(mask8, cv2.DIST_L2, 5)
     maskf = mask8.astype(np.float32) * (1.0 / 255.0)
@@ -502,39 +641,64 @@ def generate_phantom(
     # the alveolar crest is soft on a panoramic (tongue, teeth and the other side overlap)
     soft_edge = cv2.resize(cv2.GaussianBlur(cv2.resize(maskf, (W // 4, H // 4), interpolation=cv2.INTER_AREA),
                                             (0, 0), 4.0 * s), (W, H), interpolation=cv2.INTER_LINEAR)
-    xcol = np.arange(W, dtype=np.float64)
-    crest_col = np.asarray(y_crest(xcol), dtype=np.float32)
+    crest_col = np.asarray(jaw.y_crest(fr.xcol), dtype=np.float32)
     yy = np.arange(H, dtype=np.float32)[:, None]
     crest_w = np.clip((yy - crest_col[None, :]) / (0.12 * H), 0.0, 1.0)
     mandible = soft_edge + (sharp - soft_edge) * crest_w
+    return mandible, sharp, depth
 
-    # per-column inferior border y and cortex width
+
+def _border_columns(rng: np.random.Generator, fr: _Frame,
+                    jaw: _Jaw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column: inferior border y, cortex width (px) and the width wobble used for both."""
+    W, cx, xcol = fr.W, jaw.cx, fr.xcol
     ybcol = np.full(W, np.nan)
     wcol = np.zeros(W)
     wob = _noise(rng, (1, max(8, W // 40)), (2.0, 0.0), (1, W))[0].astype(np.float64)
-    for sd in sides.values():
+    for sd in jaw.sides.values():
         sel = (xcol - cx) * sd.sign >= 0
-        ybcol[sel] = _lower_border_y(xcol[sel], cx, y_chin, sd)
-        wcol[sel] = _width_profile(xcol[sel], cx, sd, mean_mcw_px, wob[sel])
+        ybcol[sel] = _lower_border_y(xcol[sel], cx, jaw.y_chin, sd)
+        wcol[sel] = _width_profile(xcol[sel], cx, sd, jaw.mean_mcw_px, wob[sel])
         beyond = (xcol - sd.x_gon) * sd.sign > 0
         ybcol[beyond] = sd.y_gon
         wcol[beyond] = sd.mcw_px * 0.55
+    return ybcol, wcol, wob
 
+
+# ---- cortex
+
+
+def _draw_cortex(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str, depth: np.ndarray,
+                 sharp: np.ndarray, ybcol: np.ndarray, wcol: np.ndarray,
+                 extra: dict[str, Any]) -> np.ndarray:
+    """Thin cortex along every border plus the inferior cortex band of the Klemetti class."""
+    H = fr.H
     # thin cortex (ramus borders), weak, everywhere; the inferior cortex band below
-    thin_px = 1.2 / spacing_c
+    thin_px = 1.2 / fr.spacing_c
     cortex = np.clip(1.0 - depth / thin_px, 0.0, 1.0) * 0.3
     y_band = int(max(0, np.nanmin(ybcol) - 0.16 * H))
     dB = depth[y_band:]
+    yy = np.arange(H, dtype=np.float32)[:, None]
     yb_rel = yy[y_band:] - ybcol[None, :].astype(np.float32)
     lower = np.clip((yb_rel + 0.13 * H) / (0.05 * H), 0.0, 1.0)
     wfield = np.maximum(wcol[None, :].astype(np.float32), thin_px)
     tdepth = dB / wfield  # 0 at periosteum, 1 at the endosteal margin
+    thr = _endosteal_margin(rng, fr, jaw, kl)
+    extra["lacunae_fraction"] = float(np.mean(thr < 0.99))
+    band_c = _cortex_band(rng, fr, kl, thr, tdepth, wfield)
+    cortex[y_band:] = np.maximum(cortex[y_band:], band_c * lower)
+    cortex *= sharp
+    return cortex
 
-    # ---- endosteal margin per Klemetti class ----------------------------------------
-    thr = np.ones(W, np.float32)  # endosteal margin in normalised depth, per column
+
+def _endosteal_margin(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str) -> np.ndarray:
+    """Endosteal margin per column in normalised depth: 1 (even, C1) or eaten into by
+    semilunar lacunae (C2 some, C3 many and deeper)."""
+    W, cx = fr.W, jaw.cx
+    thr = np.ones(W, np.float32)
     if kl in ("C2", "C3"):
         n_lac = int(rng.integers(9, 16) if kl == "C2" else rng.integers(16, 26))
-        for sd in sides.values():
+        for sd in jaw.sides.values():
             lo, hi = sorted((cx + sd.sign * 0.04 * W, sd.x_gon - sd.sign * 0.02 * W))
             for xc in rng.uniform(lo, hi, n_lac):
                 r = rng.uniform(0.7, 1.8) * sd.mcw_px
@@ -543,34 +707,49 @@ def generate_phantom(
                 xx = np.arange(x0, x1, dtype=np.float32)
                 bump = d * np.sqrt(np.clip(1.0 - ((xx - xc) / r) ** 2, 0.0, 1.0))
                 thr[x0:x1] = np.minimum(thr[x0:x1], 1.0 - bump)
-    truth_extra["lacunae_fraction"] = float(np.mean(thr < 0.99))
-    # endosteal transition: crisp for C1, wider for C2/C3; cortex densest at the periosteum
+    return thr
+
+
+def _cortex_band(rng: np.random.Generator, fr: _Frame, kl: str, thr: np.ndarray,
+                 tdepth: np.ndarray, wfield: np.ndarray) -> np.ndarray:
+    """Inferior cortex density below ``y_band``: densest at the periosteum, ending at the
+    endosteal margin (crisp for C1, wider for C2/C3), with residues and porosity for C2/C3."""
+    s = fr.s
     edge = (0.6 * s + 0.05 * wfield) if kl == "C1" else (1.0 * s + 0.1 * wfield)
     band_c = np.clip(0.5 + (thr[None, :] - tdepth) * wfield / (2.0 * edge), 0.0, 1.0)
     band_c *= 1.0 - 0.22 * np.clip(tdepth, 0.0, 1.0)
     if kl != "C1":
-        hb, wb = H - y_band, W
-        # residues: cortex fragments beyond the margin, elongated along the border
-        res = _noise(rng, (max(4, hb // 2), wb // 2), (6.0 * s, 2.0 * s), (hb, wb))
-        cut = 1.25 if kl == "C2" else 0.55
-        past = tdepth - thr[None, :]
-        fade = np.clip(1.0 - past / 1.4, 0.0, 1.0) * (past > 0)
-        residues = np.clip((res - cut) * 2.0, 0.0, 1.0) * fade
-        band_c = np.maximum(band_c, residues * (0.7 if kl == "C2" else 0.85))
-        # porosity: dark striations inside the cortex (inner part; whole cortex in C3)
-        por = _noise(rng, (max(4, hb // 2), wb // 2), (3.5 * s, 0.6 * s), (hb, wb))
-        if kl == "C3":
-            inner = np.clip((tdepth - 0.12) / 0.4, 0.0, 1.0)
-            band_c *= 1.0 - 0.6 * np.clip((por - 0.3) * 1.5, 0.0, 1.0) * inner
-        else:
-            inner = np.clip((tdepth - 0.55) / 0.3, 0.0, 1.0)
-            band_c *= 1.0 - 0.35 * np.clip((por - 1.2) * 2.0, 0.0, 1.0) * inner
-    cortex[y_band:] = np.maximum(cortex[y_band:], band_c * lower)
-    cortex *= sharp
+        band_c = _degrade_cortex(rng, fr, kl, band_c, thr, tdepth)
+    return band_c
 
-    # ---- trabecular bone (half resolution) -------------------------------------------
+
+def _degrade_cortex(rng: np.random.Generator, fr: _Frame, kl: str, band_c: np.ndarray,
+                    thr: np.ndarray, tdepth: np.ndarray) -> np.ndarray:
+    """Endosteal residues beyond the margin and porosity inside the cortex (C2, C3)."""
+    s = fr.s
+    hb, wb = tdepth.shape
+    # residues: cortex fragments beyond the margin, elongated along the border
+    res = _noise(rng, (max(4, hb // 2), wb // 2), (6.0 * s, 2.0 * s), (hb, wb))
+    cut = 1.25 if kl == "C2" else 0.55
+    past = tdepth - thr[None, :]
+    fade = np.clip(1.0 - past / 1.4, 0.0, 1.0) * (past > 0)
+    residues = np.clip((res - cut) * 2.0, 0.0, 1.0) * fade
+    band_c = np.maximum(band_c, residues * (0.7 if kl == "C2" else 0.85))
+    # porosity: dark striations inside the cortex (inner part; whole cortex in C3)
+    por = _noise(rng, (max(4, hb // 2), wb // 2), (3.5 * s, 0.6 * s), (hb, wb))
+    if kl == "C3":
+        inner = np.clip((tdepth - 0.12) / 0.4, 0.0, 1.0)
+        band_c *= 1.0 - 0.6 * np.clip((por - 0.3) * 1.5, 0.0, 1.0) * inner
+    else:
+        inner = np.clip((tdepth - 0.55) / 0.3, 0.0, 1.0)
+        band_c *= 1.0 - 0.35 * np.clip((por - 1.2) * 2.0, 0.0, 1.0) * inner
+    return band_c
+
+
+def _draw_trabecular(rng: np.random.Generator, fr: _Frame, t: float) -> tuple[np.ndarray, float]:
+    """Trabecular bone pattern (drawn at half resolution) and its density, coupled to the T-score."""
+    W, H, s = fr.W, fr.H, fr.s
     density = float(np.clip(0.62 + 0.11 * t + rng.normal(0.0, 0.08), 0.15, 1.0))
-    truth_extra["trabecular_density"] = density
     hs = (max(8, H // 2), max(8, W // 2))
     # two-scale network of thin plates/rods (zero crossings of band-pass noise); lower
     # density: coarser marrow spaces, thinner and fewer trabeculae
@@ -583,35 +762,60 @@ def generate_phantom(
     trab += 0.15 * _noise(rng, (max(4, hs[0] // 6), max(4, hs[1] // 6)), 1.5, hs)  # marrow mottle
     trab = cv2.GaussianBlur(trab, (0, 0), 0.7) - 0.4
     trab = cv2.resize(trab, (W, H), interpolation=cv2.INTER_LINEAR)
+    return trab, density
 
-    # ---- teeth (half resolution) -----------------------------------------------------
-    teeth_h, tuber_x, premolar_x = _draw_teeth(rng, W, H, cx, y_occ, s)
-    teeth = cv2.resize(teeth_h, (W, H), interpolation=cv2.INTER_LINEAR)
 
-    # ---- low-frequency layers on a quarter-resolution canvas -------------------------
-    q = 4
-    hq, wq = max(8, H // q), max(8, W // q)
-    Xq = (np.arange(wq, dtype=np.float32)[None, :] + 0.5) * (W / wq)
-    Yq = (np.arange(hq, dtype=np.float32)[:, None] + 0.5) * (H / hq)
-    sq = s / q
-    lowq = _noise(rng, (max(4, hq // 8), max(4, wq // 8)), 1.2, (hq, wq))
-    ex = (Xq - cx) / (0.55 * W)
+# ---- low-frequency layers (quarter resolution)
+
+
+def _low_frequency(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, ybcol: np.ndarray,
+                   landmarks: dict[str, Point],
+                   extra: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Soft tissue, maxilla, airway, spine and hyoid ghosts (summed), the mandibular canal and
+    the low-frequency mottle, each resized to full resolution."""
+    W, H = fr.W, fr.H
+    qc = _Quarter.of(fr)
+    lowq = _noise(rng, (max(4, qc.hq // 8), max(4, qc.wq // 8)), 1.2, (qc.hq, qc.wq))
+    lf = _soft_tissue(fr, jaw, qc, lowq, ybcol)
+    maxq, lines, pal_y = _draw_maxilla(rng, fr, jaw, qc, landmarks)
+    lf = lf + maxq + lines
+    lf -= _draw_airway(rng, fr, jaw, qc, pal_y)
+    lf = lf + _draw_spine(rng, fr, jaw, qc)
+    lf = lf + _draw_hyoid(rng, fr, jaw, qc)
+    canal = _draw_canal(rng, fr, jaw, qc, extra)
+    lf_full = cv2.resize(lf, (W, H), interpolation=cv2.INTER_LINEAR)
+    canal_full = cv2.resize(canal, (W, H), interpolation=cv2.INTER_LINEAR)
+    low_full = cv2.resize(lowq, (W, H), interpolation=cv2.INTER_LINEAR)
+    return lf_full, canal_full, low_full
+
+
+def _soft_tissue(fr: _Frame, jaw: _Jaw, qc: _Quarter, lowq: np.ndarray,
+                 ybcol: np.ndarray) -> np.ndarray:
+    """Soft-tissue glow of the face, fainter below the mandible."""
+    W, H, Xq, Yq = fr.W, fr.H, qc.Xq, qc.Yq
+    ex = (Xq - jaw.cx) / (0.55 * W)
     ey = (Yq - 0.5 * H) / (0.66 * H)
     r2 = ex * ex + ey * ey
     soft = 0.33 * (1.0 - _smoothstep(0.45, 1.35, r2)) + 0.03 + 0.03 * lowq
-    yb_q = np.interp(Xq[0], xcol, ybcol).astype(np.float32)[None, :]
+    yb_q = np.interp(Xq[0], fr.xcol, ybcol).astype(np.float32)[None, :]
     below = _smoothstep(0.0, 0.06 * H, Yq - yb_q - 0.01 * H)
     soft *= 1.0 - 0.7 * below
-    lf = soft
-    # maxilla: alveolar process + palate region, sinus lobes, zygoma, orbit floor
-    pal_y = y_occ0 - _choose(rng, 0.2, 0.25) * H
-    maxq: np.ndarray = np.zeros((hq, wq), np.float32)
+    return soft
+
+
+def _draw_maxilla(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, qc: _Quarter,
+                  landmarks: dict[str, Point]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Maxilla (alveolar process, palate, sinus lobes, zygoma, orbit floor) and the sharper
+    bony lines (palate, orbit floors, septum); returns both and the palate height."""
+    W, H, cx, q, sq = fr.W, fr.H, jaw.cx, qc.q, qc.sq
+    pal_y = jaw.y_occ0 - _choose(rng, 0.2, 0.25) * H
+    maxq = qc.zeros()
     xm = np.linspace(cx - 0.36 * W, cx + 0.36 * W, 60)
-    upper_alv = np.asarray(y_occ(xm)) - 0.03 * H
+    upper_alv = np.asarray(jaw.y_occ(xm)) - 0.03 * H
     top_pal = pal_y + 0.07 * H * ((xm - cx) / (0.36 * W)) ** 2
     _fill(maxq, np.c_[np.r_[xm, xm[::-1]], np.r_[upper_alv, top_pal[::-1]]] / q, 0.12)
     _blob(maxq, cx / q, (pal_y - 0.05 * H) / q, 0.3 * W / q, 0.2 * H / q, 0.12)  # midface bone
-    lines: np.ndarray = np.zeros((hq, wq), np.float32)  # sharper bony lines: palate, orbit floors, septum
+    lines = qc.zeros()  # sharper bony lines: palate, orbit floors, septum
     cv2.polylines(lines, [_poly(np.c_[xm, top_pal] / q)], False, 0.13,
                   thickness=max(1, int(22 * sq)), lineType=cv2.LINE_AA, shift=4)  # hard palate
     xn = np.linspace(cx - 0.47 * W, cx + 0.47 * W, 50)
@@ -631,9 +835,14 @@ def generate_phantom(
         _blob(maxq, cxc / q, (cyc - 0.03 * H) / q, 0.05 * W / q, 0.035 * H / q, 0.06)  # fossa/eminence
     maxq = cv2.GaussianBlur(maxq, (0, 0), 12.0 * sq + 0.5)
     lines = cv2.GaussianBlur(lines, (0, 0), 1.0)
-    lf = lf + maxq + lines
-    # airway: palatoglossal air space and pharyngeal airway across the rami (dark)
-    air: np.ndarray = np.zeros((hq, wq), np.float32)
+    return maxq, lines, pal_y
+
+
+def _draw_airway(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, qc: _Quarter,
+                 pal_y: float) -> np.ndarray:
+    """Darkening by the palatoglossal air space and the pharyngeal airway across the rami."""
+    W, H, cx, q, sq = fr.W, fr.H, jaw.cx, qc.q, qc.sq
+    air = qc.zeros()
     air_y = pal_y + _choose(rng, 0.05, 0.09) * H
     xa2 = np.linspace(cx - 0.38 * W, cx + 0.38 * W, 50)
     ya2 = air_y + 0.12 * H * ((xa2 - cx) / (0.38 * W)) ** 2
@@ -644,40 +853,62 @@ def generate_phantom(
         cv2.line(air, (int(xp / q), int(0.3 * H / q)), (int((xp + sign * 0.03 * W) / q), int(0.85 * H / q)),
                  0.8, max(1, int(45 * sq)), cv2.LINE_AA)
     air = cv2.GaussianBlur(air, (0, 0), 8.0 * sq + 0.5)
-    lf -= _choose(rng, 0.05, 0.1) * air
-    # cervical-spine ghost: broad bright column in the middle with vertebral banding
-    spx = cx + rng.normal(0.0, 0.005) * W
+    darkening: np.ndarray = _choose(rng, 0.05, 0.1) * air
+    return darkening
+
+
+def _draw_spine(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, qc: _Quarter) -> np.ndarray:
+    """Cervical-spine ghost: a broad bright column in the middle with vertebral banding."""
+    W, H, Xq, Yq = fr.W, fr.H, qc.Xq, qc.Yq
+    spx = jaw.cx + rng.normal(0.0, 0.005) * W
     spine = np.exp(-0.5 * ((Xq - spx) / (_choose(rng, 0.035, 0.05) * W)) ** 4)
     period = _choose(rng, 0.13, 0.17) * H
     phase = _choose(rng, 0.0, period)
     vert = 0.7 + 0.3 * _smoothstep(0.12, 0.3, np.abs(((Yq + phase) % period) / period - 0.5))
-    lf = lf + _choose(rng, 0.17, 0.27) * spine * vert * (0.55 + 0.45 * _smoothstep(0.3 * H, 0.75 * H, Yq))
-    # hyoid ghosts below the mandible
-    hy = np.zeros((hq, wq), np.float32)
+    ghost: np.ndarray = (_choose(rng, 0.17, 0.27) * spine * vert
+                         * (0.55 + 0.45 * _smoothstep(0.3 * H, 0.75 * H, Yq)))
+    return ghost
+
+
+def _draw_hyoid(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, qc: _Quarter) -> np.ndarray:
+    """Hyoid ghosts below the mandible."""
+    W, H, q = fr.W, fr.H, qc.q
+    hy = qc.zeros()
     for sign in (-1, 1):
-        hx = cx + sign * _choose(rng, 0.3, 0.38) * W
-        hyy = min(0.97 * H, y_chin + _choose(rng, -0.03, 0.02) * H)
+        hx = jaw.cx + sign * _choose(rng, 0.3, 0.38) * W
+        hyy = min(0.97 * H, jaw.y_chin + _choose(rng, -0.03, 0.02) * H)
         _blob(hy, hx / q, hyy / q, 0.04 * W / q, 0.014 * H / q, 0.12, angle=sign * 0.2)
         _blob(hy, hx / q, hyy / q, 0.03 * W / q, 0.006 * H / q, -0.04, angle=sign * 0.2)
-    lf = lf + hy
-    # mandibular canal and mental foramen (dark; only inside the mandible)
-    canal: np.ndarray = np.zeros((hq, wq), np.float32)
-    for name, sd in sides.items():
+    return hy
+
+
+def _draw_canal(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, qc: _Quarter,
+                extra: dict[str, Any]) -> np.ndarray:
+    """Mandibular canal and mental foramen per side (dark; only inside the mandible); the
+    foramen centres go to ``extra``."""
+    W, H, cx, q, sq = fr.W, fr.H, jaw.cx, qc.q, qc.sq
+    canal = qc.zeros()
+    for name, sd in jaw.sides.items():
         xs_c = np.linspace(sd.x_mf, sd.x_gon - sd.sign * 0.03 * W, 30)
-        yc = _lower_border_y(xs_c, cx, y_chin, sd) - 0.12 * H
+        yc = _lower_border_y(xs_c, cx, jaw.y_chin, sd) - 0.12 * H
         yc = np.minimum(yc, np.interp(xs_c, [xs_c[0], xs_c[-1]], [yc[0], 0.6 * H]))
         cv2.polylines(canal, [_poly(np.c_[xs_c, yc] / q)], False, 1.0, thickness=max(1, int(22 * sq)),
                       lineType=cv2.LINE_AA, shift=4)
-        y_mf = float(_lower_border_y(np.array([sd.x_mf]), cx, y_chin, sd)[0]) - _choose(rng, 0.1, 0.13) * H
+        y_mf = float(_lower_border_y(np.array([sd.x_mf]), cx, jaw.y_chin, sd)[0]) - _choose(rng, 0.1, 0.13) * H
         cv2.circle(canal, (int(sd.x_mf / q * 16), int(y_mf / q * 16)), max(1, int(0.02 * H / q * 16)), 1.3,
                    -1, cv2.LINE_AA, shift=4)
-        truth_extra[f"mf_{name}"] = (sd.x_mf, y_mf)
+        extra[f"mf_{name}"] = (sd.x_mf, y_mf)
     canal = cv2.GaussianBlur(canal, (0, 0), 5.0 * sq + 0.8)
-    lf_full = cv2.resize(lf, (W, H), interpolation=cv2.INTER_LINEAR)
-    canal_full = cv2.resize(canal, (W, H), interpolation=cv2.INTER_LINEAR)
-    low_full = cv2.resize(lowq, (W, H), interpolation=cv2.INTER_LINEAR)
+    return canal
 
-    # ---- compose (display units) ------------------------------------------------------
+
+# ---- composition and acquisition effects
+
+
+def _compose(rng: np.random.Generator, lf_full: np.ndarray, mandible: np.ndarray,
+             trab: np.ndarray, low_full: np.ndarray, canal_full: np.ndarray, density: float,
+             cortex: np.ndarray, teeth: np.ndarray) -> np.ndarray:
+    """All layers summed in display units, then contrast, a soft shoulder and gamma."""
     bone_amp = 0.15 + 0.06 * density
     img: np.ndarray = lf_full
     img += mandible * (bone_amp + (0.04 + 0.06 * density) * trab + 0.02 * low_full
@@ -692,8 +923,13 @@ def generate_phantom(
     img -= over - 0.28 * (1.0 - np.exp(-over / 0.28))
     np.clip(img, 0.0, 1.0, out=img)
     img **= gamma
+    return img
 
-    # side marker ("R" on the patient's right = image-left, bottom)
+
+def _burn_marker(rng: np.random.Generator, fr: _Frame, img: np.ndarray,
+                 overrides: dict[str, Any]) -> None:
+    """Side marker ("R" on the patient's right = image-left, bottom), in place."""
+    W, H, s = fr.W, fr.H, fr.s
     if bool(overrides.get("marker", rng.random() < 0.7)):
         fs = 1.6 * s
         org = (int(0.018 * W), int(0.84 * H))
@@ -702,38 +938,61 @@ def generate_phantom(
         if thick >= 3:  # outlined letter, as burned in by the device
             cv2.putText(img, "R", org, cv2.FONT_HERSHEY_SIMPLEX, fs, 0.15, max(1, thick // 3), cv2.LINE_AA)
 
-    # blur (focal spot / layer thickness); the anterior focal trough is narrow, so the
-    # incisor region is blurrier than the sides on real panoramics
+
+def _blur(rng: np.random.Generator, fr: _Frame, cx: float, img: np.ndarray) -> np.ndarray:
+    """Focal spot / layer thickness blur; the anterior focal trough is narrow, so the incisor
+    region is blurrier than the sides, as on real panoramics."""
+    s = fr.s
     img = cv2.GaussianBlur(img, (0, 0), _choose(rng, 0.6, 1.4) * s + 0.2)
     ant = cv2.GaussianBlur(img, (0, 0), _choose(rng, 1.5, 3.0) * s + 0.3)
-    xs_row = np.arange(W, dtype=np.float32)[None, :]
-    wa = np.exp(-0.5 * ((xs_row - cx) / (_choose(rng, 0.06, 0.1) * W)) ** 2).astype(np.float32)
+    xs_row = np.arange(fr.W, dtype=np.float32)[None, :]
+    wa = np.exp(-0.5 * ((xs_row - cx) / (_choose(rng, 0.06, 0.1) * fr.W)) ** 2).astype(np.float32)
     img += (ant - img) * wa
+    return img
 
-    # slight rotation, zoom and offset of the whole image
-    M = cv2.getRotationMatrix2D((W / 2.0, H / 2.0), rot, zoom)
-    M[0, 2] += shift[0]
-    M[1, 2] += shift[1]
+
+def _warp(fr: _Frame, img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Slight rotation, zoom and offset of the whole image; returns it and the 2 x 3 matrix."""
+    W, H = fr.W, fr.H
+    M = cv2.getRotationMatrix2D((W / 2.0, H / 2.0), fr.rot, fr.zoom)
+    M[0, 2] += fr.shift[0]
+    M[1, 2] += fr.shift[1]
     img = np.asarray(cv2.warpAffine(img, M, (W, H), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_REFLECT_101), dtype=np.float32)
+    return img, M
 
-    # quantum noise (signal-dependent)
-    nf = float(overrides.get("noise", 1.0))
+
+def _quantum_noise(rng: np.random.Generator, img: np.ndarray, nf: float) -> np.ndarray:
+    """Signal-dependent quantum noise (factor ``nf``), clipped to [0, 1]."""
+    H, W = img.shape
     qn = rng.standard_normal((H, W), dtype=np.float32)
     img += (nf * _choose(rng, 0.012, 0.028)) * np.sqrt(np.clip(img, 0.02, 1.0)) * qn
     np.clip(img, 0.0, 1.0, out=img)
-    landmarks["right_maxillary_tuberosity"] = (tuber_x["right"], float(y_occ(tuber_x["right"])) - 0.08 * H)
-    landmarks["left_maxillary_tuberosity"] = (tuber_x["left"], float(y_occ(tuber_x["left"])) - 0.08 * H)
-    # ---- truth in output coordinates ----------------------------------------------------
+    return img
+
+
+# ---- ground truth in output coordinates
+
+
+def _output_truth(fr: _Frame, jaw: _Jaw, M: np.ndarray, wob: np.ndarray,
+                  tuber_x: dict[str, float], premolar_x: dict[str, float],
+                  landmarks: dict[str, Point],
+                  extra: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[float, ...]]]:
+    """Borders, endosteal margins and foramina per side, and all landmarks, mapped through
+    the final warp ``M``; completes ``landmarks`` (tuberosities, premolars) on the way."""
+    H, cx, xcol = fr.H, jaw.cx, fr.xcol
+    for side in ("right", "left"):
+        landmarks[f"{side}_maxillary_tuberosity"] = (tuber_x[side], float(jaw.y_occ(tuber_x[side])) - 0.08 * H)
+
     def tf(pts: np.ndarray) -> np.ndarray:
         p = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
         return p @ M[:, :2].T + M[:, 2]
 
     out: dict[str, Any] = {}
-    for name, sd in sides.items():
+    for name, sd in jaw.sides.items():
         b = sd.border
         nrm = _normals_up(b)
-        wprof = _width_profile(b[:, 0], cx, sd, mean_mcw_px, np.interp(b[:, 0], xcol, wob))
+        wprof = _width_profile(b[:, 0], cx, sd, jaw.mean_mcw_px, np.interp(b[:, 0], xcol, wob))
         endo = b + nrm * wprof[:, None]
         # output polylines ordered from image-left to image-right
         bt, et = tf(b), tf(endo)
@@ -741,16 +1000,57 @@ def generate_phantom(
             bt, et = bt[::-1], et[::-1]
         out[f"border_{name}"] = [(float(x), float(y)) for x, y in bt]
         out[f"endosteal_{name}"] = [(float(x), float(y)) for x, y in et]
-        mf = tf(np.array(truth_extra[f"mf_{name}"]))[0]
+        mf = tf(np.array(extra[f"mf_{name}"]))[0]
         out[f"mf_{name}"] = (float(mf[0]), float(mf[1]))
         # premolar landmark: trabecular bone below the premolar apices
         xp = premolar_x[name]
-        yp = float(_lower_border_y(np.array([xp]), cx, y_chin, sd)[0]) - 0.16 * H
+        yp = float(_lower_border_y(np.array([xp]), cx, jaw.y_chin, sd)[0]) - 0.16 * H
         landmarks[f"{name}_premolar"] = (xp, yp)
     lm_out = {k: tuple(float(v) for v in tf(np.array(landmarks[k]))[0]) for k in LANDMARK_NAMES}
+    return out, lm_out
 
-    roi = lee_roi_from_border(out["border_right"], out["border_left"], W, H)
 
+def generate_phantom(
+    seed: int,
+    *,
+    klemetti: str | None = None,
+    t_score: float | None = None,
+    bit_depth: int | None = None,
+    **overrides: Any,
+) -> PhantomCase:
+    """Generate one phantom panoramic radiograph with its ground truth (deterministic per seed).
+
+    ``klemetti`` / ``t_score`` force the clinical state (the rest is drawn conditionally);
+    ``bit_depth`` is 8 or 16 (default: 16 for about a quarter of seeds).
+    Other overrides: ``size_scale`` (float, default 1; 0.25 gives a quarter-size image
+    with the same anatomy in mm), ``width``/``height`` (px before size_scale),
+    ``pixel_spacing_mm``, ``mcw_right_mm``, ``mcw_left_mm``, ``rotation_deg``,
+    ``marker`` (bool), ``noise`` (quantum-noise factor, default 1).
+    """
+    _check_options(bit_depth, overrides)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 20240301]))
+    t, kl, mcw_r, mcw_l = draw_clinical(rng, t_score, klemetti)
+    mcw_r = float(overrides.get("mcw_right_mm", mcw_r))
+    mcw_l = float(overrides.get("mcw_left_mm", mcw_l))
+    bits = bit_depth if bit_depth is not None else (16 if rng.random() < 0.25 else 8)
+    fr = _draw_frame(rng, overrides)
+    jaw = _draw_jaw(rng, fr, mcw_r, mcw_l)
+    extra: dict[str, Any] = {}
+    landmarks: dict[str, Point] = {}
+    halves = {name: _half_outline(rng, fr, jaw, name, sd, landmarks, extra) for name, sd in jaw.sides.items()}
+    mandible, sharp, depth = _rasterise_mandible(fr, jaw, halves)
+    ybcol, wcol, wob = _border_columns(rng, fr, jaw)
+    cortex = _draw_cortex(rng, fr, jaw, kl, depth, sharp, ybcol, wcol, extra)
+    trab, density = _draw_trabecular(rng, fr, t)
+    teeth_h, tuber_x, premolar_x = _draw_teeth(rng, fr.W, fr.H, jaw.cx, jaw.y_occ, fr.s)
+    teeth = cv2.resize(teeth_h, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR)
+    lf_full, canal_full, low_full = _low_frequency(rng, fr, jaw, ybcol, landmarks, extra)
+    img = _compose(rng, lf_full, mandible, trab, low_full, canal_full, density, cortex, teeth)
+    _burn_marker(rng, fr, img, overrides)
+    img = _blur(rng, fr, jaw.cx, img)
+    img, M = _warp(fr, img)
+    img = _quantum_noise(rng, img, float(overrides.get("noise", 1.0)))
+    out, lm_out = _output_truth(fr, jaw, M, wob, tuber_x, premolar_x, landmarks, extra)
     if bits == 16:
         arr = np.round(img * 65535.0).astype(np.uint16)
     else:
@@ -761,8 +1061,8 @@ def generate_phantom(
         klemetti=kl,
         mcw_right_mm=float(mcw_r),
         mcw_left_mm=float(mcw_l),
-        pixel_spacing_mm=float(spacing_out),
-        roi=roi,
+        pixel_spacing_mm=float(fr.spacing_out),
+        roi=lee_roi_from_border(out["border_right"], out["border_left"], fr.W, fr.H),
         landmarks=lm_out,  # type: ignore[arg-type]
         border_right=out["border_right"],
         border_left=out["border_left"],
@@ -771,13 +1071,8 @@ def generate_phantom(
         mental_foramen_right=out["mf_right"],
         mental_foramen_left=out["mf_left"],
         bit_depth=bits,
-        extras={
-            "seed": int(seed),
-            "trabecular_density": truth_extra["trabecular_density"],
-            "lacunae_fraction": truth_extra["lacunae_fraction"],
-            "rotation_deg": rot,
-            "zoom": zoom,
-        },
+        extras={"seed": int(seed), "trabecular_density": density,
+                "lacunae_fraction": extra["lacunae_fraction"], "rotation_deg": fr.rot, "zoom": fr.zoom},
     )
     return PhantomCase(image=arr, truth=truth)
 

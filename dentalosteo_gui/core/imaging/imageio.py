@@ -12,7 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from ..errors import (
 )
 from ..types import Radiograph
 from .pixels import MAX_PIXELS, check_size, minmax_unit, rgb_to_gray, to_unit_float
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 log = logging.getLogger(__name__)
 
@@ -77,85 +80,12 @@ class PillowReader:
         return 1 if path.suffix.lower() in IMAGE_EXTENSIONS else 0
 
     def read(self, path: Path) -> Radiograph:
-        from PIL import Image, ImageOps
-
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                im: Image.Image = Image.open(path)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageTooLargeError(
-                path,
-                f"image is over the {MAX_PIXELS // 1_000_000} MP limit (possible decompression bomb)",
-                "export the radiograph at its native resolution",
-            ) from None
-        except Image.UnidentifiedImageError:
-            raise UnsupportedFormatError(path, "not a supported image") from None
-        except OSError as exc:
-            raise RadiographError(path, f"cannot open image ({exc})") from None
+        im = _open_image(path)
         with im:
             fmt = (im.format or path.suffix.lstrip(".")).upper()
             check_size(path, im.width, im.height)
-            warns: list[str] = []
-            try:
-                n_frames = int(getattr(im, "n_frames", 1))
-            except Exception:  # noqa: BLE001 - broken frame tables
-                n_frames = 1
-            if n_frames > 1:
-                warns.append(f"file has {n_frames} frames; the first one is used")
-            try:
-                im.load()
-                im = ImageOps.exif_transpose(im) or im
-            except OSError as exc:
-                msg = str(exc)
-                reason = "truncated file" if "truncat" in msg.lower() else f"cannot decode ({msg})"
-                raise RadiographError(path, reason, "re-export or copy the file again") from None
-            except (ValueError, SyntaxError) as exc:
-                raise RadiographError(path, f"corrupt image ({exc})") from None
-            mode = im.mode
-            bits = 8
-            if mode in ("1", "L", "P", "LA", "PA", "RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV"):
-                if mode in ("P", "PA"):
-                    im = im.convert("RGBA")
-                    mode = "RGBA"
-                if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-                    im = im.convert("RGB")
-                    mode = "RGB"
-                arr = np.asarray(im)
-                if mode == "1":
-                    gray = arr.astype(np.float32)
-                elif arr.ndim == 3:
-                    if mode == "LA":
-                        gray = arr[..., 0].astype(np.float32) / 255.0
-                    else:
-                        gray = (rgb_to_gray(arr) / 255.0).astype(np.float32)
-                else:
-                    gray = arr.astype(np.float32) / 255.0
-                photometric = "MONOCHROME2" if mode in ("1", "L", "LA") else f"{mode}->gray"
-            elif mode.startswith("I;16") or mode == "I":
-                arr = np.asarray(im)
-                if arr.dtype.byteorder not in ("=", "|"):
-                    arr = arr.astype(arr.dtype.newbyteorder("="))
-                if mode == "I" and arr.size and (arr.min() < 0 or arr.max() > 65535):
-                    gray = minmax_unit(arr)
-                    bits = 32
-                else:
-                    mx = int(arr.max()) if arr.size else 0
-                    bits = 16 if mx > 4095 else (12 if mx > 1023 else (10 if mx > 255 else 8))
-                    if mode.startswith("I;16"):
-                        bits = 16 if mx > 4095 else bits
-                    gray = to_unit_float(arr.astype(np.int64), bits)
-                photometric = "MONOCHROME2"
-            elif mode == "F":
-                arr = np.asarray(im, dtype=np.float32)
-                if not np.isfinite(arr).all():
-                    warns.append("image had NaN/inf pixels; they were set to black")
-                gray = minmax_unit(arr)
-                bits = 32
-                photometric = "MONOCHROME2"
-            else:
-                raise UnsupportedFormatError(path, f"unsupported image mode {mode!r}")
+            warns = _frame_warnings(im)
+            gray, bits, photometric = _image_to_gray(path, _decode(path, im), warns)
         rad = Radiograph(
             pixels=gray,
             path=str(path),
@@ -166,6 +96,105 @@ class PillowReader:
             warnings=warns,
         )
         return _finish(rad)
+
+
+# Pillow modes read as 8-bit: palette images via RGBA, other colour spaces via RGB
+_PILLOW_8BIT_MODES = ("1", "L", "P", "LA", "PA", "RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV")
+
+
+def _open_image(path: Path) -> PILImage:
+    """Open (not decode) an image, refusing decompression bombs."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im: PILImage = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLargeError(
+            path,
+            f"image is over the {MAX_PIXELS // 1_000_000} MP limit (possible decompression bomb)",
+            "export the radiograph at its native resolution",
+        ) from None
+    except Image.UnidentifiedImageError:
+        raise UnsupportedFormatError(path, "not a supported image") from None
+    except OSError as exc:
+        raise RadiographError(path, f"cannot open image ({exc})") from None
+    return im
+
+
+def _frame_warnings(im: PILImage) -> list[str]:
+    try:
+        n_frames = int(getattr(im, "n_frames", 1))
+    except Exception:  # noqa: BLE001 - broken frame tables
+        n_frames = 1
+    return [f"file has {n_frames} frames; the first one is used"] if n_frames > 1 else []
+
+
+def _decode(path: Path, im: PILImage) -> PILImage:
+    """Decode the pixels and apply the EXIF orientation; unreadable data raises one clear error."""
+    from PIL import ImageOps
+
+    try:
+        im.load()
+        return ImageOps.exif_transpose(im) or im
+    except OSError as exc:
+        msg = str(exc)
+        reason = "truncated file" if "truncat" in msg.lower() else f"cannot decode ({msg})"
+        raise RadiographError(path, reason, "re-export or copy the file again") from None
+    except (ValueError, SyntaxError) as exc:
+        raise RadiographError(path, f"corrupt image ({exc})") from None
+
+
+def _image_to_gray(path: Path, im: PILImage, warns: list[str]) -> tuple[np.ndarray, int, str]:
+    """(gray float pixels, bits stored, photometric description) of a decoded image."""
+    mode = im.mode
+    if mode in _PILLOW_8BIT_MODES:
+        return _gray_8bit(im, mode)
+    if mode.startswith("I;16") or mode == "I":
+        return _gray_integer(im, mode)
+    if mode == "F":
+        arr = np.asarray(im, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            warns.append("image had NaN/inf pixels; they were set to black")
+        return minmax_unit(arr), 32, "MONOCHROME2"
+    raise UnsupportedFormatError(path, f"unsupported image mode {mode!r}")
+
+
+def _gray_8bit(im: PILImage, mode: str) -> tuple[np.ndarray, int, str]:
+    if mode in ("P", "PA"):
+        im = im.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        im = im.convert("RGB")
+        mode = "RGB"
+    arr = np.asarray(im)
+    if mode == "1":
+        gray = arr.astype(np.float32)
+    elif arr.ndim == 3:
+        if mode == "LA":
+            gray = arr[..., 0].astype(np.float32) / 255.0
+        else:
+            gray = (rgb_to_gray(arr) / 255.0).astype(np.float32)
+    else:
+        gray = arr.astype(np.float32) / 255.0
+    photometric = "MONOCHROME2" if mode in ("1", "L", "LA") else f"{mode}->gray"
+    return gray, 8, photometric
+
+
+def _gray_integer(im: PILImage, mode: str) -> tuple[np.ndarray, int, str]:
+    """16-bit ("I;16*") or 32-bit integer ("I") images; the bit depth is taken from the data."""
+    arr = np.asarray(im)
+    if arr.dtype.byteorder not in ("=", "|"):
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if mode == "I" and arr.size and (arr.min() < 0 or arr.max() > 65535):
+        return minmax_unit(arr), 32, "MONOCHROME2"
+    mx = int(arr.max()) if arr.size else 0
+    bits = 16 if mx > 4095 else (12 if mx > 1023 else (10 if mx > 255 else 8))
+    if mode.startswith("I;16"):
+        bits = 16 if mx > 4095 else bits
+    return to_unit_float(arr.astype(np.int64), bits), bits, "MONOCHROME2"
 
 
 # ----------------------------------------------------------------------------- DICOM

@@ -33,6 +33,8 @@ import io
 import logging
 import os
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -231,78 +233,90 @@ def _apply_blackout(ds: Any, boxes: list[RoiBox], src: Path, warnings: list[str]
         ds.PixelData = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
 
 
-def deidentify_dataset(ds: Any, *, salt: str, case_id: str,
-                       date_shift_days: int | None = None) -> list[str]:
-    """De-identify a pydicom Dataset in place (see module docstring); returns warnings."""
-    from pydicom.dataset import Dataset
+@dataclass(frozen=True)
+class _ScrubRules:
+    """What the per-element rules need: the case pseudonym, the date shift, the UID map."""
+
+    case_id: str
+    shift: int | None  # days; None: dates and times are emptied
+    replace_uid: Callable[[str], str]
+
+
+def _is_curve_or_overlay(tag: Any) -> bool:
+    """Curve data (50xx) and overlay data / comments (60xx,3000 / 60xx,4000)."""
+    group = tag.group
+    return (0x5000 <= group <= 0x50FF) or (0x6000 <= group <= 0x60FF and tag.element in (0x3000, 0x4000))
+
+
+def _scrub(d: Any, rules: _ScrubRules) -> None:
+    """Apply the profile to every element of the (sub)dataset ``d``, recursing into sequences."""
     from pydicom.sequence import Sequence
 
-    warnings: list[str] = []
-    replace_uid = _uid_replacer(salt)
-    shift = date_shift_days
+    for elem in list(d):
+        tag = elem.tag
+        if _is_curve_or_overlay(tag):
+            del d[tag]
+            continue
+        kw = elem.keyword or ""
+        action = _ACTIONS.get(kw)
+        if action == "X":
+            del d[tag]
+        elif action == "Z":
+            elem.value = None if elem.VR not in ("SQ",) else Sequence()
+        elif elem.VR == "SQ":
+            for item in elem.value or []:
+                _scrub(item, rules)
+        elif not (elem.value is None or elem.value == ""):
+            _scrub_value(elem, kw, rules)
 
-    ds.remove_private_tags()
 
-    def scrub(d: Dataset) -> None:
-        for elem in list(d):
-            tag = elem.tag
-            group = tag.group
-            if (0x5000 <= group <= 0x50FF) or (0x6000 <= group <= 0x60FF and tag.element in (0x3000, 0x4000)):
-                del d[tag]
-                continue
-            kw = elem.keyword or ""
-            action = _ACTIONS.get(kw)
-            if action == "X":
-                del d[tag]
-                continue
-            if action == "Z":
-                elem.value = None if elem.VR not in ("SQ",) else Sequence()
-                continue
-            vr = elem.VR
-            if vr == "SQ":
-                for item in elem.value or []:
-                    scrub(item)
-                continue
-            if elem.value is None or elem.value == "":
-                continue
-            if vr == "PN":
-                if kw == "PatientName":
-                    elem.value = case_id
-                else:
-                    elem.value = None
-            elif kw == "PatientID":
-                elem.value = case_id
-            elif vr == "UI":
-                if elem.VM > 1:
-                    elem.value = [replace_uid(v) for v in elem.value]
-                else:
-                    elem.value = replace_uid(str(elem.value))
-            elif vr in ("DA", "DT"):
-                if shift is None:
-                    elem.value = None
-                elif elem.VM > 1:
-                    elem.value = [_shift_da(str(v), shift) for v in elem.value]
-                else:
-                    elem.value = _shift_da(str(elem.value), shift)
-            elif vr == "TM":
-                if shift is None:
-                    elem.value = None
-            elif vr in ("LO", "SH", "LT", "ST", "UT") and any(
-                    w in kw for w in ("Address", "Telephone", "Comment", "Name")) and kw not in (
-                    "Manufacturer", "ManufacturerModelName", "CodeMeaning", "CodingSchemeName"):
-                elem.value = None
+def _scrub_value(elem: Any, kw: str, rules: _ScrubRules) -> None:
+    """The by-VR rules for one non-empty element: names, IDs, UIDs, dates, times, free text."""
+    vr = elem.VR
+    if vr == "PN":
+        elem.value = rules.case_id if kw == "PatientName" else None
+    elif kw == "PatientID":
+        elem.value = rules.case_id
+    elif vr == "UI":
+        if elem.VM > 1:
+            elem.value = [rules.replace_uid(v) for v in elem.value]
+        else:
+            elem.value = rules.replace_uid(str(elem.value))
+    elif vr in ("DA", "DT"):
+        shift = rules.shift
+        if shift is None:
+            elem.value = None
+        elif elem.VM > 1:
+            elem.value = [_shift_da(str(v), shift) for v in elem.value]
+        else:
+            elem.value = _shift_da(str(elem.value), shift)
+    elif vr == "TM":
+        if rules.shift is None:
+            elem.value = None
+    elif vr in ("LO", "SH", "LT", "ST", "UT") and any(
+            w in kw for w in ("Address", "Telephone", "Comment", "Name")) and kw not in (
+            "Manufacturer", "ManufacturerModelName", "CodeMeaning", "CodingSchemeName"):
+        elem.value = None
 
-    scrub(ds)
 
+def _clean_file_meta(ds: Any) -> None:
+    """Point the file meta at the new SOP instance UID and drop its identifying fields."""
     meta = getattr(ds, "file_meta", None)
-    if meta is not None:
-        if "SOPInstanceUID" in ds:
-            meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        for kw in ("SourceApplicationEntityTitle", "SendingApplicationEntityTitle",
-                   "ReceivingApplicationEntityTitle", "PrivateInformationCreatorUID",
-                   "PrivateInformation"):
-            if kw in meta:
-                delattr(meta, kw)
+    if meta is None:
+        return
+    if "SOPInstanceUID" in ds:
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    for kw in ("SourceApplicationEntityTitle", "SendingApplicationEntityTitle",
+               "ReceivingApplicationEntityTitle", "PrivateInformationCreatorUID",
+               "PrivateInformation"):
+        if kw in meta:
+            delattr(meta, kw)
+
+
+def _mark_deidentified(ds: Any, shift: int | None) -> None:
+    """Patient Identity Removed, De-identification Method (+ codes), Longitudinal Temporal
+    Information Modified."""
+    from pydicom.dataset import Dataset
 
     ds.PatientIdentityRemoved = "YES"
     method = f"DentalOsteo {__version__}: PS3.15 Basic Profile"  # LO: at most 64 characters
@@ -322,13 +336,25 @@ def deidentify_dataset(ds: Any, *, salt: str, case_id: str,
         item.CodeMeaning = meaning
         seq.append(item)
     ds.DeidentificationMethodCodeSequence = seq
+
+
+def _burned_in_warning(ds: Any) -> str:
     burned = str(ds.get("BurnedInAnnotation", "")).strip().upper()
     if burned == "YES":
-        warnings.append("the file says it has burned-in annotation (BurnedInAnnotation=YES); "
-                        + _BURNED_IN_WARNING)
-    else:
-        warnings.append(_BURNED_IN_WARNING)
-    return warnings
+        return ("the file says it has burned-in annotation (BurnedInAnnotation=YES); "
+                + _BURNED_IN_WARNING)
+    return _BURNED_IN_WARNING
+
+
+def deidentify_dataset(ds: Any, *, salt: str, case_id: str,
+                       date_shift_days: int | None = None) -> list[str]:
+    """De-identify a pydicom Dataset in place (see module docstring); returns warnings."""
+    rules = _ScrubRules(case_id=case_id, shift=date_shift_days, replace_uid=_uid_replacer(salt))
+    ds.remove_private_tags()
+    _scrub(ds, rules)
+    _clean_file_meta(ds)
+    _mark_deidentified(ds, date_shift_days)
+    return [_burned_in_warning(ds)]
 
 
 def deidentify_dicom(src: Path, dst: Path, *, blackout: list[RoiBox] | None = None,

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.dataset import read_dataset
 from ..errors import DentalOsteoError
 from ..imaging.imageio import SUPPORTED_EXTENSIONS, load_radiograph
+from ..records.deidentify import local_salt, pseudonym
 from ..types import Radiograph, ScreeningResult, Spacing
 from .spacing import dataset_record
 
@@ -70,8 +72,6 @@ def dataset_spacing(items: Iterable[str | Path]) -> dict[str, Spacing]:
         if not (p.is_dir() and (p / "labels.csv").exists()):
             continue
         try:
-            from ..data.dataset import read_dataset
-
             for row in read_dataset(p):
                 record = dataset_record(row.pixel_spacing_mm)
                 if record is not None:
@@ -90,8 +90,6 @@ def case_label(path: Path, anonymize: bool) -> str:
     """
     if not anonymize:
         return str(path)
-    from ..records.deidentify import local_salt, pseudonym
-
     try:
         key = "file:" + _sha256_file(path)
     except OSError:

@@ -251,14 +251,30 @@ def evidence_with_normals(cortex: CortexMeasurement | None) -> dict[str, Any]:
     return ev
 
 
+def withhold_unassessable(case: Case) -> bool:
+    """No score without an assessable image: drop the model's reading (risk, Klemetti class,
+    attention, heatmap); on an image that is not a panoramic also the cortex measurement.
+    Returns whether the image is a panoramic."""
+    panoramic = not anatomy.is_not_panoramic(case.reasons)
+    case.prediction = None
+    case.heatmap = None
+    if not panoramic:
+        case.cortex = None
+    return panoramic
+
+
 def build_result(case: Case, operating_point_name: str, min_roi_confidence: float) -> ScreeningResult:
     """Interpretation: the one result the GUI, CLI, report and history consume."""
-    phantom_model_warning(case)
-    model_class, rule_class, agree = klemetti_agreement(case)
     assessable = assessability(case, min_roi_confidence)
+    panoramic = True
+    if assessable:
+        phantom_model_warning(case)
+    else:
+        panoramic = withhold_unassessable(case)
+    model_class, rule_class, agree = klemetti_agreement(case)
     pred, card, proposal, cortex = case.prediction, case.card, case.proposal, case.cortex
     risk = float(pred.risk) if pred is not None else None
-    level = classify_risk_level(card, risk) if (risk is not None and assessable) else None
+    level = classify_risk_level(card, risk) if risk is not None else None
     return ScreeningResult(
         path=case.rad.path,
         risk=risk,
@@ -285,4 +301,5 @@ def build_result(case: Case, operating_point_name: str, min_roi_confidence: floa
         timings_ms=case.timings,
         heatmap=case.heatmap,
         mode=case.screening_mode,
+        panoramic=panoramic,
     )

@@ -1,0 +1,268 @@
+"""What the PDF screening report says: fixed wording, plain-language explanations, number
+and name formatting, and the text of its tables and captions.
+
+Pure functions of the result (no reportlab): :mod:`.report_layout` and :mod:`.report_images`
+place this text on the page.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from ... import __version__
+from ..types import PatientInfo, Radiograph, ScreeningResult
+
+INTENDED_USE = (
+    "Intended use: DentalOsteo helps a dentist decide whether to suggest a bone density "
+    "assessment, from the mandibular cortex on a dental panoramic radiograph of an adult."
+)
+DISCLAIMER = (
+    "This is a screening aid, not a diagnosis. DXA (dual-energy X-ray absorptiometry) is the "
+    "reference standard for osteoporosis. A low score does not rule out osteoporosis; "
+    "clinical judgement always prevails."
+)
+PHANTOM_NOTICE = (
+    "The bundled model was trained on synthetic phantoms and is not clinically validated: "
+    "use it for demonstration and testing only."
+)
+MCW_REFERRAL_MM = 3.0  # METHODS.md: MCW under about 3 mm is a widely used referral threshold
+
+RISK_BANDS = ("low", "intermediate", "high")
+
+
+# --- plain-language content ----------------------------------------------------------
+
+
+def band_key(result: ScreeningResult) -> str:
+    """The report's result category: a risk band, ``not_assessable`` or ``no_model``."""
+    if not result.assessable:
+        return "not_assessable"
+    if result.risk is None or result.risk_level not in RISK_BANDS:
+        return "no_model"
+    return str(result.risk_level)
+
+
+def next_step_text(result: ScreeningResult) -> tuple[str, str]:
+    """(what it means, suggested next step) in plain language for the result's band."""
+    key = band_key(result)
+    if key == "high":
+        return (
+            "The cortex of the lower jaw shows a pattern that the model associates with low "
+            "bone density (score in the high band).",
+            "Consider referring the patient to their physician for a bone density test (DXA), "
+            "mentioning this screening result.",
+        )
+    if key == "intermediate":
+        return (
+            "The result is borderline: some features of the jaw cortex are associated with low "
+            "bone density, others are not.",
+            "Consider the patient's clinical risk factors (for example with FRAX: age, sex, "
+            "previous fracture, parental hip fracture, glucocorticoids, smoking, alcohol, "
+            "rheumatoid arthritis, low body weight) and refer for DXA if any are present.",
+        )
+    if key == "low":
+        return (
+            "No signs associated with low bone density were found on this radiograph.",
+            "Routine care. A low score does not rule out osteoporosis: refer anyway if the "
+            "patient has fractures or strong risk factors.",
+        )
+    if key == "not_assessable":
+        reasons = [w for w in result.warnings if w] or ["the image quality or ROI placement "
+                                                         "did not allow a reliable reading"]
+        return (
+            "This radiograph could not be assessed reliably: " + "; ".join(reasons[:3]) + ".",
+            "Retake the radiograph (patient positioning, exposure) or adjust the ROI over the "
+            "inferior border of the mandible below the premolars, then screen again.",
+        )
+    return (
+        "No risk model was available, so only the cortical measurements are reported.",
+        "Interpret the cortical width and Klemetti class with clinical judgement; an MCW under "
+        f"about {MCW_REFERRAL_MM:g} mm or a C3 cortex is commonly used as a reason to refer for DXA.",
+    )
+
+
+# --- numbers and names ----------------------------------------------------------------
+
+
+def finite(v: Any) -> float | None:
+    """``v`` as a finite float, or None."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def fmt_pct(v: Any) -> str:
+    """A 0..1 fraction as a whole percentage (``n/a`` when missing)."""
+    f = finite(v)
+    return "n/a" if f is None else f"{100.0 * f:.0f} %"
+
+
+def fmt_num(v: Any, digits: int = 2, unit: str = "") -> str:
+    """A number with ``digits`` decimals and an optional unit (``n/a`` when missing)."""
+    f = finite(v)
+    return "n/a" if f is None else f"{f:.{digits}f}{(' ' + unit) if unit else ''}"
+
+
+def format_person_name(dicom_name: str) -> str:
+    """``Family^Given^Middle^Prefix^Suffix`` -> ``Family, Given Middle``."""
+    parts = [p.strip() for p in str(dicom_name).split("=")[0].split("^")]
+    if len(parts) <= 1:
+        return parts[0] if parts else ""
+    family, given = parts[0], " ".join(p for p in parts[1:3] if p)
+    prefix = parts[3] if len(parts) > 3 else ""
+    suffix = parts[4] if len(parts) > 4 else ""
+    name = f"{family}, {given}".strip(", ") if given else family
+    return " ".join(p for p in (prefix, name, suffix) if p)
+
+
+def format_dicom_date(value: str) -> str:
+    """``YYYYMMDD`` -> ``YYYY-MM-DD``; anything else unchanged."""
+    v = str(value).strip()
+    if len(v) == 8 and v.isdigit():
+        return f"{v[:4]}-{v[4:6]}-{v[6:]}"
+    return v
+
+
+def scrub_text(text: str, radiograph: Radiograph, patient: PatientInfo) -> str:
+    """Remove file paths/names and patient fields from a message (anonymised exports)."""
+    out = str(text)
+    tokens: list[str] = []
+    for p in (radiograph.path,):
+        if p:
+            tokens += [str(p), Path(p).name, Path(p).stem]
+    for v in (patient.name, patient.patient_id, patient.birth_date):
+        if v and v.strip():
+            tokens.append(v.strip())
+            tokens += [t for t in v.replace("^", " ").split() if len(t) >= 3]
+    for t in sorted(set(tokens), key=len, reverse=True):
+        if len(t) >= 3:
+            out = out.replace(t, "[removed]")
+    return out
+
+
+def model_is_phantom(result: ScreeningResult, card: dict | None) -> bool:
+    """Whether the model (or its card) says it was trained on synthetic phantoms."""
+    sources: list[Any] = []
+    if result.model is not None:
+        sources.append(result.model.source)
+    if card:
+        sources.append(card.get("training_source"))
+        sources.append(card.get("source"))
+        for key in ("training_data", "training", "data"):
+            sub = card.get(key)
+            if isinstance(sub, dict):
+                sources.append(sub.get("source"))
+    return any(isinstance(s, str) and "phantom" in s.lower() for s in sources)
+
+
+# --- the text of the page's blocks ----------------------------------------------------
+
+
+def patient_cells(patient: PatientInfo, anonymize: bool,
+                  case_id: str | None) -> list[tuple[str, str, float]]:
+    """(label, value, fraction of the width) of each cell of the patient block."""
+    if anonymize:
+        return [("Case ID (pseudonymous)", case_id or "n/a", 0.28),
+                ("Identity", "Anonymised export: name, patient ID, birth date, sex and "
+                 "dates removed", 0.72)]
+    return [
+        ("Patient name", format_person_name(patient.name) or "not recorded", 0.30),
+        ("Patient ID", patient.patient_id or "not recorded", 0.20),
+        ("Birth date", format_dicom_date(patient.birth_date) or "n/a", 0.17),
+        ("Sex", {"F": "Female", "M": "Male", "O": "Other"}.get(patient.sex.strip().upper(),
+                                                              patient.sex or "n/a"), 0.13),
+        ("Study date", format_dicom_date(patient.study_date) or "n/a", 0.20),
+    ]
+
+
+def operating_point_rows(op: dict[str, Any]) -> list[tuple[str, str]]:
+    """Threshold, sensitivity and specificity of the operating point (without its name)."""
+    return [("Threshold", fmt_num(op.get("threshold"))),
+            ("Sensitivity", fmt_pct(op.get("sensitivity"))),
+            ("Specificity", fmt_pct(op.get("specificity")))]
+
+
+def no_risk_reason(result: ScreeningResult) -> str:
+    return ("the image could not be assessed" if not result.assessable
+            else "no risk model was loaded: cortical measurements only")
+
+
+def klemetti_rows(result: ScreeningResult) -> list[tuple[str, str]]:
+    """Model class (with its probabilities), rule-based class and whether they agree."""
+    probs = result.klemetti_probabilities or {}
+    if result.klemetti_class:
+        ptxt = ", ".join(f"{k} {fmt_pct(v)}" for k, v in sorted(probs.items()))
+        rows = [("Model", f"{result.klemetti_class}" + (f"  ({ptxt})" if ptxt else ""))]
+    else:
+        rows = [("Model", "n/a (no model)")]
+    rows.append(("Rule-based", result.klemetti_rule or "n/a"))
+    agree = ("yes" if result.klemetti_agree else "no - review the cortex visually") \
+        if result.klemetti_agree is not None else "n/a"
+    rows.append(("Agreement", agree))
+    return rows
+
+
+def mcw_rows(result: ScreeningResult, radiograph: Radiograph) -> list[tuple[str, str]]:
+    """MCW per patient side (flagged under the referral threshold) and the pixel spacing."""
+    mrows = []
+    for side, mcw in (("Patient right", result.mcw_right_mm), ("Patient left", result.mcw_left_mm)):
+        mtxt = fmt_num(mcw, 1, "mm")
+        if mcw is not None and mtxt != "n/a" and float(mcw) < MCW_REFERRAL_MM:
+            mtxt += f"  (below {MCW_REFERRAL_MM:g} mm)"
+        mrows.append((side, mtxt))
+    sp = fmt_num(result.pixel_spacing_mm, 3, "mm/pixel")
+    mrows.append(("Pixel spacing", sp + ("  (ASSUMED)" if result.assumed_spacing else
+                                          f"  ({radiograph.pixel_spacing_source})"
+                                          if radiograph.pixel_spacing_source not in ("", "none")
+                                          else "")))
+    return mrows
+
+
+def mcw_note(result: ScreeningResult) -> str:
+    """Where the MCW is measured and what the threshold means (and when mm are approximate)."""
+    note = (f"Measured below the mental foramen, perpendicular to the inferior border. Widths "
+            f"under about {MCW_REFERRAL_MM:g} mm are a common referral threshold.")
+    if result.assumed_spacing:
+        note = ("The file has no pixel-size calibration: a default spacing was assumed, so the "
+                "mm values are approximate. ") + note
+    return note
+
+
+def radiograph_caption(result: ScreeningResult, anonymize: bool) -> str:
+    """Legend of the overlays drawn on the radiograph thumbnail."""
+    cap = ("Yellow: region of interest" if result.roi is not None else
+           "Yellow: landmarks" if result.landmarks else "No ROI")
+    if result.border_right or result.border_left:
+        cap += "; cyan: traced inferior border of the mandible"
+    cap += ". R/L = patient's right/left."
+    if anonymize:
+        cap += " Text burned into the image itself is not removed."
+    return cap
+
+
+def attention_caption(result: ScreeningResult, has_heat: bool) -> str:
+    """Legend of the ROI panel: what the Grad-CAM colour means, or why there is none."""
+    if not has_heat:
+        return ("No attention map (no model was run)." if result.model is None
+                else "Attention map not available for this report.")
+    att = result.attention or {}
+    key = next((k for k in ("near_border", "cortex", "border") if k in att), None)
+    if key is None:
+        return "Colour: where the model looked (Grad-CAM); not a map of disease."
+    return (f"Colour: where the model looked (Grad-CAM), {fmt_pct(att[key])} "
+            "of it on the cortex; not a map of disease.")
+
+
+def provenance_text(result: ScreeningResult) -> str:
+    """One footer line: model (name, version, hash, architecture), app version, device."""
+    if result.model is not None:
+        mi = result.model
+        model_txt = (f"Model: {mi.name} {mi.version}".strip() + f" - sha256 {mi.sha256[:12]}"
+                     + (f" - {mi.arch}" if mi.arch else ""))
+    else:
+        model_txt = "Model: none (no risk model loaded)"
+    return f"{model_txt}  |  DentalOsteo {__version__}  |  device {result.device or 'n/a'}"

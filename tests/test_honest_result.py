@@ -1,0 +1,57 @@
+"""Issue 21: no score without an assessable image, everywhere (engine, JSON, CSV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dentalosteo_gui.core.imaging.imageio import from_array, load_radiograph
+from dentalosteo_gui.core.screening.batch import flatten
+from dentalosteo_gui.core.screening.engine import Engine
+from dentalosteo_gui.core.types import RoiBox
+
+from .test_engine import FakeBackend, _panoramic_like
+
+CHEST = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "dicom" / "pydicom-data" / "RG1_UNCR.dcm"
+
+
+def _assert_no_reading(res) -> None:  # type: ignore[no-untyped-def]
+    assert not res.assessable
+    assert res.risk is None and res.risk_level is None
+    assert res.klemetti_class is None and res.klemetti_probabilities is None
+    assert res.heatmap is None and res.attention is None
+    d = res.as_json_dict()
+    assert d["risk"] is None and d["band"] is None and d["klemetti"]["class"] is None
+    row = flatten(res, "x")
+    assert row["risk"] == "" and row["band"] == "" and row["klemetti_p_C2"] == ""
+
+
+def test_square_image_is_not_a_panoramic_and_gets_no_reading() -> None:
+    img = _panoramic_like()[:, 300:900]  # 600 x 600: a square image
+    res = Engine(FakeBackend()).screen(from_array(np.ascontiguousarray(img), spacing=0.1))
+    _assert_no_reading(res)
+    assert res.status == "not_panoramic" and res.as_json_dict()["status"] == "not_panoramic"
+    assert res.mcw_left_mm is None and res.mcw_right_mm is None and res.klemetti_rule is None
+    assert res.warnings[0].startswith("not a panoramic radiograph") and "open a dental panoramic" in res.warnings[0]
+
+
+def test_box_moved_off_the_border_gives_no_score() -> None:
+    rad = from_array(_panoramic_like(), spacing=0.1)
+    fake = FakeBackend()
+    good = Engine(fake).screen(rad)
+    assert good.assessable and good.risk is not None and good.status == "assessed"
+    off = Engine(fake).screen(rad, roi=RoiBox(40, 0, 300, 60))  # top-left corner, off the mandible
+    _assert_no_reading(off)
+    assert off.status == "not_assessable" and off.warnings
+
+
+def test_chest_cr_gets_no_osteoporosis_reading() -> None:
+    if not CHEST.exists():
+        pytest.skip(f"{CHEST} absent (development data is not shipped)")
+    from dentalosteo_gui.services import make_engine
+
+    res = make_engine().screen(load_radiograph(CHEST))
+    _assert_no_reading(res)
+    assert res.status == "not_panoramic" and res.mcw_left_mm is None and res.mcw_right_mm is None
