@@ -8,7 +8,7 @@ import pytest
 from dentalosteo_gui.core.anatomy import border_arrays, border_from_box, box_size, propose_roi
 from dentalosteo_gui.core.data.phantoms import generate_phantom
 from dentalosteo_gui.core.imaging.imageio import from_array
-from dentalosteo_gui.core.types import RoiBox
+from dentalosteo_gui.core.types import RoiBox, Spacing
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_user_box_in_a_corner_gives_low_confidence_not_a_crash(box) -> None:
         propose_landmarks,
     )
 
-    cx = measure_cortex(rad, prop, rad.file_spacing)
+    cx = measure_cortex(rad, prop, Spacing(0.1, "assumed"))
     assert cx.right.mcw_mm is None and cx.klemetti_rule is None
     assert len(propose_landmarks(rad, prop)) == 8
     assert assess_quality(rad, prop)

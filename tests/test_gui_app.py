@@ -9,6 +9,7 @@ screenshot mode, TensorFlow kept off the start-up path.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -167,7 +168,7 @@ def test_open_sample_shows_image_roi_and_result(qtbot: Any, png: Path, errors: l
     assert win.canvas.roi is not None and win.canvas.roi_box() == res.roi
     assert win.panel.risk_value.text() == f"{res.risk:.2f}"
     assert "sensitivity 80%" in win.panel.op_label.text()
-    assert win.panel.band_chip.text() == {"low": "LOW", "intermediate": "INTERMEDIATE", "high": "HIGH"}[res.risk_level]
+    assert win.panel.risk_level_chip.text() == {"low": "LOW", "intermediate": "INTERMEDIATE", "high": "HIGH"}[res.risk_level]
     assert "C2" in win.panel.klemetti_label.text() and "agree" in win.panel.klemetti_agree.text()
     assert "mm" in win.panel.mcw_right.text()
     assert "Assumed spacing" in win.panel.spacing_warning.text()
@@ -199,7 +200,7 @@ def test_roi_drag_rescreens_exactly_once(qtbot: Any, png: Path) -> None:
     # the arriving result repositions the box without triggering another screening
     assert len(eng.calls) == n + 1
     with qtbot.waitSignal(win.screening_done, timeout=5000):
-        win.reset_to_proposal()
+        win.controller.reset_to_proposal()
     assert eng.calls[-1]["roi"] is None and win.session.roi_override is None
     assert win.canvas.roi_box() == first.roi
     close_window(win)
@@ -210,7 +211,7 @@ def test_landmark_mode_points_weights_patches(qtbot: Any, png: Path) -> None:
     win = make_window(qtbot, eng)
     open_and_wait(qtbot, win, png)
     with qtbot.waitSignal(win.screening_done, timeout=5000):
-        win.set_mode("landmarks")
+        win.controller.set_mode("landmarks")
     assert eng.calls[-1]["mode"] == "landmarks"
     assert win.canvas.roi is None
     assert set(win.canvas.landmark_items) == set(LANDMARK_NAMES)
@@ -240,13 +241,13 @@ def test_heatmap_toggle_and_opacity(qtbot: Any, png: Path) -> None:
     assert not win.session.display.heatmap_visible and not heat.isVisible()
     assert not win.panel.heat_check.isChecked()
     win.panel.heat_check.setChecked(True)
-    assert heat.isVisible() and win.act_heatmap.isChecked()
+    assert heat.isVisible() and win.acts.heatmap.isChecked()
     win.panel.opacity_slider.setValue(20)
     assert heat.opacity() == pytest.approx(0.2)
     lo, hi = win.session.display.levels
     win.apply_level_preset("Bone / cortex")
     assert tuple(win.canvas.image_item.levels) == pytest.approx((0.35, 0.95))
-    win.act_invert.trigger()
+    win.acts.invert.trigger()
     assert win.session.display.invert
     close_window(win)
 
@@ -356,9 +357,7 @@ def test_header_strip_hidden_when_anonymised(qtbot: Any) -> None:
                      patient=PatientInfo(name="DOE^JANE", patient_id="P123", study_date="20240102"))
     win.session.set_radiograph(rad, rad.path)
     assert "DOE JANE" in win.header.patient.text() and "2024-01-02" in win.header.patient.text()
-    s = win.session.settings
-    s.anonymize_exports = True
-    win.session.set_settings(s)
+    win.session.set_settings(dataclasses.replace(win.session.settings, anonymize_exports=True))
     assert "DOE" not in win.header.patient.text() and "P123" not in win.header.patient.text()
     assert "p.dcm" not in win.header.image_info.text()
     close_window(win)
@@ -400,7 +399,7 @@ def test_engine_loads_in_background_window_appears_at_once(qtbot: Any, png: Path
     qtbot.addWidget(win)
     win.show()
     # the constructor returned without waiting for the (slow) engine
-    assert win.engine is None and time.perf_counter() - t0 < 1.5
+    assert win.controller.engine is None and time.perf_counter() - t0 < 1.5
     qtbot.waitUntil(lambda: win.session.engine_state == "loading", timeout=2000)
     assert "Loading model" in win.panel.state_label.text()
     with qtbot.waitSignal(win.screening_done, timeout=10000):
@@ -452,7 +451,7 @@ def test_export_pdf_and_history_recorded(qtbot: Any, png: Path, tmp_path: Path) 
     open_and_wait(qtbot, win, png)
     assert win.session.history_id is not None
     out = tmp_path / "report.pdf"
-    w = win.export_pdf(out)
+    w = win.controller.export_pdf(out)
     assert w is not None
     qtbot.waitUntil(lambda: w.done.is_set(), timeout=20000)
     qtbot.waitUntil(lambda: "Report written" in win.statusBar().currentMessage(), timeout=5000)
@@ -511,7 +510,7 @@ def test_right_drag_sets_window_level_and_double_click_fits(qtbot: Any, png: Pat
     lo, hi = win.session.display.levels
     assert hi - lo < before[1] - before[0]
     assert tuple(win.canvas.image_item.levels) == pytest.approx((lo, hi))
-    assert len(win.engine.calls) == 1  # display changes never re-screen
+    assert len(win.controller.engine.calls) == 1  # display changes never re-screen
     qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_R)
     assert win.session.display.levels == (0.0, 1.0)
     vb.scaleBy((0.2, 0.2))
@@ -533,7 +532,7 @@ def test_single_key_shortcuts_do_not_steal_typing(qtbot: Any, png: Path) -> None
     win.canvas.setFocus()
     with qtbot.waitSignal(win.screening_done, timeout=5000):
         qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_2)
-    assert win.session.mode == "landmarks" and win.act_lm_mode.isChecked()
+    assert win.session.mode == "landmarks" and win.acts.lm_mode.isChecked()
     close_window(win)
 
 
@@ -572,7 +571,7 @@ def test_history_dialog_lists_and_reopens(qtbot: Any, png: Path) -> None:
     roi.setPos((box.x + 10, box.y), update=True, finish=False)
     with qtbot.waitSignal(win.screening_done, timeout=5000):
         roi.sigRegionChangeFinished.emit(roi)
-    store = win._history_store()
+    store = win.controller.history_store()
     dlg = HistoryDialog(store, None, False, win)
     qtbot.addWidget(dlg)
     assert dlg.table.rowCount() == 2
@@ -609,4 +608,29 @@ def test_space_tap_toggles_heatmap_space_drag_pans(qtbot: Any, png: Path) -> Non
     assert win.session.display.heatmap_visible  # a drag is not a tap
     qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_Space)
     assert not win.session.display.heatmap_visible
+    close_window(win)
+
+
+def test_wheel_over_unfocused_spin_box_or_slider_changes_nothing(qtbot: Any, png: Path) -> None:
+    from PySide6 import QtGui
+
+    win = make_window(qtbot, FakeEngine())
+    open_and_wait(qtbot, win, png)
+    box, slider = win.panel.spacing_box, win.panel.opacity_slider
+    win.canvas.setFocus()
+
+    def wheel(widget: QtWidgets.QWidget) -> None:
+        centre = QtCore.QPointF(widget.width() / 2, widget.height() / 2)
+        ev = QtGui.QWheelEvent(centre, widget.mapToGlobal(centre), QtCore.QPoint(0, 0), QtCore.QPoint(0, 120),
+                               QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier,
+                               QtCore.Qt.ScrollPhase.NoScrollPhase, False)
+        QtWidgets.QApplication.sendEvent(widget, ev)
+
+    for widget, value in ((box, box.value), (slider, slider.value)):
+        assert widget.focusPolicy() == QtCore.Qt.FocusPolicy.StrongFocus and not widget.hasFocus()
+        before = value()
+        wheel(widget)
+        assert value() == before
+    assert win.session.display.heatmap_opacity == pytest.approx(0.55)
+    assert len(win.controller.engine.calls) == 1
     close_window(win)

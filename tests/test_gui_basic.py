@@ -37,7 +37,7 @@ def test_open_image_shows_it(qtbot: Any, tmp_path: Path, monkeypatch: pytest.Mon
     Image.fromarray((np.random.default_rng(0).random((300, 600)) * 255).astype(np.uint8)).save(p)
     win = MainWindow(engine=NoModelEngine(), settings=Settings(), record_history=False)
     qtbot.addWidget(win)
-    win.request_screen = lambda: None  # only loading is tested here
+    win.controller.request_screen = lambda: None  # only loading is tested here
     assert win.open_path(p)
     qtbot.waitUntil(lambda: win.session.radiograph is not None or bool(win.session.last_error), timeout=5000)
     assert not win.session.last_error

@@ -6,7 +6,10 @@ pack in models/default the slow test checks the risk score and the Grad-CAM over
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +77,7 @@ def test_rule_based_engine_on_sample_roi_landmarks_normals(qtbot: Any, sample: P
     assert res is not None, win.session.last_error
     assert res.roi is not None and res.border_right and res.border_left
     assert res.mcw_right_mm is not None and "mm" in win.panel.mcw_right.text()
-    assert win.panel.band_chip.text() == "NO MODEL INSTALLED"
+    assert win.panel.risk_level_chip.text() == "NO MODEL INSTALLED"
     assert win.canvas.roi_box() == res.roi
     # MCW normals are re-measured from the result's own border, in a worker
     win.session.set_overlays(normals=True)
@@ -89,7 +92,7 @@ def test_rule_based_engine_on_sample_roi_landmarks_normals(qtbot: Any, sample: P
     assert win.session.result.roi.x == box.x + 20
     # landmark mode auto-places the eight points
     with qtbot.waitSignal(win.screening_done, timeout=30000):
-        win.set_mode("landmarks")
+        win.controller.set_mode("landmarks")
     assert set(win.canvas.landmark_items) == set(LANDMARK_NAMES)
     win.close()
     assert win.pool.pool.activeThreadCount() == 0
@@ -127,5 +130,36 @@ def test_real_model_engine_loads_in_background_and_screens(qtbot: Any, sample: P
     if res.heatmap is not None:
         assert win.canvas.heat_item.isVisible()
     assert res.device in win.device_label.text()
+    win.close()
+    assert win.pool.pool.activeThreadCount() == 0
+
+
+def test_dataset_spacing_shown_with_its_source_and_mcw_matches_cli(qtbot: Any, sample: Path) -> None:
+    """phantom_c1.png has no spacing of its own; its labels.csv sidecar says 0.20984 mm/px."""
+    img = sample.with_name("phantom_c1.png")
+    if not img.is_file() or not (img.parent / "labels.csv").is_file():
+        pytest.skip("phantom_c1.png with its labels.csv not installed")
+    cli = subprocess.run([sys.executable, "-m", "dentalosteo_gui.cli.main", "screen", str(img), "--json",
+                          "--gradcam", "none"], capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    expected = json.loads(cli.stdout)
+    assert expected["spacing"]["source"] == "dataset"
+    win = _window(qtbot, _rule_engine(), record_history=False)
+    on_open: list[str] = []  # the header as the image appears, before any result
+    win.session.events.image.connect(lambda: on_open.append(win.header.image_info.text()))
+    with qtbot.waitSignal(win.screening_done, timeout=30000):
+        win.open_path(img)
+    res = win.session.result
+    assert res is not None, win.session.last_error
+    assert res.spacing.source == "dataset" and res.spacing.mm_per_px == pytest.approx(0.20984)
+    for text in (on_open[0], win.header.image_info.text()):
+        assert "0.210 mm/px (dataset)" in text and "unknown" not in text
+    assert "dataset" in win.panel.spacing_source.text()
+    assert win.panel.spacing_box.value() == pytest.approx(0.20984, abs=1e-4)
+    assert "Assumed" not in win.panel.spacing_warning.text()
+    mcw = expected["mcw_mm"]
+    assert (res.mcw_right_mm, res.mcw_left_mm) == (pytest.approx(mcw["right"]), pytest.approx(mcw["left"]))
+    assert win.panel.mcw_right.text() == f"{mcw['right']:.2f} mm"
+    assert win.panel.mcw_left.text() == f"{mcw['left']:.2f} mm"
     win.close()
     assert win.pool.pool.activeThreadCount() == 0

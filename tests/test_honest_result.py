@@ -55,3 +55,52 @@ def test_chest_cr_gets_no_osteoporosis_reading() -> None:
     res = make_engine().screen(load_radiograph(CHEST))
     _assert_no_reading(res)
     assert res.status == "not_panoramic" and res.mcw_left_mm is None and res.mcw_right_mm is None
+
+
+class _ScaleRecordingStripModel(FakeBackend):
+    """A strip model whose risk is the mm/px it was given (so any dependence shows)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.input_kind = "cortex_strip"
+        self.seen: list[float] = []
+
+    def predict_strip(self, pixels, proposal, mm_per_px, gradcam="gradcam"):  # type: ignore[no-untyped-def]
+        from dentalosteo_gui.core.screening.model_api import ModelPrediction
+
+        self.seen.append(mm_per_px)
+        return ModelPrediction(risk=min(1.0, mm_per_px), klemetti={"C1": 0.6, "C2": 0.3, "C3": 0.1})
+
+
+def test_a_guessed_spacing_does_not_reach_the_model() -> None:
+    rad = from_array(_panoramic_like(), spacing=None)
+    model = _ScaleRecordingStripModel()
+    eng = Engine(model)
+    results = [eng.screen(rad, pixel_spacing_mm=s) for s in (0.1 / 1.5, 0.1, 0.15)]
+    assert len(set(model.seen)) == 1  # the model saw the same scale each time
+    assert {r.model_scale.source for r in results} == {"anatomy"}
+    assert [r.spacing.mm_per_px for r in results] == [0.1 / 1.5, 0.1, 0.15]  # MCW uses what was stated
+    assert results[0].mcw_left_mm == pytest.approx(results[1].mcw_left_mm / 1.5, rel=0.02)
+    assert results[1].as_json_dict()["model_input_scale"]["source"] == "anatomy"
+
+
+def test_a_measured_spacing_does_reach_the_model() -> None:
+    model = _ScaleRecordingStripModel()
+    eng = Engine(model)
+    for s in (0.08, 0.12):
+        res = eng.screen(from_array(_panoramic_like(), spacing=s))
+        assert res.model_scale is not None and res.model_scale.source == "file"
+    assert model.seen == [0.08, 0.12]
+
+
+def test_real_radiograph_risk_holds_when_the_stated_spacing_changes() -> None:
+    img = CHEST.parents[2] / "abdi_dev" / "images" / "1.png"
+    if not img.exists():
+        pytest.skip(f"{img} absent (development data is not shipped)")
+    from dentalosteo_gui.services import make_engine
+
+    eng = make_engine()
+    rad = load_radiograph(img)
+    risks = [eng.screen(rad, pixel_spacing_mm=s).risk for s in (0.1 / 1.5, 0.1, 0.15, 0.19)]
+    assert all(r is not None for r in risks)
+    assert max(risks) - min(risks) <= 0.05, risks  # type: ignore[operator]

@@ -34,7 +34,9 @@ KLEMETTI_DEFINITIONS: dict[str, str] = {
 }
 
 
-SPACING_SOURCES: tuple[str, ...] = ("file", "dataset", "user", "calibrated", "assumed")
+SPACING_SOURCES: tuple[str, ...] = ("file", "dataset", "user", "calibrated", "assumed", "anatomy")
+#: sources a model may take its input scale from; otherwise the scale comes from the anatomy
+MEASURED_SPACING_SOURCES: tuple[str, ...] = ("file", "dataset", "calibrated")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ class Spacing:
     ``source``: ``file`` (the radiograph states it; ``detail`` names the DICOM attribute),
     ``dataset`` (a dataset ``labels.csv`` beside the image), ``user`` (an explicit override:
     ``--pixel-spacing`` or the GUI's spacing box), ``calibrated`` (a calibration), or
-    ``assumed`` (the configured default: MCW in mm is then approximate).
+    ``assumed`` (the configured default: MCW in mm is then approximate), or ``anatomy``
+    (estimated from the traced border: used only to scale what the model sees).
     """
 
     mm_per_px: float
@@ -294,6 +297,7 @@ class ScreeningResult:
     heatmap: np.ndarray | None = None  # float32 [0,1], image-sized, zero outside ROI
     mode: str = "roi"  # roi | landmarks
     panoramic: bool = True  # False: not a dental panoramic, so no osteoporosis reading at all
+    model_scale: Spacing | None = None  # the scale the model's input was built at (None: no model ran)
 
     @property
     def status(self) -> str:
@@ -331,6 +335,7 @@ class ScreeningResult:
             },
             "pixel_spacing_mm": self.pixel_spacing_mm,
             "spacing": self.spacing.as_dict(),
+            "model_input_scale": self.model_scale.as_dict() if self.model_scale else None,
             "assessable": self.assessable,
             "status": self.status,
             "warnings": list(self.warnings),

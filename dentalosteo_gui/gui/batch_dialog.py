@@ -1,15 +1,14 @@
 """Batch screening dialog: progress (count, ETA), cancel, sortable results, CSV export.
 
-The run is core ``iter_batch`` (a cancellable generator) inside the app's one worker
-adapter; each finished file arrives as a progress value on the GUI thread.
+The run is core ``iter_batch`` (a cancellable generator, ``jobs.batch_job``) started with
+``WorkerPool.run``; each finished file arrives as a progress value on the GUI thread.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +22,15 @@ from ..core.screening.batch import (
     dataset_spacing,
     flatten,
     format_eta,
-    iter_batch,
 )
-from ..core.types import Radiograph, ScreeningResult, Spacing
+from ..core.types import ScreeningResult
 from . import theme
+from .jobs import ScreenFn, batch_job
 from .workers import Worker, WorkerPool
 
 log = logging.getLogger(__name__)
 
-ScreenFn = Callable[[Radiograph, "Spacing | float | None"], ScreeningResult]
-
 COLUMNS = ["File", "Risk", "Band", "Klemetti (model / rule)", "MCW R mm", "MCW L mm", "Assessable", "Error"]
-
-
-def run_batch_job(screen: ScreenFn, files: list[Path], spacing: dict[str, Spacing],
-                  cancel: threading.Event) -> Iterator[BatchItem]:
-    """Generator job for the worker: one :class:`BatchItem` per file; stops on ``cancel``."""
-    yield from iter_batch(screen, files, spacing, workers=1, cancel=cancel)
 
 
 class _NumItem(QtWidgets.QTableWidgetItem):
@@ -170,17 +161,13 @@ class BatchDialog(QtWidgets.QDialog):
         self.count_label.setText(f"0 / {len(files)}")
         self.eta_label.setText("ETA --:--")
         self.status.setText("Screening…")
-        spacing = dataset_spacing(self.inputs)
-        w = Worker(run_batch_job, screen, files, spacing, name="batch")
-        w.signals.progress.connect(self._on_item)
-        w.signals.returned.connect(lambda _=None: self._done("Done"))
-        w.signals.cancelled.connect(lambda: self._done("Cancelled"))
-        w.signals.errored.connect(lambda exc: self._done(f"Failed: {exc}"))
-        self.worker = w
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.export_button.setEnabled(False)
-        self.pool.start(w)
+        self.worker = self.pool.run(
+            batch_job, screen, files, dataset_spacing(self.inputs), name="batch",
+            on_progress=self._on_item, on_result=lambda _=None: self._done("Done"),
+            on_cancelled=lambda: self._done("Cancelled"), on_error=lambda exc: self._done(f"Failed: {exc}"))
         return True
 
     def cancel(self) -> None:
@@ -214,7 +201,7 @@ class BatchDialog(QtWidgets.QDialog):
         band = QtWidgets.QTableWidgetItem(row.get("band") or "")
         if row.get("band"):
             band.setForeground(QtGui.QColor("#0b0d0f" if row["band"] == "intermediate" else "#ffffff"))
-            band.setBackground(QtGui.QColor(theme.band_colour(row["band"])))
+            band.setBackground(QtGui.QColor(theme.risk_level_colour(row["band"])))
         self.table.setItem(r, 2, band)
         kl = f"{row.get('klemetti_class') or '–'} / {row.get('klemetti_rule') or '–'}"
         self.table.setItem(r, 3, QtWidgets.QTableWidgetItem(kl))

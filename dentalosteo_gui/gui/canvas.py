@@ -1,6 +1,6 @@
 """The radiograph canvas (pyqtgraph, row-major): image, heatmap, ROI box, borders, landmarks.
 
-The canvas mirrors the :class:`~.session.Session` and holds no state of its own. The
+The canvas mirrors the evented :class:`~.session.Session` and holds no state of its own. The
 dentist's edits come out as Qt signals (``roi_edit_finished``, ``landmarks_edit_finished``),
 emitted when a drag ENDS (``sigRegionChangeFinished``), never per mouse-move step.
 
@@ -177,8 +177,9 @@ class Canvas(pg.GraphicsLayoutWidget):
 
         session.events.image.connect(self._on_image)
         session.events.result.connect(self._on_result)
-        session.events.display.connect(self._on_display)
         session.events.mode.connect(self._on_result)
+        session.events.normals.connect(self._draw_normals)
+        session.display.events.connect(self._on_display)
 
     # ------------------------------------------------------------------ space-drag pan
     def set_space_held(self, held: bool) -> None:

@@ -1,7 +1,9 @@
 """The results panel: risk gauge, Klemetti hint, MCW, warnings, heatmap controls, model.
 
-Reads everything from the session; the only outputs are session display calls and two
-signals (``spacing_changed``, ``model_card_requested``) the window acts on.
+Reads everything from the session (the pixel spacing too: the one the engine uses, with its
+source); the only outputs are session display calls and three signals (``spacing_changed``,
+``model_card_requested``, ``reset_roi_requested``) the window wires to the controller.
+Its spin box and slider ignore the mouse wheel unless focused (the wheel scrolls the panel).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from ..core.types import (
 from . import theme
 from .canvas import ColorBar, short_name
 from .session import Session
+from .widgets import WheelGuard, guard_wheel
 
 log = logging.getLogger(__name__)
 
 MCW_REFERRAL_MM = 3.0  # METHODS.md: MCW under about 3 mm is a widely used referral threshold
+SPACING_UNKNOWN = 0.01  # the spacing box's minimum, shown as "–": the spacing is not known yet
 
 _PLAIN: list[tuple[str, str]] = [
     # engine phrase (lower case) -> a short plain-language lead-in (first match wins)
@@ -72,6 +76,25 @@ def _label(text: str = "", obj: str = "", wrap: bool = False) -> QtWidgets.QLabe
     return lab
 
 
+def _patch_cell(name: str) -> tuple[QtWidgets.QLabel, QtWidgets.QLabel, QtWidgets.QVBoxLayout]:
+    """One landmark's patch image and caption (image, caption, their layout)."""
+    img = QtWidgets.QLabel()
+    img.setFixedSize(64, 64)
+    img.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+    img.setStyleSheet(f"background: {theme.BG}; border: 1px solid {theme.BORDER};")
+    img.setToolTip(name.replace("_", " "))
+    cap = _label(short_name(name), "Muted", wrap=True)
+    cap.setFixedWidth(70)
+    cap.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+    f = cap.font()
+    f.setPointSizeF(f.pointSizeF() * 0.8)
+    cap.setFont(f)
+    box = QtWidgets.QVBoxLayout()
+    box.addWidget(img, 0, QtCore.Qt.AlignmentFlag.AlignHCenter)
+    box.addWidget(cap)
+    return img, cap, box
+
+
 class RiskGauge(QtWidgets.QWidget):
     """A horizontal gauge: band-coloured track, the operating-point threshold, the risk marker."""
 
@@ -96,8 +119,8 @@ class RiskGauge(QtWidgets.QWidget):
         lo, hi = self.bands
         segs = [(0.0, lo, "low"), (lo, hi, "intermediate"), (hi, 1.0, "high")]
         dim = self.risk is None
-        for a, b, band in segs:
-            col = QtGui.QColor(theme.band_colour(band))
+        for a, b, level in segs:
+            col = QtGui.QColor(theme.risk_level_colour(level))
             if dim:
                 col.setAlpha(70)
             p.setPen(QtCore.Qt.PenStyle.NoPen)
@@ -144,16 +167,33 @@ class ResultsPanel(QtWidgets.QScrollArea):
         lay = QtWidgets.QVBoxLayout(body)
         lay.setContentsMargins(10, 10, 10, 10)
         lay.setSpacing(10)
+        for build in (self._build_risk, self._build_klemetti, self._build_mcw, self._build_warnings,
+                      self._build_heatmap, self._build_model):
+            lay.addWidget(build())
+        lay.insertWidget(1, self._build_patches())  # right under the risk: what the model saw
+        lay.addStretch(1)
+        self.wheel_guard = WheelGuard(self)
+        guard_wheel(self.wheel_guard, self.spacing_box, self.opacity_slider)
 
-        # --- risk
+        ev = session.events
+        for sig in (ev.result, ev.busy, ev.engine_status, ev.mode, ev.image):
+            sig.connect(self.refresh)
+        ev.spacing.connect(self._refresh_spacing)
+        ev.roi_override.connect(self._refresh_reset_button)
+        session.display.events.connect(self._sync_display)
+        self.refresh()
+        self._sync_display()
+
+    # ------------------------------------------------------------------ cards
+    def _build_risk(self) -> QtWidgets.QFrame:
         card, cl = _card("Osteoporosis risk (screening aid)")
         row = QtWidgets.QHBoxLayout()
         self.risk_value = _label("–", "BigValue")
-        self.band_chip = QtWidgets.QLabel("")
-        self.band_chip.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.risk_level_chip = QtWidgets.QLabel("")
+        self.risk_level_chip.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         row.addWidget(self.risk_value)
         row.addStretch(1)
-        row.addWidget(self.band_chip)
+        row.addWidget(self.risk_level_chip)
         cl.addLayout(row)
         self.gauge = RiskGauge()
         cl.addWidget(self.gauge)
@@ -161,9 +201,9 @@ class ResultsPanel(QtWidgets.QScrollArea):
         cl.addWidget(self.op_label)
         self.state_label = _label("", "Muted", wrap=True)
         cl.addWidget(self.state_label)
-        lay.addWidget(card)
+        return card
 
-        # --- Klemetti
+    def _build_klemetti(self) -> QtWidgets.QFrame:
         card, cl = _card("Klemetti index hint")
         self.klemetti_label = _label("", wrap=True)
         self.klemetti_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
@@ -172,9 +212,9 @@ class ResultsPanel(QtWidgets.QScrollArea):
         cl.addWidget(self.klemetti_agree)
         defs = "<br>".join(escape(KLEMETTI_DEFINITIONS[c]) for c in KLEMETTI_CLASSES)
         card.setToolTip(f"<b>Klemetti classes</b><br>{defs}")
-        lay.addWidget(card)
+        return card
 
-        # --- MCW
+    def _build_mcw(self) -> QtWidgets.QFrame:
         card, cl = _card("Mandibular cortical width")
         grid = QtWidgets.QGridLayout()
         grid.addWidget(_label("Patient's right", "Muted"), 0, 0)
@@ -191,7 +231,8 @@ class ResultsPanel(QtWidgets.QScrollArea):
         srow.addWidget(_label("Pixel spacing", "Muted"))
         self.spacing_box = QtWidgets.QDoubleSpinBox()
         self.spacing_box.setDecimals(4)
-        self.spacing_box.setRange(0.01, 1.0)
+        self.spacing_box.setRange(SPACING_UNKNOWN, 1.0)
+        self.spacing_box.setSpecialValueText("–")  # shown at the minimum: not known yet
         self.spacing_box.setSingleStep(0.005)
         self.spacing_box.setSuffix(" mm/px")
         self.spacing_box.setKeyboardTracking(False)
@@ -202,93 +243,73 @@ class ResultsPanel(QtWidgets.QScrollArea):
         self.spacing_apply.clicked.connect(self._apply_spacing)
         srow.addWidget(self.spacing_apply)
         cl.addLayout(srow)
+        self.spacing_source = _label("", "Muted", wrap=True)
+        cl.addWidget(self.spacing_source)
         self.spacing_warning = _label("", "Warning", wrap=True)
         cl.addWidget(self.spacing_warning)
-        lay.addWidget(card)
+        return card
 
-        # --- warnings
+    def _build_warnings(self) -> QtWidgets.QFrame:
         self.warn_card, cl = _card("Check before you rely on it")
         self.warn_label = _label("", "Warning", wrap=True)
         self.warn_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         cl.addWidget(self.warn_label)
-        lay.addWidget(self.warn_card)
+        return self.warn_card
 
-        # --- heatmap + overlays
+    def _build_heatmap(self) -> QtWidgets.QFrame:
+        s = self.session
         card, cl = _card("Where the model looked (Grad-CAM)")
-        hrow = QtWidgets.QHBoxLayout()
         self.heat_check = QtWidgets.QCheckBox("Show heatmap  (Space)")
-        self.heat_check.toggled.connect(session.set_heatmap_visible)
-        hrow.addWidget(self.heat_check)
-        cl.addLayout(hrow)
+        self.heat_check.toggled.connect(s.set_heatmap_visible)
+        cl.addWidget(self.heat_check)
         orow = QtWidgets.QHBoxLayout()
         orow.addWidget(_label("Opacity", "Muted"))
         self.opacity_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.valueChanged.connect(lambda v: session.set_heatmap_opacity(v / 100.0))
+        self.opacity_slider.valueChanged.connect(lambda v: s.set_heatmap_opacity(v / 100.0))
         orow.addWidget(self.opacity_slider, 1)
         cl.addLayout(orow)
         self.colorbar = ColorBar()
         cl.addWidget(self.colorbar)
         self.borders_check = QtWidgets.QCheckBox("Traced inferior borders")
-        self.borders_check.toggled.connect(lambda on: session.set_overlays(borders=on))
+        self.borders_check.toggled.connect(lambda on: s.set_overlays(borders=on))
         self.normals_check = QtWidgets.QCheckBox("MCW measurement normals")
-        self.normals_check.toggled.connect(lambda on: session.set_overlays(normals=on))
+        self.normals_check.toggled.connect(lambda on: s.set_overlays(normals=on))
         cl.addWidget(self.borders_check)
         cl.addWidget(self.normals_check)
         self.reset_roi_button = QtWidgets.QPushButton("Reset box to proposal")
         self.reset_roi_button.clicked.connect(self.reset_roi_requested.emit)
         cl.addWidget(self.reset_roi_button)
-        lay.addWidget(card)
+        return card
 
-        # --- landmark patches
+    def _build_patches(self) -> QtWidgets.QFrame:
         self.patch_card, cl = _card("Landmark patches and attention")
         self.patch_grid = QtWidgets.QGridLayout()
         self.patch_grid.setSpacing(4)
         self.patch_labels: dict[str, tuple[QtWidgets.QLabel, QtWidgets.QLabel]] = {}
         for i, name in enumerate(LANDMARK_NAMES):
-            img = QtWidgets.QLabel()
-            img.setFixedSize(64, 64)
-            img.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-            img.setStyleSheet(f"background: {theme.BG}; border: 1px solid {theme.BORDER};")
-            img.setToolTip(name.replace("_", " "))
-            cap = _label(short_name(name), "Muted", wrap=True)
-            cap.setFixedWidth(70)
-            cap.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-            f = cap.font()
-            f.setPointSizeF(f.pointSizeF() * 0.8)
-            cap.setFont(f)
-            box = QtWidgets.QVBoxLayout()
-            box.addWidget(img, 0, QtCore.Qt.AlignmentFlag.AlignHCenter)
-            box.addWidget(cap)
+            img, cap, box = _patch_cell(name)
             self.patch_grid.addLayout(box, i // 4, i % 4)
             self.patch_labels[name] = (img, cap)
         cl.addLayout(self.patch_grid)
         self.patch_note = _label("", "Muted", wrap=True)
         cl.addWidget(self.patch_note)
-        lay.insertWidget(1, self.patch_card)  # right under the risk: what the model saw
+        return self.patch_card
 
-        # --- model
+    def _build_model(self) -> QtWidgets.QFrame:
         card, cl = _card("Model")
         self.model_label = _label("", wrap=True)
         cl.addWidget(self.model_label)
         self.card_button = QtWidgets.QPushButton("Model card…")
         self.card_button.clicked.connect(self.model_card_requested.emit)
         cl.addWidget(self.card_button)
-        lay.addWidget(card)
-        lay.addStretch(1)
-
-        session.events.result.connect(self.refresh)
-        session.events.busy.connect(self.refresh)
-        session.events.engine.connect(self.refresh)
-        session.events.mode.connect(self.refresh)
-        session.events.image.connect(self.refresh)
-        session.events.display.connect(self._sync_display)
-        self.refresh()
-        self._sync_display()
+        return card
 
     # ------------------------------------------------------------------ actions
     def _apply_spacing(self) -> None:
-        self.spacing_changed.emit(float(self.spacing_box.value()))
+        value = float(self.spacing_box.value())
+        if value > SPACING_UNKNOWN:  # "–": nothing entered
+            self.spacing_changed.emit(value)
 
     # ------------------------------------------------------------------ session -> widgets
     def _sync_display(self) -> None:
@@ -311,6 +332,10 @@ class ResultsPanel(QtWidgets.QScrollArea):
         self._refresh_warnings(res)
         self._refresh_model(res)
         self._refresh_patches(res)
+        self._refresh_reset_button()
+
+    def _refresh_reset_button(self) -> None:
+        s = self.session
         self.reset_roi_button.setEnabled(s.mode == "roi" and s.roi_override is not None)
 
     def _refresh_risk(self, res: ScreeningResult | None) -> None:
@@ -343,7 +368,8 @@ class ResultsPanel(QtWidgets.QScrollArea):
             no_model = res.model is None and s.engine_state != "error"
             self._chip("NO MODEL INSTALLED" if no_model else "NO RISK SCORE", "none")
         else:
-            self._chip(theme.BAND_LABELS.get(res.risk_level or "", (res.risk_level or "").upper()), res.risk_level or "none")
+            level = res.risk_level or ""
+            self._chip(theme.RISK_LEVEL_LABELS.get(level, level.upper()), level or "none")
         if res.risk is None and res.model is None and s.mode == "roi" and s.engine_state != "error":
             state.append("No model installed: the risk score is not computed; the rule-based "
                          "Klemetti hint and MCW below still apply.")
@@ -361,12 +387,12 @@ class ResultsPanel(QtWidgets.QScrollArea):
             self.op_label.setText("")
         self.state_label.setText("  ".join(state))
 
-    def _chip(self, text: str, band: str) -> None:
-        self.band_chip.setText(text)
-        self.band_chip.setVisible(bool(text))
-        fg = "#0b0d0f" if band == "intermediate" else "#ffffff"
-        self.band_chip.setStyleSheet(
-            f"background: {theme.band_colour(band)}; color: {fg}; border-radius: 10px; "
+    def _chip(self, text: str, level: str) -> None:
+        self.risk_level_chip.setText(text)
+        self.risk_level_chip.setVisible(bool(text))
+        fg = "#0b0d0f" if level == "intermediate" else "#ffffff"
+        self.risk_level_chip.setStyleSheet(
+            f"background: {theme.risk_level_colour(level)}; color: {fg}; border-radius: 10px; "
             "padding: 3px 10px; font-weight: bold; font-size: 9pt;")
 
     def _refresh_klemetti(self, res: ScreeningResult | None) -> None:
@@ -392,7 +418,7 @@ class ResultsPanel(QtWidgets.QScrollArea):
         self.klemetti_label.setText("<br>".join(lines))
         if res.klemetti_agree is True:
             self.klemetti_agree.setText("✓ Model and cortex measurement agree.")
-            self.klemetti_agree.setStyleSheet(f"color: {theme.band_colour('low')};")
+            self.klemetti_agree.setStyleSheet(f"color: {theme.risk_level_colour('low')};")
         elif res.klemetti_agree is False:
             self.klemetti_agree.setText("✗ Model and cortex measurement disagree: look at the cortex yourself.")
             self.klemetti_agree.setStyleSheet(f"color: {theme.WARN};")
@@ -400,27 +426,34 @@ class ResultsPanel(QtWidgets.QScrollArea):
             self.klemetti_agree.setText("")
 
     def _refresh_mcw(self, res: ScreeningResult | None) -> None:
-        s = self.session
-        rad = s.radiograph
         for lab, v in ((self.mcw_right, res.mcw_right_mm if res else None),
                        (self.mcw_left, res.mcw_left_mm if res else None)):
             lab.setText("–" if v is None else f"{v:.2f} mm")
             low = v is not None and v < MCW_REFERRAL_MM
             dim = res is not None and not res.assessable
             lab.setStyleSheet(f"color: {theme.MUTED};" if dim else f"color: {theme.WARN};" if low else "")
-        spacing = (s.spacing_override_mm or (res.pixel_spacing_mm if res else None)
-                   or (rad.pixel_spacing_mm if rad else None) or s.settings.default_pixel_spacing_mm)
+        self._refresh_spacing()
+
+    def _refresh_spacing(self) -> None:
+        """The spacing in use (the result's, or the engine's answer before a result) and its
+        source; never worked out here."""
+        s = self.session
+        sp = s.spacing
         self.spacing_box.blockSignals(True)
-        self.spacing_box.setValue(float(spacing))
+        self.spacing_box.setValue(SPACING_UNKNOWN if sp is None else sp.mm_per_px)
         self.spacing_box.blockSignals(False)
-        self.spacing_box.setEnabled(rad is not None)
-        self.spacing_apply.setEnabled(rad is not None)
-        if res is not None and res.assumed_spacing:
+        has_image = s.radiograph is not None
+        self.spacing_box.setEnabled(has_image)
+        self.spacing_apply.setEnabled(has_image)
+        where = "" if sp is None else sp.source + (f" ({sp.detail})" if sp.detail else "")
+        self.spacing_source.setText(f"Source: {where}" if where else "")
+        self.spacing_source.setToolTip("" if sp is None else sp.describe())
+        if sp is not None and sp.assumed:
             self.spacing_warning.setText(
                 f"⚠ Assumed spacing: the file does not say how large a pixel is, so "
-                f"{res.pixel_spacing_mm:g} mm/px is assumed and MCW in mm is approximate. "
+                f"{sp.mm_per_px:g} mm/px is assumed and MCW in mm is approximate. "
                 "Enter the detector's spacing if you know it.")
-        elif s.spacing_override_mm is not None:
+        elif sp is not None and sp.source == "user":
             self.spacing_warning.setText("Spacing entered by you.")
         else:
             self.spacing_warning.setText("")
@@ -468,7 +501,7 @@ class ResultsPanel(QtWidgets.QScrollArea):
                 img.clear()
             self.patch_note.setText("Landmarks appear after the screening.")
             return
-        patches, note = landmark_patches(rad.pixels, lms, res.pixel_spacing_mm if res else None)
+        patches, note = landmark_patches(rad.pixels, lms, res.spacing.mm_per_px if res else None)
         attention = (res.attention if res else None) or {}
         from .canvas import _attention_for
 

@@ -1,62 +1,47 @@
-"""The app state: one Qt-free object that announces changes (napari's Viewer model).
+"""The app state: one Qt-free evented model (napari's ``EventedModel`` pattern, with psygnal).
 
-Widgets never hold state of their own: they read it from the :class:`Session` and listen
-for events. Every mutation goes through a method here that emits an event; the session
-is touched only from the GUI thread (workers hand their results back through signals).
+Every field is evented: assigning it emits ``session.events.<field>`` with ``(new, old)``
+when the value changes (callbacks may take fewer arguments). The display state is an evented
+child: ``session.display.events.<field>``, or ``session.display.events.connect(cb)`` for any
+display change. Widgets hold no state of their own: they read the session and listen.
 
-Events (``session.events.<name>`` callbacks receive no arguments unless noted):
-``image`` (a radiograph was opened or closed), ``result`` (a screening result arrived or
-was cleared), ``busy`` (screening started/stopped), ``engine`` (model load state),
-``mode`` (roi/landmarks), ``display`` (window/level, invert, heatmap visibility/opacity,
-overlays), ``settings``.
+The methods below are the way to change the session. Those that change several fields
+(a new image clears the result and the dentist's edits, for example) set them all first and
+then emit once per changed field, in field order, so a listener never sees a half-updated
+session. Values are replaced, never mutated in place (``edits`` and ``normals`` are tuples,
+``settings`` is copied on the way in). The session is touched only from the GUI thread
+(workers hand their results back through Qt signals).
+
+Signals listeners use: ``image`` (a radiograph was opened or closed), ``result`` (a
+screening result arrived or was cleared), ``spacing`` (the pixel spacing in use changed),
+``busy``, ``engine_status`` (model load state), ``mode`` (roi | landmarks), ``roi_override``,
+``normals``, ``settings``; and the display child's ``levels``, ``invert``,
+``heatmap_visible``, ``heatmap_opacity``, ``show_borders``, ``show_normals``.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
-from collections.abc import Callable
+import operator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+from psygnal import SignalGroupDescriptor, evented
 
 from ..core.system.settings import Settings
-from ..core.types import Landmarks, Radiograph, RoiBox, ScreeningResult
+from ..core.types import Landmarks, Radiograph, RoiBox, ScreeningResult, Spacing
 
 log = logging.getLogger(__name__)
 
-EVENT_NAMES = ("image", "result", "busy", "engine", "mode", "display", "settings")
+MODES = ("roi", "landmarks")
+Segment = tuple[tuple[float, float], tuple[float, float]]
 
 
-class Signal:
-    """A tiny observer list: ``connect(fn)``, ``disconnect(fn)``, ``emit(*args)``."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._callbacks: list[Callable[..., Any]] = []
-
-    def connect(self, fn: Callable[..., Any]) -> None:
-        if fn not in self._callbacks:
-            self._callbacks.append(fn)
-
-    def disconnect(self, fn: Callable[..., Any]) -> None:
-        if fn in self._callbacks:
-            self._callbacks.remove(fn)
-
-    def emit(self, *args: Any) -> None:
-        for fn in list(self._callbacks):
-            fn(*args)
-
-
-class Events:
-    """Holds one :class:`Signal` per event name."""
-
-    def __init__(self, names: tuple[str, ...] = EVENT_NAMES) -> None:
-        for n in names:
-            setattr(self, n, Signal(n))
-
-    def __getattr__(self, name: str) -> Signal:  # only for type checkers; real attrs set above
-        raise AttributeError(name)
-
-
+@evented
 @dataclass
 class DisplayState:
     """How the radiograph is shown; no effect on the screening."""
@@ -69,91 +54,136 @@ class DisplayState:
     show_normals: bool = False
 
 
+@dataclass(frozen=True, eq=False)
+class OpenImage:
+    """The open radiograph with where it came from (compared by identity)."""
+
+    radiograph: Radiograph
+    path: str = ""
+    file_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """The screening engine's load state as the window shows it."""
+
+    state: str = "idle"  # idle | loading | ready | no_model | error
+    message: str = ""
+    model_card: dict[str, Any] | None = None  # the ROI model's card (None: no model)
+    device: str = ""
+
+
 @dataclass
 class Session:
     """Everything the window shows, in one place."""
 
     settings: Settings = field(default_factory=Settings)
-    radiograph: Radiograph | None = None
-    path: str = ""
-    file_sha256: str = ""
+    image: OpenImage | None = None
     result: ScreeningResult | None = None
+    # the spacing in use: the result's, or before a result Engine.spacing_for's answer
+    spacing: Spacing | None = None
     proposal_roi: RoiBox | None = None  # the engine's own proposal for this image
     roi_override: RoiBox | None = None  # the dentist's box (None: use the proposal)
     landmarks_override: Landmarks | None = None
     spacing_override_mm: float | None = None
     mode: str = "roi"
     busy: bool = False
-    engine_state: str = "idle"  # idle | loading | ready | no_model | error
-    engine_message: str = ""
-    model_card: dict[str, Any] | None = None  # the ROI model's card (None: no model)
-    device: str = ""
+    engine_status: EngineStatus = field(default_factory=EngineStatus)
     history_id: int | None = None
-    edits: list[dict[str, Any]] = field(default_factory=list)
-    display: DisplayState = field(default_factory=DisplayState)
+    edits: tuple[dict[str, Any], ...] = ()
     last_error: str = ""
-    # MCW measurement normals of the current result ((x0, y0), (x1, y1)), computed on demand
-    normals: list[tuple[tuple[float, float], tuple[float, float]]] | None = None
-    events: Events = field(default_factory=Events, repr=False, compare=False)
+    # MCW measurement normals of the current result ((x0, y0), (x1, y1)); () while computing
+    normals: tuple[Segment, ...] | None = None
+    display: DisplayState = field(default_factory=DisplayState)
+
+    # settings, image and result are compared by identity (a result holds arrays; the
+    # settings are copied on the way in, so setting them always announces them)
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor(
+        equality_operators={"settings": operator.is_, "image": operator.is_, "result": operator.is_},
+        signal_aliases={"display": None},  # display changes come from session.display.events
+    )
+
+    @contextmanager
+    def _changes(self) -> Iterator[None]:
+        """Set several fields, then emit each changed field's signal once, in field order."""
+        signals = [self.events[f.name] for f in dataclasses.fields(self) if f.name in self.events.signals]
+        for sig in signals:
+            sig.pause()
+        try:
+            yield
+        finally:
+            for sig in signals:
+                sig.resume(reducer=lambda first, last: (last[0], first[1]))
 
     # ------------------------------------------------------------------ image / result
-    def set_radiograph(self, rad: Radiograph | None, path: str = "", file_sha256: str = "") -> None:
-        """A new image: clears the result, the dentist's edits and the display levels."""
-        self.radiograph = rad
-        self.path = path
-        self.file_sha256 = file_sha256
-        self.result = None
-        self.proposal_roi = None
-        self.roi_override = None
-        self.landmarks_override = None
-        self.spacing_override_mm = None
-        self.history_id = None
-        self.edits = []
+    def set_radiograph(self, rad: Radiograph | None, path: str = "", file_sha256: str = "",
+                       spacing: Spacing | None = None) -> None:
+        """A new image: clears the result, the dentist's edits and the display levels.
+        ``spacing``: the spacing a screening will use (``Engine.spacing_for``), when known."""
+        with self._changes():
+            self.image = None if rad is None else OpenImage(rad, path, file_sha256)
+            self.result = None
+            self.spacing = spacing
+            self.proposal_roi = None
+            self.roi_override = None
+            self.landmarks_override = None
+            self.spacing_override_mm = None
+            self.history_id = None
+            self.edits = ()
+            self.normals = None
         self.display.levels = (0.0, 1.0)
-        self.events.image.emit()
-        self.events.result.emit()
-        self.events.display.emit()
 
     def set_result(self, result: ScreeningResult | None) -> None:
-        self.result = result
-        self.normals = None
-        if result is not None and self.roi_override is None and result.mode == "roi":
-            self.proposal_roi = result.roi
-        self.events.result.emit()
+        with self._changes():
+            self.result = result
+            self.normals = None
+            if result is not None:
+                self.spacing = result.spacing
+                if self.roi_override is None and result.mode == "roi":
+                    self.proposal_roi = result.roi
 
     def set_busy(self, busy: bool) -> None:
-        if busy != self.busy:
-            self.busy = busy
-            self.events.busy.emit()
+        self.busy = bool(busy)
 
     def set_engine_state(self, state: str, message: str = "", model_card: dict[str, Any] | None = None,
                          device: str = "") -> None:
-        self.engine_state = state
-        self.engine_message = message
-        self.model_card = model_card
-        self.device = device
-        self.events.engine.emit()
+        self.engine_status = EngineStatus(state, message, model_card, device)
+
+    def set_error(self, text: str) -> None:
+        self.last_error = text
+
+    def set_history_id(self, history_id: int | None) -> None:
+        """The current result was recorded in the history: its edits are now on record."""
+        with self._changes():
+            self.history_id = history_id
+            self.edits = ()
 
     # ------------------------------------------------------------------ dentist's edits
     def set_mode(self, mode: str) -> None:
-        if mode not in ("roi", "landmarks"):
+        if mode not in MODES:
             raise ValueError(f"mode must be roi or landmarks, not {mode!r}")
-        if mode != self.mode:
-            self.mode = mode
-            self.events.mode.emit()
+        self.mode = mode
+
+    def _add_edit(self, edit: dict[str, Any]) -> None:
+        self.edits = (*self.edits, edit)
 
     def set_roi_override(self, box: RoiBox | None) -> None:
-        self.roi_override = box
-        self.edits.append({"kind": "roi_moved" if box else "roi_reset",
-                           "roi": box.as_dict() if box else None})
+        with self._changes():
+            self.roi_override = box
+            self._add_edit({"kind": "roi_moved" if box else "roi_reset", "roi": box.as_dict() if box else None})
 
     def set_landmarks_override(self, landmarks: Landmarks | None) -> None:
-        self.landmarks_override = dict(landmarks) if landmarks else None
-        self.edits.append({"kind": "landmarks_moved" if landmarks else "landmarks_reset"})
+        with self._changes():
+            self.landmarks_override = dict(landmarks) if landmarks else None
+            self._add_edit({"kind": "landmarks_moved" if landmarks else "landmarks_reset"})
 
-    def set_spacing_override(self, mm: float | None) -> None:
-        self.spacing_override_mm = mm
-        self.edits.append({"kind": "spacing_changed", "pixel_spacing_mm": mm})
+    def set_spacing_override(self, mm: float | None, spacing: Spacing | None = None) -> None:
+        """The dentist's spacing; ``spacing``: what the engine will make of it, when known."""
+        with self._changes():
+            self.spacing_override_mm = mm
+            if spacing is not None:
+                self.spacing = spacing
+            self._add_edit({"kind": "spacing_changed", "pixel_spacing_mm": mm})
 
     # ------------------------------------------------------------------ display
     def set_levels(self, lo: float, hi: float) -> None:
@@ -161,40 +191,58 @@ class Session:
         if hi - lo < 1e-3:
             hi = lo + 1e-3
         self.display.levels = (lo, hi)
-        self.events.display.emit()
 
     def set_invert(self, invert: bool) -> None:
         self.display.invert = bool(invert)
-        self.events.display.emit()
 
     def set_heatmap_visible(self, visible: bool) -> None:
         self.display.heatmap_visible = bool(visible)
-        self.events.display.emit()
 
     def set_heatmap_opacity(self, opacity: float) -> None:
         self.display.heatmap_opacity = min(1.0, max(0.0, float(opacity)))
-        self.events.display.emit()
 
     def set_overlays(self, borders: bool | None = None, normals: bool | None = None) -> None:
         if borders is not None:
             self.display.show_borders = bool(borders)
         if normals is not None:
             self.display.show_normals = bool(normals)
-        self.events.display.emit()
 
-    def set_normals(self, normals: list[tuple[tuple[float, float], tuple[float, float]]] | None) -> None:
-        self.normals = normals
-        self.events.display.emit()
+    def set_normals(self, normals: list[Segment] | tuple[Segment, ...] | None) -> None:
+        self.normals = None if normals is None else tuple(normals)
 
     def set_settings(self, settings: Settings) -> None:
-        self.settings = settings
-        self.events.settings.emit()
+        """Adopt ``settings`` (a copy: changing the caller's object later changes nothing here)."""
+        self.settings = copy.deepcopy(settings)
 
-    # ------------------------------------------------------------------ derived
+    # ------------------------------------------------------------------ derived (read-only)
+    @property
+    def radiograph(self) -> Radiograph | None:
+        return self.image.radiograph if self.image else None
+
+    @property
+    def path(self) -> str:
+        return self.image.path if self.image else ""
+
+    @property
+    def file_sha256(self) -> str:
+        return self.image.file_sha256 if self.image else ""
+
+    @property
+    def engine_state(self) -> str:
+        return self.engine_status.state
+
+    @property
+    def engine_message(self) -> str:
+        return self.engine_status.message
+
+    @property
+    def model_card(self) -> dict[str, Any] | None:
+        return self.engine_status.model_card
+
+    @property
+    def device(self) -> str:
+        return self.engine_status.device
+
     @property
     def anonymized(self) -> bool:
         return bool(self.settings.anonymize_exports)
-
-    def effective_spacing(self) -> float | None:
-        """Spacing passed to the engine: the dentist's value, else None (file / default)."""
-        return self.spacing_override_mm

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from PySide6 import QtWidgets
@@ -29,72 +30,9 @@ class SettingsDialog(QtWidgets.QDialog):
         self.saved: Settings | None = None
         form = QtWidgets.QFormLayout()
         form.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.DontWrapRows)
-
-        self.device = QtWidgets.QComboBox()
-        for value, text in (("auto", "Automatic (GPU when available)"), ("cpu", "CPU"), ("gpu", "GPU")):
-            self.device.addItem(text, value)
-        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
-        form.addRow("Device", self.device)
-
-        self.operating_point = QtWidgets.QComboBox()
-        ops = list(operating_points or OPERATING_POINTS)
-        if settings.operating_point not in ops:
-            ops.append(settings.operating_point)
-        for op in ops:
-            self.operating_point.addItem(op.replace("_", " "), op)
-        self.operating_point.setCurrentIndex(max(0, self.operating_point.findData(settings.operating_point)))
-        form.addRow("Operating point", self.operating_point)
-
-        self.spacing = QtWidgets.QDoubleSpinBox()
-        self.spacing.setRange(0.01, 1.0)
-        self.spacing.setDecimals(4)
-        self.spacing.setSingleStep(0.005)
-        self.spacing.setSuffix(" mm/px")
-        self.spacing.setValue(float(settings.default_pixel_spacing_mm))
-        self.spacing.setToolTip("Used when a file does not record its pixel spacing (MCW is then flagged "
-                                "as approximate).")
-        form.addRow("Default pixel spacing", self.spacing)
-
-        self.gradcam = QtWidgets.QComboBox()
-        for value, text in (("gradcam", "Grad-CAM"), ("gradcam++", "Grad-CAM++"), ("none", "Off (faster)")):
-            self.gradcam.addItem(text, value)
-        self.gradcam.setCurrentIndex(max(0, self.gradcam.findData(settings.gradcam_method)))
-        form.addRow("Heatmap method", self.gradcam)
-
-        self.clinic_name = QtWidgets.QLineEdit(settings.clinic_name)
-        form.addRow("Clinic name", self.clinic_name)
-        self.clinic_address = QtWidgets.QLineEdit(settings.clinic_address)
-        form.addRow("Clinic address", self.clinic_address)
-        logo_row = QtWidgets.QHBoxLayout()
-        self.clinic_logo = QtWidgets.QLineEdit(settings.clinic_logo)
-        browse = QtWidgets.QPushButton("Browse…")
-        browse.clicked.connect(self._browse_logo)
-        logo_row.addWidget(self.clinic_logo, 1)
-        logo_row.addWidget(browse)
-        form.addRow("Clinic logo", logo_row)
-
-        self.page_size = QtWidgets.QComboBox()
-        self.page_size.addItems(["A4", "Letter"])
-        self.page_size.setCurrentText(settings.page_size)
-        form.addRow("Report page size", self.page_size)
-
-        self.anonymize = QtWidgets.QCheckBox("Anonymise exports and hide patient data on screen")
-        self.anonymize.setChecked(bool(settings.anonymize_exports))
-        form.addRow("Privacy", self.anonymize)
-
-        model_row = QtWidgets.QHBoxLayout()
-        self.model_dir = QtWidgets.QLineEdit(settings.model_dir)
-        self.model_dir.setPlaceholderText("bundled model")
-        mbrowse = QtWidgets.QPushButton("Browse…")
-        mbrowse.clicked.connect(self._browse_model)
-        model_row.addWidget(self.model_dir, 1)
-        model_row.addWidget(mbrowse)
-        form.addRow("Model pack", model_row)
-
-        self.dark = QtWidgets.QCheckBox("Dark theme")
-        self.dark.setChecked(bool(settings.dark_theme))
-        form.addRow("Appearance", self.dark)
-
+        self._build_screening_rows(form, settings, operating_points)
+        self._build_report_rows(form, settings)
+        self._build_app_rows(form, settings)
         self.error_label = QtWidgets.QLabel("")
         self.error_label.setObjectName("Warning")
         self.error_label.setWordWrap(True)
@@ -106,6 +44,55 @@ class SettingsDialog(QtWidgets.QDialog):
         lay.addLayout(form)
         lay.addWidget(self.error_label)
         lay.addWidget(buttons)
+
+    def _build_screening_rows(self, form: QtWidgets.QFormLayout, settings: Settings,
+                              operating_points: list[str] | None) -> None:
+        """Device, operating point, default pixel spacing, heatmap method."""
+        self.device = _combo((("auto", "Automatic (GPU when available)"), ("cpu", "CPU"), ("gpu", "GPU")),
+                             settings.device)
+        form.addRow("Device", self.device)
+        ops = list(operating_points or OPERATING_POINTS)
+        if settings.operating_point not in ops:
+            ops.append(settings.operating_point)
+        self.operating_point = _combo(((op, op.replace("_", " ")) for op in ops), settings.operating_point)
+        form.addRow("Operating point", self.operating_point)
+        self.spacing = QtWidgets.QDoubleSpinBox()
+        self.spacing.setRange(0.01, 1.0)
+        self.spacing.setDecimals(4)
+        self.spacing.setSingleStep(0.005)
+        self.spacing.setSuffix(" mm/px")
+        self.spacing.setValue(float(settings.default_pixel_spacing_mm))
+        self.spacing.setToolTip("Used when a file does not record its pixel spacing (MCW is then flagged "
+                                "as approximate).")
+        form.addRow("Default pixel spacing", self.spacing)
+        self.gradcam = _combo((("gradcam", "Grad-CAM"), ("gradcam++", "Grad-CAM++"), ("none", "Off (faster)")),
+                              settings.gradcam_method)
+        form.addRow("Heatmap method", self.gradcam)
+
+    def _build_report_rows(self, form: QtWidgets.QFormLayout, settings: Settings) -> None:
+        """Clinic name, address and logo; report page size; privacy."""
+        self.clinic_name = QtWidgets.QLineEdit(settings.clinic_name)
+        form.addRow("Clinic name", self.clinic_name)
+        self.clinic_address = QtWidgets.QLineEdit(settings.clinic_address)
+        form.addRow("Clinic address", self.clinic_address)
+        self.clinic_logo = QtWidgets.QLineEdit(settings.clinic_logo)
+        form.addRow("Clinic logo", _browse_row(self.clinic_logo, self._browse_logo))
+        self.page_size = QtWidgets.QComboBox()
+        self.page_size.addItems(["A4", "Letter"])
+        self.page_size.setCurrentText(settings.page_size)
+        form.addRow("Report page size", self.page_size)
+        self.anonymize = QtWidgets.QCheckBox("Anonymise exports and hide patient data on screen")
+        self.anonymize.setChecked(bool(settings.anonymize_exports))
+        form.addRow("Privacy", self.anonymize)
+
+    def _build_app_rows(self, form: QtWidgets.QFormLayout, settings: Settings) -> None:
+        """Model pack folder and appearance."""
+        self.model_dir = QtWidgets.QLineEdit(settings.model_dir)
+        self.model_dir.setPlaceholderText("bundled model")
+        form.addRow("Model pack", _browse_row(self.model_dir, self._browse_model))
+        self.dark = QtWidgets.QCheckBox("Dark theme")
+        self.dark.setChecked(bool(settings.dark_theme))
+        form.addRow("Appearance", self.dark)
 
     def _browse_logo(self) -> None:
         fn, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Clinic logo", "", "Images (*.png *.jpg *.jpeg)")
@@ -145,3 +132,22 @@ class SettingsDialog(QtWidgets.QDialog):
         self.saved = s
         log.info("settings saved")
         super().accept()
+
+
+def _combo(items: Iterable[tuple[str, str]], current: str) -> QtWidgets.QComboBox:
+    """A combo box of (value, text) items with ``current`` selected (the first when absent)."""
+    combo = QtWidgets.QComboBox()
+    for value, text in items:
+        combo.addItem(text, value)
+    combo.setCurrentIndex(max(0, combo.findData(current)))
+    return combo
+
+
+def _browse_row(edit: QtWidgets.QLineEdit, browse: Callable[[], None]) -> QtWidgets.QHBoxLayout:
+    """A line edit with a "Browse…" button next to it."""
+    row = QtWidgets.QHBoxLayout()
+    button = QtWidgets.QPushButton("Browse…")
+    button.clicked.connect(browse)
+    row.addWidget(edit, 1)
+    row.addWidget(button)
+    return row

@@ -1,4 +1,4 @@
-"""Dark theme (palette + style sheet), band colours and icon lookup.
+"""Dark theme (palette + style sheet), risk level colours and icon lookup.
 
 Icons come from ``resources/icons`` (SVG or PNG, high-DPI) when present; otherwise a Qt
 standard icon stands in so the app never shows a blank button.
@@ -14,7 +14,7 @@ from ..core.system import paths
 
 log = logging.getLogger(__name__)
 
-# Colours (hex) used across the app; the PDF report uses the same band colours.
+# Colours (hex) used across the app; the PDF report uses the same risk level colours.
 BG = "#16191d"
 PANEL = "#1e2227"
 PANEL_2 = "#252a30"
@@ -23,13 +23,13 @@ TEXT = "#e3e6ea"
 MUTED = "#9aa3ad"
 ACCENT = "#2bb3c0"
 WARN = "#f0a830"
-BAND_COLOURS: dict[str, str] = {
+RISK_LEVEL_COLOURS: dict[str, str] = {
     "low": "#3f9b4b",
     "intermediate": "#e0a526",
     "high": "#d2473d",
     "none": "#5c636b",
 }
-BAND_LABELS: dict[str, str] = {
+RISK_LEVEL_LABELS: dict[str, str] = {
     "low": "LOW",
     "intermediate": "INTERMEDIATE",
     "high": "HIGH",
@@ -139,5 +139,6 @@ def icon(name: str) -> QtGui.QIcon:
     return app.style().standardIcon(std)
 
 
-def band_colour(band: str | None) -> str:
-    return BAND_COLOURS.get(band or "none", BAND_COLOURS["none"])
+def risk_level_colour(level: str | None) -> str:
+    """The colour of a risk level (low | intermediate | high), grey for none/unknown."""
+    return RISK_LEVEL_COLOURS.get(level or "none", RISK_LEVEL_COLOURS["none"])

@@ -1,5 +1,6 @@
-"""Small widgets: the welcome panel (sample + drop target + recent files) and the
-DICOM header strip (hidden in anonymised mode)."""
+"""Small widgets: the welcome panel (sample + drop target + recent files), the header strip
+(DICOM patient data, hidden in anonymised mode; image facts and the pixel spacing in use
+with its source) and the wheel guard for spin boxes and sliders in scrolling panels."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from ..core.types import Radiograph
+from ..core.types import Radiograph, Spacing
 from . import theme
 from .session import Session
 
@@ -121,8 +122,8 @@ class HeaderStrip(QtWidgets.QFrame):
         self.image_info.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         lay.addWidget(self.patient, 1)
         lay.addWidget(self.image_info)
-        session.events.image.connect(self.refresh)
-        session.events.settings.connect(self.refresh)
+        for sig in (session.events.image, session.events.settings, session.events.spacing):
+            sig.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
@@ -132,10 +133,18 @@ class HeaderStrip(QtWidgets.QFrame):
             self.image_info.setText("")
             return
         self.patient.setText(patient_html(rad, self.session.anonymized))
-        spacing = (f"{rad.pixel_spacing_mm:g} mm/px ({rad.pixel_spacing_source})" if rad.pixel_spacing_mm
-                   else "spacing unknown")
+        facts = [f"{rad.format} {rad.width} x {rad.height}", f"{rad.bits_stored}-bit"]
+        sp = self.session.spacing  # the spacing the screening uses (engine), never guessed here
+        if sp is not None:
+            facts.append(spacing_text(sp))
+        self.image_info.setToolTip("" if sp is None else f"Pixel spacing: {sp.describe()}")
         name = "" if self.session.anonymized else Path(rad.path).name + " · "
-        self.image_info.setText(f"{name}{rad.format} {rad.width} x {rad.height} · {rad.bits_stored}-bit · {spacing}")
+        self.image_info.setText(name + " · ".join(facts))
+
+
+def spacing_text(sp: Spacing) -> str:
+    """Short form of a spacing with its source: ``0.210 mm/px (dataset)``."""
+    return f"{sp.mm_per_px:.3f} mm/px ({sp.source})"
 
 
 def patient_html(rad: Radiograph, anonymized: bool) -> str:
@@ -159,3 +168,21 @@ def _date(v: str) -> str:
     if len(v) == 8 and v.isdigit():
         return f"{v[:4]}-{v[4:6]}-{v[6:]}"
     return v
+
+
+class WheelGuard(QtCore.QObject):
+    """Event filter: a spin box or slider changes on the mouse wheel only while it has the
+    focus; otherwise the wheel scrolls the panel (the event goes to the parent)."""
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802
+        if ev.type() == QtCore.QEvent.Type.Wheel and isinstance(obj, QtWidgets.QWidget) and not obj.hasFocus():
+            ev.ignore()
+            return True
+        return False
+
+
+def guard_wheel(guard: WheelGuard, *widgets: QtWidgets.QWidget) -> None:
+    """Focus on click or Tab only (not on the wheel), and ignore the wheel until focused."""
+    for w in widgets:
+        w.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        w.installEventFilter(guard)

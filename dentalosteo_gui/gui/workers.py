@@ -133,15 +133,17 @@ class WorkerPool(QtCore.QObject):
     def run(self, fn: Callable[..., Any], *args: Any, name: str = "",
             on_result: Callable[[Any], None] | None = None,
             on_error: Callable[[BaseException], None] | None = None,
-            on_progress: Callable[[Any], None] | None = None, **kwargs: Any) -> Worker:
-        """Build a :class:`Worker`, connect the callbacks and start it."""
+            on_progress: Callable[[Any], None] | None = None,
+            on_cancelled: Callable[[], None] | None = None,
+            on_finished: Callable[[], None] | None = None, **kwargs: Any) -> Worker:
+        """THE way the app starts background work: build a :class:`Worker`, connect the
+        callbacks (called on the GUI thread) and start it."""
         w = Worker(fn, *args, name=name, **kwargs)
-        if on_result is not None:
-            w.signals.returned.connect(on_result)
-        if on_error is not None:
-            w.signals.errored.connect(on_error)
-        if on_progress is not None:
-            w.signals.progress.connect(on_progress)
+        for signal, slot in ((w.signals.returned, on_result), (w.signals.errored, on_error),
+                             (w.signals.progress, on_progress), (w.signals.cancelled, on_cancelled),
+                             (w.signals.finished, on_finished)):
+            if slot is not None:
+                signal.connect(slot)
         return self.start(w)
 
     def _forget(self, worker: Worker) -> None:

@@ -9,7 +9,7 @@ whatever the data lacks. ``save_plots`` writes ROC, PR and reliability PNGs (mat
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +190,53 @@ def measured_mcw(rows: Sequence[Any]) -> list[float | None]:
     return out
 
 
+def _pack_threshold(pack: Any, operating_point: str) -> float:
+    """The decision threshold of the pack's ``operating_point`` (``"0.5"``: 0.5)."""
+    from ..core.errors import ConfigError
+
+    ops = pack.card.get("operating_points") or {}
+    if operating_point not in ops and operating_point != "0.5":
+        raise ConfigError(f"operating point {operating_point!r} not in the model card "
+                          f"({', '.join(k for k in ops if k != 'bands') or 'none'})")
+    return 0.5 if operating_point == "0.5" else float(ops[operating_point]["threshold"])
+
+
+def _predict_all(pack: Any, ds: Any, batch: int = 32) -> dict[str, np.ndarray]:
+    """The pack's named outputs (calibrated risk, ...) on every exact input of ``ds``."""
+    preds: dict[str, list[np.ndarray]] = {}
+    for s in range(0, len(ds), batch):
+        r = pack.predict_arrays(ds.batch(np.arange(s, min(len(ds), s + batch)), None, None))
+        for k, v in r.items():
+            preds.setdefault(k, []).append(v)
+    return {k: np.concatenate(v) for k, v in preds.items()}
+
+
+def _mae(pairs: list[tuple[float, float]]) -> float | None:
+    if not pairs:
+        return None
+    a = np.asarray(pairs)
+    return float(np.mean(np.abs(a[:, 0] - a[:, 1])))
+
+
+def _protocol_folds(protocol: str, rows: Sequence[Any], labels: np.ndarray, seed: int,
+                    report: Callable[[np.ndarray], dict[str, Any]]) -> dict[str, Any]:
+    """``report`` on each test part of ``protocol`` (the splits of training, same seed)."""
+    from ..core.data.protocols import make_splits
+    from .data import row_groups
+
+    folds = []
+    for sp in make_splits(protocol, labels, row_groups(rows), seed):
+        y = labels[sp.test]
+        if sp.test.size > 1 and y.min() != y.max():
+            f = report(sp.test)
+            f["name"] = sp.name
+            folds.append(f)
+    out: dict[str, Any] = {"protocol": protocol, "folds": folds}
+    if folds:
+        out["mean_over_folds"] = summarise_folds(folds)
+    return out
+
+
 def evaluate_pack_on_folder(
     data: Path | str,
     model: Path | str | None = None,
@@ -205,42 +252,20 @@ def evaluate_pack_on_folder(
     The decision threshold is the pack's ``operating_point`` (chosen on its validation data).
     """
     from ..core.data.dataset import read_dataset
-    from ..core.data.protocols import make_splits
-    from ..core.errors import ConfigError, DatasetError
-    from .data import dataset_from_rows
+    from .data import check_rows_have_inputs, dataset_from_rows
     from .packs import load_pack
 
     rows = read_dataset(Path(data))
     pack = load_pack(model)
-    csv = Path(data) / "labels.csv"
-    if pack.mode == "roi" and any(r.roi is None for r in rows):
-        bad = next(r for r in rows if r.roi is None)
-        raise DatasetError(f"{csv}: row {bad.row_number}: the {pack.name} pack needs roi_x, roi_y, "
-                           "roi_w, roi_h (the ROI box) for every row")
-    if pack.mode == "landmarks" and any(r.landmarks is None for r in rows):
-        bad = next(r for r in rows if r.landmarks is None)
-        raise DatasetError(f"{csv}: row {bad.row_number}: the {pack.name} pack needs the eight "
-                           "landmark columns lm_<name>_x / lm_<name>_y")
-    ops = pack.card.get("operating_points") or {}
-    if operating_point not in ops and operating_point != "0.5":
-        raise ConfigError(f"operating point {operating_point!r} not in the model card "
-                          f"({', '.join(k for k in ops if k != 'bands') or 'none'})")
-    threshold = 0.5 if operating_point == "0.5" else float(ops[operating_point]["threshold"])
+    check_rows_have_inputs(rows, pack.mode, Path(data) / "labels.csv", f"the {pack.name} pack")
+    threshold = _pack_threshold(pack, operating_point)
     patch_mm = float(pack.card["input"].get("patch_mm") or 10.0)
     ds = dataset_from_rows(rows, pack.mode, pack.input_shape, patch_mm=patch_mm, exact_only=True)
-    preds: dict[str, list[np.ndarray]] = {}
-    for s in range(0, len(ds), 32):
-        r = pack.predict_arrays(ds.batch(np.arange(s, min(len(ds), s + 32)), None, None))
-        for k, v in r.items():
-            preds.setdefault(k, []).append(v)
-    p = {k: np.concatenate(v) for k, v in preds.items()}
-    risk = p["risk"]
-    kprob = p.get("klemetti")
+    p = _predict_all(pack, ds)
+    risk, kprob = p["risk"], p.get("klemetti")
     has_k = kprob is not None and bool((ds.klemetti >= 0).any())
     mcw_true = [r.mcw_mean_mm for r in rows]
-    mcw_pred: list[float | None] | None = None
-    if measure_mcw and any(v is not None for v in mcw_true):
-        mcw_pred = measured_mcw(rows)
+    mcw_pred = measured_mcw(rows) if measure_mcw and any(v is not None for v in mcw_true) else None
 
     def report(idx: np.ndarray) -> dict[str, Any]:
         return metric_report(ds.labels[idx], risk[idx], threshold,
@@ -249,14 +274,11 @@ def evaluate_pack_on_folder(
                              [mcw_pred[i] for i in idx] if mcw_pred is not None else None,
                              seed=seed)
 
-    everything = np.arange(len(rows))
-    res = report(everything)
+    res = report(np.arange(len(rows)))
     res["mcw_mae_mm_model"] = None  # the pack's own mcw_mm output, when it has one
     if "mcw_mm" in p:
-        pairs = [(t, float(v)) for t, v in zip(mcw_true, p["mcw_mm"][:, 0], strict=True) if t is not None]
-        if pairs:
-            a = np.asarray(pairs)
-            res["mcw_mae_mm_model"] = float(np.mean(np.abs(a[:, 0] - a[:, 1])))
+        res["mcw_mae_mm_model"] = _mae([(t, float(v)) for t, v in zip(mcw_true, p["mcw_mm"][:, 0], strict=True)
+                                        if t is not None])
     res["model"] = {"name": pack.name, "version": pack.version, "sha256": pack.sha256,
                     "arch": pack.card.get("arch"), "source": (pack.card.get("training") or {}).get("source")}
     res["operating_point"] = operating_point
@@ -264,19 +286,7 @@ def evaluate_pack_on_folder(
     res["predictions"] = [{"file": str(r.file.name), "label": int(r.label), "risk": float(risk[i]),
                            "risk_raw": float(p["risk_raw"][i])} for i, r in enumerate(rows)]
     if protocol:
-        groups = [(r.extra or {}).get("patient_id", "") for r in rows]
-        splits = make_splits(protocol, ds.labels, groups if any(groups) else None, seed)
-        folds = []
-        for sp in splits:
-            y = ds.labels[sp.test]
-            if sp.test.size > 1 and y.min() != y.max():
-                f = report(sp.test)
-                f["name"] = sp.name
-                folds.append(f)
-        res["protocol"] = protocol
-        res["folds"] = folds
-        if folds:
-            res["mean_over_folds"] = summarise_folds(folds)
+        res.update(_protocol_folds(protocol, rows, ds.labels, seed, report))
     if plots_dir:
         res["plots"] = [str(x) for x in save_plots(ds.labels, risk, plots_dir, pack.name)]
     return res

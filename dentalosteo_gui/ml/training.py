@@ -87,45 +87,24 @@ def _val_loss(y: np.ndarray, p: np.ndarray, cw: np.ndarray) -> float:
     return float(np.sum(-np.log(q) * w) / np.sum(w))
 
 
-def fit(
-    model,
-    train: ArrayDataset,
-    val: ArrayDataset | None,
-    cfg: TrainConfig,
-    ckpt_dir: Path | str | None = None,
-    progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
-    eager: bool = False,
-) -> dict[str, Any]:
-    """Train ``model`` in place; returns the history (per-epoch losses and val metrics).
-
-    With a validation set and ``cfg.patience``, stops when the validation loss has not
-    improved for ``patience`` epochs and restores the best weights.
-    """
+def _optimizer(cfg: TrainConfig, total_steps: int) -> Any:
+    """The optimizer of ``cfg`` on a cosine learning-rate decay over ``total_steps``."""
     import keras
-    import tensorflow as tf
 
-    keras.utils.set_random_seed(cfg.seed)
-    outs = _outputs(model)
-    has_k = "klemetti" in outs and bool((train.klemetti >= 0).any())
-    n = len(train)
-    bs = max(1, min(cfg.batch_size, n))
-    steps = int(np.ceil(n / bs))
-    total_steps = max(1, steps * cfg.epochs)
     sched = keras.optimizers.schedules.CosineDecay(cfg.lr, decay_steps=total_steps, alpha=0.05)
     if cfg.optimizer == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=sched, momentum=0.9, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "adam":
-        opt = keras.optimizers.Adam(learning_rate=sched)
-    else:
-        opt = keras.optimizers.AdamW(learning_rate=sched, weight_decay=cfg.weight_decay)
-    opt.build(model.trainable_variables)
-    cw = _class_weights(train.labels, cfg.class_weights)
+        return keras.optimizers.SGD(learning_rate=sched, momentum=0.9, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=sched)
+    return keras.optimizers.AdamW(learning_rate=sched, weight_decay=cfg.weight_decay)
+
+
+def _step_fn(model: Any, opt: Any, cw: np.ndarray, kw: float, mw: float) -> Callable[..., Any]:
+    """One optimisation step: class-weighted risk cross-entropy, plus ``kw`` x the masked Klemetti
+    cross-entropy and ``mw`` x the masked Huber loss of ``mcw_mm``; returns (risk loss, Klemetti loss)."""
+    import tensorflow as tf
+
     cw_t = tf.constant(cw, dtype=tf.float32)
-    kw = float(cfg.klemetti_weight if has_k else 0.0)
-    has_m = ("mcw_mm" in outs and train.mcw is not None and bool(np.isfinite(train.mcw).any()))
-    mw = float(cfg.mcw_weight if has_m else 0.0)
-    mcw_all = (train.mcw if train.mcw is not None else np.full(n, np.nan)).astype(np.float32)
 
     def step_fn(x, y, k, m):
         with tf.GradientTape() as tape:
@@ -154,116 +133,208 @@ def fit(
         opt.apply(grads, model.trainable_variables)
         return loss_r, loss_k
 
-    # tracing costs seconds; for a handful of steps (tests, tiny data) eager is faster
-    step = step_fn if (eager or total_steps <= 12) else tf.function(step_fn, reduce_retracing=True)
+    return step_fn
 
-    # ---- resume
-    ck = Path(ckpt_dir) if ckpt_dir else None
-    arch_sig = hashlib.sha256(json.dumps(model.get_config(), sort_keys=True, default=str).encode()
-                              ).hexdigest()[:8]
-    sig = f"{cfg.signature()}-{arch_sig}-n{n}"
-    history: dict[str, Any] = {"epochs": [], "best_epoch": None, "stopped_early": False,
-                               "config_signature": sig}
-    start_epoch, best, best_weights, wait = 0, float("inf"), None, 0
-    if ck is not None and (ck / "state.json").is_file():
+
+@dataclass
+class _State:
+    """What a checkpoint saves besides the weights: epoch, early-stopping state, history."""
+
+    history: dict[str, Any]
+    start_epoch: int = 0
+    best: float = float("inf")
+    best_weights: list[np.ndarray] | None = None
+    wait: int = 0
+
+
+class _Checkpoint:
+    """Per-epoch checkpoint in a folder (last / optimizer / best weights and ``state.json``);
+    only a run with the same signature (config, architecture, training-set size) resumes it."""
+
+    def __init__(self, folder: Path | None, model: Any, cfg: TrainConfig, n: int) -> None:
+        self.ck = folder
+        arch_sig = hashlib.sha256(json.dumps(model.get_config(), sort_keys=True, default=str).encode()
+                                  ).hexdigest()[:8]
+        self.sig = f"{cfg.signature()}-{arch_sig}-n{n}"
+
+    def restore(self, model: Any, opt: Any, progress: Progress | None, epochs: int) -> _State:
+        """The saved state (weights and optimizer restored in place), else a fresh one."""
+        state = _State(history={"epochs": [], "best_epoch": None, "stopped_early": False,
+                                "config_signature": self.sig})
+        ck = self.ck
+        if ck is None or not (ck / "state.json").is_file():
+            return state
         try:
-            state = json.loads((ck / "state.json").read_text())
-            if state.get("signature") == sig:
-                w = np.load(ck / "last.npz")
-                model.set_weights([w[f"w{i}"] for i in range(len(w.files))])
-                o = np.load(ck / "opt.npz")
-                for i, v in enumerate(opt.variables):
-                    v.assign(o[f"v{i}"])
-                if (ck / "best.npz").is_file():
-                    b = np.load(ck / "best.npz")
-                    best_weights = [b[f"w{i}"] for i in range(len(b.files))]
-                start_epoch = int(state["epoch"])
-                best, wait = float(state["best"]), int(state["wait"])
-                history = state["history"]
-                log.info("resuming from checkpoint at epoch %d", start_epoch)
-                if progress:
-                    progress({"event": "resume", "epoch": start_epoch, "epochs": cfg.epochs})
-            else:
+            saved = json.loads((ck / "state.json").read_text())
+            if saved.get("signature") != self.sig:
                 log.info("checkpoint in %s was made with another config; starting afresh", ck)
+                return state
+            w = np.load(ck / "last.npz")
+            model.set_weights([w[f"w{i}"] for i in range(len(w.files))])
+            o = np.load(ck / "opt.npz")
+            for i, v in enumerate(opt.variables):
+                v.assign(o[f"v{i}"])
+            if (ck / "best.npz").is_file():
+                b = np.load(ck / "best.npz")
+                state.best_weights = [b[f"w{i}"] for i in range(len(b.files))]
+            state.start_epoch = int(saved["epoch"])
+            state.best, state.wait = float(saved["best"]), int(saved["wait"])
+            state.history = saved["history"]
+            log.info("resuming from checkpoint at epoch %d", state.start_epoch)
+            if progress:
+                progress({"event": "resume", "epoch": state.start_epoch, "epochs": epochs})
         except (OSError, ValueError, KeyError) as exc:
             log.warning("checkpoint unreadable (%s); starting afresh", exc)
+        return state
 
-    def save_ckpt(epoch: int) -> None:
-        if ck is None:
+    def save(self, model: Any, opt: Any, state: _State, epoch: int) -> None:
+        if self.ck is None:
             return
+        import keras
+
+        ck = self.ck
         ck.mkdir(parents=True, exist_ok=True)
         np.savez(ck / "last.npz", **{f"w{i}": w for i, w in enumerate(model.get_weights())})
         np.savez(ck / "opt.npz", **{f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(opt.variables)})
-        if best_weights is not None:
-            np.savez(ck / "best.npz", **{f"w{i}": w for i, w in enumerate(best_weights)})
+        if state.best_weights is not None:
+            np.savez(ck / "best.npz", **{f"w{i}": w for i, w in enumerate(state.best_weights)})
         tmp = ck / "state.json.tmp"
-        tmp.write_text(json.dumps({"signature": sig, "epoch": epoch, "best": best, "wait": wait,
-                                   "history": history}, default=float))
+        tmp.write_text(json.dumps({"signature": self.sig, "epoch": epoch, "best": state.best,
+                                   "wait": state.wait, "history": state.history}, default=float))
         tmp.replace(ck / "state.json")
 
-    t_start = time.monotonic()
+
+class _Loop:
+    """The per-epoch work of :func:`fit`: batches drawn per epoch, augmentation prepared in a
+    background thread while the previous batch trains, validation."""
+
+    def __init__(self, model: Any, train: ArrayDataset, val: ArrayDataset | None, cfg: TrainConfig,
+                 progress: Progress | None, cancel: Callable[[], bool] | None, eager: bool) -> None:
+        import keras
+        import tensorflow as tf
+
+        keras.utils.set_random_seed(cfg.seed)
+        self.model, self.train, self.val, self.cfg = model, train, val, cfg
+        self.progress, self.cancel = progress, cancel
+        outs = _outputs(model)
+        has_k = "klemetti" in outs and bool((train.klemetti >= 0).any())
+        self.n = len(train)
+        self.bs = max(1, min(cfg.batch_size, self.n))
+        self.steps = int(np.ceil(self.n / self.bs))
+        total_steps = max(1, self.steps * cfg.epochs)
+        self.opt = _optimizer(cfg, total_steps)
+        self.opt.build(model.trainable_variables)
+        self.cw = _class_weights(train.labels, cfg.class_weights)
+        self.kw = float(cfg.klemetti_weight if has_k else 0.0)
+        has_m = ("mcw_mm" in outs and train.mcw is not None and bool(np.isfinite(train.mcw).any()))
+        mw = float(cfg.mcw_weight if has_m else 0.0)
+        self.mcw_all = (train.mcw if train.mcw is not None else np.full(self.n, np.nan)).astype(np.float32)
+        step_fn = _step_fn(model, self.opt, self.cw, self.kw, mw)
+        # tracing costs seconds; for a handful of steps (tests, tiny data) eager is faster
+        self.step = step_fn if (eager or total_steps <= 12) else tf.function(step_fn, reduce_retracing=True)
+        self.has_val = val is not None and len(val) > 0
+        self.start_epoch, self.t_start = 0, time.monotonic()
+
+    def run_epoch(self, pool: ThreadPoolExecutor, epoch: int) -> dict[str, Any]:
+        """Train one epoch; returns its record (mean losses, seconds)."""
+        import tensorflow as tf
+
+        cfg, train, steps = self.cfg, self.train, self.steps
+        rng = np.random.default_rng([cfg.seed, epoch])
+        order = rng.permutation(self.n)
+        batches = [order[i * self.bs:(i + 1) * self.bs] for i in range(steps)]
+        aug_rng = np.random.default_rng([cfg.seed, epoch, 1])
+
+        def make(b: np.ndarray) -> tuple:
+            return (train.batch(b, aug_rng, cfg.augment), train.labels[b], train.klemetti[b], self.mcw_all[b])
+
+        t0 = time.monotonic()
+        fut = pool.submit(make, batches[0])
+        lr_sum, lk_sum = 0.0, 0.0
+        for si in range(steps):
+            if self.cancel is not None and self.cancel():
+                raise TrainingCancelled("training cancelled; run the same command again to resume")
+            x, y, k, mm = fut.result()
+            if si + 1 < steps:
+                fut = pool.submit(make, batches[si + 1])
+            lr_, lk_ = self.step(tf.constant(x), tf.constant(y, tf.int32), tf.constant(k, tf.int32),
+                                 tf.constant(mm, tf.float32))
+            lr_sum += float(lr_)
+            lk_sum += float(lk_)
+            self._report_step(epoch, si, lr_sum / (si + 1))
+        return {"epoch": epoch + 1, "loss": lr_sum / steps, "klemetti_loss": lk_sum / steps if self.kw else None,
+                "seconds": time.monotonic() - t0}
+
+    def _report_step(self, epoch: int, si: int, loss: float) -> None:
+        if not self.progress:
+            return
+        epochs, steps = self.cfg.epochs, self.steps
+        done = (epoch - self.start_epoch) * steps + si + 1
+        rate = (time.monotonic() - self.t_start) / max(1, done)
+        self.progress({"event": "step", "epoch": epoch + 1, "epochs": epochs, "step": si + 1, "steps": steps,
+                       "loss": loss, "eta_s": rate * ((epochs - epoch) * steps - si - 1)})
+
+    def monitor(self, rec: dict[str, Any]) -> float:
+        """The early-stopping quantity: validation loss (recorded with the AUC), else training loss."""
+        val = self.val
+        if val is None or not self.has_val:
+            return float(rec["loss"])
+        pv = predict_arrays(self.model, val.batch(np.arange(len(val)), None, None))
+        rec["val_loss"] = _val_loss(val.labels, pv["risk"], self.cw)
+        rec["val_auc"] = M.finite_or_none(M.auc(val.labels, pv["risk"][:, 1]))
+        return rec["val_loss"]
+
+    def update(self, state: _State, rec: dict[str, Any], monitor: float, epoch: int) -> None:
+        """Record the epoch; keep the best weights; stop early after ``patience`` epochs without progress."""
+        cfg = self.cfg
+        state.history["epochs"].append(rec)
+        if monitor < state.best - 1e-4:
+            state.best, state.wait = monitor, 0
+            state.best_weights = [w.copy() for w in self.model.get_weights()]
+            state.history["best_epoch"] = epoch + 1
+        else:
+            state.wait += 1
+        if (self.has_val and cfg.patience is not None and state.wait >= cfg.patience
+                and epoch + 1 >= cfg.min_epochs):
+            state.history["stopped_early"] = True
+
+
+def fit(
+    model: Any,
+    train: ArrayDataset,
+    val: ArrayDataset | None,
+    cfg: TrainConfig,
+    ckpt_dir: Path | str | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    eager: bool = False,
+) -> dict[str, Any]:
+    """Train ``model`` in place; returns the history (per-epoch losses and val metrics).
+
+    With a validation set and ``cfg.patience``, stops when the validation loss has not
+    improved for ``patience`` epochs and restores the best weights.
+    """
+    loop = _Loop(model, train, val, cfg, progress, cancel, eager)
+    ckpt = _Checkpoint(Path(ckpt_dir) if ckpt_dir else None, model, cfg, loop.n)
+    state = ckpt.restore(model, loop.opt, progress, cfg.epochs)
+    loop.start_epoch, loop.t_start = state.start_epoch, time.monotonic()
     epochs_run = 0
     with ThreadPoolExecutor(max_workers=1) as pool:
-        for epoch in range(start_epoch, cfg.epochs):
-            if history.get("stopped_early"):
+        for epoch in range(state.start_epoch, cfg.epochs):
+            if state.history.get("stopped_early"):
                 break
-            rng = np.random.default_rng([cfg.seed, epoch])
-            order = rng.permutation(n)
-            batches = [order[i * bs:(i + 1) * bs] for i in range(steps)]
-            aug_rng = np.random.default_rng([cfg.seed, epoch, 1])
-
-            def make(b: np.ndarray, r: np.random.Generator = aug_rng) -> tuple:
-                return (train.batch(b, r, cfg.augment), train.labels[b], train.klemetti[b], mcw_all[b])
-
-            t0 = time.monotonic()
-            fut = pool.submit(make, batches[0])
-            lr_sum, lk_sum = 0.0, 0.0
-            for si in range(steps):
-                if cancel is not None and cancel():
-                    raise TrainingCancelled("training cancelled; run the same command again to resume")
-                x, y, k, mm = fut.result()
-                if si + 1 < steps:
-                    fut = pool.submit(make, batches[si + 1])
-                lr_, lk_ = step(tf.constant(x), tf.constant(y, tf.int32), tf.constant(k, tf.int32),
-                                tf.constant(mm, tf.float32))
-                lr_sum += float(lr_)
-                lk_sum += float(lk_)
-                if progress:
-                    done = (epoch - start_epoch) * steps + si + 1
-                    rate = (time.monotonic() - t_start) / max(1, done)
-                    progress({"event": "step", "epoch": epoch + 1, "epochs": cfg.epochs,
-                              "step": si + 1, "steps": steps, "loss": lr_sum / (si + 1),
-                              "eta_s": rate * ((cfg.epochs - epoch) * steps - si - 1)})
-            rec: dict[str, Any] = {"epoch": epoch + 1, "loss": lr_sum / steps,
-                                   "klemetti_loss": lk_sum / steps if kw else None,
-                                   "seconds": time.monotonic() - t0}
-            if val is not None and len(val):
-                pv = predict_arrays(model, val.batch(np.arange(len(val)), None, None))
-                rec["val_loss"] = _val_loss(val.labels, pv["risk"], cw)
-                rec["val_auc"] = M.finite_or_none(M.auc(val.labels, pv["risk"][:, 1]))
-                monitor = rec["val_loss"]
-            else:
-                monitor = rec["loss"]
-            history["epochs"].append(rec)
+            rec = loop.run_epoch(pool, epoch)
+            monitor = loop.monitor(rec)
             epochs_run += 1
-            if monitor < best - 1e-4:
-                best, wait = monitor, 0
-                best_weights = [w.copy() for w in model.get_weights()]
-                history["best_epoch"] = epoch + 1
-            else:
-                wait += 1
-            if (val is not None and len(val) and cfg.patience is not None and wait >= cfg.patience
-                    and epoch + 1 >= cfg.min_epochs):
-                history["stopped_early"] = True
-            save_ckpt(epoch + 1)
+            loop.update(state, rec, monitor, epoch)
+            ckpt.save(model, loop.opt, state, epoch + 1)
             if progress:
-                rate = (time.monotonic() - t_start) / max(1, epochs_run)
-                progress({"event": "epoch", **rec, "epochs": cfg.epochs,
-                          "eta_s": rate * (cfg.epochs - epoch - 1)})
-    if val is not None and len(val) and best_weights is not None:
-        model.set_weights(best_weights)  # restore the best epoch
-    history["train_seconds"] = time.monotonic() - t_start
-    return history
+                rate = (time.monotonic() - loop.t_start) / max(1, epochs_run)
+                progress({"event": "epoch", **rec, "epochs": cfg.epochs, "eta_s": rate * (cfg.epochs - epoch - 1)})
+    if loop.has_val and state.best_weights is not None:
+        model.set_weights(state.best_weights)  # restore the best epoch
+    state.history["train_seconds"] = time.monotonic() - loop.t_start
+    return state.history
 
 
 def format_progress(ev: dict[str, Any], width: int = 24) -> str:

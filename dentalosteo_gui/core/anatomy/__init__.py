@@ -10,6 +10,7 @@ from .landmarks import extract_patches, propose_landmarks
 from .overlay import draw_overlay
 from .quality import assess_quality, is_not_panoramic
 from .roi import border_arrays, border_for_box, border_from_box, box_size, propose_roi, trace_border
+from .scale import anatomical_mm_per_px
 
 __all__ = [
     "propose_roi",
@@ -24,5 +25,6 @@ __all__ = [
     "klemetti_rule",
     "assess_quality",
     "is_not_panoramic",
+    "anatomical_mm_per_px",
     "draw_overlay",
 ]

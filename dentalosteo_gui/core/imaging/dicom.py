@@ -6,10 +6,14 @@ centre/width (first window when several) -> MONOCHROME1 inversion -> float32 [0,
 
 from __future__ import annotations
 
+import io
 import logging
 import math
+import warnings
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -21,6 +25,13 @@ log = logging.getLogger(__name__)
 
 SPACING_MIN_MM = 0.005
 SPACING_MAX_MM = 2.0
+
+DEFLATED_TS = "1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian
+INFLATE_CHUNK = 1 << 20
+MAX_HEADER_BYTES = 8 << 20  # metadata before the pixel data, inflated
+METADATA_MARGIN = 1 << 20  # elements after the pixel data (padding, signatures)
+MAX_INFLATED_BYTES = 1 << 30  # whatever the header declares
+_PIXEL_TAGS_FROM = 0x7FE00008  # FloatPixelData, DoubleFloatPixelData, PixelData
 
 
 def _first(value: Any) -> Any:
@@ -119,10 +130,122 @@ def patient_from(ds: Any) -> PatientInfo:
     )
 
 
+def _read_meta_end(fh: BinaryIO) -> tuple[str, int]:
+    """(transfer syntax UID, offset where the data set starts) from the file meta group."""
+    from pydicom.filereader import read_dataset, read_preamble
+
+    read_preamble(fh, True)  # positioned after "DICM", or at 0 without a preamble
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        meta = read_dataset(fh, is_implicit_VR=False, is_little_endian=True,
+                            stop_when=lambda tag, vr, length: tag >> 16 != 2)
+    return str(meta.get("TransferSyntaxUID", "") or "").strip("\x00 "), fh.tell()
+
+
+def _inflate(fh: BinaryIO) -> Iterator[bytes]:
+    """The raw-deflate stream from ``fh`` inflated in chunks of at most INFLATE_CHUNK bytes."""
+    d = zlib.decompressobj(-zlib.MAX_WBITS)
+    pending = b""
+    while not d.eof:
+        if not pending:
+            pending = fh.read(INFLATE_CHUNK)
+            if not pending:
+                return
+        out = d.decompress(pending, INFLATE_CHUNK)
+        pending = d.unconsumed_tail
+        if out:
+            yield out
+
+
+def _declared_limit(path: Path, head: bytes) -> int | None:
+    """Inflated bytes the header allows (header + declared pixels + margin); None until
+    ``head`` reaches the pixel data."""
+    from pydicom.filereader import read_dataset
+
+    where: list[int] = []
+    fp = io.BytesIO(head)
+
+    def at_pixels(tag: Any, vr: Any, length: int) -> bool:
+        if tag >= _PIXEL_TAGS_FROM:
+            where.append(fp.tell())
+            return True
+        return False
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = read_dataset(fp, is_implicit_VR=False, is_little_endian=True, stop_when=at_pixels)
+    if not where:
+        return None
+
+    def num(keyword: str, default: int, lo: int, hi: int) -> int:
+        try:
+            v = int(str(_first(ds.get(keyword)) or default).strip())
+        except (TypeError, ValueError):
+            v = default
+        return min(max(v, lo), hi)
+
+    rows, cols = num("Rows", 0, 0, 65535), num("Columns", 0, 0, 65535)
+    if rows and cols:
+        check_size(path, cols, rows)
+    pixels = (rows * cols * num("SamplesPerPixel", 1, 1, 4) * num("NumberOfFrames", 1, 1, 1 << 20)
+              * num("BitsAllocated", 16, 1, 64) + 7) // 8
+    return min(where[0] + pixels + METADATA_MARGIN, MAX_INFLATED_BYTES)
+
+
+def check_deflate_bomb(path: Path) -> None:
+    """Refuse a deflated DICOM whose data set inflates beyond what its header declares.
+
+    pydicom inflates the whole data set in memory before anything can be checked (2.3 MB
+    can become 1.5 GB). Here the stream is inflated chunk by chunk and only counted: the
+    header (up to the pixel data) gives Rows x Columns x SamplesPerPixel x BitsAllocated x
+    frames; beyond that plus the header and METADATA_MARGIN the file is refused. Other
+    transfer syntaxes return at once.
+    """
+    try:
+        with open(path, "rb") as fh:
+            try:
+                ts, _ = _read_meta_end(fh)
+            except Exception:  # noqa: BLE001 - no readable file meta: pydicom says why next
+                return
+            if ts == DEFLATED_TS:
+                _count_inflated(path, fh)
+    except OSError:
+        return  # unreadable: the reader reports it
+
+
+def _count_inflated(path: Path, fh: BinaryIO) -> None:
+    head = bytearray()
+    limit: int | None = None
+    total = 0
+    try:
+        for chunk in _inflate(fh):
+            total += len(chunk)
+            if limit is None:
+                head += chunk
+                limit = _declared_limit(path, bytes(head))
+                if limit is None and len(head) > MAX_HEADER_BYTES:
+                    raise RadiographError(path, "deflated DICOM whose header (before the pixel "
+                                          f"data) inflates beyond {MAX_HEADER_BYTES >> 20} MB: "
+                                          "refused as a possible decompression bomb")
+                if limit is not None:
+                    head = bytearray()
+            if limit is not None and total > limit:
+                raise RadiographError(path, "deflated DICOM inflates beyond the size its header "
+                                      f"declares ({limit / 1e6:.1f} MB): refused as a possible "
+                                      "decompression bomb", "re-export the image uncompressed")
+    except RadiographError:
+        raise
+    except zlib.error:
+        raise RadiographError(path, "truncated or corrupt DICOM (broken deflate stream)") from None
+    except Exception as exc:  # noqa: BLE001 - fail closed: an unreadable deflated header
+        raise RadiographError(path, f"corrupt deflated DICOM header ({type(exc).__name__})") from None
+
+
 def _dcmread(path: Path) -> Any:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    check_deflate_bomb(path)
     try:
         return pydicom.dcmread(path)
     except InvalidDicomError:

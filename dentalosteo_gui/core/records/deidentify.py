@@ -65,19 +65,38 @@ def pseudonym(patient_id: str, salt: str) -> str:
     return PSEUDONYM_PREFIX + digest[:PSEUDONYM_HEX].upper()
 
 
+MIN_SALT_CHARS = 32
+
+
+def _read_salt(path: Path) -> str | None:
+    """The salt stored in ``path``; None when there is no such file.
+
+    ConfigError when it cannot be read or is shorter than MIN_SALT_CHARS (an empty file is
+    an HMAC with an empty key). Never replaced silently: a new salt changes every case ID.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the pseudonym salt: {exc.strerror} "
+                          "(check the data folder permissions)") from None
+    text = raw.decode("ascii", "replace").strip()
+    if len(text) < MIN_SALT_CHARS or "\ufffd" in text:
+        what = "not ASCII text" if "\ufffd" in text else f"{len(text)} characters long"
+        raise ConfigError(f"{path}: the pseudonym salt is {what}, at least {MIN_SALT_CHARS} "
+                          "needed; refusing to pseudonymise with it (restore the file from a "
+                          "backup; deleting it makes a new salt and changes every case ID)")
+    return text
+
+
 def local_salt(data_dir: Path | None = None) -> str:
     """The installation's secret pseudonym salt; created once in the data folder (0600)."""
     folder = Path(data_dir) if data_dir is not None else paths.data_dir()
     path = folder / SALT_FILE
-    try:
-        text = path.read_text(encoding="ascii").strip()
-        if len(text) >= 32:
-            return text
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the pseudonym salt: {exc.strerror} "
-                          "(check the data folder permissions)") from None
+    existing = _read_salt(path)
+    if existing is not None:
+        return existing
     folder.mkdir(parents=True, exist_ok=True)
     new = secrets.token_hex(32)
     tmp = folder / f".{SALT_FILE}.{os.getpid()}.tmp"
@@ -92,7 +111,11 @@ def local_salt(data_dir: Path | None = None) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     log.info("created a new pseudonym salt in the data folder")
-    return path.read_text(encoding="ascii").strip()
+    created = _read_salt(path)
+    if created is None:
+        raise ConfigError(f"{path}: the pseudonym salt could not be created (check the data "
+                          "folder)")
+    return created
 
 
 # --- DICOM ---------------------------------------------------------------------------

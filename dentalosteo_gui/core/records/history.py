@@ -3,8 +3,12 @@
 Each screening row holds when, the file hash, the patient ID (or a pseudonym when
 anonymised), ROI/landmarks, the result fields, model sha256 and app version; user edits
 (ROI moved, spacing changed) and exports hang off it. Every write also appends a row to the
-hash-chained audit log in the same transaction. Patient names and birth dates are NOT
-stored. The schema is versioned with ``PRAGMA user_version`` and migrated on open.
+hash-chained audit log in the same transaction; that audit row carries the sha256 of the
+stored row (``row_sha256``), so :func:`verify_history` can check rows and chain against each
+other both ways. Patient names and birth dates are NOT stored. The schema is versioned with
+``PRAGMA user_version`` and created/migrated on open inside one write transaction (several
+processes may open a new file at once). Every failure to read or write is a HistoryError
+naming the file and the real cause.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import math
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +30,22 @@ from ..errors import DentalOsteoError
 from ..system import paths
 from ..system.atomic import atomic_write_text
 from ..types import Radiograph, ScreeningResult
-from .audit import AuditError, AuditLog, connect, utc_now
+from .audit import (
+    CHAIN_SQL,
+    AuditError,
+    AuditLog,
+    DatabaseDamagedError,
+    connect,
+    connect_read_only,
+    create_audit_schema,
+    db_error_message,
+    has_table,
+    retry_busy,
+    rollback_quietly,
+    script_statements,
+    utc_now,
+    verify_chain,
+)
 from .deidentify import local_salt, pseudonym
 
 log = logging.getLogger(__name__)
@@ -36,7 +56,7 @@ class HistoryError(DentalOsteoError):
 
 
 _V1 = """
-CREATE TABLE screenings (
+CREATE TABLE IF NOT EXISTS screenings (
     id INTEGER PRIMARY KEY,
     created_utc TEXT NOT NULL,
     file_sha256 TEXT NOT NULL,
@@ -67,29 +87,40 @@ CREATE TABLE screenings (
     device TEXT,
     result_json TEXT NOT NULL
 );
-CREATE INDEX screenings_patient ON screenings(patient_id, created_utc);
-CREATE INDEX screenings_file ON screenings(file_sha256);
-CREATE TABLE edits (
+CREATE INDEX IF NOT EXISTS screenings_patient ON screenings(patient_id, created_utc);
+CREATE INDEX IF NOT EXISTS screenings_file ON screenings(file_sha256);
+CREATE TABLE IF NOT EXISTS edits (
     id INTEGER PRIMARY KEY,
     screening_id INTEGER NOT NULL REFERENCES screenings(id),
     created_utc TEXT NOT NULL,
     kind TEXT NOT NULL,
     detail TEXT NOT NULL
 );
-CREATE INDEX edits_screening ON edits(screening_id);
-CREATE TABLE exports (
+CREATE INDEX IF NOT EXISTS edits_screening ON edits(screening_id);
+CREATE TABLE IF NOT EXISTS exports (
     id INTEGER PRIMARY KEY,
     screening_id INTEGER REFERENCES screenings(id),
     created_utc TEXT NOT NULL,
     kind TEXT NOT NULL,
     path TEXT NOT NULL
 );
-CREATE INDEX exports_screening ON exports(screening_id);
+CREATE INDEX IF NOT EXISTS exports_screening ON exports(screening_id);
 """
 
-# MIGRATIONS[i] brings a database from user_version i to i + 1. Append, never edit.
+# MIGRATIONS[i] brings a database from user_version i to i + 1. Append, never edit. A new
+# column must default to NULL: row hashes leave NULL columns out, so old rows keep theirs.
 MIGRATIONS: list[str] = [_V1]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# table -> (its audit event, the detail key naming the row)
+AUDITED_TABLES: dict[str, tuple[str, str]] = {
+    "screenings": ("screening", "screening_id"),
+    "edits": ("edit", "edit_id"),
+    "exports": ("export", "export_id"),
+}
+# what audit rows written before row hashes existed recorded of a screening
+_LEGACY_SCREENING_FIELDS = ("file_sha256", "patient_id", "pseudonymised", "risk", "band",
+                            "klemetti_class", "assessable", "model_sha256", "app_version")
 
 CSV_COLUMNS = [
     "id", "created_utc", "patient_id", "pseudonymised", "study_date", "file_sha256",
@@ -135,6 +166,14 @@ def _j(v: Any) -> str | None:
     return None if v is None else json.dumps(v, sort_keys=True, default=str)
 
 
+def row_digest(row: sqlite3.Row) -> str:
+    """sha256 of a stored row (all non-NULL columns, canonical JSON)."""
+    doc = {k: row[k] for k in row.keys() if row[k] is not None}
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      default=repr, allow_nan=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
 def _csv_safe(v: Any) -> Any:
     """Stop spreadsheet formula injection through text fields (OWASP CSV injection)."""
     if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
@@ -149,44 +188,72 @@ class History:
     may share an instance. Several processes may open the same file (SQLite locking + WAL).
     """
 
-    def __init__(self, db_path: Path | None = None) -> None:
+    def __init__(self, db_path: Path | None = None, *, read_only: bool = False) -> None:
+        """Open (and create or migrate) the history; ``read_only`` opens an existing one
+        without writing or creating anything (for listing and verifying)."""
         self.db_path = Path(db_path) if db_path is not None else paths.history_db_path()
+        self.read_only = read_only
         self._lock = threading.RLock()
+        self._cleanup: Callable[[], None] = lambda: None
         try:
-            self._conn = connect(self.db_path, check_same_thread=False)
+            if read_only:
+                self._conn, self._cleanup = connect_read_only(self.db_path, check_same_thread=False)
+            else:
+                self._conn = connect(self.db_path, check_same_thread=False)
         except AuditError as exc:
             raise HistoryError(str(exc)) from None
         self._conn.row_factory = sqlite3.Row
-        self._migrate()
+        try:
+            self._check_schema() if read_only else self._migrate()
+        except sqlite3.Error as exc:
+            self.close()
+            raise HistoryError(db_error_message(self.db_path, "cannot prepare the history",
+                                                exc)) from None
+        except BaseException:
+            self.close()
+            raise
         self.audit = AuditLog(self.db_path, conn=self._conn, lock=self._lock)
 
     # -- schema ------------------------------------------------------------------------
-    def _migrate(self) -> None:
-        try:
-            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise HistoryError(f"{self.db_path}: not a readable history database ({exc}); "
-                               "move it aside and a new one will be created") from None
+    def _newer_error(self, version: int) -> HistoryError:
+        return HistoryError(
+            f"{self.db_path}: history schema version {version} is newer than this app "
+            f"understands ({SCHEMA_VERSION}); update DentalOsteo")
+
+    def _check_schema(self) -> None:
+        version = self.schema_version
         if version > SCHEMA_VERSION:
-            self._conn.close()
-            raise HistoryError(
-                f"{self.db_path}: history schema version {version} is newer than this app "
-                f"understands ({SCHEMA_VERSION}); update DentalOsteo")
-        for v in range(version, SCHEMA_VERSION):
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                for stmt in MIGRATIONS[v].split(";"):
-                    if stmt.strip():
-                        self._conn.execute(stmt)
-                self._conn.execute(f"PRAGMA user_version={v + 1}")
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                self._conn.close()
-                raise HistoryError(f"{self.db_path}: migrating the history to version "
-                                   f"{v + 1} failed: {exc}") from None
-            log.info("history database migrated to schema version %d", v + 1)
+            raise self._newer_error(version)
+        if version < SCHEMA_VERSION or not has_table(self._conn, "screenings"):
+            raise HistoryError(f"{self.db_path}: not a DentalOsteo history database, or one "
+                               "from an older version (screen once to update it)")
+
+    def _migrate(self) -> None:
+        """Create or migrate the schema in ONE write transaction (re-checked inside it), so
+        processes opening a new file at the same time neither clash nor lose rows."""
+        if self.schema_version == SCHEMA_VERSION and has_table(self._conn, "audit"):
+            return
+        version = retry_busy(self._migrate_tx)
+        if version < SCHEMA_VERSION:
+            log.info("history database at schema version %d (was %d)", SCHEMA_VERSION, version)
+
+    def _migrate_tx(self) -> int:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.schema_version
+            if version > SCHEMA_VERSION:
+                raise self._newer_error(version)
+            for script in MIGRATIONS[version:]:
+                for stmt in script_statements(script):
+                    self._conn.execute(stmt)
+            create_audit_schema(self._conn)
+            if version != SCHEMA_VERSION:
+                self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            rollback_quietly(self._conn)
+            raise
+        return version
 
     @property
     def schema_version(self) -> int:
@@ -205,12 +272,17 @@ class History:
                 out = fn()
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                rollback_quietly(self._conn)
                 raise
-        except sqlite3.Error as exc:
-            raise HistoryError(f"{self.db_path}: cannot write the history: {exc} "
-                               "(check the data folder is writable and not full)") from None
+        except (sqlite3.Error, OSError) as exc:
+            raise HistoryError(db_error_message(self.db_path, "cannot write the history",
+                                                exc)) from None
         return out
+
+    def _stored_digest(self, table: str, row_id: int) -> str:
+        """Hash of a row as SQLite stores it (read back inside the writing transaction)."""
+        row = self._conn.execute(f"SELECT * FROM {table} WHERE id=?", (row_id,)).fetchone()
+        return row_digest(row)
 
     def patient_key(self, radiograph: Radiograph, anonymize: bool) -> tuple[str, bool]:
         """The patient identifier stored: the ID, or its pseudonym when anonymising."""
@@ -280,6 +352,7 @@ class History:
                 "pseudonymised": pseudo, "risk": row["risk"], "band": result.risk_level,
                 "klemetti_class": result.klemetti_class, "assessable": bool(result.assessable),
                 "model_sha256": row["model_sha256"], "app_version": __version__,
+                "row_sha256": self._stored_digest("screenings", sid),
             })
             for e in edits or []:
                 self._edit_in_tx(sid, str(e.get("kind", "edit")),
@@ -297,11 +370,13 @@ class History:
 
     def _edit_in_tx(self, screening_id: int, kind: str, detail: dict) -> None:
         self._check_id(screening_id)
-        self._conn.execute(
+        cur = self._conn.execute(
             "INSERT INTO edits (screening_id, created_utc, kind, detail) VALUES (?,?,?,?)",
             (int(screening_id), utc_now(), kind, json.dumps(detail, sort_keys=True, default=str)))
-        self.audit.append_in_transaction("edit", {"screening_id": int(screening_id),
-                                                  "kind": kind, "detail": detail})
+        eid = int(cur.lastrowid or 0)
+        self.audit.append_in_transaction("edit", {
+            "screening_id": int(screening_id), "kind": kind, "detail": detail, "edit_id": eid,
+            "row_sha256": self._stored_digest("edits", eid)})
 
     def record_edit(self, screening_id: int, kind: str, detail: dict) -> None:
         """Record a user edit (e.g. ``roi_moved``, ``spacing_changed``) of a screening."""
@@ -313,11 +388,14 @@ class History:
         def tx() -> None:
             if screening_id is not None:
                 self._check_id(screening_id)
-            self._conn.execute(
+            cur = self._conn.execute(
                 "INSERT INTO exports (screening_id, created_utc, kind, path) VALUES (?,?,?,?)",
-                (None if screening_id is None else int(screening_id), utc_now(), kind, str(path)))
+                (None if screening_id is None else int(screening_id), utc_now(), kind,
+                 _storable(str(path))))
+            xid = int(cur.lastrowid or 0)
             self.audit.append_in_transaction("export", {
-                "screening_id": screening_id, "kind": kind, "file": Path(str(path)).name})
+                "screening_id": screening_id, "kind": kind, "file": Path(str(path)).name,
+                "export_id": xid, "row_sha256": self._stored_digest("exports", xid)})
 
         self._write(tx)
 
@@ -412,15 +490,125 @@ class History:
         return path
 
     def close(self) -> None:
-        """Close the database (checkpoints the WAL)."""
+        """Close the database (checkpoints the WAL; drops a private read copy)."""
         with self._lock:
             try:
                 self._conn.close()
             except sqlite3.Error:
                 pass
+            self._cleanup()
 
     def __enter__(self) -> History:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- verification ----------------------------------------------------------------------
+
+
+def verify_history(db_path: Path | None = None) -> tuple[bool, str]:
+    """Check a history (or bare audit-log) database without writing to it.
+
+    In order: ``PRAGMA integrity_check``; the audit table is there; the hash chain; then, for
+    a history database, every screening, edit and export row against the audit row that
+    recorded it (its ``row_sha256``; for rows recorded before row hashes existed, the fields
+    the audit row kept) and every audit record against the tables (both ways: rows added,
+    changed or deleted outside the app). Returns (ok, one-line message naming the first
+    problem). Raises AuditError when the file cannot be opened at all (missing, no
+    permission), never creating anything. What this cannot prove: docs/reliability.md.
+    """
+    db_path = Path(db_path) if db_path is not None else paths.history_db_path()
+    try:
+        conn, cleanup = connect_read_only(db_path)
+    except DatabaseDamagedError as exc:
+        return False, str(exc)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("BEGIN")  # one consistent snapshot while the app may be writing
+        return _verify_open(db_path, conn)
+    except sqlite3.DatabaseError as exc:  # damage found while reading
+        return False, db_error_message(db_path, "cannot read the database", exc)
+    finally:
+        conn.close()
+        cleanup()
+
+
+def _verify_open(db_path: Path, conn: sqlite3.Connection) -> tuple[bool, str]:
+    check = [str(r[0]) for r in conn.execute("PRAGMA integrity_check(20)")]
+    if check != ["ok"]:
+        return False, (f"{db_path}: the database file is damaged (integrity check: "
+                       f"{'; '.join(check)[:300]})")
+    tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    is_history = bool(tables & set(AUDITED_TABLES)) or int(
+        conn.execute("PRAGMA user_version").fetchone()[0]) > 0
+    if "audit" not in tables:
+        if is_history:
+            return False, f"{db_path}: the audit table is missing (removed?)"
+        raise AuditError(f"{db_path}: no audit log in this database (check the path)")
+    audit_rows = conn.execute(CHAIN_SQL).fetchall()
+    ok, _, message, _ = verify_chain(audit_rows)
+    if not ok or not is_history:
+        return ok, message
+    problems, counts = _cross_check(conn, tables, audit_rows)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        return False, problems[0] + more
+    return True, (f"{message}; {counts['screenings']} screenings, {counts['edits']} edits and "
+                  f"{counts['exports']} exports match it; database integrity ok")
+
+
+def _changed(table: str, row: sqlite3.Row, detail: dict[str, Any]) -> bool:
+    """Does the stored row differ from what its audit record says?"""
+    if "row_sha256" in detail:
+        return bool(detail["row_sha256"] != row_digest(row))
+    if table != "screenings":
+        return False  # legacy edit/export records named no row: counted, not compared
+
+    def norm(v: Any) -> Any:
+        return int(v) if isinstance(v, bool) else v
+
+    return any(norm(row[f]) != norm(detail.get(f)) for f in _LEGACY_SCREENING_FIELDS)
+
+
+def _cross_check(conn: sqlite3.Connection, tables: set[str],
+                 audit_rows: list[Any]) -> tuple[list[str], dict[str, int]]:
+    """Rows vs audit records, both ways; returns (problems, row counts per table)."""
+    problems: list[str] = []
+    counts: dict[str, int] = {}
+    for table, (event, key) in AUDITED_TABLES.items():
+        if table not in tables:
+            problems.append(f"the {table} table is missing (removed?)")
+            continue
+        named: dict[int, tuple[int, dict[str, Any]]] = {}
+        unnamed_records = 0
+        for audit_id, _, ev, detail_json, _, _ in audit_rows:
+            if ev != event:
+                continue
+            try:
+                detail = json.loads(detail_json)
+                rid = detail.get(key) if isinstance(detail, dict) else None
+            except ValueError:
+                rid, detail = None, {}
+            if not isinstance(rid, int) or isinstance(rid, bool):
+                unnamed_records += 1  # written before row ids were recorded
+            elif rid in named:
+                problems.append(f"audit rows {named[rid][0]} and {audit_id} both record "
+                                f"{event} #{rid}")
+            else:
+                named[rid] = (int(audit_id), detail)
+        rows = {int(r["id"]): r for r in conn.execute(f"SELECT * FROM {table} ORDER BY id")}
+        counts[table] = len(rows)
+        for rid, (audit_id, detail) in named.items():
+            if rid not in rows:
+                problems.append(f"{event} #{rid} (recorded by audit row {audit_id}) is missing "
+                                f"from the {table} table (deleted)")
+            elif _changed(table, rows[rid], detail):
+                problems.append(f"{event} #{rid} was changed after audit row {audit_id} "
+                                "recorded it")
+        extra = [rid for rid in rows if rid not in named]
+        if len(extra) > unnamed_records:
+            problems.append(f"{event} #{extra[-1]} has no audit record ({len(extra)} {table} "
+                            f"row(s) without one; added outside DentalOsteo?)")
+    return problems, counts

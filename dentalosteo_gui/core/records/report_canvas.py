@@ -25,7 +25,7 @@ MUTED = (0.42, 0.45, 0.50)
 RULE = (0.80, 0.82, 0.85)
 PANEL = (0.955, 0.96, 0.97)
 ACCENT = (0.05, 0.33, 0.42)
-BAND_STYLE: dict[str, tuple[str, tuple[float, float, float], tuple[float, float, float]]] = {
+BAND_STYLE: dict[str, tuple[str, Rgb, Rgb]] = {
     # band: (label, chip fill, chip text colour)
     "high": ("HIGH", (0.78, 0.16, 0.16), (1, 1, 1)),
     "intermediate": ("INTERMEDIATE", (0.96, 0.66, 0.10), (0.15, 0.10, 0.0)),
@@ -52,7 +52,7 @@ class PdfCanvas:
         return self.page_h - top
 
     def text(self, x: float, top: float, s: str, size: float = 9, bold: bool = False,
-             color: tuple[float, float, float] = INK, align: str = "left",
+             color: Rgb = INK, align: str = "left",
              font: str | None = None) -> None:
         c = self.c
         f = font or ("Helvetica-Bold" if bold else "Helvetica")
@@ -84,7 +84,7 @@ class PdfCanvas:
         return s + "..."
 
     def para(self, x: float, top: float, width: float, markup: str, size: float = 8.5,
-             leading: float | None = None, color: tuple[float, float, float] = INK,
+             leading: float | None = None, color: Rgb = INK,
              bold: bool = False, draw: bool = True) -> float:
         """Draw a wrapped paragraph; returns its height."""
         from reportlab.lib.colors import Color
@@ -101,8 +101,8 @@ class PdfCanvas:
             p.drawOn(self.c, x, self.y(top) - h)
         return float(h)
 
-    def rect(self, x: float, top: float, w: float, h: float, fill: tuple[float, float, float] | None = None,
-             stroke: tuple[float, float, float] | None = None, radius: float = 0.0,
+    def rect(self, x: float, top: float, w: float, h: float, fill: Rgb | None = None,
+             stroke: Rgb | None = None, radius: float = 0.0,
              line: float = 0.6) -> None:
         c = self.c
         if fill:
@@ -115,7 +115,7 @@ class PdfCanvas:
         else:
             c.rect(x, self.y(top) - h, w, h, stroke=int(bool(stroke)), fill=int(bool(fill)))
 
-    def hline(self, x0: float, x1: float, top: float, color: tuple[float, float, float] = RULE,
+    def hline(self, x0: float, x1: float, top: float, color: Rgb = RULE,
               width: float = 0.6) -> None:
         self.c.setStrokeColorRGB(*color)
         self.c.setLineWidth(width)
@@ -127,6 +127,7 @@ class PdfCanvas:
 
 
 def register_unicode_font() -> str | None:
+    """Register DejaVu Sans for non-Latin names; returns its font name, or None."""
     try:
         from reportlab.pdfbase import pdfmetrics
         from reportlab.pdfbase.ttfonts import TTFont
@@ -142,7 +143,6 @@ def register_unicode_font() -> str | None:
     except Exception:  # noqa: BLE001 - a missing/broken font only degrades non-Latin names
         log.debug("no unicode font for the report", exc_info=True)
     return None
-
 
 
 # --- images ----------------------------------------------------------------------------
@@ -164,6 +164,7 @@ def thumbnail(pixels: np.ndarray, max_w: int, max_h: int) -> tuple[np.ndarray, f
 
 
 def image_reader(rgb: np.ndarray, jpeg: bool = False) -> Any:
+    """An RGB uint8 array as a reportlab ImageReader (JPEG-compressed when ``jpeg``)."""
     from PIL import Image
     from reportlab.lib.utils import ImageReader
 
@@ -174,7 +175,6 @@ def image_reader(rgb: np.ndarray, jpeg: bool = False) -> Any:
         buf.seek(0)
         return ImageReader(buf)
     return ImageReader(img)
-
 
 
 def draw_logo(pdf: PdfCanvas, path: Path, x: float, top: float, size: float) -> float:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import __version__
-from ..types import PatientInfo, Radiograph, ScreeningResult
+from ..types import PatientInfo, Radiograph, ScreeningResult, Spacing
 
 INTENDED_USE = (
     "Intended use: DentalOsteo helps a dentist decide whether to suggest a bone density "
@@ -214,12 +214,15 @@ def mcw_rows(result: ScreeningResult, radiograph: Radiograph) -> list[tuple[str,
         if mcw is not None and mtxt != "n/a" and float(mcw) < MCW_REFERRAL_MM:
             mtxt += f"  (below {MCW_REFERRAL_MM:g} mm)"
         mrows.append((side, mtxt))
-    sp = fmt_num(result.pixel_spacing_mm, 3, "mm/pixel")
-    mrows.append(("Pixel spacing", sp + ("  (ASSUMED)" if result.assumed_spacing else
-                                          f"  ({radiograph.pixel_spacing_source})"
-                                          if radiograph.pixel_spacing_source not in ("", "none")
-                                          else "")))
+    mrows.append(("Pixel spacing", spacing_text(result.spacing)))
     return mrows
+
+
+def spacing_text(spacing: Spacing) -> str:
+    """``0.210 mm/pixel (file: PixelSpacing)``: the value used and where it came from."""
+    where = ("ASSUMED default" if spacing.assumed else
+             spacing.source + (f": {spacing.detail}" if spacing.detail else ""))
+    return f"{spacing.mm_per_px:.3f} mm/pixel ({where})"
 
 
 def mcw_note(result: ScreeningResult) -> str:
@@ -229,6 +232,9 @@ def mcw_note(result: ScreeningResult) -> str:
     if result.assumed_spacing:
         note = ("The file has no pixel-size calibration: a default spacing was assumed, so the "
                 "mm values are approximate. ") + note
+    if result.model_scale is not None and result.model_scale.source == "anatomy":
+        note += (" The risk model's input was scaled from the traced anatomy, not from this "
+                 "spacing, so the score does not depend on it.")
     return note
 
 

@@ -112,6 +112,7 @@ class Engine:
         stages.check_cancel(cancel)
         stages.check_quality(case)
         stages.note_spacing(case)
+        stages.choose_model_scale(case)
         stages.check_cancel(cancel)
         cortex_job = stages.CortexJob(case)
         stages.check_cancel(cancel)

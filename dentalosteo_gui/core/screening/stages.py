@@ -1,6 +1,6 @@
 """The screening pipeline as small named stages over one :class:`Case`.
 
-proposal (ROI or landmarks) -> quality -> spacing -> cortex measurement || model ->
+proposal (ROI or landmarks) -> quality -> model input scale -> cortex measurement || model ->
 interpretation (risk level, Klemetti agreement, assessable, warnings) -> heatmap placement.
 
 Each stage is a plain function of the case (and what it needs), testable alone; the engine
@@ -22,6 +22,7 @@ from ..errors import AnatomyError, DentalOsteoError
 from ..imaging.heatmap import normalise_map, place_in_image
 from ..types import (
     KLEMETTI_CLASSES,
+    MEASURED_SPACING_SOURCES,
     CortexMeasurement,
     Landmarks,
     ModelInfo,
@@ -61,6 +62,8 @@ class Case:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     proposal: RoiProposal | None = None
+    whole_image: RoiProposal | None = None  # the whole-image proposal (differs for a user box)
+    model_scale: Spacing | None = None  # what the model's input is scaled by
     reasons: list[str] = field(default_factory=list)
     cortex: CortexMeasurement | None = None
     prediction: ModelPrediction | None = None
@@ -83,9 +86,10 @@ def propose(case: Case, auto_proposal: Callable[[Radiograph], RoiProposal | None
     try:
         if case.roi is not None:
             box = case.roi.clipped(rad.width, rad.height)
-            case.proposal = anatomy.border_for_box(rad, box, auto_proposal(rad))
+            case.whole_image = auto_proposal(rad)
+            case.proposal = anatomy.border_for_box(rad, box, case.whole_image)
         else:
-            case.proposal = anatomy.propose_roi(rad)
+            case.proposal = case.whole_image = anatomy.propose_roi(rad)
     except AnatomyError as exc:
         case.proposal = None
         case.warnings.append(str(exc))
@@ -103,6 +107,18 @@ def note_spacing(case: Case) -> None:
         case.warnings.append(
             f"pixel spacing unknown: {case.spacing.mm_per_px:g} mm/px assumed, so MCW in mm is approximate"
         )
+
+
+def choose_model_scale(case: Case) -> None:
+    """The scale of the model's input: the spacing when it was measured (file, dataset,
+    calibration); otherwise (assumed, or typed by the user) an estimate from the traced
+    anatomy, so the risk does not hinge on a guessed number. MCW keeps the stated spacing."""
+    if case.spacing.source in MEASURED_SPACING_SOURCES:
+        case.model_scale = case.spacing
+        return
+    est = anatomy.anatomical_mm_per_px(case.whole_image or case.proposal)
+    case.model_scale = (Spacing(est, "anatomy", "traced border span") if est is not None
+                        else case.spacing)
 
 
 # ---------------------------------------------------------------------------- cortex || model
@@ -141,6 +157,10 @@ class CortexJob:
         case.timings["cortex"] = float(self.out.get("ms", 0.0))
 
 
+def _model_mm(case: Case) -> float:
+    return (case.model_scale or case.spacing).mm_per_px
+
+
 def _take(case: Case, pred: ModelPrediction, backend: Any) -> None:
     case.prediction = pred
     case.timings.update({f"model_{k}": v for k, v in pred.timings_ms.items()})
@@ -155,7 +175,7 @@ def run_landmark_model(case: Case, backend: LandmarkModel | None, lock: threadin
         case.warnings.append("no landmark model installed: risk not computed in landmark mode")
         return
     with lock:
-        pred = backend.predict_landmarks(case.rad.pixels, case.used_landmarks, case.spacing.mm_per_px)
+        pred = backend.predict_landmarks(case.rad.pixels, case.used_landmarks, _model_mm(case))
     _take(case, pred, backend)
 
 
@@ -172,7 +192,7 @@ def run_proposal_model(case: Case, backend: ProposalModel | None, gradcam: str |
         strip_model = cast(CortexStripModel, backend)
         try:
             with lock:
-                pred = strip_model.predict_strip(case.rad.pixels, proposal, case.spacing.mm_per_px, gradcam=gradcam)
+                pred = strip_model.predict_strip(case.rad.pixels, proposal, _model_mm(case), gradcam=gradcam)
         except AnatomyError as exc:
             case.warnings.append(f"risk not computed: {exc}")
             case.model_info, case.card, case.device = backend.info, backend.card, backend.device
@@ -302,4 +322,5 @@ def build_result(case: Case, operating_point_name: str, min_roi_confidence: floa
         heatmap=case.heatmap,
         mode=case.screening_mode,
         panoramic=panoramic,
+        model_scale=case.model_scale if pred is not None else None,
     )

@@ -31,7 +31,7 @@ class WriteError(DentalOsteoError):
         super().__init__(f"{self.path}: cannot write: {reason}{tail}")
 
 
-def _explain(exc: OSError) -> tuple[str, str]:
+def explain_os_error(exc: OSError) -> tuple[str, str]:
     """A short reason and a hint for the common ways a write fails."""
     code = exc.errno
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
@@ -45,6 +45,9 @@ def _explain(exc: OSError) -> tuple[str, str]:
     if code == errno.ENAMETOOLONG:
         return "the file name is too long", "choose a shorter name"
     return exc.strerror or type(exc).__name__, ""
+
+
+_explain = explain_os_error  # the name cli/batch.py imports
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -80,7 +83,7 @@ def atomic_writer(path: str | Path, mode: str = "wb", encoding: str | None = Non
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
     except OSError as exc:
-        reason, hint = _explain(exc)
+        reason, hint = explain_os_error(exc)
         raise WriteError(target, reason, hint) from None
     tmp = Path(tmp_name)
     try:
@@ -104,7 +107,7 @@ def atomic_writer(path: str | Path, mode: str = "wb", encoding: str | None = Non
             with contextlib.suppress(OSError):
                 os.close(fd)
         tmp.unlink(missing_ok=True)
-        reason, hint = _explain(exc)
+        reason, hint = explain_os_error(exc)
         log.warning("write of %s failed: %s", target.name, reason)
         raise WriteError(target, reason, hint) from None
     except BaseException:

@@ -9,6 +9,7 @@ import re
 import warnings
 from typing import Any
 
+from ..errors import DentalOsteoError
 from . import paths
 
 _configured = False
@@ -30,6 +31,29 @@ def redact(text: str) -> str:
         return REDACTED if any(c.isalpha() for c in tok) else tok  # "3/4" is not a path
 
     return _IMAGE_NAME.sub(REDACTED, _PATH.sub(_path, text))
+
+
+# What must not reach a terminal raw: C0 controls (ESC, CR, LF, TAB, BEL...), DEL, C1 controls
+# (CSI 0x9b...), bidirectional overrides and line/paragraph separators (text that rewrites or
+# hides what is shown), and lone surrogates (undecodable bytes, e.g. 0x9b, of a file name).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+                       "\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(m: re.Match[str]) -> str:
+    c = m.group(0)
+    code = ord(c)
+    if c in _NAMED:
+        return _NAMED[c]
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape of one undecodable byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters as visible backslash escapes (``\\x1b``, ``\\n``)."""
+    return _CONTROLS.sub(_escape_one, text)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -60,7 +84,7 @@ def configure_logging(verbose: bool = False) -> None:
         )
         fh.setFormatter(fmt)
         root.addHandler(fh)
-    except OSError:
+    except (OSError, DentalOsteoError):  # no usable data folder: the command itself says so
         pass
     if verbose or os.environ.get("DENTALOSTEO_LOG_STDERR"):
         sh = logging.StreamHandler()

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
+
+from ..errors import ConfigError
+from .atomic import explain_os_error
 
 APP_NAME = "DentalOsteo"
 APP_AUTHOR = "DentalOsteo"
@@ -60,24 +64,46 @@ def sample_image() -> Path:
     return samples_dir() / "phantom_c2.png"
 
 
-def config_dir() -> Path:
-    env = os.environ.get("DENTALOSTEO_CONFIG_DIR")
-    p = Path(env) if env else Path(platformdirs.user_config_dir(APP_NAME, APP_AUTHOR))
-    p.mkdir(parents=True, exist_ok=True)
+def _user_folder(env_var: str, platform_dir: Callable[[str, str], str], what: str) -> Path:
+    """``env_var`` if set, else the platform's folder; created. One ConfigError when that is
+    impossible (no home folder, a file in the way, read-only or full drive)."""
+    env = os.environ.get(env_var)
+    if env:
+        p = Path(env)
+    else:
+        try:
+            p = Path(platform_dir(APP_NAME, APP_AUTHOR))
+        except (KeyError, OSError, RuntimeError):  # no home folder on some platforms
+            p = Path("~")
+        if not p.is_absolute():  # "~/.config/..." left unexpanded: the user has no home folder
+            raise ConfigError(f"cannot place the {what} folder: this user has no home folder "
+                              f"(set {env_var} to a folder you can write to)")
+    return ensure_folder(p, f"the {what} folder", f"set {env_var} to a folder you can write to")
+
+
+def ensure_folder(p: Path, what: str, hint: str) -> Path:
+    """Create ``p`` (and parents) or raise one ConfigError naming it, the reason and ``hint``."""
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason, _ = explain_os_error(exc)
+        if isinstance(exc, FileExistsError) or (p.exists() and not p.is_dir()):
+            reason = "a file with that name is in the way"
+        raise ConfigError(f"{p}: cannot create {what}: {reason} ({hint})") from None
     return p
+
+
+def config_dir() -> Path:
+    return _user_folder("DENTALOSTEO_CONFIG_DIR", platformdirs.user_config_dir, "settings")
 
 
 def data_dir() -> Path:
-    env = os.environ.get("DENTALOSTEO_DATA_DIR")
-    p = Path(env) if env else Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+    return _user_folder("DENTALOSTEO_DATA_DIR", platformdirs.user_data_dir, "data")
 
 
 def log_dir() -> Path:
-    p = data_dir() / "logs"
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+    return ensure_folder(data_dir() / "logs", "the log folder",
+                         "set DENTALOSTEO_DATA_DIR to a folder you can write to")
 
 
 def history_db_path() -> Path:
@@ -91,5 +117,10 @@ def settings_path() -> Path:
 def keras_cache_dir() -> Path:
     """Where Keras looks for ImageNet weights (``~/.keras/models`` unless KERAS_HOME)."""
     home = os.environ.get("KERAS_HOME")
-    base = Path(home) if home else Path.home() / ".keras"
-    return base / "models"
+    if home:
+        return Path(home) / "models"
+    try:
+        return Path.home() / ".keras" / "models"
+    except (KeyError, RuntimeError):  # no home folder
+        raise ConfigError("cannot find the Keras model cache: this user has no home folder "
+                          "(set KERAS_HOME)") from None
