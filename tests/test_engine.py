@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dentalosteo_gui.core.cards import referral_decision, score_is_probability
 from dentalosteo_gui.core.imaging.imageio import from_array
 from dentalosteo_gui.core.screening.batch import (
     CSV_FIELDS,
@@ -81,8 +82,15 @@ def test_band_and_operating_point_from_card() -> None:
     assert classify_risk_level(CARD, 0.1) == "low" and classify_risk_level(CARD, 0.45) == "intermediate"
     assert classify_risk_level(CARD, 0.6) == "high"
     op = operating_point(CARD, "high_sensitivity")
-    assert op == {"name": "high_sensitivity", "threshold": 0.3, "sensitivity": 0.95, "specificity": 0.5}
+    assert op == {"name": "high_sensitivity", "label": "High sensitivity (misses fewer, refers more)",
+                  "threshold": 0.3, "sensitivity": 0.95, "specificity": 0.5}
     assert operating_point(CARD, "missing")["name"] == "balanced"
+    phantom = {**CARD, "training_data": {"source": "phantom"}}
+    assert "phantoms" in operating_point(phantom, "balanced")["measured_on"]
+    assert referral_decision(op, 0.31) == "refer" and referral_decision(op, 0.29) == "no_referral"
+    assert referral_decision(op, None) is None and referral_decision({}, 0.9) is None
+    assert not score_is_probability(phantom) and not score_is_probability(CARD)
+    assert score_is_probability({**CARD, "calibration": {"calibrated_on": "real patients"}})
 
 
 def test_screen_with_fake_backend_maps_heatmap_into_image() -> None:

@@ -104,3 +104,40 @@ def test_real_radiograph_risk_holds_when_the_stated_spacing_changes() -> None:
     risks = [eng.screen(rad, pixel_spacing_mm=s).risk for s in (0.1 / 1.5, 0.1, 0.15, 0.19)]
     assert all(r is not None for r in risks)
     assert max(risks) - min(risks) <= 0.05, risks  # type: ignore[operator]
+
+
+def _pdf_text(pdf: Path) -> str:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_pdf_of_a_non_panoramic_is_a_could_not_be_screened_note(tmp_path: Path) -> None:
+    from dentalosteo_gui.core.records.report import write_report
+
+    img = np.ascontiguousarray(_panoramic_like()[:, 300:900])
+    rad = from_array(img, spacing=0.1)
+    res = Engine(FakeBackend()).screen(rad)
+    text = _pdf_text(write_report(res, rad, tmp_path / "r.pdf", model_card=FakeBackend().card))
+    assert "could not be screened" in text.lower() and "not a panoramic radiograph" in text
+    for word in ("Osteoporosis risk score", "Dental panoramic radiograph - mandibular",
+                 "probability", "Retake", "MANDIBULAR CORTICAL WIDTH"):
+        assert word not in text, word
+
+
+def test_pdf_calls_a_phantom_score_a_score_not_a_probability(tmp_path: Path) -> None:
+    from dentalosteo_gui.core.records.report import write_report
+
+    rad = from_array(_panoramic_like(), spacing=0.1)
+    fake = FakeBackend()
+    res = Engine(fake).screen(rad)
+    card = {**fake.card, "training_data": {"source": "phantom"}}
+    text = _pdf_text(write_report(res, rad, tmp_path / "r.pdf", model_card=card))
+    assert "not a probability" in text and "model probability" not in text
+    assert "high_specificity" not in text and "Balanced" in text
+    calibrated = {**fake.card, "calibration": {"calibrated_on": "real patients"}}
+    text = _pdf_text(write_report(res, rad, tmp_path / "r2.pdf", model_card=calibrated))
+    assert "probability, calibrated on patients" in text

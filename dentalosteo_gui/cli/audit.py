@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..core.records.audit import AuditLog
-from .common import print_json
+from ..core.records.history import verify_history
+from .common import echo, print_json
 
 EXIT_BROKEN = 3
 
@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", metavar="PATH", help="database holding the audit log "
                    "(default: the history database in the data folder)")
     asub = p.add_subparsers(dest="audit_command", metavar="ACTION")
-    v = asub.add_parser("verify", help="check the hash chain; exit 3 naming the first broken row")
+    v = asub.add_parser("verify", help="check the database, the hash chain and the screenings "
+                        "against it (read-only); exit 3 naming the first problem")
     v.set_defaults(func=run_verify)
     s = asub.add_parser("show", help="print the latest audit rows")
     s.add_argument("--limit", type=int, default=50)
@@ -25,27 +26,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=run_show)
 
 
-def _open(args: argparse.Namespace) -> AuditLog:
-    return AuditLog(Path(args.db) if args.db else None)
+def _db(args: argparse.Namespace) -> Path:
+    from ..core.system import paths
+
+    return Path(args.db) if args.db else paths.history_db_path()
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    with _open(args) as log:
-        ok, row, message = log.verify()
+    """Read-only: the file's integrity, the chain, and the history rows against the chain."""
+    ok, message = verify_history(_db(args))
     if ok:
-        sys.stdout.write(message + "\n")
+        echo(message)
         return 0
-    sys.stderr.write(f"audit trail BROKEN at row {row}: {message}\n")
+    echo(f"audit trail BROKEN: {message}", err=True)
     return EXIT_BROKEN
 
 
 def run_show(args: argparse.Namespace) -> int:
-    with _open(args) as log:
+    with AuditLog(_db(args), read_only=True) as log:
         rows = log.rows(limit=max(1, args.limit))
     if args.json:
         print_json(rows)
         return 0
     for r in rows:
-        sys.stdout.write(f"{r['id']:>6}  {r['ts_utc'][:19].replace('T', ' ')}  {r['event']:10}  "
-                         f"{r['hash'][:12]}  {r['detail']}\n")
+        echo(f"{r['id']:>6}  {r['ts_utc'][:19].replace('T', ' ')}  {r['event']:10}  "
+             f"{r['hash'][:12]}  {r['detail']}")
     return 0

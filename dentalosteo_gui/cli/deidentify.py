@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..core.errors import ConfigError
 from ..core.records.deidentify import deidentify_dicom
 from ..core.types import RoiBox
+from .common import echo, record_export_or_fail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,14 +31,8 @@ def run(args: argparse.Namespace) -> int:
     if not src.is_file():
         raise ConfigError(f"{src}: file not found")
     warnings = deidentify_dicom(src, dst, blackout=boxes or None, date_shift_days=args.shift_days)
-    try:
-        from ..core.records.history import History
-
-        with History() as h:
-            h.record_export(None, "dicom_deidentified", str(dst))
-    except Exception as exc:  # noqa: BLE001 - the export succeeded; the log line is best effort
-        sys.stderr.write(f"warning: could not record the export in the history ({exc})\n")
     for w in warnings:
-        sys.stderr.write(f"warning: {w}\n")
-    sys.stdout.write(f"{dst}\n")
+        echo(f"warning: {w}", err=True)
+    echo(dst)
+    record_export_or_fail(None, "dicom_deidentified", dst)  # exit 3 when it cannot be recorded
     return 0

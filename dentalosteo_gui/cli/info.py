@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..core.imaging.imageio import load_radiograph
-from .common import print_json
+from .common import echo, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,14 +22,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(d)
         return 0
-    out = sys.stdout
     for key in ("path", "format", "width", "height", "bits_stored", "photometric", "modality",
                 "pixel_spacing_mm", "pixel_spacing_source"):
         val = d[key]
-        out.write(f"{key:22s} {'null' if val is None else val}\n")
+        echo(f"{key:22s} {'null' if val is None else val}")
     for w in d["warnings"]:
-        out.write(f"{'warning':22s} {w}\n")
+        echo(f"{'warning':22s} {w}")
     if args.phi:
         for k, v in d["patient"].items():
-            out.write(f"{'patient.' + k:22s} {v}\n")
+            echo(f"{'patient.' + k:22s} {v}")
     return 0

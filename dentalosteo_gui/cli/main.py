@@ -1,21 +1,28 @@
 """Entry point of the ``dentalosteo`` command.
 
 Exit codes: 0 success, 2 bad input or usage (one line on stderr, no traceback),
-1 unexpected internal error (one line on stderr, details in the log file), 130 Ctrl-C.
+3 done but NOT recorded in the history (``audit verify``: the trail is broken),
+1 unexpected internal error (one line on stderr, details in the log file), 130 Ctrl-C,
+143 SIGTERM. On Ctrl-C and SIGTERM alike the atomic writers remove their temporary files.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import pkgutil
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .. import __version__
 from ..core.errors import DentalOsteoError
 from ..core.system.logsetup import configure_logging
+from .common import EXIT_NOT_RECORDED, NotRecordedError, echo
 
 # a fixed name, not __name__: run as `python -m dentalosteo_gui.cli.main` it would be "__main__",
 # outside the configured logger tree, and logging.lastResort would print tracebacks to stderr
@@ -64,6 +71,31 @@ def _lenient_std_streams() -> None:
                 pass
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every ``finally``/``except BaseException`` cleanup runs
+    (atomic writers delete their ``.part`` temporaries, SQLite transactions roll back)."""
+
+
+EXIT_TERMINATED = 128 + 15
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while a command runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _lenient_std_streams()
     parser = build_parser()
@@ -73,11 +105,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_raises():
+            return int(args.func(args) or 0)
+    except NotRecordedError as exc:
+        log.warning("command done but not recorded in the history")
+        echo(f"error: {exc}", err=True)
+        return EXIT_NOT_RECORDED
     except DentalOsteoError as exc:
         log.info("command failed: %s", type(exc).__name__)
-        sys.stderr.write(f"error: {exc}\n")
+        echo(f"error: {exc}", err=True)
         return 2
+    except Terminated:
+        sys.stderr.write("terminated\n")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
@@ -85,9 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
         log.exception("internal error in %s", getattr(args, "command", "?"))
-        sys.stderr.write(
-            f"internal error: {type(exc).__name__}: {exc} (details in the log file; please report it)\n"
-        )
+        echo(f"internal error: {type(exc).__name__}: {exc} (details in the log file; please "
+             "report it)", err=True)
         return 1
 
 

@@ -10,5 +10,6 @@ Subpackages, top to bottom (a package imports only those below it; see docs/arch
 - ``data``        dataset format, phantoms, protocols, metrics
 - ``system``      paths, settings, logging, atomic writes
 
-``types`` and ``errors`` are the shared vocabulary every layer may import.
+``types``, ``errors`` and ``cards`` (what a model card means) are the shared vocabulary every
+layer may import.
 """

@@ -298,6 +298,7 @@ class ScreeningResult:
     mode: str = "roi"  # roi | landmarks
     panoramic: bool = True  # False: not a dental panoramic, so no osteoporosis reading at all
     model_scale: Spacing | None = None  # the scale the model's input was built at (None: no model ran)
+    referral: str | None = None  # refer | no_referral at the operating point (None: no score)
 
     @property
     def status(self) -> str:
@@ -321,6 +322,7 @@ class ScreeningResult:
             "risk": self.risk,
             "band": self.risk_level,
             "operating_point": self.operating_point,
+            "referral": self.referral,
             "klemetti": {
                 "class": self.klemetti_class,
                 "probabilities": self.klemetti_probabilities,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from ..cards import operating_point_label, score_is_probability
 from ..system import paths
 from ..system.settings import Settings
 from ..types import KLEMETTI_DEFINITIONS, PatientInfo, Radiograph, ScreeningResult
@@ -49,9 +50,14 @@ def draw_page(pdf: PdfCanvas, result: ScreeningResult, radiograph: Radiograph, *
     m = MARGIN
     x0, x1 = m, page_w - m
     cw = x1 - x0
-    top = _draw_header(pdf, settings, x0, x1, m)
+    screened = result.status != "not_panoramic"
+    top = _draw_header(pdf, settings, x0, x1, m, screened)
     top = _draw_patient_block(pdf, patient_cells(patient, anonymize, case_id), x0, cw, top)
-    top = _draw_result_banner(pdf, result, x0, x1, top)
+    if not screened:  # no osteoporosis report for an image that is not a dental panoramic
+        _draw_not_screened(pdf, result, radiograph, patient, anonymize, x0, cw, top)
+        _draw_footer(pdf, result, model_card, x0, x1, page_h - m, draw=True)
+        return
+    top = _draw_result_banner(pdf, result, model_card, x0, x1, top)
     top = draw_images(pdf, result, radiograph, x0, top, cw, anonymize)
     top = _draw_findings(pdf, result, radiograph, x0, cw, top)
     footer_top = _draw_footer(pdf, result, model_card, x0, x1, page_h - m, draw=False)
@@ -69,10 +75,33 @@ def draw_page(pdf: PdfCanvas, result: ScreeningResult, radiograph: Radiograph, *
 # --- header and patient ---------------------------------------------------------------
 
 
-def _draw_header(pdf: PdfCanvas, settings: Settings, x0: float, x1: float, top: float) -> float:
+def _draw_not_screened(pdf: PdfCanvas, result: ScreeningResult, radiograph: Radiograph,
+                       patient: PatientInfo, anonymize: bool, x0: float, cw: float, top: float) -> None:
+    """The one-page note for an image that is not a dental panoramic: why, and what to do."""
+    reasons = [w for w in result.warnings if w][:4] or ["the image is not a dental panoramic radiograph"]
+    if anonymize:
+        reasons = [scrub_text(w, radiograph, patient) for w in reasons]
+    pdf.text(x0, top + 4, "This image could not be screened", size=16, bold=True)
+    top += 30
+    text = ("DentalOsteo reads the inferior cortex of the mandible on dental panoramic "
+            "radiographs. This image is not one, so no risk score, cortical width or Klemetti "
+            "class is given for it.")
+    top += pdf.para(x0, top, cw, escape(text), size=10) + 10
+    pdf.text(x0, top, "Why", size=9, bold=True, color=MUTED)
+    top += 14
+    for r in reasons:
+        top += pdf.para(x0 + 10, top, cw - 10, escape("- " + r), size=9.5) + 4
+    top += 10
+    pdf.text(x0, top, "What to do", size=9, bold=True, color=MUTED)
+    pdf.para(x0 + 10, top + 14, cw - 10, escape(
+        "Open the patient's dental panoramic radiograph (DPR) and screen that image."), size=9.5)
+
+
+def _draw_header(pdf: PdfCanvas, settings: Settings, x0: float, x1: float, top: float,
+                 screened: bool = True) -> float:
     """Clinic (left), report title and generation time (right), and a rule below."""
     _draw_clinic(pdf, settings, x0, x1 - x0, top)
-    _draw_title(pdf, x1, top)
+    _draw_title(pdf, x1, top, screened)
     top += 50
     pdf.hline(x0, x1, top, ACCENT, 1.2)
     return top + 8
@@ -97,12 +126,12 @@ def _draw_clinic(pdf: PdfCanvas, settings: Settings, x0: float, cw: float, top: 
                  font=pdf.value_font(ln))
 
 
-def _draw_title(pdf: PdfCanvas, x1: float, top: float) -> None:
+def _draw_title(pdf: PdfCanvas, x1: float, top: float, screened: bool = True) -> None:
     """Report title, subject and local generation time, right-aligned at ``x1``."""
-    pdf.text(x1, top + 2, "Osteoporosis screening report", size=13, bold=True, color=ACCENT,
-             align="right")
-    pdf.text(x1, top + 19, "Dental panoramic radiograph - mandibular cortex", size=8.5,
-             color=MUTED, align="right")
+    title, subject = (("Osteoporosis screening report", "Dental panoramic radiograph - mandibular cortex")
+                      if screened else ("Could not be screened", "Not a dental panoramic radiograph"))
+    pdf.text(x1, top + 2, title, size=13, bold=True, color=ACCENT, align="right")
+    pdf.text(x1, top + 19, subject, size=8.5, color=MUTED, align="right")
     now = datetime.now().astimezone()
     tz = now.strftime("%z") or "+0000"
     pdf.text(x1, top + 30, f"Generated {now:%Y-%m-%d %H:%M} (UTC{tz[:3]}:{tz[3:]})", size=8.5,
@@ -127,15 +156,16 @@ def _draw_patient_block(pdf: PdfCanvas, cells: list[tuple[str, str, float]], x0:
 # --- result banner --------------------------------------------------------------------
 
 
-def _draw_result_banner(pdf: PdfCanvas, result: ScreeningResult, x0: float, x1: float,
-                        top: float) -> float:
+def _draw_result_banner(pdf: PdfCanvas, result: ScreeningResult, model_card: dict | None,
+                        x0: float, x1: float, top: float) -> float:
     """Band colour chip, then the risk score with its bar and operating point (or why none)."""
     bh = 58.0
     chip_w = 150.0
     _draw_band_chip(pdf, band_key(result), x0, top, chip_w, bh)
     rx = x0 + chip_w + 16
     if result.risk is not None and math.isfinite(float(result.risk)):
-        _draw_risk_score(pdf, float(result.risk), result.operating_point or {}, rx, x1, top)
+        _draw_risk_score(pdf, float(result.risk), result.operating_point or {}, rx, x1, top,
+                         score_is_probability(model_card))
     else:
         pdf.text(rx, top + 2, "Osteoporosis risk score", size=8, bold=True, color=MUTED)
         pdf.text(rx, top + 14, "not available", size=16, bold=True, color=MUTED)
@@ -154,13 +184,14 @@ def _draw_band_chip(pdf: PdfCanvas, key: str, x0: float, top: float, chip_w: flo
 
 
 def _draw_risk_score(pdf: PdfCanvas, risk: float, op: dict[str, Any], rx: float, x1: float,
-                     top: float) -> None:
+                     top: float, is_probability: bool = False) -> None:
     """The score in figures and on a 0..1 bar, and the operating point beside it."""
     rw = x1 - rx
     pdf.text(rx, top + 2, "Osteoporosis risk score", size=8, bold=True, color=MUTED)
     pdf.text(rx, top + 13, f"{risk:.2f}", size=20, bold=True)
-    pdf.text(rx + 52, top + 21, f"({fmt_pct(risk)} model probability; scale 0 to 1)",
-             size=8.5, color=MUTED)
+    what = (f"{fmt_pct(risk)} probability, calibrated on patients" if is_probability
+            else "model score 0 to 1, not a probability")
+    pdf.text(rx + 52, top + 21, f"({what})", size=8.5, color=MUTED)
     bar_w = min(rw - 150.0, 250.0)
     _draw_score_bar(pdf, rx, top + 40, bar_w, risk, op.get("threshold"))
     _draw_operating_point(pdf, op, rx + bar_w + 20, x1, top)
@@ -169,12 +200,12 @@ def _draw_risk_score(pdf: PdfCanvas, risk: float, op: dict[str, Any], rx: float,
 def _draw_operating_point(pdf: PdfCanvas, op: dict[str, Any], ox: float, x1: float,
                           top: float) -> None:
     ow = x1 - ox
-    name = str(op.get("name") or "n/a").replace("_", " ")
+    name = str(op.get("label") or operating_point_label(str(op.get("name") or "n/a")))
     pdf.text(ox, top + 2, "Operating point", size=8, bold=True, color=MUTED)
     lines = [("Name", pdf.fit(name, ow - 56, 9, "Helvetica-Bold"))] + operating_point_rows(op)
     for i, (k, v) in enumerate(lines):
         pdf.text(ox, top + 13 + i * 11, k, size=8.5, color=MUTED)
-        pdf.text(ox + 56, top + 13 + i * 11, v, size=9, bold=True)
+        pdf.text(ox + 56, top + 13 + i * 11, pdf.fit(v, ow - 56, 9, "Helvetica-Bold"), size=9, bold=True)
 
 
 def _draw_score_bar(pdf: PdfCanvas, x: float, top: float, w: float, risk: float,

@@ -47,6 +47,10 @@ def band_key(result: ScreeningResult) -> str:
 def next_step_text(result: ScreeningResult) -> tuple[str, str]:
     """(what it means, suggested next step) in plain language for the result's band."""
     key = band_key(result)
+    if key in RISK_BANDS and result.model is not None and result.model.source == "phantom":
+        return phantom_model_next_step(result)
+    if key in RISK_BANDS and result.referral is not None:
+        return referral_next_step(result)
     if key == "high":
         return (
             "The cortex of the lower jaw shows a pattern that the model associates with low "
@@ -81,6 +85,46 @@ def next_step_text(result: ScreeningResult) -> tuple[str, str]:
         "Interpret the cortical width and Klemetti class with clinical judgement; an MCW under "
         f"about {MCW_REFERRAL_MM:g} mm or a C3 cortex is commonly used as a reason to refer for DXA.",
     )
+
+
+def measured_referral_signs(result: ScreeningResult) -> list[str]:
+    """The published referral signs the measurements show (MCW under 3 mm, Klemetti C2/C3)."""
+    signs = []
+    mcws = [v for v in (result.mcw_right_mm, result.mcw_left_mm) if finite(v) is not None]
+    if mcws and min(mcws) < MCW_REFERRAL_MM:
+        approx = " (approximate: spacing assumed)" if result.spacing.assumed else ""
+        signs.append(f"a cortical width of {min(mcws):.1f} mm, under {MCW_REFERRAL_MM:g} mm{approx}")
+    if result.klemetti_rule in ("C2", "C3"):
+        signs.append(f"a {result.klemetti_rule} cortex on the rule-based Klemetti reading")
+    return signs
+
+
+def phantom_model_next_step(result: ScreeningResult) -> tuple[str, str]:
+    """A phantom-trained model: its score neither refers nor reassures; the measurements speak."""
+    meaning = ("The installed model was trained on synthetic phantoms and has not been validated "
+               "on patients: its score is shown for information and is not a reason to refer or "
+               "to reassure.")
+    signs = measured_referral_signs(result)
+    if signs:
+        return meaning, ("The measurements show " + " and ".join(signs) + ", published signs "
+                         "associated with low bone density: consider referring the patient for a "
+                         "bone density test (DXA).")
+    return meaning, ("Judge the cortex on the image yourself. Refer for DXA if the patient has "
+                     "fractures or clinical risk factors (for example FRAX: age, sex, previous "
+                     "fracture, parental hip fracture, glucocorticoids, smoking, alcohol).")
+
+
+def referral_next_step(result: ScreeningResult) -> tuple[str, str]:
+    """A validated model: the operating point decides refer / do not refer."""
+    op = result.operating_point or {}
+    label = str(op.get("label") or op.get("name") or "selected")
+    if result.referral == "refer":
+        return (f"The score is at or above the referral threshold of the {label} operating point.",
+                "Consider referring the patient to their physician for a bone density test (DXA), "
+                "mentioning this screening result.")
+    return (f"The score is below the referral threshold of the {label} operating point.",
+            "No referral is suggested by this screening. It does not rule out osteoporosis: "
+            "refer anyway if the patient has fractures or strong risk factors.")
 
 
 # --- numbers and names ----------------------------------------------------------------
@@ -180,10 +224,14 @@ def patient_cells(patient: PatientInfo, anonymize: bool,
 
 
 def operating_point_rows(op: dict[str, Any]) -> list[tuple[str, str]]:
-    """Threshold, sensitivity and specificity of the operating point (without its name)."""
-    return [("Threshold", fmt_num(op.get("threshold"))),
+    """Threshold, sensitivity and specificity of the operating point (without its name), and
+    what they were measured on."""
+    rows = [("Threshold", fmt_num(op.get("threshold"))),
             ("Sensitivity", fmt_pct(op.get("sensitivity"))),
             ("Specificity", fmt_pct(op.get("specificity")))]
+    if op.get("measured_on"):
+        rows.append(("Measured on", str(op["measured_on"])))
+    return rows
 
 
 def no_risk_reason(result: ScreeningResult) -> str:

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import anatomy
+from ..cards import classify_risk_level, operating_point
 from ..errors import AnatomyError, DentalOsteoError
 from ..system.settings import DEFAULT_PIXEL_SPACING_MM
 from ..types import Landmarks, Radiograph, RoiBox, RoiProposal, ScreeningResult, Spacing
 from . import stages
 from .model_api import LandmarkModel, ProposalModel
-from .risk import classify_risk_level, operating_point
 from .spacing import resolve_spacing
 from .stages import CancelFlag, Cancelled
 

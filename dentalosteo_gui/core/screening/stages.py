@@ -18,6 +18,7 @@ from typing import Any, cast
 import numpy as np
 
 from .. import anatomy
+from ..cards import classify_risk_level, operating_point, referral_decision
 from ..errors import AnatomyError, DentalOsteoError
 from ..imaging.heatmap import normalise_map, place_in_image
 from ..types import (
@@ -33,7 +34,6 @@ from ..types import (
     Spacing,
 )
 from .model_api import CortexStripModel, LandmarkModel, ModelPrediction, ProposalModel, RoiBoxModel
-from .risk import classify_risk_level, operating_point
 
 CancelFlag = threading.Event | Callable[[], bool] | None
 
@@ -295,11 +295,13 @@ def build_result(case: Case, operating_point_name: str, min_roi_confidence: floa
     pred, card, proposal, cortex = case.prediction, case.card, case.proposal, case.cortex
     risk = float(pred.risk) if pred is not None else None
     level = classify_risk_level(card, risk) if risk is not None else None
+    op = operating_point(card, operating_point_name) if card else {}
     return ScreeningResult(
         path=case.rad.path,
         risk=risk,
         risk_level=level,
-        operating_point=operating_point(card, operating_point_name) if card else {},
+        operating_point=op,
+        referral=referral_decision(op, risk),
         klemetti_class=model_class,
         klemetti_probabilities=pred.klemetti if pred else None,
         klemetti_rule=rule_class,
