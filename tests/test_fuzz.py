@@ -3,7 +3,8 @@
 Contract under test: whatever the bytes, only our own errors escape (``RadiographError`` for
 radiographs, ``DatasetError`` for labels.csv, ``ConfigError`` for landmark JSON), each a
 single line naming the file; no other exception, no hang (a per-example alarm), no
-unbounded allocation (the pixel limit).
+unbounded allocation (the pixel limit). The settings file: valid settings always, and
+anonymisation never weaker than the file asks for.
 
 ``FUZZ_EXAMPLES`` sets the examples per target: small by default so ``make test`` stays
 fast; ``make fuzz`` runs 20000 per target.
@@ -31,8 +32,10 @@ from PIL import Image
 
 from dentalosteo_gui.core.data.dataset import DATASET_COLUMNS, read_dataset
 from dentalosteo_gui.core.data.pointsio import load_landmarks, parse_landmarks
-from dentalosteo_gui.core.errors import ConfigError, DatasetError, RadiographError
+from dentalosteo_gui.core.errors import ConfigError, DatasetError, DentalOsteoError, RadiographError
 from dentalosteo_gui.core.imaging.imageio import load_radiograph
+from dentalosteo_gui.core.system.settings import RULES as SETTING_RULES
+from dentalosteo_gui.core.system.settings import load_settings
 from dentalosteo_gui.core.types import LANDMARK_NAMES
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -455,6 +458,69 @@ def test_fuzz_load_landmarks_file(doc: Any, mode: str, raw: bytes) -> None:
             load_landmarks(p)
         except ConfigError as exc:
             _one_line_naming(str(exc), p.name)
+
+
+# ----------------------------------------------------------------------------- settings file
+
+_GOOD_SETTINGS: dict[str, list[Any]] = {
+    "device": ["auto", "cpu", "gpu", "GPU"], "operating_point": ["balanced", "", " "],
+    "default_pixel_spacing_mm": [0.01, 0.1, 1, 1.0, 0.0099, 1.0001, "0.1"],
+    "anonymize_exports": [True, False, 0, 1, "false", None],
+    "page_size": ["A4", "Letter", "a4"], "gradcam_method": ["gradcam", "gradcam++", "none"],
+    "model_dir": ["", "/models/x", "x\x00y"], "recent_files": [[], ["/a.png"], ["/a.png", None]],
+    "clinic_name": ["Harbour Dental", "x" * 5000, "\x1b[2J"], "dark_theme": [True, False],
+}
+
+
+@st.composite
+def settings_docs(draw: st.DrawFn) -> Any:
+    if draw(st.integers(0, 5)) == 0:
+        return draw(_JSON)
+    keys = draw(st.lists(st.one_of(st.sampled_from(sorted(SETTING_RULES)), st.text(max_size=8)),
+                         max_size=16))
+    return {k: draw(st.one_of(_JSON, st.sampled_from(_GOOD_SETTINGS.get(k, [None])))) for k in keys}
+
+
+def _may_leave_anonymisation_off(data: bytes) -> bool:
+    """Only a readable JSON object that says false (or nothing) may turn it off."""
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and doc.get("anonymize_exports", False) is False
+
+
+@FUZZ
+@given(doc=settings_docs(), mode=st.sampled_from(["json", "json", "json", "cut", "bytes", "deep",
+                                                   "bigint", "utf16", "bom"]),
+       raw=st.binary(max_size=300), cut=st.integers(0, 400))
+def test_fuzz_settings_file(doc: Any, mode: str, raw: bytes, cut: int) -> None:
+    """Whatever the settings file holds: settings that pass their own validation, only our
+    errors (one line), and anonymisation never weaker than the file asks for."""
+    p = WORK / "settings.json"
+    text = json.dumps(doc, allow_nan=True)
+    data = {
+        "json": lambda: text.encode("utf-8", "surrogatepass"),
+        "cut": lambda: text.encode("utf-8", "surrogatepass")[:cut],
+        "bytes": lambda: raw,
+        "deep": lambda: b'{"anonymize_exports": false, "x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+        "bigint": lambda: b'{"default_pixel_spacing_mm": ' + b"9" * 5000 + b"}",
+        "utf16": lambda: text.encode("utf-16", "surrogatepass"),
+        "bom": lambda: b"\xef\xbb\xbf" + text.encode("utf-8", "surrogatepass"),
+    }[mode]()
+    p.write_bytes(data)
+    with no_hang():
+        try:
+            s = load_settings(p)
+        except DentalOsteoError as exc:
+            _one_line_naming(str(exc), p.name)
+            return
+    s.validate()  # every value obeys its rule
+    assert all("\n" not in w and str(p) in w for w in s.load_warnings), s.load_warnings
+    if not s.anonymize_exports:
+        assert _may_leave_anonymisation_off(data), (mode, data[:200])
+    if isinstance(doc, dict) and doc.get("anonymize_exports") is True and mode in ("json", "bom"):
+        assert s.anonymize_exports
 
 
 # ----------------------------------------------------------------------------- CLI contract

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import ConfigError
@@ -15,16 +17,20 @@ from ..core.records.report import write_report
 from ..core.screening.batch import (
     case_label,
     collect_files,
+    csv_lock,
     dataset_spacing,
+    drop_rows,
     flatten,
     format_eta,
     iter_batch,
     open_csv_appender,
     read_done,
 )
-from ..core.system.atomic import WriteError, _explain
-from ..core.system.settings import load_settings
+from ..core.system.atomic import WriteError, explain_os_error
+from ..core.system.settings import Settings, load_settings
 from ..services import make_engine
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,8 +47,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass
+class BatchRun:
+    """What one ``dentalosteo batch`` invocation works with."""
 
+    args: argparse.Namespace
+    settings: Settings
+    anonymize: bool
+    out: Path
+    pdf_dir: Path | None
+    todo: list[Path]
+    skipped: int
+    incomplete: set[str] = field(default_factory=set)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    n_ok: int = 0
+    n_err: int = 0
+
+
+def run(args: argparse.Namespace) -> int:
+    job = _plan(args)
+    engine = make_engine(model_dir=args.model, device=args.device, settings=job.settings)
+    old = signal.signal(signal.SIGINT, lambda signum, frame: job.cancel.set())
+    try:
+        with csv_lock(job.out):
+            return _screen_all(job, engine)
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _plan(args: argparse.Namespace) -> BatchRun:
+    """Check the inputs and outputs and work out what is still to do (resume)."""
     missing = [i for i in args.inputs if not Path(i).exists()]
     if missing:
         raise ConfigError(f"{missing[0]}: not found (check the path)")
@@ -56,65 +90,53 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{out}: folder {out.parent} does not exist")
     if out.is_dir():
         raise ConfigError(f"{out}: is a folder; give --csv a file name (e.g. {out / 'results.csv'})")
-    done = set() if args.restart else read_done(out)
-    todo = [f for f in files if case_label(f, anonymize) not in done]
-    skipped = len(files) - len(todo)
-    spacing = dataset_spacing(args.inputs)
-    engine = make_engine(model_dir=args.model, device=args.device, settings=settings)
     pdf_dir = Path(args.pdf_dir) if args.pdf_dir else None
     if pdf_dir:
-        try:
-            pdf_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # a file of that name, a read-only drive: one clear line
-            reason, hint = _explain(exc)
-            if isinstance(exc, FileExistsError):
-                reason, hint = "a file with that name exists", "give --pdf-dir a folder"
-            raise WriteError(pdf_dir, reason, hint) from None
-    cancel = threading.Event()
+        _make_pdf_dir(pdf_dir)
+    done = set() if args.restart else read_done(out)
+    # a row counts as done only when all its outputs exist: a row whose PDF is missing is
+    # dropped and the file screened again (one row per file, never two)
+    incomplete = {case_label(f, anonymize) for f in files if pdf_dir is not None
+                  and case_label(f, anonymize) in done and not _pdf_path(pdf_dir, f, anonymize).exists()}
+    return BatchRun(args, settings, anonymize, out, pdf_dir,
+                    [f for f in files if case_label(f, anonymize) not in done - incomplete],
+                    len(done & {case_label(f, anonymize) for f in files} - incomplete),
+                    incomplete=incomplete)
 
-    def on_sigint(signum, frame):  # type: ignore[no-untyped-def]
-        cancel.set()
 
-    old = signal.signal(signal.SIGINT, on_sigint)
+def _make_pdf_dir(pdf_dir: Path) -> None:
     try:
+        pdf_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name, a read-only drive: one clear line
+        reason, hint = explain_os_error(exc)
+        if isinstance(exc, FileExistsError):
+            reason, hint = "a file with that name exists", "give --pdf-dir a folder"
+        raise WriteError(pdf_dir, reason, hint) from None
+
+
+def _pdf_path(pdf_dir: Path, path: Path, anonymize: bool) -> Path:
+    return pdf_dir / f"{case_label(path, anonymize) if anonymize else path.stem}-report.pdf"
+
+
+def _screen_all(job: BatchRun, engine) -> int:  # type: ignore[no-untyped-def]
+    args, out = job.args, job.out
+    try:
+        drop_rows(out, job.incomplete)
         fh, writer = open_csv_appender(out, resume=not args.restart)
     except OSError as exc:
-        signal.signal(signal.SIGINT, old)
         raise _csv_error(out, exc, started=False) from None
     history = _open_history()
-    n_ok = n_err = 0
     show = not args.quiet and sys.stderr.isatty() or os.environ.get("DENTALOSTEO_PROGRESS") == "1"
-    if skipped:
-        sys.stderr.write(f"resuming: {skipped} file(s) already in {out}\n")
+    if job.skipped:
+        sys.stderr.write(f"resuming: {job.skipped} file(s) already in {out}\n")
+    spacing = dataset_spacing(args.inputs)
     try:
-        for item in iter_batch(lambda rad, sp: engine.screen(rad, pixel_spacing_mm=sp), todo, spacing,
-                               workers=args.workers, cancel=cancel,
-                               keep_radiographs=bool(pdf_dir) or history is not None):
-            label = case_label(item.path, anonymize)
-            if history is not None and item.result is not None:
-                _record(history, item, anonymize)
-            try:
-                writer.writerow(flatten(item.result, label, item.error))
-                fh.flush()
-                os.fsync(fh.fileno())
-            except OSError as exc:  # full disk, drive removed: stop with one clear line
-                raise _csv_error(out, exc) from None
-            if item.error:
-                n_err += 1
-            else:
-                n_ok += 1
-                if pdf_dir and item.result is not None and item.radiograph is not None:
-                    card = engine.roi_backend.card if engine.roi_backend else None
-                    stem = label if anonymize else item.path.stem
-                    write_report(item.result, item.radiograph, pdf_dir / f"{stem}-report.pdf",
-                                 settings=settings, anonymize=anonymize, model_card=card,
-                                 case_id=label if anonymize else None)
+        for item in iter_batch(lambda rad, sp: engine.screen(rad, pixel_spacing_mm=sp), job.todo, spacing,
+                               workers=args.workers, cancel=job.cancel,
+                               keep_radiographs=bool(job.pdf_dir) or history is not None):
+            _handle(job, engine, item, history, fh, writer)
             if show or not args.quiet:
-                bar = _bar(item.index + 1, item.total)
-                msg = (f"\r{bar} {item.index + 1}/{item.total} ok {n_ok} failed {n_err} "
-                       f"ETA {format_eta(item.eta_s)}")
-                sys.stderr.write(msg if show else msg.lstrip("\r") + "\n")
-                sys.stderr.flush()
+                _progress(job, item, show)
     finally:
         try:
             fh.close()
@@ -122,13 +144,48 @@ def run(args: argparse.Namespace) -> int:
             pass
         if history is not None:
             history.close()
-        signal.signal(signal.SIGINT, old)
+    return _finish(job, show)
+
+
+def _handle(job: BatchRun, engine, item, history, fh, writer) -> None:  # type: ignore[no-untyped-def]
+    """One screened file: its PDF first, then its history record, then its CSV row (so a
+    row means every output exists)."""
+    label = case_label(item.path, job.anonymize)
+    sid = _record(history, item, job.anonymize) if history is not None and item.result is not None else None
+    if not item.error and job.pdf_dir and item.result is not None and item.radiograph is not None:
+        card = engine.roi_backend.card if engine.roi_backend else None
+        pdf = _pdf_path(job.pdf_dir, item.path, job.anonymize)
+        write_report(item.result, item.radiograph, pdf, settings=job.settings, anonymize=job.anonymize,
+                     model_card=card, case_id=label if job.anonymize else None)
+        if history is not None:
+            _record_pdf(history, sid, pdf)
+    try:
+        writer.writerow(flatten(item.result, label, item.error))
+        fh.flush()
+        os.fsync(fh.fileno())
+    except OSError as exc:  # full disk, drive removed: stop with one clear line
+        raise _csv_error(job.out, exc) from None
+    if item.error:
+        job.n_err += 1
+    else:
+        job.n_ok += 1
+
+
+def _progress(job: BatchRun, item, show: bool) -> None:  # type: ignore[no-untyped-def]
+    bar = _bar(item.index + 1, item.total)
+    msg = (f"\r{bar} {item.index + 1}/{item.total} ok {job.n_ok} failed {job.n_err} "
+           f"ETA {format_eta(item.eta_s)}")
+    sys.stderr.write(msg if show else msg.lstrip("\r") + "\n")
+    sys.stderr.flush()
+
+
+def _finish(job: BatchRun, show: bool) -> int:
     if show:
         sys.stderr.write("\n")
-    if cancel.is_set():
-        sys.stderr.write(f"interrupted: {n_ok + n_err} row(s) written to {out}; run again to resume\n")
+    if job.cancel.is_set():
+        sys.stderr.write(f"interrupted: {job.n_ok + job.n_err} row(s) written to {job.out}; run again to resume\n")
         return 130
-    sys.stderr.write(f"screened {n_ok}, failed {n_err}, skipped {skipped} (already done) -> {out}\n")
+    sys.stderr.write(f"screened {job.n_ok}, failed {job.n_err}, skipped {job.skipped} (already done) -> {job.out}\n")
     return 0
 
 
@@ -138,7 +195,7 @@ def _bar(done: int, total: int, width: int = 24) -> str:
 
 
 def _csv_error(out: Path, exc: OSError, started: bool = True) -> Exception:
-    reason, hint = _explain(exc)
+    reason, hint = explain_os_error(exc)
     if not started:
         return WriteError(out, reason, hint)
     tail = "the rows written so far are kept; run again to resume"
@@ -147,23 +204,28 @@ def _csv_error(out: Path, exc: OSError, started: bool = True) -> Exception:
 
 def _open_history():  # type: ignore[no-untyped-def]
     """The screening history (every screening is recorded); None when it cannot be opened."""
-    import logging
-
     try:
         return History()
     except Exception as exc:  # noqa: BLE001 - the batch still runs; the CSV is the main output
-        logging.getLogger(__name__).warning("history not available for this batch: %s", type(exc).__name__)
+        log.warning("history not available for this batch: %s", type(exc).__name__)
         return None
 
 
-def _record(history, item, anonymize: bool) -> None:  # type: ignore[no-untyped-def]
-    """Record one screening in the history (best effort, like ``screen``)."""
-    import logging
-
+def _record(history, item, anonymize: bool) -> int | None:  # type: ignore[no-untyped-def]
+    """Record one screening in the history (best effort, like ``screen``); its id."""
     try:
         if item.radiograph is None:
-            return
-        history.record_screening(item.result, item.radiograph, file_sha256=file_sha256(item.path),
-                                 anonymize=anonymize)
+            return None
+        return int(history.record_screening(item.result, item.radiograph,
+                                            file_sha256=file_sha256(item.path), anonymize=anonymize))
     except Exception as exc:  # noqa: BLE001
-        logging.getLogger(__name__).warning("history not recorded: %s", type(exc).__name__)
+        log.warning("history not recorded: %s", type(exc).__name__)
+        return None
+
+
+def _record_pdf(history, sid: int | None, pdf: Path) -> None:  # type: ignore[no-untyped-def]
+    """``--pdf-dir`` exports are recorded in the history, as ``screen --pdf`` does."""
+    try:
+        history.record_export(sid, "pdf", str(pdf))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("history: export not recorded: %s", type(exc).__name__)

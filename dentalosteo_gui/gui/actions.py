@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -105,7 +105,7 @@ def make_action(host: ActionHost, text: str, slot: Callable[..., Any], shortcut:
                 icon: str = "", checkable: bool = False, tip: str = "") -> QtGui.QAction:
     """One window action: icon, window-wide shortcut, tip; ``slot`` gets the checked state
     when ``checkable``, nothing otherwise."""
-    act = QtGui.QAction(text, host)  # type: ignore[call-overload]
+    act = QtGui.QAction(text, cast(QtCore.QObject, host))
     if icon:
         act.setIcon(theme.icon(icon))
     if shortcut:
@@ -159,7 +159,7 @@ def build_actions(host: ActionHost) -> WindowActions:
         about=a("&About DentalOsteo", host.show_about),
         logs=a("Show &log folder", host.show_log_folder),
     )
-    group = QtGui.QActionGroup(host)  # type: ignore[call-overload]
+    group = QtGui.QActionGroup(cast(QtCore.QObject, host))
     for act in (acts.roi_mode, acts.lm_mode):
         act.setCheckable(True)
         group.addAction(act)

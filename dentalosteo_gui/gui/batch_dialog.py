@@ -166,7 +166,7 @@ class BatchDialog(QtWidgets.QDialog):
         self.export_button.setEnabled(False)
         self.worker = self.pool.run(
             batch_job, screen, files, dataset_spacing(self.inputs), name="batch",
-            on_progress=self._on_item, on_result=lambda _=None: self._done("Done"),
+            on_progress=self._on_item, on_result=lambda _: self._done("Done"),
             on_cancelled=lambda: self._done("Cancelled"), on_error=lambda exc: self._done(f"Failed: {exc}"))
         return True
 

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from psygnal import SignalGroupDescriptor, evented
+from psygnal import SignalGroupDescriptor
 
 from ..core.system.settings import Settings
 from ..core.types import Landmarks, Radiograph, RoiBox, ScreeningResult, Spacing
@@ -41,10 +41,9 @@ MODES = ("roi", "landmarks")
 Segment = tuple[tuple[float, float], tuple[float, float]]
 
 
-@evented
 @dataclass
 class DisplayState:
-    """How the radiograph is shown; no effect on the screening."""
+    """How the radiograph is shown; no effect on the screening. Evented like the session."""
 
     levels: tuple[float, float] = (0.0, 1.0)  # (black, white) in [0, 1] pixel units
     invert: bool = False
@@ -52,6 +51,8 @@ class DisplayState:
     heatmap_opacity: float = 0.55
     show_borders: bool = True
     show_normals: bool = False
+
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
 
 
 @dataclass(frozen=True, eq=False)

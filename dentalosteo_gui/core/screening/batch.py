@@ -5,6 +5,7 @@ A bad file is recorded with its error and skipped; it never aborts the run.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ..data.dataset import read_dataset
-from ..errors import DentalOsteoError
+from ..errors import ConfigError, DentalOsteoError
 from ..imaging.imageio import SUPPORTED_EXTENSIONS, load_radiograph
 from ..records.deidentify import local_salt, pseudonym
+from ..system.atomic import atomic_write_bytes
 from ..types import Radiograph, ScreeningResult, Spacing
 from .spacing import dataset_record
 
@@ -105,10 +107,68 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(v: Any) -> Any:
+    """Stop spreadsheet formula injection through text cells (OWASP CSV injection): a cell
+    that starts like a formula gets a leading apostrophe."""
+    if isinstance(v, str) and v[:1] in FORMULA_START:
+        return "'" + v
+    return v
+
+
+def csv_unsafe(v: str) -> str:
+    """The original text of a cell written by :func:`csv_safe`."""
+    return v[1:] if v[:1] == "'" and v[1:2] in FORMULA_START and v[1:2] != "" else v
+
+
+def drop_rows(csv_path: Path, labels: set[str]) -> None:
+    """Rewrite ``csv_path`` without the rows of ``labels`` (their outputs are incomplete and
+    they will be screened again), atomically."""
+    if not labels or not csv_path.exists():
+        return
+    with open(csv_path, newline="", encoding="utf-8", errors=CSV_ERRORS) as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        rows = list(reader)
+    if not header or "file" not in header:
+        return
+    col = header.index("file")
+    keep = [r for r in rows if len(r) <= col or csv_unsafe(r[col]) not in labels]
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(keep)
+    atomic_write_bytes(csv_path, buf.getvalue().encode("utf-8", errors=CSV_ERRORS))
+
+
+@contextlib.contextmanager
+def csv_lock(csv_path: Path) -> Iterator[None]:
+    """One batch at a time per CSV (two would interleave and duplicate rows): an exclusive
+    lock on a hidden sidecar file; a second batch on the same CSV stops with one line."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks; one batch per CSV is documented
+        yield
+        return
+    lock_path = csv_path.with_name(f".{csv_path.name}.lock")
+    fh = open(lock_path, "a+")  # noqa: SIM115 - closed below
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError(f"{csv_path}: another batch is writing to this CSV; wait for it to "
+                              "finish or give --csv another file") from None
+        yield
+    finally:
+        fh.close()
+
+
 def flatten(res: ScreeningResult | None, file_label: str, error: str = "") -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(CSV_FIELDS, "")
-    row["file"] = file_label
-    row["error"] = error
+    row["file"] = csv_safe(file_label)
+    row["error"] = csv_safe(error)
     if res is None:
         return row
     kp = res.klemetti_probabilities or {}
@@ -135,7 +195,7 @@ def flatten(res: ScreeningResult | None, file_label: str, error: str = "") -> di
         "model_name": res.model.name if res.model else "", "model_version": res.model.version if res.model else "",
         "model_sha256": res.model.sha256 if res.model else "", "device": res.device,
         "time_total_ms": r(res.timings_ms.get("total"), 1),
-        "warnings": " | ".join(res.warnings),
+        "warnings": csv_safe(" | ".join(res.warnings)),
     })
     return row
 
@@ -161,7 +221,8 @@ def read_done(csv_path: Path) -> set[str]:
             text = fh.read()
         if not text.endswith("\n"):  # a torn last row (crash mid-write) is not done
             text = text[: text.rfind("\n") + 1]
-        return {row["file"] for row in csv.DictReader(io.StringIO(text, newline="")) if row.get("file")}
+        return {csv_unsafe(row["file"]) for row in csv.DictReader(io.StringIO(text, newline=""))
+                if row.get("file")}
     except (OSError, KeyError, csv.Error, UnicodeDecodeError):
         return set()
 
