@@ -55,7 +55,8 @@ def test_json_round_trip() -> None:
     assert Spacing.from_json({"spacing": sp.as_dict()}) == sp
     legacy = Spacing.from_json({"pixel_spacing_mm": 0.1, "mcw_mm": {"assumed_spacing": True}})
     assert legacy.assumed and legacy.mm_per_px == 0.1
-    assert sp.as_dict() == {"mm_per_px": 0.21, "source": "dataset", "assumed": False, "detail": "labels.csv"}
+    assert sp.as_dict() == {"mm_per_px": 0.21, "source": "dataset", "assumed": False, "detail": "labels.csv",
+                            "profile": None, "magnification": None}
 
 
 def _pdf_text(pdf: Path) -> str:
@@ -100,7 +101,8 @@ def test_report_says_user_when_spacing_was_overridden(tmp_path: Path,
     assert cli_main(["screen", str(SAMPLES / "phantom_c2.dcm"), "--pixel-spacing", "0.2", "--json",
                      "--pdf", str(pdf)]) == 0
     scr = json.loads(capsys.readouterr().out)
-    assert scr["spacing"] == {"mm_per_px": 0.2, "source": "user", "assumed": False}
+    assert scr["spacing"] == {"mm_per_px": 0.2, "source": "user", "assumed": False, "profile": None,
+                              "magnification": None}
     text = _pdf_text(pdf)
     assert "0.200 mm/pixel (user" in text and "PixelSpacing" not in text
 

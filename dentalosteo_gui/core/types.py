@@ -54,6 +54,8 @@ class Spacing:
     mm_per_px: float
     source: str
     detail: str = ""
+    profile: str = ""  # the calibration profile's name (source ``calibrated``)
+    magnification: float | None = None  # the radiographic magnification divided out, if any
 
     def __post_init__(self) -> None:
         if self.source not in SPACING_SOURCES:
@@ -66,9 +68,11 @@ class Spacing:
         return self.source == "assumed"
 
     def as_dict(self) -> dict[str, Any]:
-        """The documented JSON shape: ``{mm_per_px, source, assumed}`` (+ ``detail`` when set)."""
+        """The documented JSON shape: ``{mm_per_px, source, assumed, profile, magnification}``
+        (+ ``detail`` when set)."""
         d: dict[str, Any] = {"mm_per_px": float(self.mm_per_px), "source": self.source,
-                             "assumed": self.assumed}
+                             "assumed": self.assumed, "profile": self.profile or None,
+                             "magnification": self.magnification}
         if self.detail:
             d["detail"] = self.detail
         return d
@@ -79,7 +83,9 @@ class Spacing:
         ``pixel_spacing_mm`` and ``mcw_mm.assumed_spacing``."""
         sp = d.get("spacing")
         if isinstance(sp, dict) and sp.get("source") in SPACING_SOURCES:
-            return cls(float(sp["mm_per_px"]), str(sp["source"]), str(sp.get("detail") or ""))
+            mag = sp.get("magnification")
+            return cls(float(sp["mm_per_px"]), str(sp["source"]), str(sp.get("detail") or ""),
+                       str(sp.get("profile") or ""), None if mag is None else float(mag))
         mm = float(d.get("pixel_spacing_mm") or 0.0) or 0.1
         assumed = bool((d.get("mcw_mm") or {}).get("assumed_spacing", mm <= 0))
         return cls(mm, "assumed" if assumed else "file", "source not recorded (older result file)")

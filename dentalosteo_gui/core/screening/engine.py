@@ -19,7 +19,8 @@ from typing import Any
 
 from .. import anatomy
 from ..cards import classify_risk_level, operating_point
-from ..errors import AnatomyError, DentalOsteoError
+from ..errors import AnatomyError, ConfigError, DentalOsteoError
+from ..system.profiles import ProfileStore
 from ..system.settings import DEFAULT_PIXEL_SPACING_MM
 from ..types import Landmarks, Radiograph, RoiBox, RoiProposal, ScreeningResult, Spacing
 from . import stages
@@ -38,6 +39,7 @@ class EngineOptions:
     gradcam_method: str = "gradcam"  # gradcam | gradcam++ | none
     default_pixel_spacing_mm: float = DEFAULT_PIXEL_SPACING_MM
     min_roi_confidence: float = 0.35
+    use_calibration_profiles: bool = True
 
 
 class Engine:
@@ -89,7 +91,19 @@ class Engine:
 
     def spacing_for(self, rad: Radiograph, override: float | Spacing | None = None) -> Spacing:
         """The spacing a screening of ``rad`` would use (the GUI shows it before screening)."""
-        return resolve_spacing(rad, override, self.options.default_pixel_spacing_mm)
+        return resolve_spacing(rad, override, self.options.default_pixel_spacing_mm,
+                               calibrated=self.calibration_for(rad)[0])
+
+    def calibration_for(self, rad: Radiograph) -> tuple[Spacing | None, str | None]:
+        """The clinic's calibration profile for ``rad``'s source (and a warning when the
+        profiles file cannot be read: the screening then goes on without it)."""
+        if not self.options.use_calibration_profiles:
+            return None, None
+        try:
+            prof = ProfileStore().match(rad)
+        except ConfigError as exc:
+            return None, f"calibration profiles not used: {exc}"
+        return (prof.spacing() if prof else None), None
 
     # ------------------------------------------------------------------ main entry
     def screen(self, rad: Radiograph, roi: RoiBox | None = None, landmarks: Landmarks | None = None,
@@ -104,9 +118,13 @@ class Engine:
         """
         opts = self.options
         t_start = time.perf_counter()
+        calibrated, calibration_warning = self.calibration_for(rad)
         case = stages.Case(rad=rad, screening_mode="landmarks" if landmarks is not None else mode,
-                           spacing=self.spacing_for(rad, pixel_spacing_mm), roi=roi,
-                           landmarks=landmarks, warnings=list(rad.warnings))
+                           spacing=resolve_spacing(rad, pixel_spacing_mm, opts.default_pixel_spacing_mm,
+                                                   calibrated=calibrated),
+                           roi=roi, landmarks=landmarks, warnings=list(rad.warnings))
+        if calibration_warning:
+            case.warnings.append(calibration_warning)
         stages.check_cancel(cancel)
         stages.propose(case, self._auto_proposal)
         stages.check_cancel(cancel)

@@ -1,8 +1,9 @@
 """Pixel spacing, resolved once per screening, with where it came from.
 
 Precedence (README, "Pixel spacing precedence"): an explicit value (``--pixel-spacing``, the
-GUI's spacing box, a calibration) > what the file states (DICOM) > a dataset ``labels.csv``
-beside the image > the configured default, flagged ``assumed``. Every caller (engine, ``roi``,
+GUI's spacing box) > the clinic's calibration profile for the image's source > what the file
+states (DICOM, at the anatomical scale) > a dataset ``labels.csv`` beside the image > the
+configured default, flagged ``assumed``. Every caller (engine, ``roi``,
 ``batch``, the GUI, the report) goes through :func:`resolve_spacing`, so they agree.
 """
 
@@ -16,12 +17,14 @@ from ..types import Radiograph, Spacing
 
 
 def resolve_spacing(rad: Radiograph, override: float | Spacing | None, default_mm: float,
-                    dataset: Mapping[str, float] | None = None) -> Spacing:
+                    dataset: Mapping[str, float] | None = None,
+                    calibrated: Spacing | None = None) -> Spacing:
     """The spacing to measure with, and its provenance.
 
     ``override``: a user value (mm/px, source ``user``) or a ready :class:`Spacing` (for
     example ``calibrated``). ``dataset``: per-file spacing already read from a folder's
     ``labels.csv`` (batch reads it once); without it the sidecar is looked up beside the file.
+    ``calibrated``: the matching calibration profile's spacing (``system.profiles``).
     ``default_mm``: the configured default, used only when nothing else is known. An
     override with source ``dataset`` (a labels.csv value the caller already has) ranks below
     the file's own spacing, like the sidecar.
@@ -33,6 +36,8 @@ def resolve_spacing(rad: Radiograph, override: float | Spacing | None, default_m
         known_dataset = override  # a dataset record ranks below what the file itself states
     elif override is not None and override > 0:
         return Spacing(float(override), "user")
+    if calibrated is not None:
+        return calibrated
     own = rad.file_spacing
     if own is not None:
         return own
