@@ -141,3 +141,19 @@ def test_pdf_calls_a_phantom_score_a_score_not_a_probability(tmp_path: Path) -> 
     calibrated = {**fake.card, "calibration": {"calibrated_on": "real patients"}}
     text = _pdf_text(write_report(res, rad, tmp_path / "r2.pdf", model_card=calibrated))
     assert "probability, calibrated on patients" in text
+
+
+def test_roi_and_landmark_readings_that_disagree_are_both_shown() -> None:
+    rad = from_array(_panoramic_like(), spacing=0.1)
+    eng = Engine(FakeBackend(), lambda: FakeBackend())  # landmark reading: 0.9
+    roi = eng.screen(rad, cross_check=True)
+    assert roi.risk is not None and roi.risk < 0.6
+    assert roi.other_reading is not None and roi.other_reading["mode"] == "landmarks"
+    assert roi.other_reading["risk"] == pytest.approx(0.9)
+    assert any(w.startswith("two readings disagree: the ROI reading") for w in roi.warnings)
+    assert roi.as_json_dict()["other_reading"]["band"] == "high"
+    lm = eng.screen(rad, mode="landmarks", cross_check=True)
+    assert lm.other_reading is not None and lm.other_reading["mode"] == "roi"
+    assert any("the landmark reading is 0.90" in w for w in lm.warnings)
+    plain = eng.screen(rad)
+    assert plain.other_reading is None and not any("disagree" in w for w in plain.warnings)

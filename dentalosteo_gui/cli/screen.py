@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         check_inside(landmarks, rad.width, rad.height, args.landmarks)
     engine = make_engine(model_dir=args.model, device=args.device, settings=settings)
     mode = "landmarks" if (landmarks is not None or args.landmark_mode) else "roi"
-    res = engine.screen(rad, roi=roi, landmarks=landmarks, mode=mode, pixel_spacing_mm=spacing)
+    res = engine.screen(rad, roi=roi, landmarks=landmarks, mode=mode, pixel_spacing_mm=spacing,
+                        cross_check=True)
     anonymize = bool(args.anonymize or settings.anonymize_exports)
     sid = _record_history(res, rad, anonymize)
     if args.heatmap:

@@ -305,6 +305,7 @@ class ScreeningResult:
     panoramic: bool = True  # False: not a dental panoramic, so no osteoporosis reading at all
     model_scale: Spacing | None = None  # the scale the model's input was built at (None: no model ran)
     referral: str | None = None  # refer | no_referral at the operating point (None: no score)
+    other_reading: dict[str, Any] | None = None  # the other mode's reading {mode, risk, band, model}
 
     @property
     def status(self) -> str:
@@ -329,6 +330,7 @@ class ScreeningResult:
             "band": self.risk_level,
             "operating_point": self.operating_point,
             "referral": self.referral,
+            "other_reading": self.other_reading,
             "klemetti": {
                 "class": self.klemetti_class,
                 "probabilities": self.klemetti_probabilities,

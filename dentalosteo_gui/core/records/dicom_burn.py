@@ -37,7 +37,7 @@ def _ascii(text: str) -> str:
     table = {"\u2013": "-", "\u2014": "-", "\u00b5": "u", "\u2264": "<=", "\u2265": ">=",
              "\u00d7": "x", "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'}
     out = "".join(table.get(ch, ch) for ch in text)
-    return out.encode("ascii", "replace").decode("ascii").replace("?", "?")
+    return out.encode("ascii", "replace").decode("ascii")
 
 
 def _fmt(v: float | None, digits: int = 2, unit: str = "") -> str:

@@ -108,13 +108,14 @@ class Engine:
     # ------------------------------------------------------------------ main entry
     def screen(self, rad: Radiograph, roi: RoiBox | None = None, landmarks: Landmarks | None = None,
                mode: str = "roi", pixel_spacing_mm: float | Spacing | None = None,
-               cancel: CancelFlag = None) -> ScreeningResult:
+               cancel: CancelFlag = None, cross_check: bool = False) -> ScreeningResult:
         """Screen one radiograph.
 
         ``roi`` (original pixels) overrides the proposal; ``landmarks`` switches to landmark
         mode (or pass ``mode="landmarks"`` to auto-place them). ``pixel_spacing_mm``: an
         explicit spacing (a number is a user override; a :class:`Spacing` keeps its source);
-        the precedence is :func:`resolve_spacing`'s.
+        the precedence is :func:`resolve_spacing`'s. ``cross_check``: also run the other
+        mode's model (ROI vs landmarks) and say when the two readings disagree.
         """
         opts = self.options
         t_start = time.perf_counter()
@@ -134,11 +135,14 @@ class Engine:
         stages.check_cancel(cancel)
         cortex_job = stages.CortexJob(case)
         stages.check_cancel(cancel)
+        gradcam = None if opts.gradcam_method == "none" else opts.gradcam_method
         if case.screening_mode == "landmarks":
             stages.run_landmark_model(case, self.landmark_backend, self._lock)
         else:
-            gradcam = None if opts.gradcam_method == "none" else opts.gradcam_method
             stages.run_proposal_model(case, self.roi_backend, gradcam, self._lock)
+        if cross_check:
+            stages.check_cancel(cancel)
+            stages.cross_check(case, self.roi_backend, self.landmark_backend, gradcam, self._lock)
         stages.place_heatmap(case)
         cortex_job.join()
         result = stages.build_result(case, opts.operating_point, opts.min_roi_confidence)

@@ -72,6 +72,7 @@ class Case:
     device: str = "none"
     used_landmarks: Landmarks | None = None
     heatmap: np.ndarray | None = None
+    other_reading: dict[str, Any] | None = None  # the other mode's reading (cross-check)
 
 
 def _ms(t0: float) -> float:
@@ -214,6 +215,43 @@ def place_heatmap(case: Case) -> None:
         case.heatmap = place_in_image(normalise_map(pred.map_roi), proposal.box, case.rad.pixels.shape)
 
 
+# ---------------------------------------------------------------------------- cross-check
+#: ROI and landmark readings disagree when their risk levels differ or the scores differ by more
+DISAGREEMENT_MARGIN = 0.2
+
+
+def cross_check(case: Case, proposal_model: ProposalModel | None, landmark_model: LandmarkModel | None,
+                gradcam: str | None, lock: threading.Lock) -> None:
+    """The other mode's reading of the same image (ROI box/strip vs the eight landmarks), so
+    two answers for one image are never shown without a word that they differ."""
+    if case.prediction is None or case.proposal is None:
+        return
+    other = Case(rad=case.rad, spacing=case.spacing, proposal=case.proposal, whole_image=case.whole_image,
+                 model_scale=case.model_scale, warnings=[],
+                 screening_mode="roi" if case.screening_mode == "landmarks" else "landmarks")
+    if other.screening_mode == "landmarks":
+        if landmark_model is None:
+            return
+        run_landmark_model(other, landmark_model, lock)
+    else:
+        run_proposal_model(other, proposal_model, None, lock)
+    if other.prediction is None:
+        return
+    risk = float(other.prediction.risk)
+    level = classify_risk_level(other.card, risk)
+    case.other_reading = {"mode": other.screening_mode, "risk": risk, "band": level,
+                          "model": other.model_info.name if other.model_info else None}
+    own = float(case.prediction.risk)
+    own_level = classify_risk_level(case.card, own)
+    if own_level != level or abs(own - risk) > DISAGREEMENT_MARGIN:
+        names = {"roi": "ROI", "landmarks": "landmark"}
+        case.warnings.append(
+            f"two readings disagree: the {names[case.screening_mode]} reading is {own:.2f} ({own_level}), "
+            f"the {names[other.screening_mode]} reading {risk:.2f} ({level}); judge the cortex "
+            "yourself and say which you relied on"
+        )
+
+
 # ---------------------------------------------------------------------------- interpretation
 def phantom_model_warning(case: Case) -> None:
     info = case.model_info
@@ -325,4 +363,5 @@ def build_result(case: Case, operating_point_name: str, min_roi_confidence: floa
         mode=case.screening_mode,
         panoramic=panoramic,
         model_scale=case.model_scale if pred is not None else None,
+        other_reading=case.other_reading if pred is not None else None,
     )
