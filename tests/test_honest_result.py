@@ -157,3 +157,13 @@ def test_roi_and_landmark_readings_that_disagree_are_both_shown() -> None:
     assert any("the landmark reading is 0.90" in w for w in lm.warnings)
     plain = eng.screen(rad)
     assert plain.other_reading is None and not any("disagree" in w for w in plain.warnings)
+
+
+def test_referral_comes_from_the_operating_point_and_never_from_a_phantom_model() -> None:
+    rad = from_array(_panoramic_like(), spacing=0.1)
+    fake = FakeBackend()
+    res = Engine(fake).screen(rad)
+    th = res.operating_point["threshold"]
+    assert res.referral == ("refer" if res.risk >= th else "no_referral")
+    fake.card = {**fake.card, "training_data": {"source": "phantom"}}
+    assert Engine(fake).screen(rad).referral is None

@@ -304,7 +304,8 @@ class ScreeningResult:
     mode: str = "roi"  # roi | landmarks
     panoramic: bool = True  # False: not a dental panoramic, so no osteoporosis reading at all
     model_scale: Spacing | None = None  # the scale the model's input was built at (None: no model ran)
-    referral: str | None = None  # refer | no_referral at the operating point (None: no score)
+    referral: str | None = None  # refer | no_referral at the operating point (None: no score, or a
+    # model trained on phantoms, whose score never decides a referral)
     other_reading: dict[str, Any] | None = None  # the other mode's reading {mode, risk, band, model}
 
     @property

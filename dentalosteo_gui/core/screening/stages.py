@@ -18,7 +18,7 @@ from typing import Any, cast
 import numpy as np
 
 from .. import anatomy
-from ..cards import classify_risk_level, operating_point, referral_decision
+from ..cards import classify_risk_level, operating_point, referral_decision, trained_on_phantoms
 from ..errors import AnatomyError, DentalOsteoError
 from ..imaging.heatmap import normalise_map, place_in_image
 from ..types import (
@@ -339,7 +339,8 @@ def build_result(case: Case, operating_point_name: str, min_roi_confidence: floa
         risk=risk,
         risk_level=level,
         operating_point=op,
-        referral=referral_decision(op, risk),
+        # a phantom-trained model's score never decides a referral (its card says so)
+        referral=None if trained_on_phantoms(card) else referral_decision(op, risk),
         klemetti_class=model_class,
         klemetti_probabilities=pred.klemetti if pred else None,
         klemetti_rule=rule_class,
