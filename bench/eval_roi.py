@@ -11,7 +11,18 @@ Definitions (documented in docs/anatomy.md):
 - border error: traced y vs rater-1 y in the premolar-molar columns, i.e. columns whose
   distance from the mandible centre is 10-30 % of the image width, both sides;
   per image the mean |dy| (px); then median and 90th percentile over images.
+- whole-trace error (issue 15): per image, the mean |dy| over every column of the traced
+  polyline (both sides, every 5th column) where the rater has a border, against rater 1,
+  rater 2 and the raters' mean; the inter-rater figure is the same mean of |rater 1 -
+  rater 2| over the same columns. Target: median and p90 over images of the trace error
+  <= 2 x the inter-rater median and p90. Extent: how far the trace runs past the raters'
+  border at either end (px; > 0 means it left the mandible).
+- box coverage (issue 15): the fraction of images whose box holds the rater-1 border in
+  >= 90 % of its columns (target >= 95 %).
 - time: propose_roi wall time per image with OpenCV on one thread.
+
+Development figures: these 29 images (one device, Soredex CranexD) were used to develop the
+method.
 """
 
 from __future__ import annotations
@@ -52,6 +63,46 @@ def load_truth(data: Path) -> tuple[dict[int, dict[str, str]], dict[int, np.ndar
             (int(r["x"]), int(r["y_lowest_mask_px_rater1"]), int(r["y_lowest_mask_px_rater2"]))
         )
     return index, {k: np.asarray(v) for k, v in cols.items()}
+
+
+def whole_trace(prop, x: np.ndarray, y1: np.ndarray, y2: np.ndarray) -> dict:
+    """Trace vs raters over the whole traced polyline (see the module doc)."""
+    bx, by = border_arrays(prop)
+    if bx.size < 2:
+        return {"n_cols": 0}
+    on = (x >= bx.min()) & (x <= bx.max())
+    both = on & (y1 >= 0) & (y2 >= 0)
+    ty = np.interp(x[both], bx, by)
+    has = (y1 >= 0) | (y2 >= 0)
+    xs_r = x[has]
+    return {
+        "n_cols": int(both.sum()),
+        "vs_rater1": float(np.mean(np.abs(ty - y1[both]))) if both.any() else float("nan"),
+        "vs_rater2": float(np.mean(np.abs(ty - y2[both]))) if both.any() else float("nan"),
+        "vs_mean": float(np.mean(np.abs(ty - 0.5 * (y1[both] + y2[both])))) if both.any() else float("nan"),
+        "interrater": float(np.mean(np.abs(y1[both] - y2[both]))) if both.any() else float("nan"),
+        "overrun_px": float(max(xs_r.min() - bx.min(), bx.max() - xs_r.max(), 0.0)) if xs_r.size else 0.0,
+    }
+
+
+def _dist(vals: list[float]) -> dict:
+    a = np.asarray([v for v in vals if np.isfinite(v)])
+    if a.size == 0:
+        return {}
+    return {"median": round(float(np.median(a)), 2), "p90": round(float(np.percentile(a, 90)), 2),
+            "max": round(float(a.max()), 2)}
+
+
+def whole_trace_summary(scored: list[dict]) -> dict:
+    out = {k: _dist([r["whole"][k] for r in scored if k in r["whole"]])
+           for k in ("vs_rater1", "vs_rater2", "vs_mean", "interrater", "overrun_px")}
+    inter = out["interrater"]
+    for k in ("vs_rater1", "vs_rater2", "vs_mean"):
+        if out[k] and inter:
+            out[k]["ratio_to_interrater_median"] = round(out[k]["median"] / max(inter["median"], 1e-6), 2)
+            out[k]["ratio_to_interrater_p90"] = round(out[k]["p90"] / max(inter["p90"], 1e-6), 2)
+    out["target"] = "median and p90 of the trace error <= 2 x inter-rater"
+    return out
 
 
 def evaluate(data: Path, overlays: Path | None, per_image: bool, with_cortex: bool) -> dict:
@@ -97,6 +148,7 @@ def evaluate(data: Path, overlays: Path | None, per_image: bool, with_cortex: bo
             "interrater_mean_px": float(index[iid]["border_interrater_mean_px"]),
             "confidence": round(prop.confidence, 2),
             "reasons": prop.reasons,
+            "whole": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in whole_trace(prop, x, y1, y2).items()},
             "time_s": round(dt, 3),
             "cpu_s": round(dc, 3),
         }
@@ -131,6 +183,11 @@ def evaluate(data: Path, overlays: Path | None, per_image: bool, with_cortex: bo
             "min_coverage": round(float(covs.min()), 3),
             "target": "frac_images_cov_ge_0.90 >= 0.90",
         },
+        "box_covers_border_frac_images": {
+            "value": round(float(np.mean(covs >= 0.90)), 3),
+            "target": ">= 0.95 of images with the rater-1 border inside the box in >= 90 % of its columns",
+        },
+        "whole_trace_px": whole_trace_summary(scored),
         "box_width_frac": {"min": float(widths.min()), "max": float(widths.max()), "target": "0.45-0.70"},
         "centre_offset_frac": {
             "median": round(float(np.median([r["centre_offset_frac"] for r in scored])), 4),

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import ConfigError
+from ..core.imaging.imageio import load_radiograph
+from ..core.records.dicom_objects import write_result_objects
 from ..core.records.history import History, file_sha256
 from ..core.records.report import write_report
 from ..core.screening.batch import (
@@ -38,7 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="DIR_OR_FILE")
     p.add_argument("--csv", required=True, help="output CSV (one row per file)")
     p.add_argument("--pdf-dir", help="also write one PDF report per file here")
-    p.add_argument("--workers", type=int, default=2, help="image-loading threads (default 2)")
+    p.add_argument("--dicom-out", metavar="DIR", help="also write the DICOM result objects (SR, "
+                   "Secondary Capture, Encapsulated PDF) of each file here")
+    p.add_argument("--workers", type=int, default=None,
+                   help="image-loading threads (default 2); with --scheduler local: worker "
+                   "processes (default one per CPU core)")
+    p.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
+                   help="screen on Dask workers (pip install 'dentalosteo[distributed]'): 'local' "
+                   "starts them on this PC, an address joins a running cluster")
     p.add_argument("--model", help="model pack folder")
     p.add_argument("--device", choices=["auto", "cpu", "gpu"], default=None)
     p.add_argument("--restart", action="store_true", help="start over instead of resuming an existing CSV")
@@ -66,7 +75,16 @@ class BatchRun:
 
 def run(args: argparse.Namespace) -> int:
     job = _plan(args)
-    engine = make_engine(model_dir=args.model, device=args.device, settings=job.settings)
+    if args.scheduler:  # Dask workers screen (dentalosteo_gui.distributed); this process writes
+        from ..distributed import open_cluster
+
+        with open_cluster(args.scheduler, args.workers, settings=job.settings, model_dir=args.model,
+                          device=args.device, quiet=args.quiet) as cluster:
+            return _run(job, cluster)
+    return _run(job, make_engine(model_dir=args.model, device=args.device, settings=job.settings))
+
+
+def _run(job: BatchRun, engine) -> int:  # type: ignore[no-untyped-def]
     old = signal.signal(signal.SIGINT, lambda signum, frame: job.cancel.set())
     try:
         with csv_lock(job.out):
@@ -93,6 +111,8 @@ def _plan(args: argparse.Namespace) -> BatchRun:
     pdf_dir = Path(args.pdf_dir) if args.pdf_dir else None
     if pdf_dir:
         _make_pdf_dir(pdf_dir)
+    if args.dicom_out:
+        _make_pdf_dir(Path(args.dicom_out), "--dicom-out")
     done = set() if args.restart else read_done(out)
     # a row counts as done only when all its outputs exist: a row whose PDF is missing is
     # dropped and the file screened again (one row per file, never two)
@@ -104,13 +124,13 @@ def _plan(args: argparse.Namespace) -> BatchRun:
                     incomplete=incomplete)
 
 
-def _make_pdf_dir(pdf_dir: Path) -> None:
+def _make_pdf_dir(pdf_dir: Path, option: str = "--pdf-dir") -> None:
     try:
         pdf_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file of that name, a read-only drive: one clear line
         reason, hint = explain_os_error(exc)
         if isinstance(exc, FileExistsError):
-            reason, hint = "a file with that name exists", "give --pdf-dir a folder"
+            reason, hint = "a file with that name exists", f"give {option} a folder"
         raise WriteError(pdf_dir, reason, hint) from None
 
 
@@ -131,9 +151,11 @@ def _screen_all(job: BatchRun, engine) -> int:  # type: ignore[no-untyped-def]
         sys.stderr.write(f"resuming: {job.skipped} file(s) already in {out}\n")
     spacing = dataset_spacing(args.inputs)
     try:
-        for item in iter_batch(lambda rad, sp: engine.screen(rad, pixel_spacing_mm=sp), job.todo, spacing,
-                               workers=args.workers, cancel=job.cancel,
-                               keep_radiographs=bool(job.pdf_dir) or history is not None):
+        items = engine.items(job, spacing) if args.scheduler else iter_batch(
+            lambda rad, sp: engine.screen(rad, pixel_spacing_mm=sp), job.todo, spacing,
+            workers=args.workers or 2, cancel=job.cancel,
+            keep_radiographs=bool(job.pdf_dir or args.dicom_out) or history is not None)
+        for item in items:
             _handle(job, engine, item, history, fh, writer)
             if show or not args.quiet:
                 _progress(job, item, show)
@@ -159,6 +181,13 @@ def _handle(job: BatchRun, engine, item, history, fh, writer) -> None:  # type: 
                      model_card=card, case_id=label if job.anonymize else None)
         if history is not None:
             _record_pdf(history, sid, pdf)
+    if not item.error and job.args.dicom_out and item.result is not None:
+        # (Dask workers do not ship the pixels back: read the file again here)
+        rad = item.radiograph if item.radiograph is not None else load_radiograph(item.path)
+        backend = getattr(engine, "roi_backend", None)
+        write_result_objects(item.result, rad, job.args.dicom_out,
+                             stem=label if job.anonymize else item.path.stem, settings=job.settings,
+                             anonymize=job.anonymize, model_card=backend.card if backend else None)
     try:
         writer.writerow(flatten(item.result, label, item.error))
         fh.flush()

@@ -12,6 +12,7 @@ from ..core.data.pointsio import check_inside, load_landmarks
 from ..core.errors import ConfigError
 from ..core.imaging.heatmap import blend, gray_to_rgb
 from ..core.imaging.imageio import load_radiograph
+from ..core.records.dicom_objects import write_result_objects
 from ..core.records.history import History, file_sha256
 from ..core.records.report import write_report
 from ..core.system.atomic import atomic_write_bytes
@@ -36,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--heatmap", help="write the Grad-CAM overlay picture (PNG)")
     p.add_argument("--heatmap-raw", help="write the Grad-CAM map as float32 .npy, image-sized, 0 outside the ROI")
     p.add_argument("--pdf", help="write the PDF screening report")
+    p.add_argument("--dicom-out", metavar="DIR", help="write the result as DICOM into this folder: "
+                   "SR (measurements), Secondary Capture (overlay) and Encapsulated PDF (report)")
     p.add_argument("--anonymize", action="store_true", help="remove patient data from every output")
     p.set_defaults(func=run)
 
@@ -92,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
         write_report(res, rad, Path(args.pdf), settings=settings, anonymize=anonymize,
                      model_card=card.card if card else None)
         _record_export(sid, "pdf", args.pdf)
+    if args.dicom_out:
+        card = (engine.landmark_backend if mode == "landmarks" else engine.roi_backend)
+        for out in write_result_objects(res, rad, args.dicom_out, settings=settings,
+                                        anonymize=anonymize, model_card=card.card if card else None):
+            _record_export(sid, "dicom", str(out))
     d = res.as_json_dict()
     if anonymize:
         d["path"] = Path(d["path"]).suffix or "<anonymised>"

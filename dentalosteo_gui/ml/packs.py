@@ -296,9 +296,12 @@ def classify_risk_level(card: Mapping[str, Any], risk: float) -> str:
 def select_device(preference: str = "auto") -> str:
     """Choose ``"GPU:0"`` or ``"CPU"`` and make TensorFlow see only that; never raises.
 
-    ``preference``: auto (GPU when present), gpu (GPU when present, else CPU with a
-    warning), cpu.
+    ``preference``: auto (GPU when present), gpu (GPU when present, else CPU with one
+    warning line on stderr and in the log, saying why: no CUDA build or no GPU visible), cpu.
+    The device used rides on every result (``device``).
     """
+    import sys
+
     pref = (preference or "auto").lower()
     try:
         import tensorflow as tf
@@ -309,7 +312,17 @@ def select_device(preference: str = "auto") -> str:
         return "CPU"
     use_gpu = bool(gpus) and pref in ("auto", "gpu")
     if pref == "gpu" and not gpus:
-        log.warning("GPU requested but none is visible to TensorFlow; using CPU")
+        try:
+            cuda = bool(tf.test.is_built_with_cuda())
+        except Exception:  # noqa: BLE001
+            cuda = False
+        why = ("no GPU is visible to TensorFlow (NVIDIA driver? CUDA_VISIBLE_DEVICES?)" if cuda else
+               "this TensorFlow is built without CUDA (pip install 'dentalosteo[gpu]' on a Linux PC "
+               "with an NVIDIA GPU)")
+        log.warning("GPU requested but %s; using CPU", why)
+        if not getattr(select_device, "warned", False):  # once per process, not per model
+            select_device.warned = True  # type: ignore[attr-defined]
+            sys.stderr.write(f"warning: GPU requested but {why}; using CPU\n")
     try:
         if use_gpu:
             tf.config.set_visible_devices(gpus[:1], "GPU")

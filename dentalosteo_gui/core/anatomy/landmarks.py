@@ -29,6 +29,7 @@ import numpy as np
 
 from ..imaging.sampling import as_gray, crop_padded, resize_area, spacing_or_default
 from ..types import LANDMARK_NAMES, Radiograph, RoiProposal
+from .frame import crop_to_content, shift_proposal
 from .roi import border_arrays, dp_path, propose_roi
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,8 @@ def _ramus_edge(pix: np.ndarray, sign: int, y_top: float, y_bot: float, x_gon_gu
 
 def _border_turn(bx: np.ndarray, by: np.ndarray, mid: float, sign: int, w: int) -> float:
     """x where the traced inferior border turns up into the ramus (slope beyond 45 degrees,
-    going outward), searched 30-50 % of the width from the midline; else 41 % (typical)."""
+    going outward), searched 30-50 % of the width from the midline; where the trace stops
+    there (``roi`` stops it at the gonial angle), its end; else 41 % (typical)."""
     default = mid + sign * 0.41 * w
     if bx.size < 10:
         return default
@@ -96,7 +98,8 @@ def _border_turn(bx: np.ndarray, by: np.ndarray, mid: float, sign: int, w: int) 
         x0 = mid + sign * frac * w
         x1 = x0 + sign * dx
         if not (bx[0] <= min(x0, x1) and max(x0, x1) <= bx[-1]):
-            break
+            end = float(bx[0] if sign < 0 else bx[-1])
+            return end if abs(end - mid) >= 0.30 * w else default
         rise = float(np.interp(x0, bx, by) - np.interp(x1, bx, by))  # > 0: border goes up
         if rise > dx:
             return float(x0)
@@ -158,9 +161,19 @@ def _side_landmarks(
 
 
 def propose_landmarks(rad: Radiograph, proposal: RoiProposal | None = None) -> dict[str, tuple[float, float]]:
-    """Place the eight LANDMARK_NAMES on the anatomy (original pixels, patient's sides)."""
+    """Place the eight LANDMARK_NAMES on the anatomy (original pixels, patient's sides).
+
+    Proportions are of the content frame (black margins left out, ``frame.content_bounds``),
+    so padding the radiograph does not move the landmarks on the anatomy."""
     if proposal is None:
         proposal = propose_roi(rad)
+    sub, dx, dy = crop_to_content(rad)
+    got = _landmarks_in_frame(sub, shift_proposal(proposal, -dx, -dy))
+    h, w = rad.pixels.shape
+    return {k: (float(np.clip(x + dx, 0, w - 1)), float(np.clip(y + dy, 0, h - 1))) for k, (x, y) in got.items()}
+
+
+def _landmarks_in_frame(rad: Radiograph, proposal: RoiProposal) -> dict[str, tuple[float, float]]:
     h, w = rad.pixels.shape
     bx, by = border_arrays(proposal)
     if proposal.border_right and proposal.border_left:

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..errors import ConfigError, DatasetError
 from ..types import KLEMETTI_CLASSES, LANDMARK_NAMES, RoiBox
+from . import phantom_texture as ptx
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +256,16 @@ class _Dentition:
     missing_p: float  # probability that a tooth is missing
     bite: float  # bite-block gap between the arches (px)
     canvas: np.ndarray
+    state: DentalState | None = None  # v2: dentition drawn by the style (None: v1)
+
+
+@dataclass(frozen=True)
+class DentalState:
+    """Dentition of a v2 phantom: tooth-loss probability (1 = edentulous) and the probability
+    that a missing lower tooth was replaced by an implant (metal)."""
+
+    missing_p: float
+    implant_p: float = 0.0
 
 
 @dataclass
@@ -282,17 +293,22 @@ class _Tooth:
 
 
 def _draw_teeth(rng: np.random.Generator, W: int, H: int, cx: float,
-                y_occ: Callable[[Any], Any], s: float) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
+                y_occ: Callable[[Any], Any], s: float,
+                state: DentalState | None = None) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
     """Both dental arches on a half-resolution canvas (display units, to be added).
 
     Returns the canvas, the x of each side's maxillary tuberosity (behind the last upper
-    molar) and the x of each side's second lower premolar.
+    molar) and the x of each side's second lower premolar. ``state`` (v2) overrides the
+    drawn tooth-loss probability and adds implants.
     """
     h2, w2 = max(8, int(round(H / _TEETH_SCALE))), max(8, int(round(W / _TEETH_SCALE)))
     canvas: np.ndarray = np.zeros((h2, w2), np.float32)
     missing_p = 0.04 + 0.1 * float(rng.random())
+    if state is not None:
+        missing_p = state.missing_p
     bite = float(rng.uniform(0.0, 0.014)) * H
-    dent = _Dentition(W=W, H=H, cx=cx, y_occ=y_occ, missing_p=missing_p, bite=bite, canvas=canvas)
+    dent = _Dentition(W=W, H=H, cx=cx, y_occ=y_occ, missing_p=missing_p, bite=bite, canvas=canvas,
+                      state=state)
     premolar_x: dict[str, float] = {}
     tuber_x: dict[str, float] = {}
     for arch in (1, -1):  # 1 = lower (crowns point up), -1 = upper
@@ -322,6 +338,11 @@ def _draw_quadrant(rng: np.random.Generator, dent: _Dentition, arch: int, sign: 
         if i == 4:
             premolar = xc_t
         if rng.random() < dent.missing_p or (i == 7 and rng.random() < 0.45):
+            if dent.state is not None:
+                if i == 6 and (last_x - x) * sign < 0:  # the tuberosity stays behind the
+                    last_x = x  # second molar's place in a (partly) edentulous jaw
+                if arch == 1 and 2 <= i <= 6 and rng.random() < dent.state.implant_p:
+                    _draw_implant(rng, dent, _place_tooth(rng, dent, i, arch, sign, xc_t, tw))
             continue
         last_x = x
         tooth = _place_tooth(rng, dent, i, arch, sign, xc_t, tw)
@@ -389,6 +410,24 @@ def _draw_crown(canvas: np.ndarray, t: _Tooth, H: int) -> None:
     _fill(canvas, chamber, 0.16 * t.k)
 
 
+def _draw_implant(rng: np.random.Generator, dent: _Dentition, t: _Tooth) -> None:
+    """A threaded titanium implant in the bone where a lower tooth is missing, with its crown
+    (metal saturates, as on a real radiograph)."""
+    hw = t.hw * float(rng.uniform(0.32, 0.42))
+    length = t.root_l * float(rng.uniform(0.75, 1.0))
+    n = 9
+    ys = np.linspace(0.0, 1.0, n * 2 + 1)
+    wave = np.where(np.arange(len(ys)) % 2 == 0, 1.0, 0.82) * (1.0 - 0.25 * ys**3)
+    side_a = [t.rp(t.xc - hw * w, t.y1 + length * y) for w, y in zip(wave, ys, strict=True)]
+    side_b = [t.rp(t.xc + hw * w, t.y1 + length * y) for w, y in zip(wave, ys, strict=True)]
+    _fill(dent.canvas, side_a + side_b[::-1], 1.25)
+    if rng.random() < 0.8:  # the crown on the abutment
+        _draw_crown(dent.canvas, t, dent.H)
+        crown = [t.rp(t.xc - t.hw * 0.9, t.y1), t.rp(t.xc + t.hw * 0.9, t.y1),
+                 t.rp(t.xc + t.hw * 0.8, t.y0), t.rp(t.xc - t.hw * 0.8, t.y0)]
+        _fill(dent.canvas, crown, 0.9)
+
+
 def _draw_restoration(rng: np.random.Generator, canvas: np.ndarray, t: _Tooth) -> None:
     """A metal filling in the crown (saturates like on a real radiograph)."""
     fw = t.hw * float(rng.uniform(0.4, 0.8))
@@ -450,6 +489,9 @@ def _choose(rng: np.random.Generator, lo: float, hi: float) -> float:
 # The stages below are called in a fixed order and each draws from the one generator: the
 # order of the draws IS the phantom, so a stage must never be skipped, reordered or made to
 # draw a different number of values (that would change every phantom after it).
+
+STYLES = ("v1", "v2")
+DEFAULT_STYLE = "v2"  # the style of new phantom folders (write_dataset, ``dentalosteo phantoms``)
 
 _OPTIONS = frozenset({"size_scale", "width", "height", "pixel_spacing_mm", "mcw_right_mm",
                       "mcw_left_mm", "rotation_deg", "marker", "noise"})
@@ -670,8 +712,9 @@ def _border_columns(rng: np.random.Generator, fr: _Frame,
 
 def _draw_cortex(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str, depth: np.ndarray,
                  sharp: np.ndarray, ybcol: np.ndarray, wcol: np.ndarray,
-                 extra: dict[str, Any]) -> np.ndarray:
-    """Thin cortex along every border plus the inferior cortex band of the Klemetti class."""
+                 extra: dict[str, Any], edge_gain: float = 1.0) -> np.ndarray:
+    """Thin cortex along every border plus the inferior cortex band of the Klemetti class
+    (``edge_gain`` widens the endosteal transition; the margin itself does not move)."""
     H = fr.H
     # thin cortex (ramus borders), weak, everywhere; the inferior cortex band below
     thin_px = 1.2 / fr.spacing_c
@@ -685,7 +728,7 @@ def _draw_cortex(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str, depth
     tdepth = dB / wfield  # 0 at periosteum, 1 at the endosteal margin
     thr = _endosteal_margin(rng, fr, jaw, kl)
     extra["lacunae_fraction"] = float(np.mean(thr < 0.99))
-    band_c = _cortex_band(rng, fr, kl, thr, tdepth, wfield)
+    band_c = _cortex_band(rng, fr, kl, thr, tdepth, wfield, edge_gain)
     cortex[y_band:] = np.maximum(cortex[y_band:], band_c * lower)
     cortex *= sharp
     return cortex
@@ -711,11 +754,13 @@ def _endosteal_margin(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str) 
 
 
 def _cortex_band(rng: np.random.Generator, fr: _Frame, kl: str, thr: np.ndarray,
-                 tdepth: np.ndarray, wfield: np.ndarray) -> np.ndarray:
+                 tdepth: np.ndarray, wfield: np.ndarray, edge_gain: float = 1.0) -> np.ndarray:
     """Inferior cortex density below ``y_band``: densest at the periosteum, ending at the
     endosteal margin (crisp for C1, wider for C2/C3), with residues and porosity for C2/C3."""
     s = fr.s
     edge = (0.6 * s + 0.05 * wfield) if kl == "C1" else (1.0 * s + 0.1 * wfield)
+    if edge_gain != 1.0:
+        edge = edge * edge_gain
     band_c = np.clip(0.5 + (thr[None, :] - tdepth) * wfield / (2.0 * edge), 0.0, 1.0)
     band_c *= 1.0 - 0.22 * np.clip(tdepth, 0.0, 1.0)
     if kl != "C1":
@@ -746,10 +791,15 @@ def _degrade_cortex(rng: np.random.Generator, fr: _Frame, kl: str, band_c: np.nd
     return band_c
 
 
+def _trabecular_density(rng: np.random.Generator, t: float) -> float:
+    """Trabecular density in [0.15, 1], coupled to the T-score."""
+    return float(np.clip(0.62 + 0.11 * t + rng.normal(0.0, 0.08), 0.15, 1.0))
+
+
 def _draw_trabecular(rng: np.random.Generator, fr: _Frame, t: float) -> tuple[np.ndarray, float]:
     """Trabecular bone pattern (drawn at half resolution) and its density, coupled to the T-score."""
     W, H, s = fr.W, fr.H, fr.s
-    density = float(np.clip(0.62 + 0.11 * t + rng.normal(0.0, 0.08), 0.15, 1.0))
+    density = _trabecular_density(rng, t)
     hs = (max(8, H // 2), max(8, W // 2))
     # two-scale network of thin plates/rods (zero crossings of band-pass noise); lower
     # density: coarser marrow spaces, thinner and fewer trabeculae
@@ -769,14 +819,14 @@ def _draw_trabecular(rng: np.random.Generator, fr: _Frame, t: float) -> tuple[np
 
 
 def _low_frequency(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, ybcol: np.ndarray,
-                   landmarks: dict[str, Point],
-                   extra: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   landmarks: dict[str, Point], extra: dict[str, Any],
+                   below: tuple[float, float] = (0.7, 0.01)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Soft tissue, maxilla, airway, spine and hyoid ghosts (summed), the mandibular canal and
     the low-frequency mottle, each resized to full resolution."""
     W, H = fr.W, fr.H
     qc = _Quarter.of(fr)
     lowq = _noise(rng, (max(4, qc.hq // 8), max(4, qc.wq // 8)), 1.2, (qc.hq, qc.wq))
-    lf = _soft_tissue(fr, jaw, qc, lowq, ybcol)
+    lf = _soft_tissue(fr, jaw, qc, lowq, ybcol, below)
     maxq, lines, pal_y = _draw_maxilla(rng, fr, jaw, qc, landmarks)
     lf = lf + maxq + lines
     lf -= _draw_airway(rng, fr, jaw, qc, pal_y)
@@ -790,16 +840,17 @@ def _low_frequency(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, ybcol: np.nd
 
 
 def _soft_tissue(fr: _Frame, jaw: _Jaw, qc: _Quarter, lowq: np.ndarray,
-                 ybcol: np.ndarray) -> np.ndarray:
-    """Soft-tissue glow of the face, fainter below the mandible."""
+                 ybcol: np.ndarray, below_dark: tuple[float, float] = (0.7, 0.01)) -> np.ndarray:
+    """Soft-tissue glow of the face, fainter below the mandible (``below_dark``: how much
+    fainter, and from how far below the border as a fraction of the height)."""
     W, H, Xq, Yq = fr.W, fr.H, qc.Xq, qc.Yq
     ex = (Xq - jaw.cx) / (0.55 * W)
     ey = (Yq - 0.5 * H) / (0.66 * H)
     r2 = ex * ex + ey * ey
     soft = 0.33 * (1.0 - _smoothstep(0.45, 1.35, r2)) + 0.03 + 0.03 * lowq
     yb_q = np.interp(Xq[0], fr.xcol, ybcol).astype(np.float32)[None, :]
-    below = _smoothstep(0.0, 0.06 * H, Yq - yb_q - 0.01 * H)
-    soft *= 1.0 - 0.7 * below
+    below = _smoothstep(0.0, 0.06 * H, Yq - yb_q - below_dark[1] * H)
+    soft *= 1.0 - below_dark[0] * below
     return soft
 
 
@@ -918,12 +969,17 @@ def _compose(rng: np.random.Generator, lf_full: np.ndarray, mandible: np.ndarray
     gamma = _choose(rng, 0.85, 1.15)
     contrast = _choose(rng, 0.9, 1.1)
     img = np.clip(img * contrast, 0.0, None)
-    # linear up to 0.72, then a soft shoulder so enamel and metal saturate gently
+    _shoulder(img)
+    img **= gamma
+    return img
+
+
+def _shoulder(img: np.ndarray) -> None:
+    """Linear up to 0.72, then a soft shoulder so enamel and metal saturate gently; clipped
+    to [0, 1] (in place)."""
     over = np.maximum(img - 0.72, 0.0)
     img -= over - 0.28 * (1.0 - np.exp(-over / 0.28))
     np.clip(img, 0.0, 1.0, out=img)
-    img **= gamma
-    return img
 
 
 def _burn_marker(rng: np.random.Generator, fr: _Frame, img: np.ndarray,
@@ -1010,24 +1066,180 @@ def _output_truth(fr: _Frame, jaw: _Jaw, M: np.ndarray, wob: np.ndarray,
     return out, lm_out
 
 
+@dataclass
+class _Anatomy:
+    """The drawn anatomy both styles render: frame, jaw, mandible rasters, border columns."""
+
+    fr: _Frame
+    jaw: _Jaw
+    kl: str
+    t: float
+    mandible: np.ndarray
+    sharp: np.ndarray
+    depth: np.ndarray
+    ybcol: np.ndarray
+    wcol: np.ndarray
+    landmarks: dict[str, Point]
+    extra: dict[str, Any]
+
+
+@dataclass
+class _Rendered:
+    img: np.ndarray  # float32 in [0, 1], output geometry
+    M: np.ndarray  # the final 2 x 3 warp (canonical -> output pixels)
+    density: float
+    tuber_x: dict[str, float]
+    premolar_x: dict[str, float]
+
+
+def _render_v1(rng: np.random.Generator, an: _Anatomy, overrides: dict[str, Any]) -> _Rendered:
+    """The original look (style ``v1``): every draw in its historical order."""
+    fr, jaw = an.fr, an.jaw
+    cortex = _draw_cortex(rng, fr, jaw, an.kl, an.depth, an.sharp, an.ybcol, an.wcol, an.extra)
+    trab, density = _draw_trabecular(rng, fr, an.t)
+    teeth_h, tuber_x, premolar_x = _draw_teeth(rng, fr.W, fr.H, jaw.cx, jaw.y_occ, fr.s)
+    teeth = cv2.resize(teeth_h, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR)
+    lf_full, canal_full, low_full = _low_frequency(rng, fr, jaw, an.ybcol, an.landmarks, an.extra)
+    img = _compose(rng, lf_full, an.mandible, trab, low_full, canal_full, density, cortex, teeth)
+    _burn_marker(rng, fr, img, overrides)
+    img = _blur(rng, fr, jaw.cx, img)
+    img, M = _warp(fr, img)
+    img = _quantum_noise(rng, img, float(overrides.get("noise", 1.0)))
+    return _Rendered(img=img, M=M, density=density, tuber_x=tuber_x, premolar_x=premolar_x)
+
+
+# ---- style v2 (issue 16): the look of real panoramics; building blocks in phantom_texture
+
+
+@dataclass(frozen=True)
+class _LookV2:
+    """Rendering choices of one v2 phantom (drawn from the second generator)."""
+
+    ramp_px: float  # radius of the rounded inferior border (projection ramp)
+    spread_px: float  # blur of the bone's envelope (not of its texture)
+    edge_gain: float  # endosteal transition width relative to v1
+    cortex: float  # inferior cortex amplitude
+    bone: float  # bone (body) amplitude before the density term
+    trab: float  # trabecular texture amplitude
+    lines: float  # ridge / ghost line amplitude
+    n_lines: int
+    below_dark: float  # how much fainter the soft tissue is below the mandible
+    below_offset: float  # from how far below the border (fraction of the height)
+    acq: ptx.Acquisition
+
+    @classmethod
+    def draw(cls, rng2: np.random.Generator, fr: _Frame) -> _LookV2:
+        return cls(ramp_px=float(rng2.uniform(3.0, 10.0)) / fr.spacing_c,
+                   spread_px=float(rng2.uniform(0.1, 0.8)) / fr.spacing_c,
+                   edge_gain=float(rng2.uniform(1.2, 3.0)),
+                   cortex=float(rng2.uniform(0.03, 0.14)),
+                   bone=float(rng2.uniform(0.12, 0.18)),
+                   trab=float(rng2.uniform(0.08, 0.2)),
+                   lines=float(rng2.uniform(0.0, 0.08)),
+                   n_lines=int(rng2.integers(0, 6)),
+                   below_dark=float(rng2.uniform(0.1, 0.5)),
+                   below_offset=float(rng2.uniform(-0.005, 0.01)),
+                   acq=ptx.draw_acquisition(rng2, fr.s, fr.spacing_c))
+
+
+def _pose_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, overrides: dict[str, Any]) -> DentalState:
+    """Positioning (extra tilt, chin up/down, head turn) and the dentition of a v2 phantom;
+    changes ``fr`` and ``jaw`` in place before anything is drawn, so the truth follows."""
+    if "rotation_deg" not in overrides:
+        fr.rot += float(rng2.normal(0.0, 1.0))
+    chin = float(np.clip(rng2.normal(0.0, 1.0), -2.5, 2.5))  # + chin down: deeper smile
+    turn = float(np.clip(rng2.normal(0.0, 1.0), -2.0, 2.0))  # head turned: one half wider
+    jaw.smile *= 1.0 + 0.25 * chin
+    for sd in jaw.sides.values():
+        sd.y_gon -= 0.012 * chin * fr.H
+        f = 1.0 + 0.018 * turn * sd.sign
+        sd.x_gon = jaw.cx + (sd.x_gon - jaw.cx) * f
+        sd.x_mf = jaw.cx + (sd.x_mf - jaw.cx) * f
+    u = float(rng2.random())
+    if u < 0.12:  # edentulous: no teeth, resorbed alveolar ridge
+        missing, resorb = 1.0, float(rng2.uniform(0.04, 0.1))
+    elif u < 0.45:  # partly edentulous
+        missing, resorb = float(rng2.uniform(0.2, 0.6)), float(rng2.uniform(0.0, 0.03))
+    else:
+        missing, resorb = float(rng2.uniform(0.02, 0.15)), 0.0
+    jaw.alv_gap += resorb * fr.H
+    implant_p = float(rng2.uniform(0.0, 0.35)) if missing >= 0.2 else 0.0
+    return DentalState(missing_p=missing, implant_p=implant_p)
+
+
+def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarray,
+               ybcol: np.ndarray) -> np.ndarray:
+    """Wide spine ghost, the opposite side's mandible and hyoid ghosts (full resolution)."""
+    qc = _Quarter.of(fr)
+    mask_q = cv2.resize(sharp, (qc.wq, qc.hq), interpolation=cv2.INTER_AREA)
+    cxq = jaw.cx / qc.q
+    by_q = (np.interp(qc.Xq[0], fr.xcol, ybcol) / qc.q).astype(np.float32)
+    g = ptx.spine_ghost(rng2, (qc.hq, qc.wq), cxq)
+    g += ptx.opposite_side_ghost(rng2, mask_q, cxq)
+    g += ptx.hyoid_ghosts(rng2, (qc.hq, qc.wq), cxq, by_q)
+    return np.asarray(cv2.resize(g, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+
+
+def _render_v2(rng: np.random.Generator, rng2: np.random.Generator, an: _Anatomy,
+               dental: DentalState, overrides: dict[str, Any]) -> _Rendered:
+    """Style v2: projected (rounded) bone edges, a softer endosteal transition, trabecular
+    networks at realistic spectra, ghosts, ridge lines, dentition states and metal, then the
+    device chain (blur, correlated noise, unsharp masking, LUT) of ``phantom_texture``."""
+    fr, jaw = an.fr, an.jaw
+    look = _LookV2.draw(rng2, fr)
+    ramp = ptx.projection_ramp(an.depth, look.ramp_px, look.spread_px)
+    cortex = _draw_cortex(rng, fr, jaw, an.kl, an.depth, an.sharp * ramp, an.ybcol, an.wcol,
+                          an.extra, look.edge_gain)
+    density = _trabecular_density(rng, an.t)
+    hs = (max(8, fr.H // 2), max(8, fr.W // 2))
+    trab_h = ptx.trabecular_network(rng2, hs, fr.spacing_c * fr.W / hs[1], density)
+    trab = cv2.resize(trab_h, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR)
+    teeth_h, tuber_x, premolar_x = _draw_teeth(rng, fr.W, fr.H, jaw.cx, jaw.y_occ, fr.s, dental)
+    teeth = cv2.resize(teeth_h, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR)
+    lf_full, canal_full, low_full = _low_frequency(rng, fr, jaw, an.ybcol, an.landmarks, an.extra,
+                                                   (look.below_dark, look.below_offset))
+    lf_full += _ghosts_v2(rng2, fr, jaw, an.sharp, an.ybcol)
+    lines = ptx.ridge_lines(rng2, (fr.H, fr.W), an.ybcol, (jaw.cx - 0.4 * fr.W, jaw.cx + 0.4 * fr.W),
+                            fr.spacing_c, look.n_lines)
+    body = an.mandible * ramp
+    img: np.ndarray = lf_full
+    img += body * (look.bone + 0.06 * density + look.trab * (0.6 + 0.6 * density) * trab
+                   + 0.02 * low_full - 0.045 * canal_full + look.lines * lines)
+    img += look.cortex * cortex
+    img += teeth
+    np.clip(img, 0.0, None, out=img)
+    _shoulder(img)
+    img = _blur(rng2, fr, jaw.cx, img)
+    img, M = _warp(fr, img)
+    img = ptx.acquire(rng2, img, look.acq, float(overrides.get("noise", 1.0)))
+    _burn_marker(rng2, fr, img, overrides)
+    return _Rendered(img=img, M=M, density=density, tuber_x=tuber_x, premolar_x=premolar_x)
+
+
 def generate_phantom(
     seed: int,
     *,
     klemetti: str | None = None,
     t_score: float | None = None,
     bit_depth: int | None = None,
+    style: str = "v1",
     **overrides: Any,
 ) -> PhantomCase:
     """Generate one phantom panoramic radiograph with its ground truth (deterministic per seed).
 
     ``klemetti`` / ``t_score`` force the clinical state (the rest is drawn conditionally);
     ``bit_depth`` is 8 or 16 (default: 16 for about a quarter of seeds).
+    ``style``: ``"v1"`` (the original look, default here so existing callers, samples and
+    caches stay byte-identical) or ``"v2"`` (closer to real radiographs, issue 16; the
+    default of new phantom folders, :data:`DEFAULT_STYLE`). Same label model either way.
     Other overrides: ``size_scale`` (float, default 1; 0.25 gives a quarter-size image
     with the same anatomy in mm), ``width``/``height`` (px before size_scale),
     ``pixel_spacing_mm``, ``mcw_right_mm``, ``mcw_left_mm``, ``rotation_deg``,
     ``marker`` (bool), ``noise`` (quantum-noise factor, default 1).
     """
     _check_options(bit_depth, overrides)
+    if style not in STYLES:
+        raise ConfigError(f"phantom style must be one of {', '.join(STYLES)}, not {style!r}")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 20240301]))
     t, kl, mcw_r, mcw_l = draw_clinical(rng, t_score, klemetti)
     mcw_r = float(overrides.get("mcw_right_mm", mcw_r))
@@ -1035,22 +1247,22 @@ def generate_phantom(
     bits = bit_depth if bit_depth is not None else (16 if rng.random() < 0.25 else 8)
     fr = _draw_frame(rng, overrides)
     jaw = _draw_jaw(rng, fr, mcw_r, mcw_l)
+    # v2 draws its own choices from a second generator, so v1's draw order is untouched
+    rng2 = np.random.default_rng(np.random.SeedSequence([int(seed), 20240301, 2])) if style == "v2" else None
+    dental = _pose_v2(rng2, fr, jaw, overrides) if rng2 is not None else None
     extra: dict[str, Any] = {}
     landmarks: dict[str, Point] = {}
     halves = {name: _half_outline(rng, fr, jaw, name, sd, landmarks, extra) for name, sd in jaw.sides.items()}
     mandible, sharp, depth = _rasterise_mandible(fr, jaw, halves)
     ybcol, wcol, wob = _border_columns(rng, fr, jaw)
-    cortex = _draw_cortex(rng, fr, jaw, kl, depth, sharp, ybcol, wcol, extra)
-    trab, density = _draw_trabecular(rng, fr, t)
-    teeth_h, tuber_x, premolar_x = _draw_teeth(rng, fr.W, fr.H, jaw.cx, jaw.y_occ, fr.s)
-    teeth = cv2.resize(teeth_h, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR)
-    lf_full, canal_full, low_full = _low_frequency(rng, fr, jaw, ybcol, landmarks, extra)
-    img = _compose(rng, lf_full, mandible, trab, low_full, canal_full, density, cortex, teeth)
-    _burn_marker(rng, fr, img, overrides)
-    img = _blur(rng, fr, jaw.cx, img)
-    img, M = _warp(fr, img)
-    img = _quantum_noise(rng, img, float(overrides.get("noise", 1.0)))
-    out, lm_out = _output_truth(fr, jaw, M, wob, tuber_x, premolar_x, landmarks, extra)
+    an = _Anatomy(fr=fr, jaw=jaw, kl=kl, t=t, mandible=mandible, sharp=sharp, depth=depth,
+                  ybcol=ybcol, wcol=wcol, landmarks=landmarks, extra=extra)
+    if rng2 is None or dental is None:
+        r = _render_v1(rng, an, overrides)
+    else:
+        r = _render_v2(rng, rng2, an, dental, overrides)
+    out, lm_out = _output_truth(fr, jaw, r.M, wob, r.tuber_x, r.premolar_x, landmarks, extra)
+    img = r.img
     if bits == 16:
         arr = np.round(img * 65535.0).astype(np.uint16)
     else:
@@ -1071,9 +1283,11 @@ def generate_phantom(
         mental_foramen_right=out["mf_right"],
         mental_foramen_left=out["mf_left"],
         bit_depth=bits,
-        extras={"seed": int(seed), "trabecular_density": density,
+        extras={"seed": int(seed), "trabecular_density": r.density,
                 "lacunae_fraction": extra["lacunae_fraction"], "rotation_deg": fr.rot, "zoom": fr.zoom},
     )
+    if dental is not None:
+        truth.extras.update(style="v2", missing_p=round(dental.missing_p, 3))
     return PhantomCase(image=arr, truth=truth)
 
 
@@ -1115,12 +1329,15 @@ def write_dataset(
     seed: int,
     *,
     progress: Callable[[int, int], None] | None = None,
+    style: str = DEFAULT_STYLE,
     **overrides: Any,
 ) -> Path:
     """Write ``n`` phantoms as ``out_dir/images/phantom_NNNNN.png`` plus ``labels.csv``.
 
     Phantom i uses seed ``seed * 100003 + i`` so the set is reproducible and any single
-    image can be regenerated. Returns the labels.csv path.
+    image can be regenerated (``generate_phantom(phantom_seed(seed, i), style=style)``).
+    ``style``: ``v2`` by default (:data:`DEFAULT_STYLE`), ``v1`` for the original look.
+    Returns the labels.csv path.
     """
     from .dataset import write_labels_csv
 
@@ -1132,7 +1349,7 @@ def write_dataset(
     rows: list[dict[str, Any]] = []
     width = max(5, len(str(n - 1)))
     for i in range(n):
-        case = generate_phantom(phantom_seed(seed, i), **overrides)
+        case = generate_phantom(phantom_seed(seed, i), style=style, **overrides)
         rel = f"images/phantom_{i:0{width}d}.png"
         write_png(out_dir / rel, case.image)
         rows.append(case.truth.csv_row(rel))

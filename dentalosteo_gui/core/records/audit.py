@@ -247,8 +247,12 @@ def connect_read_only(db_path: Path, *, check_same_thread: bool = True
     AuditError (DatabaseDamagedError for a damaged file) naming the real cause.
     """
     db_path = Path(db_path)
-    if not db_path.is_file():
-        what = "is a folder, not a database" if db_path.is_dir() else "no such database"
+    try:
+        is_file, is_dir = db_path.is_file(), db_path.is_dir()
+    except OSError as exc:  # e.g. no permission on a folder above it
+        raise _open_error(db_path, "cannot read the database", exc) from None
+    if not is_file:
+        what = "is a folder, not a database" if is_dir else "no such database"
         raise AuditError(f"{db_path}: {what} (check the path; nothing was created)")
     uri = db_path.absolute().as_uri()
     try:

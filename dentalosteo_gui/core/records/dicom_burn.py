@@ -61,7 +61,9 @@ def result_lines(result: ScreeningResult) -> list[tuple[str, tuple[int, int, int
             result.referral or "", "")
         lines.append((f"Risk score {result.risk:.2f} - {band}{where}{thr_text}{ref}",
                       BAND_COLOURS.get(band, WHITE)))
-    agree = {True: " (agree)", False: " (disagree)"}.get(result.klemetti_agree, "")  # type: ignore[arg-type]
+    agree = ""
+    if result.klemetti_class and result.klemetti_rule and result.klemetti_agree is not None:
+        agree = " (agree)" if result.klemetti_agree else " (disagree)"
     lines.append((f"Klemetti hint: model {result.klemetti_class or '-'} / rule "
                   f"{result.klemetti_rule or '-'}{agree}", WHITE))
     sp = result.spacing

@@ -256,6 +256,10 @@ def _now() -> tuple[str, str]:
     return now.strftime("%Y%m%d"), now.strftime("%H%M%S")
 
 
+def _content_now(ds: Any) -> None:
+    ds.ContentDate, ds.ContentTime = _now()
+
+
 def _common(ds: Any, ctx: StudyContext, kind: str) -> None:
     """Equipment, description and de-identification marks shared by the three objects."""
     ds.Manufacturer = MANUFACTURER
@@ -324,8 +328,7 @@ def build_sc(result: ScreeningResult, rad: Radiograph, ctx: StudyContext) -> Any
     sc.BurnedInAnnotation = str(src.get("BurnedInAnnotation", "NO") or "NO") if src is not None else "NO"
     if src is not None:
         sc.SourceImageSequence = [_ref_item(src, purpose=True)]
-    date, time = _now()
-    sc.ContentDate, sc.ContentTime = date, time
+    _content_now(sc)
     return sc
 
 
@@ -365,7 +368,7 @@ def build_pdf(pdf_bytes: bytes, ctx: StudyContext) -> Any:
     ds.ConversionType = "WSD"
     # Encapsulated Document module
     ds.InstanceNumber = 1
-    ds.ContentDate, ds.ContentTime = date, time
+    _content_now(ds)
     ds.AcquisitionDateTime = date + time
     ds.BurnedInAnnotation = "NO" if ctx.anonymized else "YES"  # the report names the patient
     ds.RecognizableVisualFeatures = "NO"
@@ -515,7 +518,7 @@ def build_result_objects(result: ScreeningResult, rad: Radiograph, pdf_bytes: by
 def dataset_bytes(ds: Any) -> bytes:
     """The DICOM file (preamble, file meta, dataset) as bytes."""
     from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
     meta = getattr(ds, "file_meta", None) or FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID

@@ -1,0 +1,243 @@
+"""Can a classifier tell phantoms from real panoramic radiographs? (issue 16; not a test)
+
+Usage::
+
+    python bench/realism.py --real DIR --phantoms DIR [--plots DIR] [--montage OUT.png]
+                            [--limit N] [--out JSON]
+
+``DIR`` is any folder of radiographs (PNG/JPEG/TIFF/BMP/DICOM; searched recursively). A
+folder with a ``labels.csv`` (dataset format) takes each image's pixel spacing from it;
+otherwise the file's own spacing is used, else 0.1 mm/px is assumed (as the app does).
+
+Every image goes through the product's code (``propose_roi`` + ``core.anatomy.band``, see
+``realism_features.py``); features are measured per side on the z-scored cortex strip and on
+the ROI box. Printed: ONE JSON object with, per feature, the median of each set and the
+image-level AUC of that feature alone (0.5 = indistinguishable), and ``discriminator_auc``:
+the best image-level, out-of-fold AUC of three small classifiers (logistic regression and
+gradient boosting on the features, logistic regression on the down-sampled strip pixels),
+cross-validated by image (StratifiedGroupKFold, both sides of one image always in the same
+fold, 3 shuffles averaged). ``give_away`` lists the features that tell the sets apart most.
+``--plots DIR`` writes the distributions overlaid; ``--montage OUT.png`` strips and ROI boxes
+of both sets side by side at the same window (z-score, -3..3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from realism_features import ImageStats, measure_image  # noqa: E402
+
+from dentalosteo_gui.core.data.dataset import LABELS_FILE, read_dataset  # noqa: E402
+from dentalosteo_gui.core.imaging.imageio import SUPPORTED_EXTENSIONS, load_radiograph  # noqa: E402
+from dentalosteo_gui.core.types import Radiograph  # noqa: E402
+
+ASSUMED_SPACING_MM = 0.1
+PIXEL_GRID = (16, 48)  # strip side down-sampled to this for the pixel discriminator
+
+
+def iter_images(folder: Path, limit: int = 0) -> Iterator[tuple[str, Radiograph, float]]:
+    """(name, radiograph, spacing mm) of each image in ``folder`` (labels.csv when present)."""
+    folder = Path(folder)
+    spacing: dict[Path, float] = {}
+    if (folder / LABELS_FILE).is_file():
+        rows = read_dataset(folder)
+        files = [r.file for r in rows]
+        spacing = {r.file.resolve(): r.pixel_spacing_mm for r in rows if r.pixel_spacing_mm}
+    else:
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS)
+    for i, path in enumerate(files):
+        if limit and i >= limit:
+            return
+        rad = load_radiograph(path)
+        sp = spacing.get(Path(path).resolve()) or rad.pixel_spacing_mm or ASSUMED_SPACING_MM
+        yield str(Path(path).relative_to(folder)), rad, float(sp)
+
+
+def measure_folder(folder: Path, limit: int = 0) -> list[ImageStats]:
+    return [measure_image(name, rad, sp) for name, rad, sp in iter_images(folder, limit)]
+
+
+def _auc(score: np.ndarray, y: np.ndarray) -> float:
+    """Mann-Whitney AUC of ``score`` for y == 1 (ties half)."""
+    pos, neg = score[y == 1], score[y == 0]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    d = pos[:, None] - neg[None, :]
+    return float(((d > 0).sum() + 0.5 * (d == 0).sum()) / d.size)
+
+
+def _table(real: list[ImageStats], phantom: list[ImageStats]) -> dict[str, np.ndarray]:
+    """Feature matrix (one row per side), set label (1 real), image group, pixel rows."""
+    xs, ys, gs, px = [], [], [], []
+    img = 0
+    names = sorted(real[0].sides[0]) if real and real[0].sides else sorted(phantom[0].sides[0])
+    for y, stats in ((1, real), (0, phantom)):
+        for st in stats:
+            for k, f in enumerate(st.sides):
+                xs.append([f[n] for n in names])
+                ys.append(y)
+                gs.append(img)
+                half = st.strip.shape[1] // 2  # type: ignore[union-attr]
+                side = st.strip[:, k * half:(k + 1) * half]  # type: ignore[index]
+                px.append(_downsample(side if k == 0 else side[:, ::-1]))
+            img += 1
+    return {"X": np.nan_to_num(np.asarray(xs, np.float64)), "y": np.asarray(ys), "g": np.asarray(gs),
+            "P": np.asarray(px, np.float64), "names": np.asarray(names)}
+
+
+def _downsample(side: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(side.astype(np.float32), (PIXEL_GRID[1], PIXEL_GRID[0]),
+                      interpolation=cv2.INTER_AREA).ravel()
+
+
+def _models() -> dict[str, Any]:
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return {
+        "logistic": lambda: make_pipeline(StandardScaler(), LogisticRegression(
+            C=0.3, class_weight="balanced", max_iter=5000)),
+        "boosting": lambda: GradientBoostingClassifier(
+            n_estimators=150, max_depth=2, learning_rate=0.08, subsample=0.8, random_state=0),
+        "pixels": lambda: make_pipeline(StandardScaler(), PCA(n_components=12, random_state=0),
+                                        LogisticRegression(C=0.3, class_weight="balanced", max_iter=5000)),
+    }
+
+
+def discriminate(tab: dict[str, np.ndarray], repeats: int = 3) -> dict[str, Any]:
+    """Image-level out-of-fold AUC per classifier and feature importances (boosting, logistic)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y, g = tab["y"], tab["g"]
+    n_img_min = min(len(np.unique(g[y == 1])), len(np.unique(g[y == 0])))
+    n_splits = int(max(2, min(5, n_img_min)))
+    w = np.where(y == 1, 0.5 / max((y == 1).mean(), 1e-9), 0.5 / max((y == 0).mean(), 1e-9))
+    aucs: dict[str, list[float]] = {}
+    imp_gb = np.zeros(tab["X"].shape[1])
+    imp_lr = np.zeros(tab["X"].shape[1])
+    for name, make in _models().items():
+        data = tab["P"] if name == "pixels" else tab["X"]
+        for rep in range(repeats):
+            oof = np.zeros(len(y))
+            cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=rep)
+            for tr, te in cv.split(data, y, g):
+                model = make()
+                if name == "boosting":
+                    model.fit(data[tr], y[tr], sample_weight=w[tr])
+                    imp_gb += model.feature_importances_
+                else:
+                    model.fit(data[tr], y[tr])
+                    if name == "logistic":
+                        imp_lr += np.abs(model[-1].coef_[0])
+                oof[te] = model.predict_proba(data[te])[:, 1]
+            per_img = np.bincount(g, weights=oof) / np.bincount(g)
+            y_img = np.bincount(g, weights=y) / np.bincount(g)
+            aucs.setdefault(name, []).append(_auc(per_img, (y_img > 0.5).astype(int)))
+    names = tab["names"]
+    order_gb = np.argsort(-imp_gb)
+    order_lr = np.argsort(-imp_lr)
+    return {
+        "auc": {k: round(float(np.mean(v)), 3) for k, v in aucs.items()},
+        "boosting_importance": {str(names[i]): round(float(imp_gb[i] / imp_gb.sum()), 3) for i in order_gb[:8]},
+        "logistic_abs_coef": {str(names[i]): round(float(imp_lr[i] / max(imp_lr.sum(), 1e-9)), 3)
+                              for i in order_lr[:8]},
+        "n_splits": n_splits,
+    }
+
+
+def feature_summary(tab: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Per feature: median of each set and the image-level AUC of the feature alone."""
+    X, y, g = tab["X"], tab["y"], tab["g"]
+    y_img = (np.bincount(g, weights=y) / np.bincount(g)) > 0.5
+    out = {}
+    for j, n in enumerate(tab["names"]):
+        per_img = np.bincount(g, weights=X[:, j]) / np.bincount(g)
+        out[str(n)] = {"real": round(float(np.median(X[y == 1, j])), 4),
+                       "phantom": round(float(np.median(X[y == 0, j])), 4),
+                       "auc": round(_auc(per_img, y_img.astype(int)), 3)}
+    return out
+
+
+def summarise(real: list[ImageStats], phantom: list[ImageStats], repeats: int = 3) -> dict[str, Any]:
+    """The report: feature medians and AUCs, the discriminator, what gives phantoms away."""
+    ok_r = [s for s in real if s.ok]
+    ok_p = [s for s in phantom if s.ok]
+    if len(ok_r) < 2 or len(ok_p) < 2:
+        raise SystemExit("realism: fewer than 2 traced images in a set; nothing to compare")
+    tab = _table(ok_r, ok_p)
+    feats = feature_summary(tab)
+    disc = discriminate(tab, repeats)
+    give_away = sorted(feats, key=lambda n: -abs(feats[n]["auc"] - 0.5))[:8]
+    cc = feats["cortex_contrast_sd"]
+    return {
+        "n_images": {"real": len(real), "phantom": len(phantom)},
+        "traced": {"real": len(ok_r), "phantom": len(ok_p)},
+        "not_traced": {"real": [s.name for s in real if not s.ok][:10],
+                       "phantom": [s.name for s in phantom if not s.ok][:10]},
+        "discriminator_auc": max(disc["auc"].values()),
+        "discriminator": disc,
+        "cortex_contrast_sd": {"real": cc["real"], "phantom": cc["phantom"]},
+        "give_away": {n: feats[n] for n in give_away},
+        "features": feats,
+        "definitions": {
+            "cortex_contrast_sd": "peak of the side's mean depth profile within 5 mm above the traced "
+                                  "border minus the mean of the trabecular zone (5.5-9.8 mm), in SDs of "
+                                  "the z-scored strip (the model's input); median over sides",
+            "cortex_zone_contrast_sd": "same with the fixed cortex zone 0.6-2.4 mm instead of the peak",
+            "auc": "image-level; 0.5 = the sets cannot be told apart, 1 or 0 = fully separable",
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--real", type=Path, required=True, help="folder of real radiographs")
+    ap.add_argument("--phantoms", type=Path, required=True, help="folder of phantoms (labels.csv optional)")
+    ap.add_argument("--plots", type=Path, help="write distribution plots (PNG) here")
+    ap.add_argument("--montage", type=Path, metavar="OUT.png", help="strips side by side")
+    ap.add_argument("--limit", type=int, default=0, help="at most N images per set")
+    ap.add_argument("--repeats", type=int, default=3, help="cross-validation shuffles (default 3)")
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
+    args = ap.parse_args(argv)
+    for d in (args.real, args.phantoms):
+        if not d.is_dir():
+            ap.error(f"{d}: not a folder")
+    t0 = time.perf_counter()
+    real = measure_folder(args.real, args.limit)
+    phantom = measure_folder(args.phantoms, args.limit)
+    report = summarise(real, phantom, args.repeats)
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    if args.plots is not None or args.montage is not None:
+        from realism_plots import write_montage, write_plots
+
+        if args.plots is not None:
+            report["plots"] = [str(p) for p in write_plots(real, phantom, report, args.plots)]
+        if args.montage is not None:
+            report["montage"] = str(write_montage(real, phantom, args.montage))
+    text = json.dumps(report, indent=1)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

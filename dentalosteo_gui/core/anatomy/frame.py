@@ -1,0 +1,59 @@
+"""The part of a radiograph that holds the image: black margins (padding added by an export,
+a collimator band across the whole width or height) are not anatomy.
+
+Everything that is a fraction of the image (search band, box size, measurement window,
+landmark proportions) is a fraction of this content frame, so padding a radiograph with a
+black margin moves nothing relative to the anatomy. Pure numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..types import Radiograph, RoiBox, RoiProposal
+
+MARGIN_LEVEL = 8.0 / 255.0  # a margin pixel is at most this bright (JPEG ringing included)
+MARGIN_FRAC = 0.97  # a row / column is margin when at least this fraction of it is that dark
+
+
+def content_bounds(pixels: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the image without whole black rows / columns at its edges."""
+    h, w = pixels.shape
+    dark = pixels <= MARGIN_LEVEL
+    rows = np.flatnonzero(dark.mean(axis=1) < MARGIN_FRAC)
+    cols = np.flatnonzero(dark.mean(axis=0) < MARGIN_FRAC)
+    if rows.size < max(8, h // 8) or cols.size < max(8, w // 8):
+        return 0, 0, w, h
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def content_width(pixels: np.ndarray) -> int:
+    x0, _, x1, _ = content_bounds(pixels)
+    return x1 - x0
+
+
+def crop_to_content(rad: Radiograph) -> tuple[Radiograph, int, int]:
+    """The radiograph restricted to its content (a view, no copy) and the offset (dx, dy)."""
+    x0, y0, x1, y1 = content_bounds(rad.pixels)
+    if (x0, y0, x1, y1) == (0, 0, rad.width, rad.height):
+        return rad, 0, 0
+    return replace(rad, pixels=rad.pixels[y0:y1, x0:x1], warnings=[]), x0, y0
+
+
+def shift_box(box: RoiBox, dx: float, dy: float) -> RoiBox:
+    return RoiBox(int(round(box.x + dx)), int(round(box.y + dy)), box.w, box.h)
+
+
+def shift_proposal(p: RoiProposal, dx: float, dy: float) -> RoiProposal:
+    """The same proposal in a frame moved by (dx, dy) pixels."""
+    if dx == 0 and dy == 0:
+        return p
+
+    def mv(poly: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return [(float(x + dx), float(y + dy)) for x, y in poly]
+
+    return RoiProposal(box=shift_box(p.box, dx, dy), border_right=mv(p.border_right),
+                       border_left=mv(p.border_left), confidence=p.confidence, reasons=list(p.reasons),
+                       midline_x=None if p.midline_x is None else float(p.midline_x + dx))

@@ -1,0 +1,408 @@
+"""Trace the inferior mandibular border (periosteal lower edge) at full resolution.
+
+1. Work on a copy downscaled to about 640 px wide (speed; the border is a large structure).
+2. Edge map of "bright bone above, dark soft tissue below" (see ``_edge_map``), with bone
+   support, clipping and detector-step suppression.
+3. A convex dynamic programme across columns (the border is U-shaped) finds the coarse path.
+4. The coarse path is refined at full resolution by a second dynamic programme in a narrow
+   band around it, with sub-pixel peak interpolation.
+5. The midline: where the U-shaped border crosses several heights, symmetric.
+
+Everything is returned in the pixels of the array given. numpy / OpenCV only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import AnatomyError
+
+WORK_W = 640  # working width of the coarse trace
+SEARCH_TOP = 0.42  # the border is searched below this fraction of the image height
+TRACE_X0, TRACE_X1 = 0.06, 0.94  # traced columns as fractions of the image width
+EDGE_SAT_PCT = 98.5  # edge strengths above this percentile count as 1
+C_CONCAVE = 6.0  # cost per unit increase of slope (concavity) in the coarse trace
+GAMMA = 0.5
+CLIP_LEVEL = 3.0 / 255.0  # raw values at or below this are treated as clipped black
+EDGE_SIGMAS = (1.5,)
+LOW_PRIOR = 0.25  # cost per unit of height above the bottom of the search band
+NODE_STEP = 3  # work columns per node of the convex dynamic programme
+MIN_TRACE_COLS = 6  # smallest search region (work px) the tracer accepts
+MIN_TRACE_ROWS = 4
+
+
+@dataclass
+class BorderTrace:
+    """Full-resolution trace of the inferior border: one y per column in [x0, x1)."""
+
+    x0: int
+    x1: int
+    y: np.ndarray  # float64, len x1 - x0, original pixels
+    strength: np.ndarray  # edge strength along the path (0..1, coarse scale, per column)
+    midline_x: float
+
+    def y_at(self, x: np.ndarray | float) -> np.ndarray:
+        xs = np.asarray(x, dtype=np.float64)
+        return np.interp(xs, np.arange(self.x0, self.x1, dtype=np.float64), self.y)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _working_copy(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    """Downscale to about WORK_W wide; return (image, scale = original px per work px)."""
+    h, w = pixels.shape
+    scale = max(1.0, w / WORK_W)
+    if scale > 1.0:
+        ww = int(round(w / scale))
+        hh = int(round(h / scale))
+        small = cv2.resize(pixels, (ww, hh), interpolation=cv2.INTER_AREA)
+        scale = w / ww
+    else:
+        small = pixels.copy()
+    return small.astype(np.float32), float(scale)
+
+
+def _normalise(img: np.ndarray) -> np.ndarray:
+    """Robust contrast stretch to [0, 1] (1st-99th percentile of non-clipped pixels)."""
+    valid = img[(img > 0.01) & (img < 0.99)]
+    if valid.size < 100:
+        valid = img.ravel()
+    lo, hi = np.percentile(valid, [1, 99])
+    if hi - lo < 1e-6:
+        return np.zeros_like(img)
+    return np.clip((img - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+
+def dp_path(cost: np.ndarray, max_step: int, smooth: float) -> np.ndarray:
+    """Minimum-cost path through a (rows, cols) cost map, one row per column.
+
+    Transition cost is ``smooth * dy**2`` for |dy| <= max_step (rows per column).
+    """
+    rows, cols = cost.shape
+    acc = cost[:, 0].astype(np.float64).copy()
+    back = np.zeros((rows, cols), dtype=np.int16)
+    offs = np.arange(-max_step, max_step + 1)
+    pen = smooth * offs.astype(np.float64) ** 2
+    big = 1e18
+    m = int(max_step)
+    padded = np.full(rows + 2 * m, big)
+    # win[y, k] = padded[y + 2m - k] = acc[y - offs[k]]: every shift at once, as a view that
+    # follows the updates of `padded`; rows that no shift reaches read `big`
+    win = np.lib.stride_tricks.sliding_window_view(padded, 2 * m + 1)[:, ::-1]
+    cand = np.empty((rows, offs.size))
+    row_idx = np.arange(rows)
+    pen_row = pen[None, :]
+    for j in range(1, cols):
+        padded[m : m + rows] = acc  # cand[y, k] = acc[y - d] + pen[k] (we came from row y - d)
+        np.add(win, pen_row, out=cand)
+        arg = np.argmin(cand, axis=1)
+        acc = cand[row_idx, arg] + cost[:, j]
+        back[:, j] = offs[arg]
+    path = np.zeros(cols, dtype=np.int64)
+    path[-1] = int(np.argmin(acc))
+    for j in range(cols - 1, 0, -1):
+        path[j - 1] = path[j] - back[path[j], j]
+    return np.clip(path, 0, rows - 1)
+
+
+def _dp_convex(
+    cost: np.ndarray, max_slope: int, c_change: float, c_concave: float
+) -> np.ndarray:
+    """Minimum-cost path whose slope (rows per node) mostly decreases from left to right.
+
+    The inferior border of the mandible is U-shaped (y grows downward): descending on the
+    image-left side, flat at the chin, rising on the image-right side, so its slope is
+    non-increasing. An increase of slope costs ``c_concave`` per unit (the antegonial notch
+    and small irregularities stay possible); any slope change costs ``c_change * ds**2``.
+    Straight detector steps that a free path would follow and then leave with a jump are
+    thereby excluded. ``cost`` is (rows, nodes); returns one row per node.
+    """
+    rows, n = cost.shape
+    slopes = np.arange(-max_slope, max_slope + 1)
+    ns = slopes.size
+    ds = slopes[None, :] - slopes[:, None]  # [s_prev, s_new]
+    trans = c_change * ds.astype(np.float64) ** 2 + c_concave * np.maximum(0, ds)
+    big = 1e18
+    acc = np.repeat(cost[:, 0][None, :].astype(np.float64), ns, axis=0)  # [slope, row]
+    back_s = np.zeros((n, ns, rows), dtype=np.int8)
+    tot = np.empty((ns, ns, rows))
+    # new[k, y] = best[k, y - slopes[k]] (new row y = row_prev + slope); rows no slope reaches
+    # hold `big` and a zero back-pointer
+    src = np.arange(rows)[None, :] - slopes[:, None]
+    valid = (src >= 0) & (src < rows)
+    src_c = np.clip(src, 0, rows - 1)
+    k_idx = np.repeat(np.arange(ns)[:, None], rows, axis=1)
+    for j in range(1, n):
+        np.add(acc[:, None, :], trans[:, :, None], out=tot)  # [s_prev, s_new, row_prev]
+        arg = np.argmin(tot, axis=0)  # [s_new, row_prev]
+        best = np.take_along_axis(tot, arg[None], axis=0)[0]
+        new = np.where(valid, best[k_idx, src_c], big)
+        back_s[j] = np.where(valid, arg[k_idx, src_c], 0)
+        acc = new + cost[:, j][None, :]
+    k0, y0 = np.unravel_index(int(np.argmin(acc)), acc.shape)
+    k, y = int(k0), int(y0)
+    path = np.zeros(n, dtype=np.int64)
+    path[-1] = y
+    for j in range(n - 1, 0, -1):
+        kp = int(back_s[j, k, y])
+        y = y - int(slopes[k])
+        k = kp
+        path[j - 1] = y
+    return np.clip(path, 0, rows - 1)
+
+
+def _edge_map(work: np.ndarray, scale: float, raw: np.ndarray | None = None) -> np.ndarray:
+    """Edge strength (0..1) of the mandible's lower edge: bright bone above, dark below."""
+    h, w = work.shape
+    if GAMMA != 1.0:
+        # Expand the dark grey levels: under-exposed images hide the border near black.
+        work = np.power(np.clip(work, 0.0, 1.0), GAMMA).astype(np.float32)
+    xs = np.arange(w, dtype=np.float32) / max(1, w - 1)
+    side_w = np.clip((np.abs(xs - 0.5) - 0.2) / 0.2, 0.0, 1.0)
+    e = np.zeros_like(work)
+    for sigma in EDGE_SIGMAS:
+        # Scale-normalised derivatives (x sigma): soft, blurred borders answer at the larger
+        # scale as strongly as sharp ones at the smaller.
+        sm_s = cv2.GaussianBlur(work, (0, 0), sigma)
+        gy = cv2.Sobel(sm_s, cv2.CV_32F, 0, 1, ksize=3) / 8.0 * (sigma / EDGE_SIGMAS[0])
+        gx = cv2.Sobel(sm_s, cv2.CV_32F, 1, 0, ksize=3) / 8.0 * (sigma / EDGE_SIGMAS[0])
+        down = np.maximum(0.0, -gy)
+        # Near the sides the border turns up into the ramus: there the outward direction has a
+        # horizontal part (image-left half: darker to the left; right half: darker to the right).
+        outward = np.where(xs < 0.5, np.maximum(0.0, gx), np.maximum(0.0, -gx))
+        e = np.maximum(e, np.sqrt(down**2 + (outward * side_w[None, :]) ** 2))
+    sm = cv2.GaussianBlur(work, (0, 0), EDGE_SIGMAS[0])
+    # Bone support: the cortex and the body above it are brighter than the tissue below over
+    # a band of several millimetres; thin bright clutter (letters, hyoid ghost) is not.
+    band = max(3, int(round(6.0 * 640.0 / max(w, 1))))
+    k = np.ones((band, 1), np.float32) / band
+    mean = cv2.filter2D(sm, -1, k, borderType=cv2.BORDER_REPLICATE)
+    above = np.roll(mean, band // 2 + 1, axis=0)
+    below = np.roll(mean, -(band // 2 + 1), axis=0)
+    support = np.clip((above - below) / 0.15, 0.0, 1.0)
+    e = e * support
+    if raw is not None:
+        # Clipped black regions (collimator, cropped corners) make strong but meaningless
+        # edges with the dark soft tissue above them; keep an edge next to clipping only when
+        # bone-bright pixels are above it (a chin touching the clipped region).
+        clipped = (raw <= CLIP_LEVEL).astype(np.float32)
+        clip_below = np.roll(cv2.filter2D(clipped, -1, k, borderType=cv2.BORDER_REPLICATE), -(band // 2 + 1), axis=0)
+        valid = sm[raw > CLIP_LEVEL]
+        bone_level = float(np.percentile(valid, 50)) if valid.size else 0.5
+        e = np.where((clip_below > 0.3) & (above < bone_level), 0.0, e)
+    # Detector stitching and collimator steps are straight horizontal edges across most of
+    # the width; a curved anatomical border occupies any one row only briefly. Subtracting a
+    # high per-row percentile removes the former and barely touches the latter.
+    row_level = np.percentile(e[:, int(0.1 * w) : int(0.9 * w)], 40, axis=1)
+    e = np.maximum(0.0, e - 1.5 * row_level[:, None])
+    # Saturate: an edge is either clearly there or not; geometry (smooth U shape, lowest
+    # edge) then decides between the anatomical border and stronger artefacts.
+    ref = float(np.percentile(e[int(SEARCH_TOP * h) :], EDGE_SAT_PCT)) if e.size else 0.0
+    if ref <= 1e-9:
+        return np.zeros_like(e)
+    return np.clip(e / ref, 0.0, 1.0).astype(np.float32)
+
+
+def _robust_parabola_vertex(xs: np.ndarray, ys: np.ndarray, fallback: float) -> float:
+    """x of the lowest point (max y) of a robust parabola through the border points."""
+    if xs.size < 10:
+        return fallback
+    keep = np.ones(xs.size, dtype=bool)
+    coef = None
+    for _ in range(3):
+        coef = np.polyfit(xs[keep], ys[keep], 2)
+        res = ys - np.polyval(coef, xs)
+        mad = np.median(np.abs(res[keep])) + 1e-6
+        keep = np.abs(res) < 3.0 * 1.4826 * mad
+        if keep.sum() < 10:
+            break
+    if coef is None or coef[0] >= 0:  # not U-shaped (y grows downward, so a < 0 is a U)
+        return fallback
+    return float(-coef[1] / (2 * coef[0]))
+
+
+def _symmetric_midline(xs: np.ndarray, ys: np.ndarray, width: int, height: int) -> float:
+    """Mandible midline: midpoint of where the U-shaped border crosses several heights.
+
+    At each level a little above the lowest point, the border crosses once on each side; the
+    midpoints of the crossings are symmetric about the midline whatever the local curvature.
+    """
+    fallback = 0.5 * width
+    if xs.size < 20:
+        return fallback
+    sel = (xs > 0.1 * width) & (xs < 0.9 * width)
+    x, y = xs[sel], ys[sel]
+    if x.size < 20:
+        return fallback
+    y = np.convolve(y, np.ones(9) / 9.0, mode="same")
+    mid = fallback
+    for _ in range(3):
+        # remove a head tilt / asymmetric angle: the line through the border at mid +- 0.3 W
+        xa, xb = mid - 0.3 * width, mid + 0.3 * width
+        ya, yb = float(np.interp(xa, x, y)), float(np.interp(xb, x, y))
+        y_adj = y - (ya + (yb - ya) * (x - xa) / (xb - xa))
+        y_low = float(np.percentile(y_adj, 98))
+        mids = []
+        for frac in (0.02, 0.04, 0.06, 0.08, 0.10, 0.12):
+            below = np.flatnonzero(y_adj >= y_low - frac * height)
+            if below.size < 2:
+                continue
+            x_a, x_b = x[below[0]], x[below[-1]]
+            if x_b - x_a < 0.1 * width:
+                continue
+            mids.append(0.5 * (x_a + x_b))
+        if not mids:
+            mids = [_robust_parabola_vertex(x[::4], y[::4], fallback)]
+        mid = float(np.clip(np.median(mids), 0.4 * width, 0.6 * width))
+    return mid
+
+
+# --------------------------------------------------------------------------- tracing
+
+
+@dataclass(frozen=True)
+class _SearchRegion:
+    """Where the border is traced: original pixels [x0, x1) x [ya, yb), and the same region on
+    the working copy [cx0, cx1) x [cy0, cy1)."""
+
+    x0: int
+    x1: int
+    ya: int
+    yb: int
+    cx0: int
+    cx1: int
+    cy0: int
+    cy1: int
+
+
+def _search_region(shape: tuple[int, int], work_shape: tuple[int, int], scale: float,
+                   x_range: tuple[int, int] | None,
+                   y_range: tuple[int, int] | None) -> _SearchRegion:
+    """The search region (default: the lower part of the image, all but the side margins);
+    raises :class:`AnatomyError` when it is too small to trace in."""
+    h, w = shape
+    wh, ww = work_shape
+    if x_range is None:
+        x0, x1 = int(TRACE_X0 * w), int(math.ceil(TRACE_X1 * w))
+    else:
+        x0, x1 = max(0, int(x_range[0])), min(w, int(x_range[1]))
+    if y_range is None:
+        ya, yb = int(SEARCH_TOP * h), h
+    else:
+        ya, yb = max(0, int(y_range[0])), min(h, int(y_range[1]))
+    cx0, cx1 = min(int(x0 / scale), ww), min(ww, int(math.ceil(x1 / scale)))
+    cy0, cy1 = min(int(ya / scale), wh), min(wh, int(math.ceil(yb / scale)))
+    if cx1 - cx0 < MIN_TRACE_COLS or cy1 - cy0 < MIN_TRACE_ROWS or x1 - x0 < 2:
+        raise AnatomyError(
+            f"the search region ({x1 - x0} x {yb - ya} px) is too small to trace the border; "
+            "draw the ROI box over the lower border of the mandible"
+        )
+    return _SearchRegion(x0, x1, ya, yb, cx0, cx1, cy0, cy1)
+
+
+def _coarse_path(sub: np.ndarray) -> np.ndarray:
+    """Row of the border in every column of the edge map ``sub`` (convex dynamic programme)."""
+    # Every strong false edge (occlusal plane, teeth, detector steps, the endosteal side of
+    # anatomy) lies ABOVE the inferior border, which is the lowest edge with bone above it:
+    # a mild preference for lower rows breaks ties between comparable edges.
+    rel = np.linspace(1.0, 0.0, sub.shape[0])[:, None]
+    cost = -sub + LOW_PRIOR * rel
+    # Nodes every NODE_STEP work columns; the edge map is max-pooled over each node's span.
+    ncols = sub.shape[1]
+    node_x = np.arange(0, ncols, NODE_STEP)
+    pooled = np.stack(
+        [cost[:, i : i + NODE_STEP].min(axis=1) for i in node_x], axis=1
+    )
+    nodes = _dp_convex(pooled, max_slope=6, c_change=0.01, c_concave=C_CONCAVE)
+    path: np.ndarray = np.round(np.interp(np.arange(ncols), node_x + (NODE_STEP - 1) / 2, nodes)).astype(np.int64)
+    return path
+
+
+def _gradient_band(pixels: np.ndarray, x0: int, x1: int, y_coarse: np.ndarray,
+                   scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Vertical gradient (bright above, dark below) in a narrow band around ``y_coarse``.
+
+    Returns ``band`` (offsets x columns) and the image row of each of its cells.
+    """
+    h = pixels.shape[0]
+    sigma = max(1.0, 0.6 * scale)
+    r = int(math.ceil(1.5 * scale)) + 2
+    # Smooth and differentiate only the rows the band can touch.
+    ylo = int(max(0, np.floor(y_coarse.min()) - r - 8))
+    yhi = int(min(h, np.ceil(y_coarse.max()) + r + 9))
+    strip: np.ndarray = cv2.GaussianBlur(pixels[ylo:yhi, x0:x1].astype(np.float32), (0, 0), sigma)
+    gy = -(np.roll(strip, -1, axis=0) - np.roll(strip, 1, axis=0)) * 0.5
+    gy[0, :] = 0
+    gy[-1, :] = 0
+    offs = np.arange(-r, r + 1)
+    rows_idx = np.clip(np.round(y_coarse).astype(np.int64)[None, :] + offs[:, None] - ylo, 1, strip.shape[0] - 2)
+    cols_idx = np.arange(x1 - x0)[None, :]
+    band = gy[rows_idx, cols_idx]
+    return band, rows_idx + ylo
+
+
+def _subpixel_rows(band: np.ndarray, rows: np.ndarray, sel: np.ndarray,
+                   fine: np.ndarray) -> np.ndarray:
+    """Image row of the path ``fine`` (band offsets in columns ``sel``), refined by parabolic
+    interpolation of the band around each peak."""
+    k = np.asarray(fine, dtype=np.int64)[: sel.size]
+    c = sel[: k.size]
+    inner = (k > 0) & (k < band.shape[0] - 1)
+    kk = np.clip(k, 1, band.shape[0] - 2)
+    a, b, cc = band[kk - 1, c], band[kk, c], band[kk + 1, c]
+    den = a - 2 * b + cc
+    ok = inner & (np.abs(den) > 1e-12)
+    d = np.zeros(k.size)
+    d[ok] = np.clip(0.5 * (a[ok] - cc[ok]) / den[ok], -0.5, 0.5)
+    y: np.ndarray = rows[k, c] + d
+    return y
+
+
+def _refine_trace(pixels: np.ndarray, x0: int, x1: int, y_coarse: np.ndarray,
+                  scale: float) -> np.ndarray:
+    """Full-resolution border y for every column in [x0, x1), in a narrow band around the
+    coarse trace ``y_coarse``."""
+    band, rows = _gradient_band(pixels, x0, x1, y_coarse, scale)
+    bmax = float(np.percentile(band, 99)) if band.size else 0.0
+    bcost = -(band / bmax) if bmax > 1e-9 else np.zeros_like(band)
+    # The fine DP runs on every `step`-th column (speed), then is interpolated.
+    step = max(1, int(round(scale / 2)))
+    sel = np.arange(0, x1 - x0, step)
+    fine = dp_path(bcost[:, sel], max_step=max(1, step), smooth=0.05 / max(1, step))
+    y_fine: np.ndarray = np.interp(np.arange(x1 - x0), sel, _subpixel_rows(band, rows, sel, fine))
+    return y_fine
+
+
+def trace_border(
+    pixels: np.ndarray, x_range: tuple[int, int] | None = None, y_range: tuple[int, int] | None = None
+) -> BorderTrace:
+    """Trace the inferior mandibular border (periosteal lower edge) at full resolution.
+
+    ``x_range``/``y_range`` (original pixels) restrict the search (used when the user moved
+    the box). Returns one y per column in ``x_range``. Raises :class:`AnatomyError` when
+    the search region is too small to trace in.
+    """
+    h, w = pixels.shape
+    work_raw, scale = _working_copy(pixels)
+    work = _normalise(work_raw)
+    edge = _edge_map(work, scale, work_raw)
+    reg = _search_region((h, w), work.shape, scale, x_range, y_range)
+
+    sub = edge[reg.cy0 : reg.cy1, reg.cx0 : reg.cx1]
+    path = _coarse_path(sub) + reg.cy0
+    strength = sub[path - reg.cy0, np.arange(sub.shape[1])]
+
+    # ---- full-resolution refinement in a narrow band around the coarse path
+    xs_full = np.arange(reg.x0, reg.x1)
+    coarse_x = (np.arange(reg.cx0, reg.cx1) + 0.5) * scale
+    y_coarse = np.interp(xs_full, coarse_x, (path + 0.5) * scale)
+    y_fine = _refine_trace(pixels, reg.x0, reg.x1, y_coarse, scale)
+
+    midline = _symmetric_midline(xs_full.astype(float), y_fine, w, h)
+    strength_full = np.interp(xs_full, coarse_x, strength)
+    return BorderTrace(x0=reg.x0, x1=reg.x1, y=y_fine, strength=strength_full, midline_x=midline)

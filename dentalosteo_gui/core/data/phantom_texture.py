@@ -1,0 +1,266 @@
+"""Building blocks of the ``v2`` phantom look (issue 16: phantoms closer to real radiographs).
+
+``phantoms.py`` orchestrates the generator; this module holds the pure array functions the
+``v2`` style adds, each drawing only from the generator it is given:
+
+- :func:`spectral_noise`: white noise shaped in the Fourier domain (band-pass, power-law
+  slope, anisotropy) - the raw material of trabecular texture and of correlated noise;
+- :func:`trabecular_network`: thin bright plates and rods around dark marrow spaces
+  (ridges of two band-passed fields, thresholded), sized in mm and coupled to density;
+- :func:`projection_ramp`: the rounded inferior border seen tangentially - the path length
+  through bone grows like the square root of the height above the border, so the projected
+  intensity rises steeply and then levels off, as on real panoramics;
+- :func:`ridge_lines`: faint lines roughly parallel to the border (canal walls, mylohyoid
+  ridge, the opposite side's border ghost);
+- :func:`acquire`: device chain after the exposure - focal/layer blur, signal-dependent
+  quantum noise blurred by the detector (correlated, not white), two-scale unsharp masking
+  as panoramic units apply it, and a display LUT.
+
+Pure numpy / OpenCV; no Qt, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+def _fft_freqs(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    fy = np.fft.fftfreq(shape[0]).astype(np.float32)[:, None]
+    fx = np.fft.rfftfreq(shape[1]).astype(np.float32)[None, :]
+    return fy, fx
+
+
+def spectral_noise(rng: np.random.Generator, shape: tuple[int, int], f_centre: float,
+                   rel_bw: float = 0.6, slope: float = 0.0, aniso: float = 1.0,
+                   angle: float = 0.0) -> np.ndarray:
+    """Unit-SD noise whose spectrum is a log-normal ring at ``f_centre`` (cycles/px) of
+    relative width ``rel_bw``, times ``f**slope``; ``aniso`` > 1 stretches the structures
+    along ``angle`` (radians from the x axis)."""
+    h, w = shape
+    white = rng.standard_normal((h, w), dtype=np.float32)
+    spec = np.fft.rfft2(white)
+    fy, fx = _fft_freqs((h, w))
+    ca, sa = math.cos(angle), math.sin(angle)
+    u = fx * ca + fy * sa  # frequency along the structures' long axis
+    v = -fx * sa + fy * ca
+    f = np.sqrt((u * aniso) ** 2 + (v / aniso) ** 2) + 1e-6
+    gain = np.exp(-0.5 * (np.log(f / max(f_centre, 1e-4)) / max(rel_bw, 1e-3)) ** 2)
+    if slope:
+        gain = gain * (f / max(f_centre, 1e-4)) ** slope
+    gain[0, 0] = 0.0
+    out = np.fft.irfft2(spec * gain, s=(h, w)).astype(np.float32)
+    sd = float(out.std()) or 1.0
+    return out / sd
+
+
+TEXTURE_TILE = (512, 1024)  # texture is drawn on a periodic tile this size and repeated
+
+
+def _tile_to(tile: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Repeat a periodic tile (FFT noise wraps seamlessly) to cover ``shape``."""
+    reps = (-(-shape[0] // tile.shape[0]), -(-shape[1] // tile.shape[1]))
+    return np.ascontiguousarray(np.tile(tile, reps)[: shape[0], : shape[1]])
+
+
+def trabecular_network(rng: np.random.Generator, shape: tuple[int, int], px_mm: float,
+                       density: float) -> np.ndarray:
+    """Projected trabecular bone, mean 0, drawn on a periodic tile and repeated.
+
+    Two parts: a network of bright trabeculae (the zero-crossing ridges of band-passed noise
+    with cells of 1-3 mm and lines 0.2-0.5 mm wide) and plates (thresholded filtered noise:
+    excursion sets whose area, the bone volume fraction, rises with ``density``) summed over
+    a few layers, as the beam sums the bone along its path. ``px_mm``: canvas pixel size.
+    Lower density: larger marrow spaces, thinner and sparser trabeculae."""
+    from scipy.special import ndtri
+
+    tile = (min(shape[0], TEXTURE_TILE[0]), min(shape[1], TEXTURE_TILE[1]))
+    cell_mm = float(rng.uniform(1.0, 2.0)) + 1.2 * (1.0 - density)
+    f0 = px_mm / (2.0 * cell_mm)  # cycles per pixel (zero crossings every half period)
+    aniso = float(rng.uniform(1.0, 2.0))
+    angle = float(rng.uniform(-0.4, 0.4)) + (math.pi / 2 if rng.random() < 0.35 else 0.0)
+    line_px = float(rng.uniform(0.15, 0.25) + 0.15 * density) / px_mm
+    thick = 2.0 * math.pi * f0 * line_px  # ridge half-width in noise units
+    bvtv = float(np.clip(0.08 + 0.25 * density + rng.normal(0.0, 0.03), 0.05, 0.45))
+    tau = float(ndtri(1.0 - bvtv))
+    layers = int(rng.integers(2, 4))
+    rods = np.zeros(tile, np.float32)
+    plates = np.zeros(tile, np.float32)
+    for _ in range(layers):
+        ang = angle + float(rng.normal(0.0, 0.2))
+        n = spectral_noise(rng, tile, f0, 0.45, 0.0, aniso, ang)
+        rods = np.maximum(rods, np.exp(-((n / thick) ** 2)) * float(rng.uniform(0.6, 1.0)))
+        m = spectral_noise(rng, tile, 1.6 * f0, 0.5, 0.0, aniso, ang)
+        plates += np.clip((m - tau) / 0.4, 0.0, 1.0)
+    w_rods = float(rng.uniform(0.4, 0.8))
+    acc = w_rods * rods + (1.0 - w_rods) * plates / layers
+    acc -= float(acc.mean())
+    return _tile_to(acc / max(float(acc.std()), 1e-6) * 0.3, shape)
+
+
+def projection_ramp(depth_px: np.ndarray, radius_px: float, spread_px: float = 0.0) -> np.ndarray:
+    """Relative path length through a rounded bone edge at ``depth_px`` inside it: 0 at the
+    edge, sqrt growth, 1 from ``radius_px`` on (the chord of a circle of that radius).
+    ``spread_px`` blurs the envelope (the base is not one line in 3-D, and lies partly
+    outside the focal trough), leaving the texture it multiplies sharp."""
+    d = np.clip(depth_px / max(radius_px, 1e-3), 0.0, 1.0)
+    out: np.ndarray = np.sqrt(d * (2.0 - d)).astype(np.float32)
+    if spread_px > 0.3:
+        out = _blur_large(out, spread_px)
+    return out
+
+
+def ridge_lines(rng: np.random.Generator, shape: tuple[int, int], border_y: np.ndarray,
+                x_range: tuple[float, float], mm_px: float, n: int) -> np.ndarray:
+    """``n`` faint thin lines roughly parallel to ``border_y`` (per column), 4-14 mm above it,
+    each over part of ``x_range``; signed (bright ridges, a few dark), blurred."""
+    h, w = shape
+    canvas = np.zeros((h, w), np.float32)
+    x_lo, x_hi = x_range
+    for _ in range(n):
+        length = float(rng.uniform(0.2, 0.6)) * (x_hi - x_lo)
+        x0 = float(rng.uniform(x_lo, max(x_lo + 1.0, x_hi - length)))
+        xs = np.linspace(x0, x0 + length, 24)
+        off_mm = float(rng.uniform(4.0, 14.0)) + float(rng.uniform(-3.0, 3.0)) * np.linspace(-1, 1, 24)
+        cols = np.clip(xs.astype(int), 0, w - 1)
+        ys = border_y[cols] - off_mm / mm_px
+        ok = np.isfinite(ys)
+        if ok.sum() < 2:
+            continue
+        pts = np.round(np.c_[xs[ok], ys[ok]] * 16).astype(np.int32).reshape(-1, 1, 2)
+        value = float(rng.uniform(0.3, 1.0)) * (1.0 if rng.random() < 0.8 else -0.7)
+        thick = max(1, int(round(float(rng.uniform(0.3, 1.2)) / mm_px)))
+        cv2.polylines(canvas, [pts], False, value, thickness=thick, lineType=cv2.LINE_AA, shift=4)
+    return np.asarray(cv2.GaussianBlur(canvas, (0, 0), max(0.6, 0.25 / mm_px)), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """Device settings of one v2 phantom (drawn by :func:`draw_acquisition`)."""
+
+    blur_px: float  # detector and layer blur (Gaussian sigma)
+    noise: float  # quantum-noise amplitude at full signal
+    noise_corr_px: float  # detector blur of the noise (sigma): correlated noise
+    usm_large_px: float  # large-kernel unsharp masking (dynamic-range compression)
+    usm_large_gain: float
+    usm_small_px: float  # edge enhancement
+    usm_small_gain: float
+    gamma: float
+    contrast: float
+    offset: float
+
+
+def draw_acquisition(rng: np.random.Generator, s: float, mm_px: float) -> Acquisition:
+    """Random device / processing settings; ``s`` scales pixel sizes with the image size."""
+    return Acquisition(
+        blur_px=float(rng.uniform(0.06, 0.25)) / mm_px,
+        noise=float(rng.uniform(0.002, 0.009)),
+        noise_corr_px=float(rng.uniform(0.3, 0.8)) * s,
+        usm_large_px=float(rng.uniform(2.0, 6.0)) / mm_px,
+        usm_large_gain=float(rng.uniform(0.3, 1.3)),
+        usm_small_px=float(rng.uniform(1.2, 3.0)) * s + 0.3,
+        usm_small_gain=float(rng.uniform(0.1, 0.8)),
+        gamma=float(rng.uniform(0.8, 1.25)),
+        contrast=float(rng.uniform(0.85, 1.15)),
+        offset=float(rng.uniform(-0.04, 0.04)),
+    )
+
+
+def _blur_large(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with a large sigma, computed on a down-sampled copy (fast, same result
+    to within a fraction of a grey level)."""
+    h, w = img.shape
+    f = max(1, int(sigma // 4))
+    if f == 1:
+        return np.asarray(cv2.GaussianBlur(img, (0, 0), sigma), dtype=np.float32)
+    small = cv2.resize(img, (max(2, w // f), max(2, h // f)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / f)
+    return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+
+
+def unsharp(img: np.ndarray, sigma: float, gain: float) -> np.ndarray:
+    """``img + gain * (img - blur(img, sigma))`` (in place on a copy)."""
+    out: np.ndarray = img + gain * (img - _blur_large(img, sigma))
+    return out
+
+
+def acquire(rng: np.random.Generator, img: np.ndarray, acq: Acquisition, nf: float = 1.0) -> np.ndarray:
+    """Exposure -> detector -> processing: blur, correlated quantum noise (factor ``nf``),
+    two-scale unsharp masking, display LUT; returns the displayed image in [0, 1]."""
+    img = np.asarray(cv2.GaussianBlur(img, (0, 0), acq.blur_px), dtype=np.float32)
+    if nf > 0:
+        qn = rng.standard_normal(img.shape, dtype=np.float32)
+        qn = cv2.GaussianBlur(qn, (0, 0), acq.noise_corr_px)
+        qn /= float(qn.std()) or 1.0
+        img += (nf * acq.noise) * np.sqrt(np.clip(img, 0.02, 1.0)) * qn
+    img = unsharp(img, acq.usm_large_px, acq.usm_large_gain)
+    img = unsharp(img, acq.usm_small_px, acq.usm_small_gain)
+    img = (img - 0.5) * acq.contrast + 0.5 + acq.offset
+    np.clip(img, 0.0, 1.0, out=img)
+    img **= acq.gamma
+    return img
+
+
+def _smooth_edge(x: np.ndarray, half: float, soft: float) -> np.ndarray:
+    """1 inside |x| < half, 0 outside, with a smoothstep of width ``soft`` at the edges."""
+    t = np.clip((half + soft / 2.0 - np.abs(x)) / max(soft, 1e-6), 0.0, 1.0)
+    out: np.ndarray = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+    return out
+
+
+def spine_ghost(rng: np.random.Generator, shape: tuple[int, int], cx: float) -> np.ndarray:
+    """The cervical spine's ghost as panoramic units show it: a broad, fairly flat bright
+    column over the symphysis with steep sides and vertebral banding, down to the image's
+    lower edge (canvas pixels)."""
+    h, w = shape
+    xs = np.arange(w, dtype=np.float32)[None, :] - (cx + float(rng.normal(0.0, 0.01)) * w)
+    half = float(rng.uniform(0.06, 0.17)) * w
+    column = _smooth_edge(xs, half, float(rng.uniform(0.01, 0.035)) * w)
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    period = float(rng.uniform(0.12, 0.17)) * h
+    phase = float(rng.uniform(0.0, 2 * math.pi))
+    bands = 0.8 + 0.2 * np.cos(2 * math.pi * ys / period + phase)
+    fade = np.clip((ys / h - 0.25) / 0.35, 0.0, 1.0)
+    out: np.ndarray = (float(rng.uniform(0.08, 0.3)) * column * bands * fade).astype(np.float32)
+    return out
+
+
+def opposite_side_ghost(rng: np.random.Generator, mask: np.ndarray, cx: float) -> np.ndarray:
+    """The contralateral mandible projected onto this side: the mask mirrored about the
+    midline, raised, widened and heavily blurred (canvas pixels)."""
+    h, w = mask.shape
+    lift = float(rng.uniform(0.08, 0.22)) * h
+    stretch = float(rng.uniform(1.0, 1.25))
+    m = np.float32([[-stretch, 0.0, cx * (1.0 + stretch)], [0.0, 1.0, -lift]])
+    ghost = cv2.warpAffine(mask.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    edge = np.abs(cv2.Laplacian(ghost, cv2.CV_32F, ksize=3))
+    ghost = 0.5 * ghost + 2.0 * edge  # the ghost's borders show more than its body
+    ghost = cv2.GaussianBlur(ghost, (0, 0), float(rng.uniform(0.006, 0.015)) * w)
+    out: np.ndarray = (float(rng.uniform(0.0, 0.06)) * ghost).astype(np.float32)
+    return out
+
+
+def hyoid_ghosts(rng: np.random.Generator, shape: tuple[int, int], cx: float,
+                 border_y: np.ndarray) -> np.ndarray:
+    """Hyoid body / greater horns and their ghosts near the inferior border (canvas pixels):
+    elongated bright outlines, blurred, on one or both sides, sometimes none."""
+    h, w = shape
+    canvas = np.zeros((h, w), np.float32)
+    for sign in (-1, 1):
+        if rng.random() < 0.3:
+            continue
+        x = cx + sign * float(rng.uniform(0.1, 0.3)) * w
+        col = int(np.clip(x, 0, w - 1))
+        y = (border_y[col] if np.isfinite(border_y[col]) else 0.9 * h) + float(rng.uniform(-0.02, 0.08)) * h
+        axes = (int(float(rng.uniform(0.025, 0.06)) * w), max(1, int(float(rng.uniform(0.006, 0.016)) * h)))
+        ang = float(rng.uniform(-25.0, 25.0))
+        cv2.ellipse(canvas, (int(x), int(y)), axes, ang, 0, 360, float(rng.uniform(0.4, 1.0)),
+                    max(1, axes[1] // 2), cv2.LINE_AA)
+        cv2.ellipse(canvas, (int(x), int(y)), axes, ang, 0, 360, 0.3, -1, cv2.LINE_AA)
+    blur = float(rng.uniform(0.002, 0.006)) * w
+    out: np.ndarray = (float(rng.uniform(0.03, 0.1)) * cv2.GaussianBlur(canvas, (0, 0), blur)).astype(np.float32)
+    return out
