@@ -21,9 +21,6 @@ from ..core.types import Landmarks, ModelInfo, RoiBox, RoiProposal
 
 log = logging.getLogger(__name__)
 
-GROUPS = ("condyle", "gonial_angle", "premolar", "maxillary_tuberosity")
-
-
 def _stage_ms(t0: float, t1: float, t2: float, t3: float, gradcam: str | None) -> dict[str, float]:
     """Preprocess / model / postprocess times (ms) from four perf_counter readings."""
     return {"preprocess": (t1 - t0) * 1000.0,
@@ -81,23 +78,7 @@ class KerasBackend:
         return _prediction(self._outputs_dict(outs))
 
     def _outputs_dict(self, outs: list[np.ndarray]) -> dict[str, Any]:
-        if hasattr(self.pack, "predict_from_outputs"):
-            return dict(self.pack.predict_from_outputs(outs))
-        model = self.pack.keras_model()
-        names = [str(n) for n in (getattr(model, "output_names", None) or [])]
-        by_name = dict(zip(names, outs, strict=False)) if len(names) == len(outs) else {}
-        risk_out = np.asarray(by_name.get("risk", outs[0]))[0]
-        p1 = float(risk_out[1]) if risk_out.shape[-1] == 2 else float(risk_out[-1])
-        p1 = min(max(p1, 1e-7), 1 - 1e-7)
-        temperature = float((self.card.get("calibration") or {}).get("temperature", 1.0) or 1.0)
-        logit = np.log(p1 / (1.0 - p1)) / temperature
-        risk = float(1.0 / (1.0 + np.exp(-logit)))
-        kl = None
-        k_out = by_name.get("klemetti") if by_name else (outs[1] if len(outs) > 1 else None)
-        if k_out is not None:
-            k = np.asarray(k_out)[0]
-            kl = {c: float(v) for c, v in zip(("C1", "C2", "C3"), k, strict=False)}
-        return {"risk": risk, "risk_raw": p1, "klemetti": kl, "attention": None}
+        return dict(self.pack.predict_from_outputs(outs))  # one calibration path: the pack's
 
     def warm(self) -> float:
         """Build the graph once so the first dentist-facing call is fast; returns ms."""

@@ -286,9 +286,9 @@ def save_pack(model: Any, card: dict[str, Any], out_dir: Path | str) -> Path:
 def classify_risk_level(card: Mapping[str, Any], risk: float) -> str:
     """``low`` (risk < low_max), ``high`` (risk >= high_min) or ``intermediate``.
 
-    One rule for the whole product: the engine's (``core.engine.classify_risk_level``).
+    One rule for the whole product: ``core.cards.classify_risk_level``.
     """
-    from ..core.screening.engine import classify_risk_level as _band
+    from ..core.cards import classify_risk_level as _band
 
     return _band(dict(card), risk)
 

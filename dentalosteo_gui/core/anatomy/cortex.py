@@ -2,7 +2,7 @@
 
 Per side, in a window of columns around the usual mental-foramen position (the premolar
 region, 13-20 % of the content width from the mandible's midline), intensity profiles are
-sampled along normals to the smoothed traced border, every 0.25 mm, from 2 mm outside the
+sampled along normals to the smoothed traced border, every 0.25 mm, from 4.5 mm outside the
 border to 14.5 mm inside it, and averaged over 0.4 mm along the border.
 
 - Margins (``endosteal.find_margins``): the periosteal margin per normal, smoothed along the
@@ -50,15 +50,18 @@ log = logging.getLogger(__name__)
 # Measurement window: distance from the mandible's midline as a fraction of the content width.
 WINDOW_FRAC = (0.13, 0.20)
 NORMAL_STEP_MM = 0.25  # spacing of the normals along the border
-OUTSIDE_MM, INSIDE_MM = 2.0, 14.5  # profile extent outside/inside the border
+OUTSIDE_MM, INSIDE_MM = 4.5, 14.5  # profile extent outside/inside the border
 SAMPLE_MM = 0.04  # profile sampling step
 TANGENT_SMOOTH_MM = 0.4  # Gaussian sigma along the border for the margin search
 DEPTH_SMOOTH_MM = 0.06  # Gaussian sigma along the normal (all profiles)
 MCW_PERCENTILE = 90.0
 BORDER_SMOOTH_MM = 2.0  # Gaussian sigma of the border before normals are taken
+FIT_MARGIN_MM = 5.0  # the robust border curve is fitted over the window and this much either side
+DETOUR_MM = 1.0  # a trace further than this (and 3 robust SDs) from that curve is a detour
 MIN_CONFIDENT_NORMALS = 8
 MIN_CONFIDENT_FRAC_MCW = 0.3  # MCW only when the margin is confident on this much of the window
 MIN_CONFIDENT_FRAC_GRADE = 0.5  # a side is graded when its margin is confident on this much
+WIDTH_SMOOTH_MM = 0.5  # widths are averaged along the border at this scale (below lacunae)
 DRAW_EVERY_MM = 1.0  # one drawn normal per this length of border
 
 # Klemetti rule thresholds: grid search on phantom seeds 10000-10149, rounded; accuracy is
@@ -80,6 +83,32 @@ def _side_points(proposal: RoiProposal) -> tuple[np.ndarray, np.ndarray, float]:
     return right, left, mid
 
 
+def _robust_border(px: np.ndarray, py: np.ndarray, x_lo: float, x_hi: float, mm_px: float) -> np.ndarray:
+    """The border with local detours replaced by a robust quadratic through the window.
+
+    Over the window and ``FIT_MARGIN_MM`` either side the inferior border is a gentle curve;
+    where the trace leaves it by more than ``DETOUR_MM`` (and 3 robust SDs) - a step onto a
+    double contour or a soft-tissue edge - the periosteal search would start in the wrong
+    place, so the curve is used there instead."""
+    sel = (px >= x_lo - FIT_MARGIN_MM * mm_px) & (px <= x_hi + FIT_MARGIN_MM * mm_px)
+    if sel.sum() < 8:
+        return py
+    x, y = px[sel], py[sel]
+    xc = x - x.mean()
+    keep = np.ones(x.size, dtype=bool)
+    coef = np.zeros(3)
+    for _ in range(4):
+        coef = np.polyfit(xc[keep], y[keep], 2)
+        res = y - np.polyval(coef, xc)
+        tol = max(DETOUR_MM * mm_px, 3.0 * 1.4826 * float(np.median(np.abs(res[keep]))))
+        keep = np.abs(res) <= tol
+        if keep.sum() < 6:
+            return py
+    out = py.copy()
+    out[np.flatnonzero(sel)[~keep]] = np.polyval(coef, xc[~keep])
+    return out
+
+
 def _sample_normals(
     pts: np.ndarray, x_lo: float, x_hi: float, step_px: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -94,6 +123,7 @@ def _sample_normals(
         x_lo, x_hi = max(x_lo, px[0]), min(x_hi, px[-1])
     if x_hi - x_lo < 5 * step_px:
         return None
+    py = _robust_border(px, py, x_lo, x_hi, step_px / NORMAL_STEP_MM)
     # Smooth the border (a ~4 mm local fit) so normals follow the bone, not pixel noise.
     xs = np.arange(px[0], px[-1], 1.0)
     ys = np.interp(xs, px, py)
@@ -168,6 +198,18 @@ def _margin_lines(base: np.ndarray, normals: np.ndarray, m: Margins, spacing: fl
     return {"periosteal": [pt(i, m.peri[i]) for i in idx], "endosteal": [r for r in runs if len(r) >= 2]}
 
 
+def _lacuna_scale(widths: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Widths averaged along the border over the confident normals only (Gaussian sigma
+    ``WIDTH_SMOOTH_MM``): semilunar defects (a millimetre and more) stay, the sub-millimetre
+    jitter of the margin's localisation goes (it would read as roughness on noisy images)."""
+    sig = WIDTH_SMOOTH_MM / NORMAL_STEP_MM
+    w = np.where(ok, widths, 0.0)
+    num = gaussian_filter1d(w, sig, mode="constant")
+    den = gaussian_filter1d(ok.astype(np.float64), sig, mode="constant")
+    out: np.ndarray = np.where(den > 1e-6, num / np.maximum(den, 1e-6), widths)
+    return out
+
+
 def _width_stats(widths: np.ndarray) -> tuple[float, float, float, float]:
     """(MCW, IQR, roughness, 10-90 % spread relative to MCW) of the confident widths."""
     # MCW is the width of the intact cortex: lacunar (semilunar) defects only ever thin it
@@ -205,7 +247,7 @@ def _measure_side(
         ev["reason"] = (f"endosteal margin distinct on only {ok.mean():.0%} of the window "
                         f"(needs {MIN_CONFIDENT_FRAC_MCW:.0%}): no width measured")
         return empty, ev
-    widths = (m.endo - m.peri)[ok]
+    widths = _lacuna_scale(m.endo - m.peri, ok)[ok]
     mcw, iqr, rough, spread = _width_stats(widths)
     fine_a, _ = aligned_strip(fine, t_mm, m.peri, SAMPLE_MM)
     tex = cortex_texture(fine_a, m.strip, m.depth, m.endo - m.peri, ok, NORMAL_STEP_MM)

@@ -33,7 +33,9 @@ from scipy.ndimage import gaussian_filter1d, median_filter
 
 from .roi import dp_path
 
-PERI_SEARCH_MM = 1.5  # periosteal margin within this distance of the traced border
+PERI_SEARCH_MM = 3.0  # periosteal margin within this distance of the traced border
+PERI_STEP_MM = 1.0  # scale of the soft-tissue-to-bone step that picks the periosteal edge
+PERI_REFINE_MM = 0.4  # the steepest rise within this distance of that step places it
 PERI_MEDIAN_MM = 3.0  # running-median length along the border for the periosteal margin
 PERI_SMOOTH_MM = 1.0  # then a Gaussian of this sigma along the border
 STEP_SCALES_MM = (0.2, 0.4, 0.8)  # half-widths of the step (Haar) response
@@ -74,15 +76,41 @@ def _parabolic_offsets(d: np.ndarray, k: np.ndarray) -> np.ndarray:
     return kk + off
 
 
+def _haar(prof: np.ndarray, a: int) -> np.ndarray:
+    """Mean of the ``a`` samples after minus the mean of the ``a`` before, per column (the
+    boundary between samples k - 1 and k); 0 where the scale does not fit."""
+    n, m = prof.shape
+    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(prof, axis=1)], axis=1)
+    out = np.zeros((n, m))
+    if m > 2 * a:
+        k = np.arange(a, m - a + 1)
+        fit = k < m
+        r = (cs[:, k + a] - 2.0 * cs[:, k] + cs[:, k - a]) / a
+        out[:, k[fit]] = r[:, : int(fit.sum())]
+    return out
+
+
 def periosteal(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float) -> np.ndarray:
-    """Periosteal depth per profile (mm): steepest inward rise near the trace, smoothed along
-    the border (running median, then Gaussian); NaN everywhere when no profile rises."""
+    """Periosteal depth per profile (mm), smoothed along the border (running median, then
+    Gaussian); NaN everywhere when no profile rises.
+
+    Within ``PERI_SEARCH_MM`` of the trace the largest step from soft tissue into bone at
+    ``PERI_STEP_MM`` (mean inside minus mean outside) picks the edge - a trace that ran
+    along a faint soft-tissue edge or the other side's contour a few mm off is overruled
+    by the bone's own border - and the steepest rise within ``PERI_REFINE_MM`` of it places
+    the margin precisely."""
+    step = float(t_mm[1] - t_mm[0])
     d = np.gradient(prof, axis=1)
+    big = _haar(prof, max(1, int(round(PERI_STEP_MM / step))))
     lo, hi = np.searchsorted(t_mm, [-PERI_SEARCH_MM, PERI_SEARCH_MM])
-    k = lo + np.argmax(d[:, lo:hi], axis=1)
-    rises = d[np.arange(d.shape[0]), k] > 0
+    kb = lo + np.argmax(big[:, lo:hi], axis=1)
+    rows = np.arange(prof.shape[0])
+    rises = big[rows, kb] > 0
     if not rises.any():
         return np.full(prof.shape[0], np.nan)
+    r = max(1, int(round(PERI_REFINE_MM / step)))
+    cols = np.clip(kb[:, None] + np.arange(-r, r + 1)[None, :], 1, t_mm.size - 2)
+    k = cols[rows, np.argmax(d[rows[:, None], cols], axis=1)]
     raw = np.interp(_parabolic_offsets(d, k), np.arange(t_mm.size), t_mm)
     raw = np.where(rises, raw, np.median(raw[rises]))
     size = max(3, int(round(PERI_MEDIAN_MM / normal_step_mm)) | 1)
@@ -109,19 +137,13 @@ def step_response(strip: np.ndarray, step_mm: float, lo: int, hi: int) -> np.nda
     """Fall response (bright before, dark after) per scale in robust SDs, (scales, normals,
     depth); 0 where a scale does not fit. Each scale's spread is measured over depth
     columns [lo, hi). Column k is the boundary between depth samples k - 1 and k."""
-    n, m = strip.shape
-    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(strip, axis=1)], axis=1)
-    out = np.zeros((len(STEP_SCALES_MM), n, m))
+    out = np.zeros((len(STEP_SCALES_MM),) + strip.shape)
     for s, a_mm in enumerate(STEP_SCALES_MM):
         a = max(1, int(round(a_mm / step_mm)))
-        if m <= 2 * a:
-            continue
-        k = np.arange(a, m - a + 1)
-        r = (2.0 * cs[:, k] - cs[:, k - a] - cs[:, k + a]) / a  # mean before - mean after
-        ref = r[:, max(0, lo - a) : max(1, hi - a)]
+        r = -_haar(strip, a)
+        ref = r[:, lo:hi]
         spread = 1.4826 * float(np.median(np.abs(ref - np.median(ref)))) + 1e-12
-        fit = k < m
-        out[s][:, k[fit]] = (r / spread)[:, : int(fit.sum())]
+        out[s] = r / spread
     return out
 
 

@@ -66,37 +66,45 @@ def _tile_to(tile: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(np.tile(tile, reps)[: shape[0], : shape[1]])
 
 
+def powerlaw_noise(rng: np.random.Generator, shape: tuple[int, int], beta: float, f_lo: float,
+                   aniso: float = 1.0, angle: float = 0.0) -> np.ndarray:
+    """Unit-SD noise with a power spectrum ~ f**-beta above ``f_lo`` (cycles/px), flat below:
+    the fractal texture trabecular bone shows on radiographs."""
+    h, w = shape
+    spec = np.fft.rfft2(rng.standard_normal((h, w), dtype=np.float32))
+    fy, fx = _fft_freqs((h, w))
+    ca, sa = math.cos(angle), math.sin(angle)
+    u = fx * ca + fy * sa
+    v = -fx * sa + fy * ca
+    f = np.sqrt((u * aniso) ** 2 + (v / aniso) ** 2)
+    gain = np.maximum(f, f_lo) ** (-beta / 2.0)
+    gain[0, 0] = 0.0
+    out = np.fft.irfft2(spec * gain, s=(h, w)).astype(np.float32)
+    return out / (float(out.std()) or 1.0)
+
+
 def trabecular_network(rng: np.random.Generator, shape: tuple[int, int], px_mm: float,
                        density: float) -> np.ndarray:
-    """Projected trabecular bone, mean 0, drawn on a periodic tile and repeated.
+    """Projected trabecular bone, SD 0.3, mean 0, drawn on a periodic tile and repeated.
 
-    Two parts: a network of bright trabeculae (the zero-crossing ridges of band-passed noise
-    with cells of 1-3 mm and lines 0.2-0.5 mm wide) and plates (thresholded filtered noise:
-    excursion sets whose area, the bone volume fraction, rises with ``density``) summed over
-    a few layers, as the beam sums the bone along its path. ``px_mm``: canvas pixel size.
-    Lower density: larger marrow spaces, thinner and sparser trabeculae."""
-    from scipy.special import ndtri
-
+    A fractal (power-law) field, its spectral slope drawn in the range reported for
+    radiographic trabecular texture, made positively skewed (bright trabeculae over darker
+    marrow: a log-normal transform) plus a network of thin bright trabeculae (zero-crossing
+    ridges of band-passed noise, cells of 1-3 mm, lines 0.15-0.4 mm). ``px_mm``: canvas pixel
+    size. Lower density: larger marrow spaces, thinner and fainter trabeculae."""
     tile = (min(shape[0], TEXTURE_TILE[0]), min(shape[1], TEXTURE_TILE[1]))
+    aniso = float(rng.uniform(1.0, 1.8))
+    angle = float(rng.uniform(-0.4, 0.4)) + (math.pi / 2 if rng.random() < 0.35 else 0.0)
+    beta = float(rng.uniform(2.4, 3.4))
+    field = powerlaw_noise(rng, tile, beta, px_mm / 15.0, aniso, angle)
+    field = np.exp(float(rng.uniform(0.2, 0.7)) * field)
     cell_mm = float(rng.uniform(1.0, 2.0)) + 1.2 * (1.0 - density)
     f0 = px_mm / (2.0 * cell_mm)  # cycles per pixel (zero crossings every half period)
-    aniso = float(rng.uniform(1.0, 2.0))
-    angle = float(rng.uniform(-0.4, 0.4)) + (math.pi / 2 if rng.random() < 0.35 else 0.0)
     line_px = float(rng.uniform(0.15, 0.25) + 0.15 * density) / px_mm
-    thick = 2.0 * math.pi * f0 * line_px  # ridge half-width in noise units
-    bvtv = float(np.clip(0.08 + 0.25 * density + rng.normal(0.0, 0.03), 0.05, 0.45))
-    tau = float(ndtri(1.0 - bvtv))
-    layers = int(rng.integers(2, 4))
-    rods = np.zeros(tile, np.float32)
-    plates = np.zeros(tile, np.float32)
-    for _ in range(layers):
-        ang = angle + float(rng.normal(0.0, 0.2))
-        n = spectral_noise(rng, tile, f0, 0.45, 0.0, aniso, ang)
-        rods = np.maximum(rods, np.exp(-((n / thick) ** 2)) * float(rng.uniform(0.6, 1.0)))
-        m = spectral_noise(rng, tile, 1.6 * f0, 0.5, 0.0, aniso, ang)
-        plates += np.clip((m - tau) / 0.4, 0.0, 1.0)
-    w_rods = float(rng.uniform(0.4, 0.8))
-    acc = w_rods * rods + (1.0 - w_rods) * plates / layers
+    ridge = spectral_noise(rng, tile, f0, 0.45, 0.0, aniso, angle)
+    rods = np.exp(-((ridge / (2.0 * math.pi * f0 * line_px)) ** 2))
+    field = field / max(float(field.std()), 1e-6)
+    acc = field + float(rng.uniform(0.1, 0.6)) * (0.4 + 0.6 * density) * rods / max(float(rods.std()), 1e-6)
     acc -= float(acc.mean())
     return _tile_to(acc / max(float(acc.std()), 1e-6) * 0.3, shape)
 
@@ -132,7 +140,7 @@ def ridge_lines(rng: np.random.Generator, shape: tuple[int, int], border_y: np.n
             continue
         pts = np.round(np.c_[xs[ok], ys[ok]] * 16).astype(np.int32).reshape(-1, 1, 2)
         value = float(rng.uniform(0.3, 1.0)) * (1.0 if rng.random() < 0.8 else -0.7)
-        thick = max(1, int(round(float(rng.uniform(0.3, 1.2)) / mm_px)))
+        thick = max(1, int(round(float(rng.uniform(0.2, 0.6)) / mm_px)))
         cv2.polylines(canvas, [pts], False, value, thickness=thick, lineType=cv2.LINE_AA, shift=4)
     return np.asarray(cv2.GaussianBlur(canvas, (0, 0), max(0.6, 0.25 / mm_px)), dtype=np.float32)
 
@@ -156,13 +164,13 @@ class Acquisition:
 def draw_acquisition(rng: np.random.Generator, s: float, mm_px: float) -> Acquisition:
     """Random device / processing settings; ``s`` scales pixel sizes with the image size."""
     return Acquisition(
-        blur_px=float(rng.uniform(0.06, 0.25)) / mm_px,
+        blur_px=float(rng.uniform(0.03, 0.12)) / mm_px,
         noise=float(rng.uniform(0.002, 0.009)),
         noise_corr_px=float(rng.uniform(0.3, 0.8)) * s,
         usm_large_px=float(rng.uniform(2.0, 6.0)) / mm_px,
         usm_large_gain=float(rng.uniform(0.3, 1.3)),
-        usm_small_px=float(rng.uniform(1.2, 3.0)) * s + 0.3,
-        usm_small_gain=float(rng.uniform(0.1, 0.8)),
+        usm_small_px=float(rng.uniform(1.0, 2.5)) * s + 0.3,
+        usm_small_gain=float(rng.uniform(0.2, 1.0)),
         gamma=float(rng.uniform(0.8, 1.25)),
         contrast=float(rng.uniform(0.85, 1.15)),
         offset=float(rng.uniform(-0.04, 0.04)),
@@ -217,7 +225,7 @@ def spine_ghost(rng: np.random.Generator, shape: tuple[int, int], cx: float) -> 
     lower edge (canvas pixels)."""
     h, w = shape
     xs = np.arange(w, dtype=np.float32)[None, :] - (cx + float(rng.normal(0.0, 0.01)) * w)
-    half = float(rng.uniform(0.06, 0.17)) * w
+    half = float(rng.uniform(0.07, 0.18)) * w
     column = _smooth_edge(xs, half, float(rng.uniform(0.01, 0.035)) * w)
     ys = np.arange(h, dtype=np.float32)[:, None]
     period = float(rng.uniform(0.12, 0.17)) * h
@@ -263,4 +271,26 @@ def hyoid_ghosts(rng: np.random.Generator, shape: tuple[int, int], cx: float,
         cv2.ellipse(canvas, (int(x), int(y)), axes, ang, 0, 360, 0.3, -1, cv2.LINE_AA)
     blur = float(rng.uniform(0.002, 0.006)) * w
     out: np.ndarray = (float(rng.uniform(0.03, 0.1)) * cv2.GaussianBlur(canvas, (0, 0), blur)).astype(np.float32)
+    return out
+
+
+def ghost_blobs(rng: np.random.Generator, shape: tuple[int, int], cx: float,
+                border_y: np.ndarray, mm_px: float) -> np.ndarray:
+    """Soft elongated shadows over the lower mandible, mostly bright (ghosts of the
+    contralateral angle and hyoid, the tongue, the soft palate), 0-15 mm above the border,
+    canvas pixels of ``mm_px``."""
+    h, w = shape
+    canvas = np.zeros((h, w), np.float32)
+    for _ in range(int(rng.integers(0, 7))):
+        x = cx + (1 if rng.random() < 0.5 else -1) * float(rng.uniform(0.08, 0.36)) * w
+        col = int(np.clip(x, 0, w - 1))
+        if not np.isfinite(border_y[col]):
+            continue
+        y = border_y[col] - float(rng.uniform(-2.0, 15.0)) / mm_px
+        axes = (max(1, int(float(rng.uniform(3.0, 14.0)) / mm_px)), max(1, int(float(rng.uniform(1.0, 5.0)) / mm_px)))
+        value = float(rng.uniform(0.3, 1.0)) * (1.0 if rng.random() < 0.8 else -0.6)
+        cv2.ellipse(canvas, (int(x), int(y)), axes, float(rng.uniform(-30.0, 30.0)), 0, 360, value, -1,
+                    cv2.LINE_AA)
+    sigma = max(0.7, float(rng.uniform(0.8, 3.0)) / mm_px)
+    out: np.ndarray = (float(rng.uniform(0.02, 0.08)) * cv2.GaussianBlur(canvas, (0, 0), sigma)).astype(np.float32)
     return out

@@ -712,9 +712,10 @@ def _border_columns(rng: np.random.Generator, fr: _Frame,
 
 def _draw_cortex(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str, depth: np.ndarray,
                  sharp: np.ndarray, ybcol: np.ndarray, wcol: np.ndarray,
-                 extra: dict[str, Any], edge_gain: float = 1.0) -> np.ndarray:
+                 extra: dict[str, Any], edge_gain: float = 1.0, residue_gain: float = 1.0) -> np.ndarray:
     """Thin cortex along every border plus the inferior cortex band of the Klemetti class
-    (``edge_gain`` widens the endosteal transition; the margin itself does not move)."""
+    (``edge_gain`` widens the endosteal transition, the margin itself does not move;
+    ``residue_gain`` scales the endosteal residues of C2/C3)."""
     H = fr.H
     # thin cortex (ramus borders), weak, everywhere; the inferior cortex band below
     thin_px = 1.2 / fr.spacing_c
@@ -728,7 +729,7 @@ def _draw_cortex(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str, depth
     tdepth = dB / wfield  # 0 at periosteum, 1 at the endosteal margin
     thr = _endosteal_margin(rng, fr, jaw, kl)
     extra["lacunae_fraction"] = float(np.mean(thr < 0.99))
-    band_c = _cortex_band(rng, fr, kl, thr, tdepth, wfield, edge_gain)
+    band_c = _cortex_band(rng, fr, kl, thr, tdepth, wfield, edge_gain, residue_gain)
     cortex[y_band:] = np.maximum(cortex[y_band:], band_c * lower)
     cortex *= sharp
     return cortex
@@ -754,7 +755,8 @@ def _endosteal_margin(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str) 
 
 
 def _cortex_band(rng: np.random.Generator, fr: _Frame, kl: str, thr: np.ndarray,
-                 tdepth: np.ndarray, wfield: np.ndarray, edge_gain: float = 1.0) -> np.ndarray:
+                 tdepth: np.ndarray, wfield: np.ndarray, edge_gain: float = 1.0,
+                 residue_gain: float = 1.0) -> np.ndarray:
     """Inferior cortex density below ``y_band``: densest at the periosteum, ending at the
     endosteal margin (crisp for C1, wider for C2/C3), with residues and porosity for C2/C3."""
     s = fr.s
@@ -764,12 +766,12 @@ def _cortex_band(rng: np.random.Generator, fr: _Frame, kl: str, thr: np.ndarray,
     band_c = np.clip(0.5 + (thr[None, :] - tdepth) * wfield / (2.0 * edge), 0.0, 1.0)
     band_c *= 1.0 - 0.22 * np.clip(tdepth, 0.0, 1.0)
     if kl != "C1":
-        band_c = _degrade_cortex(rng, fr, kl, band_c, thr, tdepth)
+        band_c = _degrade_cortex(rng, fr, kl, band_c, thr, tdepth, residue_gain)
     return band_c
 
 
 def _degrade_cortex(rng: np.random.Generator, fr: _Frame, kl: str, band_c: np.ndarray,
-                    thr: np.ndarray, tdepth: np.ndarray) -> np.ndarray:
+                    thr: np.ndarray, tdepth: np.ndarray, residue_gain: float = 1.0) -> np.ndarray:
     """Endosteal residues beyond the margin and porosity inside the cortex (C2, C3)."""
     s = fr.s
     hb, wb = tdepth.shape
@@ -779,7 +781,7 @@ def _degrade_cortex(rng: np.random.Generator, fr: _Frame, kl: str, band_c: np.nd
     past = tdepth - thr[None, :]
     fade = np.clip(1.0 - past / 1.4, 0.0, 1.0) * (past > 0)
     residues = np.clip((res - cut) * 2.0, 0.0, 1.0) * fade
-    band_c = np.maximum(band_c, residues * (0.7 if kl == "C2" else 0.85))
+    band_c = np.maximum(band_c, residues * ((0.7 if kl == "C2" else 0.85) * residue_gain))
     # porosity: dark striations inside the cortex (inner part; whole cortex in C3)
     por = _noise(rng, (max(4, hb // 2), wb // 2), (3.5 * s, 0.6 * s), (hb, wb))
     if kl == "C3":
@@ -1118,6 +1120,9 @@ class _LookV2:
     ramp_px: float  # radius of the rounded inferior border (projection ramp)
     spread_px: float  # blur of the bone's envelope (not of its texture)
     edge_gain: float  # endosteal transition width relative to v1
+    residue_gain: float  # endosteal residues (C2/C3) relative to v1
+    double_px: float  # inferior border double contour: the inner edge's height above the outer
+    double_w: float  # and its share of the envelope
     cortex: float  # inferior cortex amplitude
     bone: float  # bone (body) amplitude before the density term
     trab: float  # trabecular texture amplitude
@@ -1130,14 +1135,17 @@ class _LookV2:
     @classmethod
     def draw(cls, rng2: np.random.Generator, fr: _Frame) -> _LookV2:
         return cls(ramp_px=float(rng2.uniform(3.0, 10.0)) / fr.spacing_c,
-                   spread_px=float(rng2.uniform(0.1, 0.8)) / fr.spacing_c,
+                   spread_px=float(rng2.uniform(0.2, 1.5)) / fr.spacing_c,
                    edge_gain=float(rng2.uniform(1.2, 3.0)),
-                   cortex=float(rng2.uniform(0.03, 0.14)),
+                   residue_gain=float(rng2.uniform(0.35, 0.8)),
+                   double_px=float(rng2.uniform(0.0, 2.0)) / fr.spacing_c,
+                   double_w=float(rng2.uniform(0.3, 0.7)),
+                   cortex=float(rng2.uniform(0.06, 0.2)),
                    bone=float(rng2.uniform(0.12, 0.18)),
-                   trab=float(rng2.uniform(0.08, 0.2)),
-                   lines=float(rng2.uniform(0.0, 0.08)),
-                   n_lines=int(rng2.integers(0, 6)),
-                   below_dark=float(rng2.uniform(0.1, 0.5)),
+                   trab=float(rng2.uniform(0.03, 0.1)),
+                   lines=float(rng2.uniform(0.02, 0.1)),
+                   n_lines=int(rng2.integers(1, 7)),
+                   below_dark=float(rng2.uniform(0.0, 0.4)),
                    below_offset=float(rng2.uniform(-0.005, 0.01)),
                    acq=ptx.draw_acquisition(rng2, fr.s, fr.spacing_c))
 
@@ -1167,6 +1175,18 @@ def _pose_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, overrides: dict[s
     return DentalState(missing_p=missing, implant_p=implant_p)
 
 
+def _envelope_v2(rng2: np.random.Generator, an: _Anatomy, look: _LookV2) -> np.ndarray:
+    """Projected bone envelope: the rounded-edge ramp, blurred, with a double contour (the
+    buccal and lingual halves of the base seen at slightly different heights; the outer edge
+    stays the truth border)."""
+    ramp = ptx.projection_ramp(an.depth, look.ramp_px, look.spread_px)
+    wob = _noise(rng2, (1, max(8, an.fr.W // 60)), (2.0, 0.0), (1, an.fr.W))
+    delta = (look.double_px * np.clip(0.6 + 0.4 * wob, 0.0, 1.2)).astype(np.float32)
+    inner = ptx.projection_ramp(np.maximum(an.depth - delta, 0.0), look.ramp_px, look.spread_px)
+    out: np.ndarray = (1.0 - look.double_w) * ramp + look.double_w * inner
+    return out
+
+
 def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarray,
                ybcol: np.ndarray) -> np.ndarray:
     """Wide spine ghost, the opposite side's mandible and hyoid ghosts (full resolution)."""
@@ -1177,6 +1197,7 @@ def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarr
     g = ptx.spine_ghost(rng2, (qc.hq, qc.wq), cxq)
     g += ptx.opposite_side_ghost(rng2, mask_q, cxq)
     g += ptx.hyoid_ghosts(rng2, (qc.hq, qc.wq), cxq, by_q)
+    g += ptx.ghost_blobs(rng2, (qc.hq, qc.wq), cxq, by_q, fr.spacing_c * qc.q)
     return np.asarray(cv2.resize(g, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
 
 
@@ -1187,9 +1208,9 @@ def _render_v2(rng: np.random.Generator, rng2: np.random.Generator, an: _Anatomy
     device chain (blur, correlated noise, unsharp masking, LUT) of ``phantom_texture``."""
     fr, jaw = an.fr, an.jaw
     look = _LookV2.draw(rng2, fr)
-    ramp = ptx.projection_ramp(an.depth, look.ramp_px, look.spread_px)
+    ramp = _envelope_v2(rng2, an, look)
     cortex = _draw_cortex(rng, fr, jaw, an.kl, an.depth, an.sharp * ramp, an.ybcol, an.wcol,
-                          an.extra, look.edge_gain)
+                          an.extra, look.edge_gain, look.residue_gain)
     density = _trabecular_density(rng, an.t)
     hs = (max(8, fr.H // 2), max(8, fr.W // 2))
     trab_h = ptx.trabecular_network(rng2, hs, fr.spacing_c * fr.W / hs[1], density)
