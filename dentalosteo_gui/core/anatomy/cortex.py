@@ -43,6 +43,7 @@ from ..types import (
 )
 from .endosteal import Margins, aligned_strip, find_margins
 from .frame import content_width
+from .quality import METAL_FRAC, METAL_LEVEL
 from .texture import cortex_texture
 
 log = logging.getLogger(__name__)
@@ -61,15 +62,21 @@ DETOUR_MM = 1.0  # a trace further than this (and 3 robust SDs) from that curve 
 MIN_CONFIDENT_NORMALS = 8
 MIN_CONFIDENT_FRAC_MCW = 0.3  # MCW only when the margin is confident on this much of the window
 MIN_CONFIDENT_FRAC_GRADE = 0.5  # a side is graded when its margin is confident on this much
+LOG_FLOOR = 1.0 / 255.0  # grey levels below this are taken as this before the logarithm
 WIDTH_SMOOTH_MM = 0.5  # widths are averaged along the border at this scale (below lacunae)
 DRAW_EVERY_MM = 1.0  # one drawn normal per this length of border
 
-# Klemetti rule thresholds: grid search on phantom seeds 10000-10149, rounded; accuracy is
-# reported on seeds 0-299 only (bench/eval_cortex.py). Phantom-calibrated: not validated on
-# real radiographs.
-ROUGH_C2 = 0.06  # endosteal roughness (mean recession / MCW) at or above this: at least C2
-ROUGH_C3 = 0.28  # extreme roughness: C3
-POROSITY_C3 = 0.18  # noise-corrected pore fraction inside the cortical band: C3
+# Klemetti rule thresholds. Roughness: grid search on phantom seeds 10000-10149 (accuracy
+# 0.867 in-sample over C2 0.04-0.10 and C3 0.27-0.275; the C2 threshold is set mid-gap
+# between the C1 90th and the C2 10th percentile, 0.037 and 0.125). Porosity and residues:
+# on phantoms their noise-corrected values are 0.003-0.03 even for C3, below what real
+# trabecular texture alone gives (0-0.04 on abdi_dev), so phantom-fitted cut-offs there
+# would not transfer; they decide C3 only when clearly present (conservative, not fitted).
+# Accuracy is reported on seeds 0-299 only (bench/eval_cortex.py). Not validated on real
+# radiographs.
+ROUGH_C2 = 0.08  # endosteal roughness (mean recession / MCW) at or above this: at least C2
+ROUGH_C3 = 0.27  # extreme roughness: C3
+POROSITY_C3 = 0.10  # noise-corrected pore fraction inside the cortical band: C3
 RESIDUES_C3 = 0.12  # noise-corrected bright-fragment fraction past the margin: C3
 
 
@@ -155,12 +162,22 @@ def _profiles(pix: np.ndarray, base: np.ndarray, normals: np.ndarray, spacing: f
 
 
 def _side_profiles(pix: np.ndarray, base: np.ndarray, normals: np.ndarray,
-                   spacing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(depth-smoothed profiles, also smoothed along the border, depths t in mm)."""
+                   spacing: float) -> dict[str, Any]:
+    """Profiles along the normals, smoothed in depth: ``log`` (log grey levels) and
+    ``log_s`` (also smoothed along the border), ``lin_s`` (linear, smoothed along the
+    border), ``t`` (depths, mm) and ``metal`` (fraction of saturated samples from 1 mm
+    outside the border inward).
+
+    Logarithm of the grey level: another device's or viewer's gamma or gain becomes a
+    uniform scale or offset of the profiles, which the margin search's robust z-scores and
+    the texture ratios do not see; the linear profiles place the margins found."""
     prof, t_mm = _profiles(pix, base, normals, spacing)
-    fine = gaussian_filter1d(prof, sigma=max(1.0, DEPTH_SMOOTH_MM / SAMPLE_MM), axis=1)
-    smooth = gaussian_filter1d(fine, sigma=TANGENT_SMOOTH_MM / NORMAL_STEP_MM, axis=0, mode="nearest")
-    return fine, smooth, t_mm
+    prof = gaussian_filter1d(prof, sigma=max(1.0, DEPTH_SMOOTH_MM / SAMPLE_MM), axis=1)
+    sig = TANGENT_SMOOTH_MM / NORMAL_STEP_MM
+    lg = np.log(np.maximum(prof, LOG_FLOOR))
+    return {"log": lg, "log_s": gaussian_filter1d(lg, sigma=sig, axis=0, mode="nearest"),
+            "lin_s": gaussian_filter1d(prof, sigma=sig, axis=0, mode="nearest"), "t": t_mm,
+            "metal": float(np.mean(prof[:, t_mm >= -1.0] >= METAL_LEVEL))}
 
 
 def _drawn(base: np.ndarray, normals: np.ndarray, m: Margins, spacing: float
@@ -231,8 +248,12 @@ def _measure_side(
     if got is None:
         return empty, {"reason": "border not traced in the mental-foramen window"}
     base, normals = got
-    fine, smooth, t_mm = _side_profiles(pix, base, normals, spacing)
-    m = find_margins(smooth, t_mm, NORMAL_STEP_MM)
+    pr = _side_profiles(pix, base, normals, spacing)
+    metal, t_mm = pr["metal"], pr["t"]
+    if metal >= METAL_FRAC:
+        return empty, {"reason": f"metal (implant, plate or restoration) over the cortex: {metal:.0%} of the "
+                       "window saturated", "metal_fraction": round(metal, 3)}
+    m = find_margins(pr["log_s"], t_mm, NORMAL_STEP_MM, locate=pr["lin_s"])
     if m is None:
         return empty, {"reason": "periosteal margin not found (no rise from soft tissue into bone)"}
     ev: dict[str, Any] = {
@@ -249,7 +270,7 @@ def _measure_side(
         return empty, ev
     widths = _lacuna_scale(m.endo - m.peri, ok)[ok]
     mcw, iqr, rough, spread = _width_stats(widths)
-    fine_a, _ = aligned_strip(fine, t_mm, m.peri, SAMPLE_MM)
+    fine_a, _ = aligned_strip(pr["log"], t_mm, m.peri, SAMPLE_MM)
     tex = cortex_texture(fine_a, m.strip, m.depth, m.endo - m.peri, ok, NORMAL_STEP_MM)
     side = CortexSide(mcw_mm=mcw, mcw_iqr_mm=iqr, roughness=rough, porosity=tex.get("porosity"),
                       n_normals=int(ok.sum()), normals=_drawn(base, normals, m, spacing))

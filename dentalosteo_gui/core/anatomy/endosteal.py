@@ -90,7 +90,8 @@ def _haar(prof: np.ndarray, a: int) -> np.ndarray:
     return out
 
 
-def periosteal(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float) -> np.ndarray:
+def periosteal(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
+               locate: np.ndarray | None = None) -> np.ndarray:
     """Periosteal depth per profile (mm), smoothed along the border (running median, then
     Gaussian); NaN everywhere when no profile rises.
 
@@ -98,9 +99,10 @@ def periosteal(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float) -> np.
     ``PERI_STEP_MM`` (mean inside minus mean outside) picks the edge - a trace that ran
     along a faint soft-tissue edge or the other side's contour a few mm off is overruled
     by the bone's own border - and the steepest rise within ``PERI_REFINE_MM`` of it places
-    the margin precisely."""
+    the margin precisely (on ``locate`` when given: the same profiles in linear grey levels).
+    """
     step = float(t_mm[1] - t_mm[0])
-    d = np.gradient(prof, axis=1)
+    d = np.gradient(prof if locate is None else locate, axis=1)
     big = _haar(prof, max(1, int(round(PERI_STEP_MM / step))))
     lo, hi = np.searchsorted(t_mm, [-PERI_SEARCH_MM, PERI_SEARCH_MM])
     kb = lo + np.argmax(big[:, lo:hi], axis=1)
@@ -171,11 +173,17 @@ def _refine(zm: np.ndarray, path: np.ndarray, r: int) -> tuple[np.ndarray, np.nd
     return _parabolic_offsets(zm, best), zm[rows, best]
 
 
-def find_margins(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float) -> Margins | None:
+def find_margins(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
+                 locate: np.ndarray | None = None) -> Margins | None:
     """Periosteal and endosteal margins of tangentially smoothed profiles (see module doc);
-    None when no periosteal rise is found."""
+    None when no periosteal rise is found.
+
+    ``prof`` decides which edges are the margins (the search and the confidence; give it
+    log grey levels and a change of gamma changes nothing); ``locate`` (default ``prof``),
+    the same profiles in linear grey levels, places them to a fraction of a sample (the
+    logarithm would pull each edge towards its darker side)."""
     step = float(t_mm[1] - t_mm[0])
-    peri = periosteal(prof, t_mm, normal_step_mm)
+    peri = periosteal(prof, t_mm, normal_step_mm, locate)
     if not np.isfinite(peri).all():
         return None
     strip, depth = aligned_strip(prof, t_mm, peri, step)
@@ -183,7 +191,8 @@ def find_margins(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float) -> M
     zs_all = step_response(strip, step, lo, hi)
     zmax = zs_all.max(axis=0)
     path = endosteal_path(zmax, lo, hi, step, normal_step_mm)
-    k, _ = _refine(zs_all.mean(axis=0), path, max(1, int(round(REFINE_MM / step))))
+    zloc = zs_all if locate is None else step_response(aligned_strip(locate, t_mm, peri, step)[0], step, lo, hi)
+    k, _ = _refine(zloc.mean(axis=0), path, max(1, int(round(REFINE_MM / step))))
     width = np.interp(k - 0.5, np.arange(depth.size), depth)
     # confidence at the scale where the margin is clearest
     zp = zmax[np.arange(zmax.shape[0]), np.clip(np.round(k).astype(np.int64), 0, zmax.shape[1] - 1)]

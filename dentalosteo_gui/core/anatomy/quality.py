@@ -1,13 +1,33 @@
-"""Is this radiograph assessable? Plain-language reasons when it is not."""
+"""Is this radiograph assessable? Plain-language reasons when it is not.
+
+Beyond the frame checks (aspect ratio, mandible found, cortex cut off, saturation, contrast,
+ROI confidence), the anatomy-level checks a reading depends on:
+
+- faint: the step from bone to soft tissue across the traced border, against the image's
+  own pixel noise (a contrast-to-noise ratio, so the device's grey scale does not matter);
+- tilted: the border's heights at mirror positions either side of the midline (a head tilt
+  or a rotated image projects the two sides differently);
+- metal: saturated pixels (implants, plates, crowns) over the cortex in both measurement
+  windows;
+- not the lower border: a traced edge high in the image lies among the teeth or on the
+  occlusal plane, not at the lower border of the mandible (cropped or child programmes);
+- no teeth: no tooth crown brighter than bone above the border (an edentulous jaw: the
+  mental-foramen window and the published ROI assume a dentate mandible).
+
+All thresholds are ratios or fractions of the content frame, never grey levels of one device.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 
+import cv2
 import numpy as np
 
 from ..types import Radiograph, RoiProposal
-from .roi import propose_roi
+from .frame import content_bounds
+from .roi import border_arrays, propose_roi
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +35,16 @@ ASPECT_RANGE = (1.6, 3.2)  # panoramic radiographs are about twice as wide as ta
 LOW_CONFIDENCE = 0.5
 SATURATED_FRAC = 0.25  # fraction of ROI pixels at the extremes of the range
 MIN_CONTRAST = 0.08  # 5th-95th percentile spread inside the ROI (0..1 scale)
+MIN_BORDER_CNR = 4.0  # bone-to-soft-tissue step across the border / pixel noise
+STEP_BAND = (0.004, 0.02)  # the step is measured this far (fraction of the height) each side
+MAX_TILT_DEG = 6.0  # height difference of the border at mirror positions, as an angle
+TILT_AT = 0.22  # mirror positions this far (fraction of the width) from the midline
+WINDOW = (0.13, 0.20)  # the cortex measurement windows (as in cortex.WINDOW_FRAC)
+METAL_LEVEL = 0.97  # saturated: at least this grey level (metal saturates the detector)
+METAL_FRAC = 0.02  # a window is covered by metal above this fraction of its pixels
+METAL_DEPTH = 0.08  # the window region reaches this far (fraction of the height) above the border
+MAX_BORDER_TOP = 0.62  # the border's lowest point must lie below this fraction of the height
+CROWN_RATIO = 1.15  # tooth crowns: brighter than the cortex by this ratio of (cortex - soft tissue)
 
 # reasons that mean "this is not a dental panoramic at all" (no osteoporosis reading is given)
 NOT_PANORAMIC = "not a panoramic radiograph"
@@ -26,12 +56,79 @@ def is_not_panoramic(reasons: list[str]) -> bool:
     return any(r.startswith((NOT_PANORAMIC, NO_MANDIBLE)) for r in reasons)
 
 
-def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None) -> list[str]:
-    """Reasons (plain language) why the image is not assessable; empty list = assessable.
+def _noise(roi: np.ndarray) -> float:
+    """Pixel noise: robust SD of the image minus its 3 x 3 mean (x 1.06 for white noise)."""
+    hp = roi - cv2.blur(roi, (3, 3))
+    return 1.4826 * 1.06 * float(np.median(np.abs(hp - np.median(hp)))) + 1e-6
 
-    Checks: not a panoramic (aspect ratio, no mandible found), cortex out of frame, saturated
-    or very low-contrast ROI, low ROI confidence.
-    """
+
+def border_cnr(pix: np.ndarray, bx: np.ndarray, by: np.ndarray, x0: float, x1: float) -> float | None:
+    """Median over columns in [x0, x1) of (bone just above - soft tissue just below the
+    border), divided by the pixel noise of the region: the border's contrast-to-noise."""
+    h, w = pix.shape
+    a, b = (max(1, int(round(f * h))) for f in STEP_BAND)
+    xs = np.arange(int(max(0, x0)), int(min(w, x1)), 2)
+    xs = xs[(xs >= bx.min()) & (xs <= bx.max())] if bx.size else xs[:0]
+    if xs.size < 10:
+        return None
+    ys = np.round(np.interp(xs, bx, by)).astype(np.int64)
+    offs = np.arange(a, b + 1)
+    up = np.clip(ys[:, None] - offs[None, :], 0, h - 1)
+    dn = np.clip(ys[:, None] + offs[None, :], 0, h - 1)
+    step = pix[up, xs[:, None]].mean(axis=1) - pix[dn, xs[:, None]].mean(axis=1)
+    y0, y1 = int(max(0, ys.min() - b)), int(min(h, ys.max() + b + 1))
+    noise = _noise(pix[y0:y1, int(xs[0]) : int(xs[-1]) + 1].astype(np.float32))
+    return float(np.median(step)) / noise
+
+
+def tilt_deg(bx: np.ndarray, by: np.ndarray, mid: float, width: int) -> float | None:
+    """Angle (degrees) of the line through the border at mid -/+ TILT_AT of the width."""
+    xa, xb = mid - TILT_AT * width, mid + TILT_AT * width
+    if bx.size < 10 or xa < bx.min() or xb > bx.max():
+        return None
+    dy = float(np.interp(xb, bx, by) - np.interp(xa, bx, by))
+    return math.degrees(math.atan2(abs(dy), xb - xa))
+
+
+def metal_fractions(pix: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float,
+                    width: int) -> list[float]:
+    """Fraction of saturated pixels over the cortex in each measurement window (right, left)."""
+    h, w = pix.shape
+    out = []
+    for sign in (-1, 1):
+        xa, xb = sorted((mid + sign * WINDOW[0] * width, mid + sign * WINDOW[1] * width))
+        xs = np.arange(int(max(0, xa)), int(min(w, xb)))
+        if xs.size == 0 or bx.size < 2:
+            out.append(0.0)
+            continue
+        ys = np.interp(xs, bx, by)
+        y0, y1 = int(max(0, ys.min() - METAL_DEPTH * h)), int(min(h, ys.max() + 2))
+        out.append(float(np.mean(pix[y0:y1, xs[0] : xs[-1] + 1] >= METAL_LEVEL)))
+    return out
+
+
+def has_crowns(pix: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float, width: int) -> bool | None:
+    """Whether something brighter than the cortex (tooth crowns) lies above the border,
+    between it and the upper half of the image; None when the border is too short."""
+    h, w = pix.shape
+    if bx.size < 10:
+        return None
+    xs = np.arange(int(max(0, mid - 0.3 * width)), int(min(w, mid + 0.3 * width)), 2)
+    xs = xs[(xs >= bx.min()) & (xs <= bx.max())]
+    if xs.size < 10:
+        return None
+    ys = np.interp(xs, bx, by)
+    a, b = (max(1, int(round(f * h))) for f in STEP_BAND)
+    cortex = float(np.median([pix[int(max(0, y - b)) : int(max(1, y - a)), x].mean() for x, y in zip(xs, ys, strict=True)]))
+    soft = float(np.median([pix[int(min(h - 1, y + a)) : int(min(h, y + b)), x].mean() for x, y in zip(xs, ys, strict=True)]))
+    top = int(max(0, 0.3 * h))
+    band = pix[top : int(max(top + 1, ys.min() - 0.1 * h)), int(xs[0]) : int(xs[-1]) + 1]
+    if band.size == 0 or cortex - soft <= 1e-6:
+        return None
+    return bool((float(np.percentile(band, 99.5)) - soft) / (cortex - soft) >= CROWN_RATIO)
+
+
+def _frame_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:
     reasons: list[str] = []
     h, w = rad.pixels.shape
     aspect = w / max(1, h)
@@ -40,8 +137,6 @@ def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None) -> list
             f"{NOT_PANORAMIC}: width/height is {aspect:.2f}, expected "
             f"{ASPECT_RANGE[0]}-{ASPECT_RANGE[1]}; open a dental panoramic (DPR)"
         )
-    if proposal is None:
-        proposal = propose_roi(rad)
     box = proposal.box.clipped(w, h)
     roi = rad.pixels[box.y : box.y + box.h, box.x : box.x + box.w]
     if not proposal.border_right and not proposal.border_left:
@@ -56,6 +151,54 @@ def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None) -> list
         lo, hi = np.percentile(roi, [5, 95])
         if hi - lo < MIN_CONTRAST:
             reasons.append("very low contrast in the ROI: the cortex cannot be seen")
+    return reasons
+
+
+def anatomy_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:
+    """Faint border, tilt, metal over both windows, border among the teeth, no teeth."""
+    bx, by = border_arrays(proposal)
+    if bx.size < 10:
+        return []
+    x0, y0, x1, y1 = content_bounds(rad.pixels)
+    cw, ch = x1 - x0, y1 - y0
+    pix = rad.pixels
+    mid = float(proposal.midline_x) if proposal.midline_x is not None else proposal.box.x + proposal.box.w / 2
+    reasons: list[str] = []
+    if (float(by.max()) - y0) / max(1, ch) < MAX_BORDER_TOP:
+        reasons.append("the traced edge lies high in the image, among the teeth, not at the lower border "
+                       "of the mandible (is the lower border outside the image?)")
+        return reasons
+    b = proposal.box
+    cnr = border_cnr(pix, bx, by, b.x, b.x + b.w)
+    if cnr is not None and cnr < MIN_BORDER_CNR:
+        reasons.append(f"the lower border of the mandible is too faint: its contrast is {cnr:.1f} times the "
+                       f"image noise (needs {MIN_BORDER_CNR:g}); under-exposed or very soft image")
+    tilt = tilt_deg(bx, by, mid, cw)
+    if tilt is not None and tilt > MAX_TILT_DEG:
+        reasons.append(f"the head is tilted or the image rotated: the two sides of the lower border differ "
+                       f"by {tilt:.0f} degrees (at most {MAX_TILT_DEG:g}); the sides are projected differently")
+    metal = metal_fractions(pix, bx, by, mid, cw)
+    if min(metal) >= METAL_FRAC:
+        reasons.append(f"metal (implant, plate or restoration) over the cortex on both sides "
+                       f"({metal[0]:.0%} / {metal[1]:.0%} of the measurement windows saturated)")
+    if has_crowns(pix, bx, by, mid, cw) is False:
+        reasons.append("no tooth crowns found above the lower border (edentulous jaw?): the measurement "
+                       "window and ROI assume a dentate mandible; measure the cortex by eye")
+    return reasons
+
+
+def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None) -> list[str]:
+    """Reasons (plain language) why the image is not assessable; empty list = assessable.
+
+    Checks: not a panoramic (aspect ratio, no mandible found), cortex out of frame, saturated
+    or very low-contrast ROI, low ROI confidence, and the anatomy checks (faint border,
+    tilt, metal over both windows, border among the teeth, no teeth).
+    """
+    if proposal is None:
+        proposal = propose_roi(rad)
+    reasons = _frame_reasons(rad, proposal)
+    if not is_not_panoramic(reasons):
+        reasons += anatomy_reasons(rad, proposal)
     if proposal.confidence < LOW_CONFIDENCE:
         detail = "; ".join(r for r in proposal.reasons if "cut off" not in r)
         reasons.append(

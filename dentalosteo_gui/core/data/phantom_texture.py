@@ -94,17 +94,17 @@ def trabecular_network(rng: np.random.Generator, shape: tuple[int, int], px_mm: 
     size. Lower density: larger marrow spaces, thinner and fainter trabeculae."""
     tile = (min(shape[0], TEXTURE_TILE[0]), min(shape[1], TEXTURE_TILE[1]))
     aniso = float(rng.uniform(1.0, 1.8))
-    angle = float(rng.uniform(-0.4, 0.4)) + (math.pi / 2 if rng.random() < 0.35 else 0.0)
+    angle = float(rng.uniform(-0.5, 0.5))  # along the border, as in the basal mandible
     beta = float(rng.uniform(2.4, 3.4))
-    field = powerlaw_noise(rng, tile, beta, px_mm / 15.0, aniso, angle)
-    field = np.exp(float(rng.uniform(0.2, 0.7)) * field)
+    field = powerlaw_noise(rng, tile, beta, px_mm / 4.0, aniso, angle)
+    field = np.exp(float(rng.uniform(0.4, 1.0)) * field)
     cell_mm = float(rng.uniform(1.0, 2.0)) + 1.2 * (1.0 - density)
     f0 = px_mm / (2.0 * cell_mm)  # cycles per pixel (zero crossings every half period)
     line_px = float(rng.uniform(0.15, 0.25) + 0.15 * density) / px_mm
     ridge = spectral_noise(rng, tile, f0, 0.45, 0.0, aniso, angle)
     rods = np.exp(-((ridge / (2.0 * math.pi * f0 * line_px)) ** 2))
     field = field / max(float(field.std()), 1e-6)
-    acc = field + float(rng.uniform(0.1, 0.6)) * (0.4 + 0.6 * density) * rods / max(float(rods.std()), 1e-6)
+    acc = field + float(rng.uniform(0.2, 0.8)) * (0.4 + 0.6 * density) * rods / max(float(rods.std()), 1e-6)
     acc -= float(acc.mean())
     return _tile_to(acc / max(float(acc.std()), 1e-6) * 0.3, shape)
 
@@ -232,7 +232,7 @@ def spine_ghost(rng: np.random.Generator, shape: tuple[int, int], cx: float) -> 
     phase = float(rng.uniform(0.0, 2 * math.pi))
     bands = 0.8 + 0.2 * np.cos(2 * math.pi * ys / period + phase)
     fade = np.clip((ys / h - 0.25) / 0.35, 0.0, 1.0)
-    out: np.ndarray = (float(rng.uniform(0.08, 0.3)) * column * bands * fade).astype(np.float32)
+    out: np.ndarray = (float(rng.uniform(0.1, 0.35)) * column * bands * fade).astype(np.float32)
     return out
 
 

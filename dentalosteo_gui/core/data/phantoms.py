@@ -1134,18 +1134,18 @@ class _LookV2:
 
     @classmethod
     def draw(cls, rng2: np.random.Generator, fr: _Frame) -> _LookV2:
-        return cls(ramp_px=float(rng2.uniform(3.0, 10.0)) / fr.spacing_c,
+        return cls(ramp_px=float(rng2.uniform(5.0, 14.0)) / fr.spacing_c,
                    spread_px=float(rng2.uniform(0.2, 1.5)) / fr.spacing_c,
                    edge_gain=float(rng2.uniform(1.2, 3.0)),
                    residue_gain=float(rng2.uniform(0.35, 0.8)),
-                   double_px=float(rng2.uniform(0.0, 2.0)) / fr.spacing_c,
+                   double_px=float(rng2.uniform(0.0, 1.2)) / fr.spacing_c,
                    double_w=float(rng2.uniform(0.3, 0.7)),
                    cortex=float(rng2.uniform(0.06, 0.2)),
                    bone=float(rng2.uniform(0.12, 0.18)),
-                   trab=float(rng2.uniform(0.03, 0.1)),
+                   trab=float(rng2.uniform(0.04, 0.14)),
                    lines=float(rng2.uniform(0.02, 0.1)),
                    n_lines=int(rng2.integers(1, 7)),
-                   below_dark=float(rng2.uniform(0.0, 0.4)),
+                   below_dark=float(rng2.uniform(0.0, 0.3)),
                    below_offset=float(rng2.uniform(-0.005, 0.01)),
                    acq=ptx.draw_acquisition(rng2, fr.s, fr.spacing_c))
 
