@@ -14,7 +14,6 @@ from pathlib import Path
 from ..core.errors import ConfigError
 from ..core.imaging.imageio import load_radiograph
 from ..core.records.dicom_objects import write_result_objects
-from ..core.records.history import History, file_sha256
 from ..core.records.report import write_report
 from ..core.screening.batch import (
     case_label,
@@ -31,6 +30,7 @@ from ..core.screening.batch import (
 from ..core.system.atomic import WriteError, explain_os_error
 from ..core.system.settings import Settings, load_settings
 from ..services import make_engine
+from .common import open_history_or_fail, record_export_or_fail, record_screening_or_fail
 
 log = logging.getLogger(__name__)
 
@@ -140,12 +140,13 @@ def _pdf_path(pdf_dir: Path, path: Path, anonymize: bool) -> Path:
 
 def _screen_all(job: BatchRun, engine) -> int:  # type: ignore[no-untyped-def]
     args, out = job.args, job.out
+    history = open_history_or_fail()  # every screening is recorded: a broken history stops first
     try:
         drop_rows(out, job.incomplete)
         fh, writer = open_csv_appender(out, resume=not args.restart)
     except OSError as exc:
+        history.close()
         raise _csv_error(out, exc, started=False) from None
-    history = _open_history()
     show = not args.quiet and sys.stderr.isatty() or os.environ.get("DENTALOSTEO_PROGRESS") == "1"
     if job.skipped:
         sys.stderr.write(f"resuming: {job.skipped} file(s) already in {out}\n")
@@ -154,7 +155,7 @@ def _screen_all(job: BatchRun, engine) -> int:  # type: ignore[no-untyped-def]
         items = engine.items(job, spacing) if args.scheduler else iter_batch(
             lambda rad, sp: engine.screen(rad, pixel_spacing_mm=sp), job.todo, spacing,
             workers=args.workers or 2, cancel=job.cancel,
-            keep_radiographs=bool(job.pdf_dir or args.dicom_out) or history is not None)
+            keep_radiographs=True)
         for item in items:
             _handle(job, engine, item, history, fh, writer)
             if show or not args.quiet:
@@ -164,8 +165,7 @@ def _screen_all(job: BatchRun, engine) -> int:  # type: ignore[no-untyped-def]
             fh.close()
         except OSError:  # the buffered tail cannot be written (disk full): already reported
             pass
-        if history is not None:
-            history.close()
+        history.close()
     return _finish(job, show)
 
 
@@ -173,16 +173,20 @@ def _handle(job: BatchRun, engine, item, history, fh, writer) -> None:  # type: 
     """One screened file: its PDF first, then its history record, then its CSV row (so a
     row means every output exists)."""
     label = case_label(item.path, job.anonymize)
-    sid = _record(history, item, job.anonymize) if history is not None and item.result is not None else None
+    sid = None
+    if item.result is not None:
+        # (Dask workers do not ship the pixels back: read the file again here)
+        if item.radiograph is None:
+            item.radiograph = load_radiograph(item.path)
+        sid = record_screening_or_fail(item.result, item.radiograph, anonymize=job.anonymize,
+                                       history=history, path=item.path)
     if not item.error and job.pdf_dir and item.result is not None and item.radiograph is not None:
         card = engine.roi_backend.card if engine.roi_backend else None
         pdf = _pdf_path(job.pdf_dir, item.path, job.anonymize)
         write_report(item.result, item.radiograph, pdf, settings=job.settings, anonymize=job.anonymize,
                      model_card=card, case_id=label if job.anonymize else None)
-        if history is not None:
-            _record_pdf(history, sid, pdf)
+        record_export_or_fail(sid, "pdf", pdf, history=history)
     if not item.error and job.args.dicom_out and item.result is not None:
-        # (Dask workers do not ship the pixels back: read the file again here)
         rad = item.radiograph if item.radiograph is not None else load_radiograph(item.path)
         backend = getattr(engine, "roi_backend", None)
         write_result_objects(item.result, rad, job.args.dicom_out,
@@ -229,32 +233,3 @@ def _csv_error(out: Path, exc: OSError, started: bool = True) -> Exception:
         return WriteError(out, reason, hint)
     tail = "the rows written so far are kept; run again to resume"
     return WriteError(out, reason, f"{hint}; {tail}" if hint else tail)
-
-
-def _open_history():  # type: ignore[no-untyped-def]
-    """The screening history (every screening is recorded); None when it cannot be opened."""
-    try:
-        return History()
-    except Exception as exc:  # noqa: BLE001 - the batch still runs; the CSV is the main output
-        log.warning("history not available for this batch: %s", type(exc).__name__)
-        return None
-
-
-def _record(history, item, anonymize: bool) -> int | None:  # type: ignore[no-untyped-def]
-    """Record one screening in the history (best effort, like ``screen``); its id."""
-    try:
-        if item.radiograph is None:
-            return None
-        return int(history.record_screening(item.result, item.radiograph,
-                                            file_sha256=file_sha256(item.path), anonymize=anonymize))
-    except Exception as exc:  # noqa: BLE001
-        log.warning("history not recorded: %s", type(exc).__name__)
-        return None
-
-
-def _record_pdf(history, sid: int | None, pdf: Path) -> None:  # type: ignore[no-untyped-def]
-    """``--pdf-dir`` exports are recorded in the history, as ``screen --pdf`` does."""
-    try:
-        history.record_export(sid, "pdf", str(pdf))
-    except Exception as exc:  # noqa: BLE001
-        log.warning("history: export not recorded: %s", type(exc).__name__)

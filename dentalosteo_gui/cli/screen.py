@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +12,12 @@ from ..core.errors import ConfigError
 from ..core.imaging.heatmap import blend, gray_to_rgb
 from ..core.imaging.imageio import load_radiograph
 from ..core.records.dicom_objects import write_result_objects
-from ..core.records.history import History, file_sha256
 from ..core.records.report import write_report
 from ..core.system.atomic import atomic_write_bytes
 from ..core.system.settings import load_settings
 from ..core.types import RoiBox
 from ..services import make_engine, summary_line
-from .common import print_json, spacing_arg
+from .common import echo, print_json, record_export_or_fail, record_screening_or_fail, spacing_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -85,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     res = engine.screen(rad, roi=roi, landmarks=landmarks, mode=mode, pixel_spacing_mm=spacing,
                         cross_check=True)
     anonymize = bool(args.anonymize or settings.anonymize_exports)
-    sid = _record_history(res, rad, anonymize)
+    sid = record_screening_or_fail(res, rad, anonymize=anonymize)
     if args.heatmap:
         write_heatmap_png(args.heatmap, rad.pixels, res.heatmap, res.roi)
     if args.heatmap_raw:
@@ -94,50 +92,19 @@ def run(args: argparse.Namespace) -> int:
         card = (engine.landmark_backend if mode == "landmarks" else engine.roi_backend)
         write_report(res, rad, Path(args.pdf), settings=settings, anonymize=anonymize,
                      model_card=card.card if card else None)
-        _record_export(sid, "pdf", args.pdf)
+        record_export_or_fail(sid, "pdf", args.pdf)
     if args.dicom_out:
         card = (engine.landmark_backend if mode == "landmarks" else engine.roi_backend)
         for out in write_result_objects(res, rad, args.dicom_out, settings=settings,
                                         anonymize=anonymize, model_card=card.card if card else None):
-            _record_export(sid, "dicom", str(out))
+            record_export_or_fail(sid, "dicom", str(out))
     d = res.as_json_dict()
     if anonymize:
         d["path"] = Path(d["path"]).suffix or "<anonymised>"
     if args.json:
         print_json(d)
     else:
-        sys.stdout.write(summary_line(res) + "\n")
+        echo(summary_line(res))
         for w in res.warnings:
-            sys.stdout.write(f"  warning: {w}\n")
+            echo(f"  warning: {w}")
     return 0
-
-
-def _record_history(res, rad, anonymize: bool) -> int | None:  # type: ignore[no-untyped-def]
-    """Every screening goes to the local history (best effort: never fails the screening)."""
-    import logging
-
-    try:
-        h = History()
-        try:
-            return int(h.record_screening(res, rad, file_sha256=file_sha256(Path(rad.path)),
-                                          anonymize=anonymize))
-        finally:
-            h.close()
-    except Exception as exc:  # noqa: BLE001
-        logging.getLogger(__name__).warning("history not recorded: %s", type(exc).__name__)
-        return None
-
-
-def _record_export(sid: int | None, kind: str, path: str) -> None:
-    import logging
-
-    if sid is None:
-        return
-    try:
-        h = History()
-        try:
-            h.record_export(sid, kind, str(path))
-        finally:
-            h.close()
-    except Exception as exc:  # noqa: BLE001
-        logging.getLogger(__name__).warning("export not recorded: %s", type(exc).__name__)

@@ -55,14 +55,16 @@ def operating_point_label(name: str) -> str:
 
 
 def trained_on_phantoms(card: dict[str, Any] | None) -> bool:
-    return str(((card or {}).get("training_data") or {}).get("source", "")) == "phantom"
+    td = (card or {}).get("training_data")
+    return isinstance(td, dict) and str(td.get("source", "")) == "phantom"
 
 
 def score_is_probability(card: dict[str, Any] | None) -> bool:
     """Whether the card says its score was calibrated on real patients (only then may it be
     called a probability)."""
-    cal = (card or {}).get("calibration") or {}
-    return (not trained_on_phantoms(card)) and str(cal.get("calibrated_on", "")) == "real patients"
+    cal = (card or {}).get("calibration")
+    return (not trained_on_phantoms(card) and isinstance(cal, dict)
+            and str(cal.get("calibrated_on", "")) == "real patients")
 
 
 def referral_decision(operating_point: dict[str, Any], risk: float | None) -> str | None:

@@ -170,7 +170,7 @@ def draw_acquisition(rng: np.random.Generator, s: float, mm_px: float) -> Acquis
         usm_large_px=float(rng.uniform(2.0, 6.0)) / mm_px,
         usm_large_gain=float(rng.uniform(0.3, 1.3)),
         usm_small_px=float(rng.uniform(1.0, 2.5)) * s + 0.3,
-        usm_small_gain=float(rng.uniform(0.2, 1.0)),
+        usm_small_gain=float(rng.uniform(0.1, 0.7)),
         gamma=float(rng.uniform(0.8, 1.25)),
         contrast=float(rng.uniform(0.85, 1.15)),
         offset=float(rng.uniform(-0.04, 0.04)),

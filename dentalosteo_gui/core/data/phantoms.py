@@ -1135,7 +1135,7 @@ class _LookV2:
     @classmethod
     def draw(cls, rng2: np.random.Generator, fr: _Frame) -> _LookV2:
         return cls(ramp_px=float(rng2.uniform(5.0, 14.0)) / fr.spacing_c,
-                   spread_px=float(rng2.uniform(0.2, 1.5)) / fr.spacing_c,
+                   spread_px=float(rng2.uniform(0.4, 2.0)) / fr.spacing_c,
                    edge_gain=float(rng2.uniform(1.2, 3.0)),
                    residue_gain=float(rng2.uniform(0.35, 0.8)),
                    double_px=float(rng2.uniform(0.0, 1.2)) / fr.spacing_c,

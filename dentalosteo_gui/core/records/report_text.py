@@ -90,7 +90,7 @@ def next_step_text(result: ScreeningResult) -> tuple[str, str]:
 def measured_referral_signs(result: ScreeningResult) -> list[str]:
     """The published referral signs the measurements show (MCW under 3 mm, Klemetti C2/C3)."""
     signs = []
-    mcws = [v for v in (result.mcw_right_mm, result.mcw_left_mm) if finite(v) is not None]
+    mcws = [f for f in (finite(result.mcw_right_mm), finite(result.mcw_left_mm)) if f is not None]
     if mcws and min(mcws) < MCW_REFERRAL_MM:
         approx = " (approximate: spacing assumed)" if result.spacing.assumed else ""
         signs.append(f"a cortical width of {min(mcws):.1f} mm, under {MCW_REFERRAL_MM:g} mm{approx}")
