@@ -105,66 +105,77 @@ def whole_trace_summary(scored: list[dict]) -> dict:
     return out
 
 
+def _image_row(data: Path, iid: int, index_row: dict[str, str], t: np.ndarray, overlays: Path | None,
+               with_cortex: bool) -> dict:
+    """The figures of one image (see the module doc)."""
+    rad = load_radiograph(data / "images" / f"{iid}.png")
+    t0, c0 = time.perf_counter(), time.process_time()
+    prop = propose_roi(rad)
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    x, y1, y2 = t[:, 0], t[:, 1], t[:, 2]
+    has = y1 >= 0
+    b = prop.box
+    inbox = has & (x >= b.x) & (x < b.x + b.w)
+    cov = float(np.mean((y1[inbox] >= b.y) & (y1[inbox] <= b.y + b.h))) if inbox.any() else 0.0
+    xm = x[has]
+    centre = 0.5 * (xm.min() + xm.max())
+    w = rad.width
+    bx, by = border_arrays(prop)
+    dist = np.abs(x - centre) / w
+    pm = has & (dist >= PM_LO) & (dist <= PM_HI)
+    ty = np.interp(x[pm], bx, by)
+    err = float(np.mean(np.abs(ty - y1[pm]))) if pm.any() else float("nan")
+    bias = float(np.mean(ty - y1[pm])) if pm.any() else float("nan")
+    pm2 = pm & (y2 >= 0)
+    ty2 = np.interp(x[pm2], bx, by)
+    err2 = float(np.mean(np.abs(ty2 - y2[pm2]))) if pm2.any() else float("nan")
+    err_near = (
+        float(np.mean(np.minimum(np.abs(ty2 - y1[pm2]), np.abs(ty2 - y2[pm2])))) if pm2.any() else float("nan")
+    )
+    row = {
+        "id": iid,
+        "flag": index_row["qc_flag"],
+        "coverage": round(cov, 3),
+        "width_frac": round(b.w / w, 3),
+        "centre_offset_frac": round(abs(b.x + b.w / 2 - centre) / w, 4),
+        "border_mean_abs_px": round(err, 2),
+        "border_bias_px": round(bias, 2),
+        "border_mean_abs_px_rater2": round(err2, 2),
+        "border_mean_abs_px_nearest_rater": round(err_near, 2),
+        "interrater_mean_px": float(index_row["border_interrater_mean_px"]),
+        "confidence": round(prop.confidence, 2),
+        "reasons": prop.reasons,
+        "whole": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in whole_trace(prop, x, y1, y2).items()},
+        "time_s": round(dt, 3),
+        "cpu_s": round(dc, 3),
+    }
+    if with_cortex or overlays:
+        lm = propose_landmarks(rad, prop)
+        cx = measure_cortex(rad, prop, resolve_spacing(rad, None, DEFAULT_PIXEL_SPACING_MM))
+        row["mcw_mm"] = [cx.right.mcw_mm, cx.left.mcw_mm]
+        row["klemetti_rule"] = cx.klemetti_rule
+        if overlays:
+            overlays.mkdir(parents=True, exist_ok=True)
+            img = draw_overlay(rad, prop, lm, cx)
+            # rater-1 border as small white dots (every 20 px) for checking by eye
+            for xx, yy in zip(x[has][::4], y1[has][::4], strict=False):
+                cv2.circle(img, (int(xx), int(yy)), 2, (255, 255, 255), -1)
+            cv2.imwrite(str(overlays / f"{iid}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    return row
+
+
 def evaluate(data: Path, overlays: Path | None, per_image: bool, with_cortex: bool) -> dict:
     cv2.setNumThreads(1)
     index, truth = load_truth(data)
-    rows = []
-    for iid in sorted(index):
-        rad = load_radiograph(data / "images" / f"{iid}.png")
-        t0, c0 = time.perf_counter(), time.process_time()
-        prop = propose_roi(rad)
-        dt, dc = time.perf_counter() - t0, time.process_time() - c0
-        t = truth[iid]
-        x, y1, y2 = t[:, 0], t[:, 1], t[:, 2]
-        has = y1 >= 0
-        b = prop.box
-        inbox = has & (x >= b.x) & (x < b.x + b.w)
-        cov = float(np.mean((y1[inbox] >= b.y) & (y1[inbox] <= b.y + b.h))) if inbox.any() else 0.0
-        xm = x[has]
-        centre = 0.5 * (xm.min() + xm.max())
-        w = rad.width
-        bx, by = border_arrays(prop)
-        dist = np.abs(x - centre) / w
-        pm = has & (dist >= PM_LO) & (dist <= PM_HI)
-        ty = np.interp(x[pm], bx, by)
-        err = float(np.mean(np.abs(ty - y1[pm]))) if pm.any() else float("nan")
-        bias = float(np.mean(ty - y1[pm])) if pm.any() else float("nan")
-        pm2 = pm & (y2 >= 0)
-        ty2 = np.interp(x[pm2], bx, by)
-        err2 = float(np.mean(np.abs(ty2 - y2[pm2]))) if pm2.any() else float("nan")
-        err_near = (
-            float(np.mean(np.minimum(np.abs(ty2 - y1[pm2]), np.abs(ty2 - y2[pm2])))) if pm2.any() else float("nan")
-        )
-        row = {
-            "id": iid,
-            "flag": index[iid]["qc_flag"],
-            "coverage": round(cov, 3),
-            "width_frac": round(b.w / w, 3),
-            "centre_offset_frac": round(abs(b.x + b.w / 2 - centre) / w, 4),
-            "border_mean_abs_px": round(err, 2),
-            "border_bias_px": round(bias, 2),
-            "border_mean_abs_px_rater2": round(err2, 2),
-            "border_mean_abs_px_nearest_rater": round(err_near, 2),
-            "interrater_mean_px": float(index[iid]["border_interrater_mean_px"]),
-            "confidence": round(prop.confidence, 2),
-            "reasons": prop.reasons,
-            "whole": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in whole_trace(prop, x, y1, y2).items()},
-            "time_s": round(dt, 3),
-            "cpu_s": round(dc, 3),
-        }
-        if with_cortex or overlays:
-            lm = propose_landmarks(rad, prop)
-            cx = measure_cortex(rad, prop, resolve_spacing(rad, None, DEFAULT_PIXEL_SPACING_MM))
-            row["mcw_mm"] = [cx.right.mcw_mm, cx.left.mcw_mm]
-            row["klemetti_rule"] = cx.klemetti_rule
-            if overlays:
-                overlays.mkdir(parents=True, exist_ok=True)
-                img = draw_overlay(rad, prop, lm, cx)
-                # rater-1 border as small white dots (every 20 px) for checking by eye
-                for xx, yy in zip(x[has][::4], y1[has][::4], strict=False):
-                    cv2.circle(img, (int(xx), int(yy)), 2, (255, 255, 255), -1)
-                cv2.imwrite(str(overlays / f"{iid}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        rows.append(row)
+    rows = [_image_row(data, iid, index[iid], truth[iid], overlays, with_cortex) for iid in sorted(index)]
+    out = summarise(rows)
+    if per_image:
+        out["per_image"] = rows
+    return out
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Figures over the scored images (CHECK images left out) and timing over all."""
     scored = [r for r in rows if r["flag"] != "CHECK"]
     errs = np.array([r["border_mean_abs_px"] for r in scored])
     covs = np.array([r["coverage"] for r in scored])
@@ -220,8 +231,6 @@ def evaluate(data: Path, overlays: Path | None, per_image: bool, with_cortex: bo
             "min": round(float(np.min([r["confidence"] for r in scored])), 2),
         },
     }
-    if per_image:
-        out["per_image"] = rows
     return out
 
 

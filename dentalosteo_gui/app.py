@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="run the headless main job")
     p.add_argument("--out", default="", help="headless: PDF path or folder (default ./dentalosteo-report.pdf)")
     p.add_argument("--screenshot", default="", help="open FILE, wait for the result, save a window screenshot, quit")
+    p.add_argument("--size", default="", metavar="WxH", help="window size, e.g. 1024x700")
+    p.add_argument("--mode", choices=("roi", "landmarks"), default="roi", help="screening mode to start in")
+    p.add_argument("--roi", default="", metavar="X,Y,W,H",
+                   help="with --screenshot: after the first result move the box here (as a drag would)")
     p.add_argument("--version", action="store_true")
     return p
 
@@ -44,7 +48,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_headless(args.files, args.out)
     from .gui.mainwindow import run_gui
 
-    return run_gui(args.files, screenshot=args.screenshot)
+    size = None
+    if args.size:
+        try:
+            w, h = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            print(f"--size must be WxH (e.g. 1024x700), not {args.size!r}", file=sys.stderr)
+            return 2
+        size = (w, h)
+    return run_gui(args.files, screenshot=args.screenshot, size=size, mode=args.mode, roi=args.roi)
 
 
 if __name__ == "__main__":  # pragma: no cover

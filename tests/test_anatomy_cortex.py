@@ -99,3 +99,24 @@ def test_mcw_on_phantoms(seed: int, kl: str) -> None:
         assert m.klemetti_rule == "C1"
     else:
         assert m.klemetti_rule in ("C2", "C3")
+
+
+def test_overlay_shows_where_the_width_was_taken() -> None:
+    """Issue 15: the measured margins are drawn (periosteal, confident endosteal), with a
+    magnified inset of each measurement window."""
+    from dentalosteo_gui.core.anatomy import draw_overlay
+    from dentalosteo_gui.core.anatomy.overlay import ENDO
+
+    img, prop = _band_image(35.0)
+    rad = from_array(img)
+    m = measure_cortex(rad, prop, Spacing(0.1, "user"))
+    for side in ("right", "left"):
+        lines = m.evidence[side]["margins_px"]
+        assert len(lines["periosteal"]) >= 10 and lines["endosteal"]
+        ys = [p[1] for run in lines["endosteal"] for p in run]
+        assert np.allclose(ys, 560.0 - 35.0, atol=2.0)  # the endosteal margin, 35 px above
+    ov = draw_overlay(rad, prop, None, m)
+    assert ov.shape == (*img.shape, 3)
+    magenta = np.all(ov == np.asarray(ENDO, dtype=np.uint8), axis=2)
+    assert magenta[520:530].sum() > 100  # on the margin itself
+    assert magenta[:400].sum() > 100  # and in the magnified insets at the top

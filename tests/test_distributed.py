@@ -193,3 +193,30 @@ def test_a_worker_killed_mid_run_loses_nothing(images: Path, tmp_path: Path,
     rows = _rows(out)
     assert sorted(r["file"] for r in rows) == sorted({r["file"] for r in rows}) and len(rows) == 6
     assert all(r["error"] == "" and r["risk"] != "" for r in rows)
+
+
+def test_lost_tasks_are_sent_again_and_a_file_that_kills_workers_gets_an_error_row() -> None:
+    distributed = pytest.importorskip("distributed")
+    from concurrent.futures import CancelledError
+
+    from dentalosteo_gui.distributed import cluster as dc
+
+    class Failed:
+        def __init__(self, exc: Exception) -> None:
+            self.exc = exc
+
+        def result(self) -> None:
+            raise self.exc
+
+    sent: list[Path] = []
+    feeder = object.__new__(dc._Feeder)  # only its bookkeeping, no cluster
+    feeder.resubmits = dc.Counter()
+    feeder._submit = sent.append  # type: ignore[method-assign]
+    path = Path("x.png")
+    for _ in range(dc.MAX_RESUBMITS):  # a restart cancelled it: sent again
+        assert feeder._result(Failed(CancelledError()), path) is None
+    assert sent == [path] * dc.MAX_RESUBMITS
+    lost = feeder._result(Failed(CancelledError()), path)
+    assert lost is not None and "dropped" in lost.error and lost.result is None
+    killer = feeder._result(Failed(distributed.KilledWorker("k", None, 3)), path)  # type: ignore[arg-type]
+    assert killer is not None and "worker died" in killer.error and "x.png" not in killer.error

@@ -67,8 +67,9 @@ class FakeEngine:
 
     def screen(self, rad: Radiograph, roi: RoiBox | None = None, landmarks: dict | None = None,
                mode: str = "roi", pixel_spacing_mm: float | None = None,
-               cancel: threading.Event | None = None) -> ScreeningResult:
-        self.calls.append({"roi": roi, "landmarks": landmarks, "mode": mode, "spacing": pixel_spacing_mm})
+               cancel: threading.Event | None = None, cross_check: bool = False) -> ScreeningResult:
+        self.calls.append({"roi": roi, "landmarks": landmarks, "mode": mode, "spacing": pixel_spacing_mm,
+                           "cross_check": cross_check})
         self.threads.add(threading.current_thread().name)
         end = time.monotonic() + self.delay
         while time.monotonic() < end:
@@ -530,9 +531,11 @@ def test_single_key_shortcuts_do_not_steal_typing(qtbot: Any, png: Path) -> None
     box.lineEdit().selectAll()
     qtbot.keyClicks(box.lineEdit(), "0.12")
     assert win.session.mode == "roi" and box.lineEdit().text().startswith("0.12")
+    zoom = win.canvas.zoom_factor()
+    assert zoom is not None and abs(zoom - 1.0) > 0.05  # "0" and "1" typed into the box: no fit, no 1:1
     win.canvas.setFocus()
     with qtbot.waitSignal(win.screening_done, timeout=5000):
-        qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_2)
+        qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_2, QtCore.Qt.KeyboardModifier.ControlModifier)
     assert win.session.mode == "landmarks" and win.acts.lm_mode.isChecked()
     close_window(win)
 

@@ -42,7 +42,7 @@ RAW_CONTROLS = [chr(c) for c in range(0x20) if c != 0x0A] + ["\x7f", "\x9b", "\u
 
 
 def verify_history(db: Path) -> tuple[bool, str]:
-    from dentalosteo_gui.core.records.history import verify_history as verify
+    from dentalosteo_gui.core.records.history_verify import verify_history as verify
 
     return verify(db)
 

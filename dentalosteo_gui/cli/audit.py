@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..core.records.audit import AuditLog
-from ..core.records.history import verify_history
+from ..core.records.history_verify import verify_history
 from .common import echo, print_json
 
 EXIT_BROKEN = 3

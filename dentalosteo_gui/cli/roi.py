@@ -12,6 +12,7 @@ import numpy as np
 from ..core.anatomy import (
     assess_quality,
     draw_overlay,
+    is_not_panoramic,
     measure_cortex,
     propose_landmarks,
     propose_roi,
@@ -45,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pixel-spacing", type=_spacing, default=None, metavar="MM",
                    help="pixel spacing in mm (overrides the file; default: file, else settings)")
     p.add_argument("--overlay", type=Path, default=None, metavar="OUT.png",
-                   help="write an overlay PNG with the box, border, landmarks and cortex normals")
+                   help="write an overlay PNG with the box, border, landmarks, the measured cortex "
+                   "margins and normals, and a magnified inset of each measurement window")
     p.set_defaults(func=run)
 
 
@@ -54,22 +56,27 @@ def _r(v: float | None, nd: int = 3) -> float | None:
 
 
 def analyse(path: str, pixel_spacing: float | None = None) -> tuple[dict[str, Any], Any]:
-    """Run the anatomy pipeline on one file; returns (JSON dict, overlay RGB array)."""
+    """Run the anatomy pipeline on one file; returns (JSON dict, overlay RGB array).
+
+    An image that is not a dental panoramic gets its box and trace but no MCW and no
+    Klemetti hint (as in ``screen``)."""
     rad = load_radiograph(path)
     settings = load_settings()
     prop = propose_roi(rad)
     lms = propose_landmarks(rad, prop)
     spacing = resolve_spacing(rad, pixel_spacing, float(settings.default_pixel_spacing_mm))
-    cortex = measure_cortex(rad, prop, spacing)
+    quality = assess_quality(rad, prop)
+    cortex = None if is_not_panoramic(quality) else measure_cortex(rad, prop, spacing)
     warnings: list[str] = list(rad.warnings)
-    for reason in prop.reasons + assess_quality(rad, prop):
+    for reason in prop.reasons + quality:
         if reason not in warnings:
             warnings.append(reason)
-    if cortex.assumed_spacing:
+    if cortex is not None and cortex.assumed_spacing:
         warnings.append(
             f"pixel spacing unknown: {cortex.pixel_spacing_mm:g} mm/px assumed, MCW may be off "
             "(give --pixel-spacing)"
         )
+    sides = (cortex.left, cortex.right) if cortex is not None else (None, None)
     d: dict[str, Any] = {
         "path": str(path),
         "width": rad.width,
@@ -81,20 +88,21 @@ def analyse(path: str, pixel_spacing: float | None = None) -> tuple[dict[str, An
         },
         "landmarks": {k: [round(v[0], 1), round(v[1], 1)] for k, v in lms.items()},
         "mcw_mm": {
-            "left": _r(cortex.left.mcw_mm),
-            "right": _r(cortex.right.mcw_mm),
-            "assumed_spacing": cortex.assumed_spacing,
+            "left": _r(sides[0].mcw_mm if sides[0] else None),
+            "right": _r(sides[1].mcw_mm if sides[1] else None),
+            "assumed_spacing": spacing.assumed,
         },
-        "mcw_iqr_mm": {"left": _r(cortex.left.mcw_iqr_mm), "right": _r(cortex.right.mcw_iqr_mm)},
-        "pixel_spacing_mm": cortex.pixel_spacing_mm,
+        "mcw_iqr_mm": {"left": _r(sides[0].mcw_iqr_mm if sides[0] else None),
+                       "right": _r(sides[1].mcw_iqr_mm if sides[1] else None)},
+        "pixel_spacing_mm": spacing.mm_per_px,
         "spacing": spacing.as_dict(),
-        "klemetti_rule": cortex.klemetti_rule,
-        "klemetti_evidence": cortex.evidence,
+        "klemetti_rule": cortex.klemetti_rule if cortex is not None else None,
+        "klemetti_evidence": cortex.evidence if cortex is not None
+        else {"rule": {"abstain_reason": "not a dental panoramic radiograph"}},
         "confidence": round(float(prop.confidence), 3),
         "warnings": warnings,
     }
-    overlay = draw_overlay(rad, prop, lms, cortex)
-    return d, overlay
+    return d, draw_overlay(rad, prop, lms, cortex)
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
@@ -126,7 +134,14 @@ def run(args: argparse.Namespace) -> int:
     for side in ("right", "left"):
         v = m[side]
         out.write(f"{'mcw_' + side + '_mm':22s} {'n/a' if v is None else f'{v:.2f}'}{star}\n")
-    out.write(f"{'klemetti_rule':22s} {d['klemetti_rule'] or 'n/a'}\n")
+    rule = d["klemetti_evidence"].get("rule", {})
+    why = rule.get("abstain_reason") if d["klemetti_rule"] is None else rule.get("why")
+    out.write(f"{'klemetti_rule':22s} {d['klemetti_rule'] or 'n/a'}{f' ({why})' if why else ''}\n")
+    for side in ("right", "left"):
+        ps = rule.get("per_side", {}).get(side, {})
+        if ps:
+            vals = ", ".join(f"{k} {ps[k]:.3f}" for k in ("roughness", "porosity", "residues") if ps.get(k) is not None)
+            out.write(f"{'klemetti_' + side:22s} {vals or 'not measured'}{'' if ps.get('graded') else ' (not graded)'}\n")
     for name, (x, y) in d["landmarks"].items():
         out.write(f"{name:22s} {x:.0f}, {y:.0f}\n")
     out.write(f"{'border points':22s} right {len(d['border']['right'])}, left {len(d['border']['left'])}\n")

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 MISSING_DASK = ("--scheduler needs Dask, an optional extra: pip install 'dentalosteo[distributed]' "
                 "(or: pip install \"dask[distributed]\")")
-CONNECT_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 10
+WORKERS_TIMEOUT_S = 120  # for the first worker to join
 MAX_RESUBMITS = 3  # a file whose task the cluster cancels (restart) is sent again this often
 PROGRESS_EVERY_S = 5.0
 
@@ -105,7 +106,11 @@ class ClusterScreener:
 
     def _warm_up(self) -> list[dict[str, Any]]:
         """Every worker loads the model now (once); they must all run the same one."""
-        self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S * 4)
+        try:
+            self.client.wait_for_workers(1, timeout=WORKERS_TIMEOUT_S)
+        except TimeoutError:
+            raise ConfigError(f"no Dask worker joined the scheduler within {WORKERS_TIMEOUT_S} s; "
+                              "start some with 'dask worker SCHEDULER_ADDRESS --nthreads 1'") from None
         addrs = list(self.client.scheduler_info(n_workers=-1)["workers"])
         infos: list[dict[str, Any]] = self.client.gather([
             self.client.submit(warm_up, self.spec, workers=[a], allow_other_workers=False, pure=False)
@@ -222,14 +227,14 @@ class _Feeder:
         try:
             return fut.result()  # type: ignore[no-any-return]
         except KilledWorker:
-            error = (f"{path}: a Dask worker died each time it screened this file (a crash in "
-                     "the image decoder, or out of memory?)")
+            error = ("a Dask worker died each time it screened this file (a crash in the "
+                     "image decoder, or out of memory?)")  # no path: --anonymize rows carry none
         except CancelledError:
             self.resubmits[path] += 1
             if self.resubmits[path] <= MAX_RESUBMITS:
                 self._submit(path)
                 return None
-            error = f"{path}: the cluster dropped this file {MAX_RESUBMITS + 1} times"
+            error = f"the cluster dropped this file {MAX_RESUBMITS + 1} times"
         return Outcome(str(path), None, None, error, "", "", 0.0)
 
     def stop(self) -> None:

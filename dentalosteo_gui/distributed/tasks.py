@@ -103,9 +103,12 @@ def worker_engine(spec: EngineSpec) -> Engine:
 
 
 def warm_up(spec: EngineSpec) -> dict[str, Any]:
-    """Load the model now (not in the first image's time); what this worker runs."""
+    """Load the model and build its graph now (not in the first image's time); what this
+    worker runs."""
     eng = worker_engine(spec)
     backend = eng.roi_backend
+    if backend is not None:
+        backend.warm()
     return {
         "pid": os.getpid(),
         "model_sha256": backend.info.sha256 if backend else "",

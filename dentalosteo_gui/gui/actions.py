@@ -25,22 +25,26 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+,", "Settings"),
     ("Ctrl+H", "Screening history of this patient"),
     ("Ctrl+R", "Screen again"),
-    ("1 / 2", "ROI mode / landmark mode"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a box or landmark edit"),
+    ("Ctrl+1 / Ctrl+2", "ROI mode / landmark mode"),
     ("P", "Reset the box (or landmarks) to the proposal"),
     ("Space (tap)", "Heatmap on/off"),
     ("Space + drag", "Pan (also over the box or the points)"),
     ("B / N", "Traced borders / MCW normals on/off"),
-    ("F, double-click", "Fit the image"),
-    ("+ / - , wheel", "Zoom"),
+    ("0, F, double-click", "Fit the image"),
+    ("1", "Actual size (1:1, one image pixel per screen pixel)"),
+    ("+ / - , wheel", "Zoom in / out"),
     ("Left or middle drag", "Pan"),
     ("Right drag", "Window/level (horizontal: contrast, vertical: brightness)"),
     ("I", "Invert grey levels"),
     ("R", "Reset window/level"),
+    ("F11", "Full screen on/off"),
     ("F1", "This list"),
     ("Ctrl+Q", "Quit"),
 ]
 
-Shortcut = str | QtGui.QKeySequence | QtGui.QKeySequence.StandardKey | None
+Key = str | QtGui.QKeySequence | QtGui.QKeySequence.StandardKey
+Shortcut = Key | tuple[Key, ...] | None
 Std = QtGui.QKeySequence.StandardKey
 
 
@@ -66,6 +70,7 @@ class ActionHost(Protocol):
     def show_about(self) -> None: ...
     def show_log_folder(self) -> None: ...
     def apply_level_preset(self, name: str) -> None: ...
+    def toggle_full_screen(self, on: bool) -> None: ...
 
 
 @dataclass
@@ -83,8 +88,12 @@ class WindowActions:
     lm_mode: QtGui.QAction
     reset_roi: QtGui.QAction
     fit: QtGui.QAction
+    actual_size: QtGui.QAction
     zoom_in: QtGui.QAction
     zoom_out: QtGui.QAction
+    full_screen: QtGui.QAction
+    undo: QtGui.QAction
+    redo: QtGui.QAction
     invert: QtGui.QAction
     reset_wl: QtGui.QAction
     heatmap: QtGui.QAction
@@ -98,7 +107,7 @@ class WindowActions:
     def image_actions(self) -> tuple[QtGui.QAction, ...]:
         """The actions that need an open image."""
         return (self.rescreen, self.roi_mode, self.lm_mode, self.reset_roi, self.fit, self.invert,
-                self.reset_wl, self.zoom_in, self.zoom_out)
+                self.reset_wl, self.zoom_in, self.zoom_out, self.actual_size)
 
 
 def make_action(host: ActionHost, text: str, slot: Callable[..., Any], shortcut: Shortcut = None,
@@ -109,7 +118,8 @@ def make_action(host: ActionHost, text: str, slot: Callable[..., Any], shortcut:
     if icon:
         act.setIcon(theme.icon(icon))
     if shortcut:
-        act.setShortcut(QtGui.QKeySequence(shortcut))
+        keys = shortcut if isinstance(shortcut, tuple) else (shortcut,)
+        act.setShortcuts([QtGui.QKeySequence(k) for k in keys])
         act.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
     act.setCheckable(checkable)
     if tip:
@@ -119,6 +129,17 @@ def make_action(host: ActionHost, text: str, slot: Callable[..., Any], shortcut:
         act.toggled.connect(slot)
     else:
         act.triggered.connect(lambda _=False: slot())
+    host.addAction(act)
+    return act
+
+
+def _undo_action(host: ActionHost, act: QtGui.QAction, keys: tuple[Key, ...]) -> QtGui.QAction:
+    """The undo stack's undo or redo action with window-wide shortcuts and an icon."""
+    name = "undo" if keys[0] == Std.Undo else "redo"
+    act.setIcon(theme.icon(name))
+    act.setIconText(name.capitalize())
+    act.setShortcuts([QtGui.QKeySequence(k) for k in keys])
+    act.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
     host.addAction(act)
     return act
 
@@ -137,15 +158,21 @@ def build_actions(host: ActionHost) -> WindowActions:
         history=a("Screening &history…", host.show_history, "Ctrl+H", "history"),
         quit=a("&Quit", host.close, Std.Quit),
         rescreen=a("Screen &again", ctl.request_screen, "Ctrl+R", "reset"),
-        roi_mode=a("&ROI mode", lambda: ctl.set_mode("roi"), "1", "roi",
-                   tip="Screen the box on the inferior mandibular cortex"),
-        lm_mode=a("&Landmark mode", lambda: ctl.set_mode("landmarks"), "2", "landmarks",
-                  tip="Screen eight trabecular landmark patches"),
+        roi_mode=a("&ROI mode", lambda: ctl.set_mode("roi"), "Ctrl+1", "roi",
+                   tip="Screen the box on the inferior mandibular cortex (Ctrl+1)"),
+        lm_mode=a("&Landmark mode", lambda: ctl.set_mode("landmarks"), "Ctrl+2", "landmarks",
+                  tip="Screen eight trabecular landmark patches (Ctrl+2)"),
         reset_roi=a("Reset to &proposal", ctl.reset_to_proposal, "P", "reset",
                     tip="Put the box (or landmarks) back where the app proposed it"),
-        fit=a("&Fit image", canvas.fit, "F", "fit", tip="Fit (F or double-click)"),
-        zoom_in=a("Zoom &in", lambda: canvas.zoom(1.25), Std.ZoomIn),
-        zoom_out=a("Zoom &out", lambda: canvas.zoom(0.8), Std.ZoomOut),
+        fit=a("&Fit image", canvas.fit, ("0", "F"), "fit", tip="Fit the image (0, F or double-click)"),
+        actual_size=a("&Actual size (1:1)", canvas.actual_size, "1", tip="One image pixel per screen pixel (1)"),
+        zoom_in=a("Zoom &in", lambda: canvas.zoom(1.25), ("+", "=", Std.ZoomIn), tip="Zoom in (+)"),
+        zoom_out=a("Zoom &out", lambda: canvas.zoom(0.8), ("-", Std.ZoomOut), tip="Zoom out (-)"),
+        full_screen=a("F&ull screen", host.toggle_full_screen, "F11", checkable=True, tip="Full screen (F11)"),
+        undo=_undo_action(host, ctl.undo_stack.createUndoAction(cast(QtCore.QObject, host), "&Undo"),
+                          (Std.Undo,)),
+        redo=_undo_action(host, ctl.undo_stack.createRedoAction(cast(QtCore.QObject, host), "&Redo"),
+                          ("Ctrl+Shift+Z", "Ctrl+Y")),
         invert=a("&Invert", s.set_invert, "I", "invert", checkable=True),
         reset_wl=a("&Reset window/level", lambda: host.apply_level_preset("Full range"), "R"),
         # Space: a tap toggles the heatmap, holding it while dragging pans (the window's
@@ -188,12 +215,13 @@ def build_menus(host: ActionHost, acts: WindowActions) -> QtWidgets.QMenu:
     m.addAction(acts.open)
     recent_menu = m.addMenu("Open &recent")
     _add(m, (acts.batch, None, acts.export, acts.history, None, acts.settings, None, acts.quit))
+    _add(mb.addMenu("&Edit"), (acts.undo, acts.redo, None, acts.reset_roi))
     m = mb.addMenu("&View")
-    _add(m, (acts.fit, acts.zoom_in, acts.zoom_out, None, acts.invert, acts.reset_wl))
+    _add(m, (acts.fit, acts.actual_size, acts.zoom_in, acts.zoom_out, None, acts.invert, acts.reset_wl))
     presets = m.addMenu("Window/level &presets")
     for name in LEVEL_PRESETS:
         presets.addAction(name, functools.partial(host.apply_level_preset, name))
-    _add(m, (None, acts.heatmap, acts.borders, acts.normals))
+    _add(m, (None, acts.heatmap, acts.borders, acts.normals, None, acts.full_screen))
     _add(mb.addMenu("&Screening"), (acts.roi_mode, acts.lm_mode, None, acts.reset_roi, acts.rescreen,
                                     None, acts.batch))
     _add(mb.addMenu("&Help"), (acts.shortcuts, acts.card, acts.logs, None, acts.about))
@@ -201,14 +229,15 @@ def build_menus(host: ActionHost, acts: WindowActions) -> QtWidgets.QMenu:
 
 
 def build_toolbar(host: ActionHost, acts: WindowActions) -> QtWidgets.QComboBox:
-    """The main toolbar; returns its window/level preset combo."""
+    """The main toolbar; returns its window/level preset combo. When the window is too narrow
+    for it (1024 px), Qt's extension button (») at its end shows the rest: nothing is lost."""
     tb = host.addToolBar("Main")
     tb.setObjectName("MainToolbar")
     tb.setMovable(False)
     tb.setIconSize(QtCore.QSize(20, 20))
     tb.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-    _add(tb, (acts.open, acts.batch, None, acts.roi_mode, acts.lm_mode, acts.reset_roi, None, acts.fit,
-              acts.invert))
+    _add(tb, (acts.open, acts.batch, None, acts.roi_mode, acts.lm_mode, acts.reset_roi, acts.undo, acts.redo,
+              None, acts.fit, acts.invert))
     combo = QtWidgets.QComboBox()
     combo.addItems(list(LEVEL_PRESETS))
     combo.setToolTip("Window/level preset (right-drag on the image for fine control; R resets)")

@@ -1,7 +1,9 @@
 """Batch screening dialog: progress (count, ETA), cancel, sortable results, CSV export.
 
 The run is core ``iter_batch`` (a cancellable generator, ``jobs.batch_job``) started with
-``WorkerPool.run``; each finished file arrives as a progress value on the GUI thread.
+``WorkerPool.run``; each finished file arrives as a progress value on the GUI thread, already
+recorded in the screening history. Files are screened in natural order (``2.png`` before
+``10.png``); a file that fails shows its reason in the Error column.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from ..core.screening.batch import (
 )
 from ..core.types import ScreeningResult
 from . import theme
-from .jobs import ScreenFn, batch_job
+from .jobs import BatchRow, ScreenFn, batch_job, natural_key
 from .workers import Worker, WorkerPool
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["File", "Risk", "Band", "Klemetti (model / rule)", "MCW R mm", "MCW L mm", "Assessable", "Error"]
+COLUMNS = ["File", "Risk", "Band", "Klemetti (model / rule)", "MCW R mm", "MCW L mm", "Status", "Error"]
+ERROR_COLUMN = COLUMNS.index("Error")
+STATUS_TEXT = {"assessed": "assessed", "not_assessable": "not assessable", "not_panoramic": "not a panoramic"}
 
 
 class _NumItem(QtWidgets.QTableWidgetItem):
@@ -58,13 +62,16 @@ class BatchDialog(QtWidgets.QDialog):
     open_case = QtCore.Signal(str)
 
     def __init__(self, pool: WorkerPool, get_screen: Callable[[], ScreenFn | None],
-                 anonymize: bool = False, parent: QtWidgets.QWidget | None = None) -> None:
+                 anonymize: bool = False, get_history: Callable[[], Any] | None = None,
+                 parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Batch screening")
-        self.resize(980, 620)
+        self.resize(1100, 620)
         self.pool = pool
         self.get_screen = get_screen
+        self.get_history = get_history or (lambda: None)
         self.anonymize = anonymize
+        self.n_recorded = 0
         self.inputs: list[str] = []
         self.rows: list[dict[str, Any]] = []
         self.worker: Worker | None = None
@@ -107,10 +114,11 @@ class BatchDialog(QtWidgets.QDialog):
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(True)
+        self.table.horizontalHeader().setStretchLastSection(True)  # the Error column takes the rest
         self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(0, 240)
-        for col, width in ((1, 70), (2, 105), (3, 150), (4, 85), (5, 85), (6, 90)):
+        self.table.setColumnWidth(0, 200)
+        for col, width in ((1, 60), (2, 100), (3, 140), (4, 75), (5, 75), (6, 110)):
             self.table.setColumnWidth(col, width)
         self.table.cellDoubleClicked.connect(self._double_clicked)
         self.table.setToolTip("Click a header to sort (Risk sorts numerically); double-click a row to open it.")
@@ -148,11 +156,12 @@ class BatchDialog(QtWidgets.QDialog):
         if screen is None:
             self.status.setText("The model is still loading; try again in a moment.")
             return False
-        files = collect_files(self.inputs)
+        files = sorted(collect_files(self.inputs), key=natural_key)
         if not files:
             self.status.setText("No radiographs found.")
             return False
         self.rows = []
+        self.n_recorded = 0
         self.finished_run = False
         self.table.setSortingEnabled(False)
         self.table.setRowCount(0)
@@ -165,7 +174,7 @@ class BatchDialog(QtWidgets.QDialog):
         self.cancel_button.setEnabled(True)
         self.export_button.setEnabled(False)
         self.worker = self.pool.run(
-            batch_job, screen, files, dataset_spacing(self.inputs), name="batch",
+            batch_job, screen, files, dataset_spacing(self.inputs), self.get_history(), self.anonymize, name="batch",
             on_progress=self._on_item, on_result=lambda _: self._done("Done"),
             on_cancelled=lambda: self._done("Cancelled"), on_error=lambda exc: self._done(f"Failed: {exc}"))
         return True
@@ -176,12 +185,18 @@ class BatchDialog(QtWidgets.QDialog):
             self.status.setText("Cancelling after the current file…")
             self.cancel_button.setEnabled(False)
 
-    def _on_item(self, item: BatchItem) -> None:
+    def _on_item(self, out: BatchRow) -> None:
         if self.worker is not None and self.worker.is_cancelled:
             return
+        item = out.item
         label = case_label(item.path, self.anonymize)
         row = flatten(item.result, label, item.error)
         row["_path"] = str(item.path)
+        row["_error"] = _error_reason(item)
+        row["_history_id"] = out.history_id
+        self.n_recorded += out.history_id is not None
+        if out.history_error:
+            row["_error"] = (row["_error"] + "; " if row["_error"] else "") + f"not in the history: {out.history_error}"
         self.rows.append(row)
         self._add_row(row, item.result)
         done = item.index + 1
@@ -209,15 +224,17 @@ class BatchDialog(QtWidgets.QDialog):
             v = row.get(key)
             self.table.setItem(r, col, _NumItem(None if v in ("", None) else float(v),
                                                 "" if v in ("", None) else f"{float(v):.2f}"))
-        self.table.setItem(r, 6, QtWidgets.QTableWidgetItem(
-            "" if res is None else ("yes" if res.assessable else "no")))
-        err = QtWidgets.QTableWidgetItem(row.get("error") or "")
-        err.setToolTip(row.get("error") or "")
-        self.table.setItem(r, 7, err)
+        self.table.setItem(r, 6, QtWidgets.QTableWidgetItem("failed" if res is None else STATUS_TEXT[res.status]))
+        err = QtWidgets.QTableWidgetItem(row["_error"])
+        if row["_error"]:
+            err.setForeground(QtGui.QColor(theme.WARN))
+        self.table.setItem(r, ERROR_COLUMN, err)
+        self.table.resizeRowToContents(r)
 
     def _done(self, text: str) -> None:
         n_err = sum(1 for r in self.rows if r.get("error"))
-        self.status.setText(f"{text}: {len(self.rows)} file(s), {n_err} error(s).")
+        recorded = f" {self.n_recorded} recorded in the history." if self.n_recorded else ""
+        self.status.setText(f"{text}: {len(self.rows)} file(s), {n_err} error(s).{recorded}")
         self.worker = None
         self.finished_run = True
         self.cancel_button.setEnabled(False)
@@ -258,3 +275,12 @@ class BatchDialog(QtWidgets.QDialog):
         if self.worker is not None:
             self.worker.cancel()
         super().closeEvent(ev)
+
+
+def _error_reason(item: BatchItem) -> str:
+    """Why a file failed, in words (without the path the File column already shows)."""
+    err = item.error or ""
+    for prefix in (f"{item.path}: ", f"{item.path.name}: "):
+        if err.startswith(prefix):
+            err = err[len(prefix):]
+    return err[:1].upper() + err[1:]

@@ -11,17 +11,28 @@ Mouse: wheel zooms, left/middle drag on the background pans, right drag sets win
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.imaging.heatmap import colormap_lut
 from ..core.types import LANDMARK_NAMES, Landmarks, RoiBox, ScreeningResult
 from . import theme
+from .canvas_items import (
+    HEAT_THRESHOLD,
+    ColorBar,
+    LandmarkItem,
+    SideMarks,
+    attention_for,
+    heat_lut,
+    short_name,
+    warm_colormap,
+)
 from .session import Session
+
+__all__ = ["Canvas", "ColorBar", "HEAT_THRESHOLD", "LEVEL_PRESETS", "LandmarkItem", "RadiographViewBox",
+           "attention_for", "heat_lut", "short_name", "warm_colormap"]
 
 log = logging.getLogger(__name__)
 
@@ -35,34 +46,6 @@ LEVEL_PRESETS: dict[str, tuple[float, float] | None] = {
     "Dense (high contrast)": (0.5, 0.9),
     "Soft (low contrast)": (0.0, 0.75),
 }
-
-HEAT_THRESHOLD = 0.05  # heat below this stays transparent so anatomy is never hidden
-
-
-_LUT_READY = threading.Event()  # set once matplotlib's colour map table is cached
-
-
-def warm_colormap(name: str = "inferno") -> None:
-    """Worker job: build the colour map table off the GUI thread (matplotlib import ~0.5 s)."""
-    colormap_lut(name)
-    _LUT_READY.set()
-
-
-def heat_lut(name: str = "inferno") -> np.ndarray:
-    """(256, 4) RGBA lookup table: the colour map, transparent below the threshold."""
-    rgb = colormap_lut(name)
-    lut = np.zeros((256, 4), dtype=np.uint8)
-    lut[:, :3] = rgb
-    lut[:, 3] = 255
-    lut[: int(HEAT_THRESHOLD * 255) + 1, 3] = 0
-    return lut
-
-
-def short_name(name: str) -> str:
-    """'right_gonial_angle' -> 'R gonial angle' (patient's side)."""
-    side, _, rest = name.partition("_")
-    return f"{'R' if side == 'right' else 'L' if side == 'left' else side} {rest.replace('_', ' ')}"
-
 
 class RadiographViewBox(pg.ViewBox):
     """ViewBox with right-drag window/level, middle/left-drag pan and double-click fit."""
@@ -96,52 +79,14 @@ class RadiographViewBox(pg.ViewBox):
         super().mouseClickEvent(ev)
 
 
-class LandmarkItem(pg.TargetItem):
-    """A draggable landmark; shows its attention weight, and its name on hover."""
-
-    def __init__(self, name: str, pos: tuple[float, float]) -> None:
-        super().__init__(pos=pos, size=13, symbol="o", movable=True,
-                         pen=pg.mkPen(theme.ACCENT, width=2), brush=pg.mkBrush(43, 179, 192, 70),
-                         hoverPen=pg.mkPen("#ffffff", width=2), hoverBrush=pg.mkBrush(255, 255, 255, 90))
-        self.name = name
-        self.weight: float | None = None
-        self.hovering = False
-        self.setToolTip(name.replace("_", " ") + " (patient's " + name.split("_")[0] + ")")
-        self._refresh_label()
-
-    def set_weight(self, weight: float | None) -> None:
-        self.weight = weight
-        self._refresh_label()
-
-    def label_text(self) -> str:
-        w = "" if self.weight is None else f"{self.weight:.2f}"
-        if self.hovering:
-            return f"{short_name(self.name)}  {w}".strip()
-        return w
-
-    def _refresh_label(self) -> None:
-        text = self.label_text()
-        if not text:
-            self.setLabel(None)
-        elif self.label() is None:
-            self.setLabel(text, {"color": theme.TEXT, "offset": (10, -12), "fill": pg.mkBrush(22, 25, 29, 210)})
-        else:
-            self.label().setFormat(text)
-
-    def hoverEvent(self, ev: Any) -> None:  # noqa: N802
-        super().hoverEvent(ev)
-        hovering = not ev.isExit()
-        if hovering != self.hovering:
-            self.hovering = hovering
-            self._refresh_label()
-
-
 class Canvas(pg.GraphicsLayoutWidget):
     """Shows the session's radiograph and overlays; emits the dentist's edits."""
 
     roi_edit_finished = QtCore.Signal(object)  # RoiBox
     landmarks_edit_finished = QtCore.Signal(object)  # Landmarks
     files_dropped = QtCore.Signal(list)
+    cursor_moved = QtCore.Signal(object)  # (x, y) in image pixels, or None off the image
+    zoom_changed = QtCore.Signal(object)  # screen pixels per image pixel (1.0 = 1:1), or None
 
     def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -174,6 +119,9 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.space_dragged = False
         self._pan_last: QtCore.QPointF | None = None
         self._gray_lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+        self.side_marks = SideMarks(self.view)
+        self.view.sigRangeChanged.connect(lambda *_: self.zoom_changed.emit(self.zoom_factor()))
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         session.events.image.connect(self._on_image)
         session.events.result.connect(self._on_result)
@@ -231,10 +179,37 @@ class Canvas(pg.GraphicsLayoutWidget):
     def zoom(self, factor: float) -> None:
         self.view.scaleBy((1.0 / factor, 1.0 / factor))
 
+    def zoom_factor(self) -> float | None:
+        """Screen pixels per image pixel (1.0 = 1:1); None without an image."""
+        if self.session.radiograph is None:
+            return None
+        px = float(self.view.viewPixelSize()[0])
+        return 1.0 / px if px > 0 else None
+
+    def actual_size(self) -> None:
+        """1:1: one image pixel per screen pixel, around the centre of the view."""
+        z = self.zoom_factor()
+        if z:
+            self.view.scaleBy((z, z))
+
+    def _on_mouse_moved(self, pos: QtCore.QPointF) -> None:
+        rad = self.session.radiograph
+        if rad is None or not self.view.sceneBoundingRect().contains(pos):
+            self.cursor_moved.emit(None)
+            return
+        p = self.view.mapSceneToView(pos)
+        inside = 0 <= p.x() < rad.width and 0 <= p.y() < rad.height
+        self.cursor_moved.emit((float(p.x()), float(p.y())) if inside else None)
+
+    def leaveEvent(self, ev: QtCore.QEvent) -> None:  # noqa: N802
+        self.cursor_moved.emit(None)
+        super().leaveEvent(ev)
+
     # ------------------------------------------------------------------ session -> items
     def _on_image(self) -> None:
         rad = self.session.radiograph
         self._clear_overlays()
+        self.side_marks.set_visible(rad is not None)
         if rad is None:
             self.image_item.clear()
             return
@@ -379,7 +354,7 @@ class Canvas(pg.GraphicsLayoutWidget):
                     self.landmark_items[name] = item
                 else:
                     item.setPos((float(x), float(y)))
-                item.set_weight(_attention_for(name, attention))
+                item.set_weight(attention_for(name, attention))
         finally:
             self._syncing = False
 
@@ -418,53 +393,3 @@ class Canvas(pg.GraphicsLayoutWidget):
             super().dropEvent(ev)
 
 
-def _attention_for(name: str, attention: dict[str, float] | None) -> float | None:
-    """The attention weight of a landmark: its own key, or its group's (e.g. 'gonial_angle')."""
-    if not attention:
-        return None
-    if name in attention:
-        return float(attention[name])
-    rest = name.split("_", 1)[1] if "_" in name else name
-    for key, value in attention.items():
-        if key == rest or key in name:
-            return float(value)
-    return None
-
-
-class ColorBar(QtWidgets.QWidget):
-    """A horizontal colour bar for the heat map (low left, high right) with end labels."""
-
-    def __init__(self, cmap: str = "inferno", parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setMinimumHeight(30)
-        self.setMaximumHeight(34)
-        self.cmap = cmap
-        self._stops: list[tuple[float, QtGui.QColor]] | None = None
-
-    def stops(self) -> list[tuple[float, QtGui.QColor]] | None:
-        """Gradient stops once the colour table is ready (never blocks the first paint)."""
-        if self._stops is None and _LUT_READY.is_set():
-            lut = colormap_lut(self.cmap)
-            self._stops = [(i / 255.0, QtGui.QColor(int(r), int(g), int(b))) for i, (r, g, b) in
-                           enumerate(lut) if i % 16 == 0 or i == 255]
-        return self._stops
-
-    def paintEvent(self, ev: QtGui.QPaintEvent) -> None:  # noqa: N802
-        p = QtGui.QPainter(self)
-        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-        r = self.rect().adjusted(1, 1, -1, -15)
-        grad = QtGui.QLinearGradient(QtCore.QPointF(r.left(), 0), QtCore.QPointF(r.right(), 0))
-        for pos, col in self.stops() or [(0.0, QtGui.QColor(theme.BG)), (1.0, QtGui.QColor(theme.PANEL_2))]:
-            grad.setColorAt(pos, col)
-        p.setPen(QtGui.QPen(QtGui.QColor(theme.BORDER)))
-        p.setBrush(QtGui.QBrush(grad))
-        p.drawRoundedRect(r, 3, 3)
-        p.setPen(QtGui.QColor(theme.MUTED))
-        f = p.font()
-        f.setPointSizeF(max(6.0, f.pointSizeF() * 0.8))
-        p.setFont(f)
-        y = self.rect().bottom() - 2
-        p.drawText(QtCore.QPointF(r.left(), y), "low attention")
-        txt = "high"
-        p.drawText(QtCore.QPointF(r.right() - p.fontMetrics().horizontalAdvance(txt), y), txt)
-        p.end()

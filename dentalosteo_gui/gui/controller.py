@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 from ..core.errors import DentalOsteoError
 from ..core.system.settings import Settings, save_settings
@@ -25,6 +25,7 @@ from ..core.types import Landmarks, Radiograph, RoiBox, ScreeningResult, Spacing
 from .jobs import (
     EngineFactory,
     Loaded,
+    Screened,
     ScreenFn,
     default_engine_factory,
     export_job,
@@ -41,6 +42,26 @@ log = logging.getLogger(__name__)
 MAX_RECENT = 10
 # settings the engine is built with: changing one reloads it (or re-screens)
 ENGINE_KEYS = ("device", "model_dir", "operating_point", "gradcam_method", "default_pixel_spacing_mm")
+SCREENED_MESSAGES = {
+    "assessed": "Screened",
+    "not_assessable": "Screened: not assessable, no score (see the checks in the panel)",
+    "not_panoramic": "Not a dental panoramic: no osteoporosis reading",
+}
+
+
+class EditCommand(QtGui.QUndoCommand):
+    """One undoable edit of the box (``kind`` "roi") or the landmarks ("landmarks"): the
+    override before and after; doing or undoing it sets the override and re-screens."""
+
+    def __init__(self, controller: ScreeningController, kind: str, before: Any, after: Any, text: str) -> None:
+        super().__init__(text)
+        self.controller, self.kind, self.before, self.after = controller, kind, before, after
+
+    def redo(self) -> None:
+        self.controller.apply_override(self.kind, self.after)
+
+    def undo(self) -> None:
+        self.controller.apply_override(self.kind, self.before)
 
 
 class ScreeningController(QtCore.QObject):
@@ -66,6 +87,7 @@ class ScreeningController(QtCore.QObject):
         self._screen_pending = False
         self._history: Any | None = None
         self._closing = False
+        self.undo_stack = QtGui.QUndoStack(self)  # the dentist's box and landmark edits
         session.events.result.connect(self.ensure_normals)
         session.display.events.show_normals.connect(self.ensure_normals)
 
@@ -140,6 +162,7 @@ class ScreeningController(QtCore.QObject):
             return
         self.session.set_busy(False)
         self.cancel_screen()
+        self.undo_stack.clear()
         self.session.set_radiograph(out.radiograph, str(path), out.file_sha256, out.spacing)
         self._add_recent(str(path))
         self.request_screen()
@@ -191,14 +214,13 @@ class ScreeningController(QtCore.QObject):
             self._screen_worker = None
             self.session.set_busy(False)
 
-    def _on_screened(self, out: tuple[int, ScreeningResult]) -> None:
-        gen, res = out
-        if gen != self._generation or self._closing:
+    def _on_screened(self, out: Screened) -> None:
+        if out.generation != self._generation or self._closing:
             return  # a newer screening is on its way
-        self.session.set_result(res)
+        res = out.result
+        self.session.set_result(res, out.card)
         self._record_history(res)
-        self.message.emit(
-            "Screened" + ("" if res.assessable else " (not assessable: see the checks in the panel)"), 5000)
+        self.message.emit(SCREENED_MESSAGES.get(res.status, "Screened"), 5000)
         self.screening_done.emit()
 
     def _on_screen_failed(self, exc: BaseException) -> None:
@@ -209,18 +231,28 @@ class ScreeningController(QtCore.QObject):
 
     # ================================================================== the dentist's edits
     def edit_roi(self, box: RoiBox) -> None:
-        """The dentist finished moving/resizing the box: record it and screen once."""
+        """The dentist finished moving/resizing the box: record it and screen once (undoable)."""
         if self.session.mode != "roi":
             return
-        self.session.set_roi_override(box)
         log.info("ROI moved to %s", box.as_dict())
-        self.request_screen()
+        self.undo_stack.push(EditCommand(self, "roi", self.session.roi_override, box, "Move the box"))
 
     def edit_landmarks(self, landmarks: Landmarks) -> None:
+        """The dentist dropped a landmark: record the points and screen once (undoable)."""
         if self.session.mode != "landmarks":
             return
-        self.session.set_landmarks_override(landmarks)
-        self.request_screen()
+        self.undo_stack.push(EditCommand(self, "landmarks", self.session.landmarks_override,
+                                         dict(landmarks), "Move a landmark"))
+
+    def apply_override(self, kind: str, value: Any) -> None:
+        """Set the box (``kind`` "roi") or landmark override (None: the proposal); re-screen
+        when it is the current mode's (what an edit, undo and redo do)."""
+        if kind == "roi":
+            self.session.set_roi_override(value)
+        else:
+            self.session.set_landmarks_override(value)
+        if self.session.mode == kind:
+            self.request_screen()
 
     def edit_spacing(self, mm: float | None) -> None:
         rad = self.session.radiograph
@@ -228,16 +260,11 @@ class ScreeningController(QtCore.QObject):
         self.request_screen()
 
     def reset_to_proposal(self) -> None:
+        """Back to the engine's own box (or landmarks); undoable."""
         s = self.session
-        if s.mode == "roi":
-            if s.roi_override is None:
-                return
-            s.set_roi_override(None)
-        else:
-            if s.landmarks_override is None:
-                return
-            s.set_landmarks_override(None)
-        self.request_screen()
+        before = s.roi_override if s.mode == "roi" else s.landmarks_override
+        if before is not None:
+            self.undo_stack.push(EditCommand(self, s.mode, before, None, "Reset to proposal"))
 
     def set_mode(self, mode: str) -> None:
         if mode == self.session.mode:
@@ -329,6 +356,10 @@ class ScreeningController(QtCore.QObject):
             return None
         mode = self.session.mode
         return lambda rad, spacing: eng.screen(rad, mode=mode, pixel_spacing_mm=spacing)
+
+    def batch_history(self) -> Any | None:
+        """Where batch screenings are recorded (None: not recorded)."""
+        return self.history_store() if self.record_history else None
 
     # ================================================================== quit
     def shutdown(self, timeout_ms: int = 60000) -> None:

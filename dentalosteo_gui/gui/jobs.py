@@ -6,7 +6,9 @@ Plain functions of their arguments: no Qt, no session. TensorFlow is imported on
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +38,8 @@ def default_engine_factory(settings: Settings) -> Any:
     engine = make_engine(settings=settings)
     t0 = time.perf_counter()
     engine.warm()
+    if __import__("os").environ.get("X_PRE") == "1":
+        engine.landmark_backend
     log.info("engine warmed in %.0f ms on %s", (time.perf_counter() - t0) * 1000, engine.device)
     return engine
 
@@ -72,17 +76,44 @@ def load_job(path: str, spacing_for: SpacingFor | None = None) -> Loaded:
     return Loaded(rad, sha, spacing_for(rad) if spacing_for is not None else None)
 
 
+class Screened(NamedTuple):
+    generation: int  # stale results (an older generation) are dropped
+    result: ScreeningResult
+    card: dict[str, Any] | None  # the card of the model that produced the result
+
+
 def screen_job(engine: Any, rad: Radiograph, generation: int, roi: RoiBox | None,
                landmarks: Landmarks | None, mode: str, pixel_spacing_mm: float | None,
-               cancel: threading.Event) -> tuple[int, ScreeningResult]:
-    """One screening; returns (generation, result) so stale results are dropped."""
+               cancel: threading.Event) -> Screened:
+    """One screening, cross-checked with the other mode's model (ROI vs landmarks: the result
+    says when the two readings disagree), with the card of the model that was used."""
     try:
         res = engine.screen(rad, roi=roi, landmarks=landmarks, mode=mode,
-                            pixel_spacing_mm=pixel_spacing_mm, cancel=cancel)
+                            pixel_spacing_mm=pixel_spacing_mm, cancel=cancel, cross_check=__import__("os").environ.get("X_CC", "1") == "1")
     except Exception as exc:
         exc.generation = generation  # type: ignore[attr-defined]
         raise
-    return generation, res
+    return Screened(generation, res, card_of_model(engine, res))
+
+
+def card_of_model(engine: Any, res: ScreeningResult) -> dict[str, Any] | None:
+    """The card of the backend whose model produced ``res`` (ROI or landmark model). Runs in a
+    worker: the engine may load its landmark model on first use."""
+    if res.model is None:
+        return None
+    backend = getattr(engine, "roi_backend", None)
+    if res.mode == "landmarks" or not _same_model(backend, res):
+        backend = getattr(engine, "landmark_backend", None)
+    if not _same_model(backend, res):
+        backend = getattr(engine, "roi_backend", None)  # engines naming no landmark backend
+    card = getattr(backend, "card", None)
+    return card if isinstance(card, dict) else None
+
+
+def _same_model(backend: Any, res: ScreeningResult) -> bool:
+    info = getattr(backend, "info", None)
+    return info is not None and res.model is not None and info.sha256 == res.model.sha256 \
+        and info.name == res.model.name
 
 
 def normals_job(rad: Radiograph, res: ScreeningResult) -> tuple[ScreeningResult, list]:
@@ -105,9 +136,39 @@ def export_job(result: ScreeningResult, rad: Radiograph, out: Path, settings: Se
     return write_report(result, rad, out, settings=settings, anonymize=anonymize, model_card=card)
 
 
-def batch_job(screen: ScreenFn, files: list[Path], spacing: dict[str, Spacing],
-              cancel: threading.Event) -> Iterator[BatchItem]:
-    """Generator job: one :class:`BatchItem` per file (core ``iter_batch``); stops on ``cancel``."""
+class BatchRow(NamedTuple):
+    item: BatchItem  # (without its radiograph)
+    history_id: int | None  # the screening's row in the history (None: not recorded)
+    history_error: str  # why it was not recorded ("" when recorded, or no history)
+
+
+def batch_job(screen: ScreenFn, files: list[Path], spacing: dict[str, Spacing], history: Any | None,
+              anonymize: bool, cancel: threading.Event) -> Iterator[BatchRow]:
+    """Generator job: one :class:`BatchRow` per file (core ``iter_batch``), each screening
+    recorded in ``history`` (a thread-safe ``History``; None: not recorded); stops on ``cancel``."""
     from ..core.screening.batch import iter_batch
 
-    yield from iter_batch(screen, files, spacing, workers=1, cancel=cancel)
+    for item in iter_batch(screen, files, spacing, workers=1, cancel=cancel, keep_radiographs=True):
+        sid, err = None, ""
+        if history is not None and item.result is not None and item.radiograph is not None:
+            sid, err = _record(history, item, anonymize)
+        yield BatchRow(dataclasses.replace(item, radiograph=None), sid, err)
+
+
+def _record(history: Any, item: BatchItem, anonymize: bool) -> tuple[int | None, str]:
+    from ..core.errors import DentalOsteoError
+    from ..core.records.history import file_sha256
+
+    try:
+        sid = history.record_screening(item.result, item.radiograph, file_sha256=file_sha256(item.path),
+                                       anonymize=anonymize)
+    except (DentalOsteoError, OSError) as exc:
+        log.warning("batch: %s not recorded in the history: %s", item.path.name, exc)
+        return None, str(exc)
+    return int(sid), ""
+
+
+def natural_key(path: Path | str) -> list[Any]:
+    """Sort key for file names as people count: ``2.png`` before ``10.png`` (case-insensitive)."""
+    parts = re.split(r"(\d+)", str(path).lower())
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts]

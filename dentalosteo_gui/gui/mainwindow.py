@@ -23,6 +23,7 @@ from ..core.errors import DentalOsteoError
 from ..core.system import paths
 from ..core.system.logsetup import configure_logging
 from ..core.system.settings import Settings, load_settings
+from ..core.types import RoiBox
 from . import theme
 from .actions import SHORTCUTS, build_actions, build_menus, build_toolbar
 from .canvas import LEVEL_PRESETS, Canvas, warm_colormap
@@ -30,7 +31,9 @@ from .controller import MAX_RECENT, ScreeningController
 from .jobs import EngineFactory
 from .results_panel import ResultsPanel
 from .session import Session
-from .widgets import HeaderStrip, WelcomePanel
+from .statusbar import StatusWidgets
+from .widgets import HeaderStrip, NoticeBanner, WelcomePanel
+from .wording import model_name
 from .workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.quiet = quiet  # no modal dialogs (screenshot mode): errors go to the log and status bar
         self._error_open = False
         self.batch_dialog: Any | None = None
+        self.dialogs: dict[str, QtWidgets.QWidget] = {}  # the non-modal dialogs shown, by kind
         self.session = Session(settings=settings or load_settings(settings_path))
         self.pool = WorkerPool(self)
         self.controller = ScreeningController(self.session, self.pool, engine, engine_factory,
@@ -70,6 +74,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._connect()
         self._refresh_recent_menu()
         self._refresh_actions()
+        self._show_settings_warnings(self.session.settings)
         app = QtWidgets.QApplication.instance()
         if isinstance(app, QtWidgets.QApplication):
             app.installEventFilter(self)
@@ -100,23 +105,19 @@ class MainWindow(QtWidgets.QMainWindow):
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
         splitter.setHandleWidth(1)
-        self.setCentralWidget(splitter)
-        self._build_status_bar()
-
-    def _build_status_bar(self) -> None:
-        sb = self.statusBar()
-        self.busy_bar = QtWidgets.QProgressBar()
-        self.busy_bar.setRange(0, 0)
-        self.busy_bar.setMaximumWidth(120)
-        self.busy_bar.setMaximumHeight(12)
-        self.busy_bar.setTextVisible(False)
-        self.busy_bar.hide()
-        self.device_label = QtWidgets.QLabel("device: –")
-        self.model_label = QtWidgets.QLabel("model: loading…")
-        self.timing_label = QtWidgets.QLabel("")
-        for w in (self.busy_bar, self.device_label, self.model_label, self.timing_label):
-            sb.addPermanentWidget(w)
-        sb.showMessage("Open a panoramic radiograph (Ctrl+O) or drop one on the window")
+        self.banner = NoticeBanner()
+        central = QtWidgets.QWidget()
+        cl = QtWidgets.QVBoxLayout(central)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(0)
+        cl.addWidget(self.banner)
+        cl.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+        self.status = StatusWidgets(self.statusBar(), s, self.canvas)
+        st = self.status  # its parts, by the names tests use
+        self.busy_bar, self.device_label, self.model_label = st.busy_bar, st.device_label, st.model_label
+        self.timing_label, self.cursor_label, self.zoom_label = st.timing_label, st.cursor_label, st.zoom_label
+        self.statusBar().showMessage("Open a panoramic radiograph (Ctrl+O) or drop one on the window")
 
     def _connect(self) -> None:
         ctl = self.controller
@@ -134,9 +135,8 @@ class MainWindow(QtWidgets.QMainWindow):
         ctl.failed.connect(self.show_error)
         ev = self.session.events
         ev.image.connect(self._on_image)
-        ev.result.connect(self._on_result)
-        ev.busy.connect(self._on_busy)
-        ev.engine_status.connect(self._on_engine)
+        ev.result.connect(self._refresh_actions)
+        ev.engine_status.connect(self._refresh_actions)
         ev.mode.connect(self._on_mode)
         ev.settings.connect(self._on_settings)
         self.session.display.events.connect(self._on_display)
@@ -157,40 +157,11 @@ class MainWindow(QtWidgets.QMainWindow):
         name = "anonymised case" if self.session.anonymized else Path(rad.path).name
         self.setWindowTitle(f"{name} — DentalOsteo {__version__}")
 
-    def _on_result(self) -> None:
-        self._refresh_actions()
-        res = self.session.result
-        if res is None:
-            return
-        t = res.timings_ms.get("total")
-        self.timing_label.setText(f"last: {t:.0f} ms" if t is not None else "")
-        if res.device and res.device != "none":
-            self.device_label.setText(f"device: {res.device}")
-
-    def _on_busy(self) -> None:
-        self.busy_bar.setVisible(self.session.busy or self.session.engine_state == "loading")
-
-    def _on_engine(self) -> None:
-        s = self.session
-        if s.engine_state == "loading":
-            self.model_label.setText("model: loading…")
-            self.device_label.setText("device: –")
-        elif s.engine_state == "no_model":
-            self.model_label.setText("model: none installed")
-            self.device_label.setText("device: –")
-        elif s.engine_state == "error":
-            self.model_label.setText("model: failed to load")
-        else:
-            card = s.model_card or {}
-            self.model_label.setText(f"model: {card.get('name', '?')} {card.get('version', '')}".strip())
-            self.device_label.setText(f"device: {s.device or '?'}")
-        self._on_busy()
-        self._refresh_actions()
-
     def _on_mode(self) -> None:
         mode = self.session.mode
         self.acts.roi_mode.setChecked(mode == "roi")
         self.acts.lm_mode.setChecked(mode == "landmarks")
+        self._refresh_actions()
 
     def _on_display(self) -> None:
         d = self.session.display
@@ -207,6 +178,17 @@ class MainWindow(QtWidgets.QMainWindow):
             theme.apply_theme(app, new.dark_theme)
         self._update_title()
         self._refresh_recent_menu()
+        self._show_settings_warnings(new)
+
+    def _show_settings_warnings(self, settings: Settings) -> None:
+        """Problems reading settings.json: a banner and a status message, never a dialog."""
+        lines = list(getattr(settings, "load_warnings", None) or [])
+        if not lines:
+            return
+        self.banner.show_lines("Some settings could not be read; defaults are used for them "
+                               "(anonymisation stays on when in doubt):", lines)
+        self.statusBar().showMessage(f"Settings: {len(lines)} problem(s) reading settings.json; see the banner",
+                                     15000)
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -220,8 +202,20 @@ class MainWindow(QtWidgets.QMainWindow):
         s = self.session
         for act in self.acts.image_actions():
             act.setEnabled(s.radiograph is not None)
-        self.acts.export.setEnabled(s.result is not None)
-        self.acts.card.setEnabled(s.model_card is not None)
+        can_export = s.result is not None
+        self.acts.export.setEnabled(can_export)
+        self.acts.export.setToolTip("Export the PDF screening report (Ctrl+E)" if can_export else
+                                    "Nothing to export yet: open a radiograph and wait for its screening")
+        card = s.active_card
+        self.acts.card.setEnabled(card is not None)
+        self.acts.card.setText(f"&Model card: {model_name(card=card)}…" if card else "&Model card…")
+
+    def toggle_full_screen(self, on: bool) -> None:
+        """F11: full screen and back."""
+        if on:
+            self.showFullScreen()
+        else:
+            self.showNormal()
 
     def apply_level_preset(self, name: str) -> None:
         rad = self.session.radiograph
@@ -268,7 +262,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_batch(self, items: list[str] | None = None) -> Any:
         from .batch_dialog import BatchDialog
 
-        dlg = BatchDialog(self.pool, self.controller.batch_screen, anonymize=self.session.anonymized, parent=self)
+        dlg = BatchDialog(self.pool, self.controller.batch_screen, anonymize=self.session.anonymized,
+                          get_history=self.controller.batch_history, parent=self)
         dlg.open_case.connect(self.open_path)
         self.batch_dialog = dlg
         if items:
@@ -297,9 +292,10 @@ class MainWindow(QtWidgets.QMainWindow):
         pid = None
         if rad is not None:
             pid, _ = store.patient_key(rad, self.session.anonymized)
-        dlg = HistoryDialog(store, pid or None, self.session.anonymized, self)
+        dlg = HistoryDialog(store, pid or None, self.session.anonymized, self,
+                            current_sha256=self.session.file_sha256)
         dlg.open_case.connect(self.open_path)
-        dlg.exec()
+        self._show_dialog("history", dlg)
 
     def export_pdf_dialog(self) -> None:
         s = self.session
@@ -312,13 +308,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.controller.export_pdf(Path(fn if fn.lower().endswith(".pdf") else fn + ".pdf"))
 
     def show_model_card(self) -> None:
-        card = self.session.model_card
+        """The card of the model actually used (the landmark model's in landmark mode)."""
+        card = self.session.active_card
         if not card:
-            self.show_error("Model card", "No model is installed, so there is no model card.")
+            self.statusBar().showMessage("No model card: no model produced this result.", 8000)
             return
         from .model_card_dialog import ModelCardDialog
 
-        ModelCardDialog(card, self).exec()
+        self._show_dialog("model_card", ModelCardDialog(card, self))
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td style='padding-right:16px'><b>{k}</b></td><td>{v}</td></tr>" for k, v in SHORTCUTS)
@@ -326,7 +323,17 @@ class MainWindow(QtWidgets.QMainWindow):
         box.setWindowTitle("Keyboard shortcuts")
         box.setTextFormat(QtCore.Qt.TextFormat.RichText)
         box.setText(f"<table>{rows}</table>")
-        box.exec()
+        self._show_dialog("shortcuts", box)
+
+    def _show_dialog(self, kind: str, dlg: QtWidgets.QWidget) -> None:
+        """Show a dialog without blocking (one of each kind: a new one replaces the old)."""
+        old = self.dialogs.pop(kind, None)
+        if old is not None:
+            old.close()
+        self.dialogs[kind] = dlg
+        if isinstance(dlg, QtWidgets.QDialog):
+            dlg.setModal(False)
+        dlg.show()
 
     def show_about(self) -> None:
         QtWidgets.QMessageBox.about(
@@ -402,31 +409,39 @@ class MainWindow(QtWidgets.QMainWindow):
             app.removeEventFilter(self)
         if self.batch_dialog is not None:
             self.batch_dialog.close()
+        for dlg in self.dialogs.values():
+            dlg.close()
         self.controller.shutdown()
         super().closeEvent(ev)
 
 
 def run_gui(files: list[str], screenshot: str = "", timeout_s: float = 180.0,
-            engine: Any | None = None) -> int:
-    """Start the app; ``screenshot``: open ``files[0]``, wait for the result, save, quit."""
+            engine: Any | None = None, size: tuple[int, int] | None = None, mode: str = "roi",
+            roi: str = "") -> int:
+    """Start the app; ``screenshot``: open ``files[0]``, wait for the result (and, with
+    ``roi`` "x,y,w,h", for the re-screen after moving the box there), save, quit."""
     configure_logging()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     assert isinstance(app, QtWidgets.QApplication)
     app.setApplicationName("DentalOsteo")
     app.setOrganizationName("DentalOsteo")
     win = MainWindow(engine=engine, quiet=bool(screenshot))
+    if size:
+        win.resize(*size)
     win.show()
+    win.controller.set_mode(mode)
     if files:
         win.open_paths(files)
     if screenshot:
-        return _run_screenshot(app, win, screenshot, bool(files), timeout_s)
+        box = RoiBox.parse(roi) if roi else None
+        return _run_screenshot(app, win, screenshot, bool(files), timeout_s, box)
     rc = int(app.exec())
     win.pool.shutdown()
     return rc
 
 
 def _run_screenshot(app: QtWidgets.QApplication, win: MainWindow, out: str, has_files: bool,
-                    timeout_s: float) -> int:
+                    timeout_s: float, roi: RoiBox | None = None) -> int:
     """Wait for the first result (or error, or the timeout), save the window, close it.
 
     Runs a local event loop (not ``app.exec``/``app.quit``) so it also works inside a host
@@ -448,8 +463,16 @@ def _run_screenshot(app: QtWidgets.QApplication, win: MainWindow, out: str, has_
         win.close()
         loop.quit()
 
-    # after a result (let the panel and canvas repaint), or after a timeout in any case
-    win.screening_done.connect(lambda: QtCore.QTimer.singleShot(400, grab))
+    def on_done() -> None:
+        nonlocal roi
+        if roi is not None and win.session.result is not None:  # move the box, as a drag would
+            box, roi = roi, None
+            win.controller.edit_roi(box)
+            return
+        QtCore.QTimer.singleShot(400, grab)  # let the panel and canvas repaint
+
+    # after a result, or after a timeout in any case
+    win.screening_done.connect(on_done)
     if not has_files:
         win.session.events.engine_status.connect(
             lambda: QtCore.QTimer.singleShot(400, grab) if win.session.engine_state != "loading" else None)

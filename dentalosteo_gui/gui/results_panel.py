@@ -1,9 +1,11 @@
-"""The results panel: risk gauge, Klemetti hint, MCW, warnings, heatmap controls, model.
+"""The results panel: risk (see :mod:`.risk_card`), Klemetti hint, MCW, warnings, heatmap
+controls, landmark patches, model.
 
 Reads everything from the session (the pixel spacing too: the one the engine uses, with its
-source); the only outputs are session display calls and three signals (``spacing_changed``,
-``model_card_requested``, ``reset_roi_requested``) the window wires to the controller.
-Its spin box and slider ignore the mouse wheel unless focused (the wheel scrolls the panel).
+source; the model: the one that produced the result); the only outputs are session display
+calls and three signals (``spacing_changed``, ``model_card_requested``,
+``reset_roi_requested``) the window wires to the controller. Its spin box and slider ignore
+the mouse wheel unless focused (the wheel scrolls the panel).
 """
 
 from __future__ import annotations
@@ -15,65 +17,33 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.model_input.landmarks import crop_landmark_patches
 from ..core.types import (
     KLEMETTI_CLASSES,
     KLEMETTI_DEFINITIONS,
     LANDMARK_NAMES,
     ScreeningResult,
 )
-from . import theme
-from .canvas import ColorBar, short_name
+from . import theme, wording
+from .canvas import ColorBar, attention_for, short_name
+from .risk_card import RiskCard, card_frame, label
 from .session import Session
 from .widgets import WheelGuard, guard_wheel
+from .wording import plain_language
+
+__all__ = ["ResultsPanel", "landmark_patches", "plain_language"]
 
 log = logging.getLogger(__name__)
 
 MCW_REFERRAL_MM = 3.0  # METHODS.md: MCW under about 3 mm is a widely used referral threshold
 SPACING_UNKNOWN = 0.01  # the spacing box's minimum, shown as "–": the spacing is not known yet
-
-_PLAIN: list[tuple[str, str]] = [
-    # engine phrase (lower case) -> a short plain-language lead-in (first match wins)
-    ("not a panoramic", "Not a dental panoramic radiograph?"),
-    ("confidence", "The box may be off the lower mandibular border: check it, move it if needed."),
-    ("out of frame", "The lower mandibular border is cut off."),
-    ("saturated", "Over- or under-exposed image."),
-    ("contrast", "Too little contrast to judge the cortex."),
-    ("pixel spacing", "MCW in mm is approximate."),
-    ("no model installed", "No risk score."),
-    ("disagree", "Look at the cortex yourself."),
-    ("the model says", "Look at the cortex yourself."),
-]
-
-
-def plain_language(warning: str) -> str:
-    """HTML: a bold plain-language lead-in (when one is known), then the engine's words."""
-    low = warning.lower()
-    body = escape(warning[:1].upper() + warning[1:])
-    for key, text in _PLAIN:
-        if key in low:
-            return f"<b>{escape(text)}</b> {body}"
-    return body
-
-
-def _card(title: str) -> tuple[QtWidgets.QFrame, QtWidgets.QVBoxLayout]:
-    frame = QtWidgets.QFrame()
-    frame.setObjectName("Card")
-    lay = QtWidgets.QVBoxLayout(frame)
-    lay.setContentsMargins(12, 10, 12, 12)
-    lay.setSpacing(6)
-    t = QtWidgets.QLabel(title.upper())
-    t.setObjectName("CardTitle")
-    lay.addWidget(t)
-    return frame, lay
-
-
-def _label(text: str = "", obj: str = "", wrap: bool = False) -> QtWidgets.QLabel:
-    lab = QtWidgets.QLabel(text)
-    if obj:
-        lab.setObjectName(obj)
-    lab.setWordWrap(wrap)
-    lab.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-    return lab
+MCW_NOTES = {
+    "": f"MCW under about {MCW_REFERRAL_MM:g} mm is a common referral threshold.",
+    "not_assessable": "Not assessable: measured on an image that failed the checks. Confirm the cortex on "
+                      "the radiograph before relying on these numbers.",
+    "not_panoramic": "No MCW: not a dental panoramic radiograph.",
+}
+PATCH_DEFAULTS = (64, 10.0)  # (out_size px, patch_mm) without a landmark model card
 
 
 def _patch_cell(name: str) -> tuple[QtWidgets.QLabel, QtWidgets.QLabel, QtWidgets.QVBoxLayout]:
@@ -83,7 +53,7 @@ def _patch_cell(name: str) -> tuple[QtWidgets.QLabel, QtWidgets.QLabel, QtWidget
     img.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
     img.setStyleSheet(f"background: {theme.BG}; border: 1px solid {theme.BORDER};")
     img.setToolTip(name.replace("_", " "))
-    cap = _label(short_name(name), "Muted", wrap=True)
+    cap = label(short_name(name), "Muted", wrap=True)
     cap.setFixedWidth(70)
     cap.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
     f = cap.font()
@@ -93,59 +63,6 @@ def _patch_cell(name: str) -> tuple[QtWidgets.QLabel, QtWidgets.QLabel, QtWidget
     box.addWidget(img, 0, QtCore.Qt.AlignmentFlag.AlignHCenter)
     box.addWidget(cap)
     return img, cap, box
-
-
-class RiskGauge(QtWidgets.QWidget):
-    """A horizontal gauge: band-coloured track, the operating-point threshold, the risk marker."""
-
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setMinimumHeight(44)
-        self.risk: float | None = None
-        self.threshold: float | None = None
-        self.bands = (0.3, 0.6)
-        self.setToolTip("Risk probability. Colours: low / intermediate / high band (model card); "
-                        "the white tick is the operating point's threshold.")
-
-    def set_values(self, risk: float | None, threshold: float | None, bands: tuple[float, float]) -> None:
-        self.risk, self.threshold, self.bands = risk, threshold, bands
-        self.update()
-
-    def paintEvent(self, ev: QtGui.QPaintEvent) -> None:  # noqa: N802
-        p = QtGui.QPainter(self)
-        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-        w = self.width() - 16
-        x0, y0, h = 8, 14, 12
-        lo, hi = self.bands
-        segs = [(0.0, lo, "low"), (lo, hi, "intermediate"), (hi, 1.0, "high")]
-        dim = self.risk is None
-        for a, b, level in segs:
-            col = QtGui.QColor(theme.risk_level_colour(level))
-            if dim:
-                col.setAlpha(70)
-            p.setPen(QtCore.Qt.PenStyle.NoPen)
-            p.setBrush(col)
-            p.drawRect(QtCore.QRectF(x0 + a * w, y0, (b - a) * w, h))
-        if self.threshold is not None:
-            tx = x0 + float(self.threshold) * w
-            p.setPen(QtGui.QPen(QtGui.QColor("#ffffff"), 2))
-            p.drawLine(QtCore.QPointF(tx, y0 - 3), QtCore.QPointF(tx, y0 + h + 3))
-        if self.risk is not None:
-            rx = x0 + float(np.clip(self.risk, 0, 1)) * w
-            tri = QtGui.QPolygonF([QtCore.QPointF(rx, y0 - 1), QtCore.QPointF(rx - 7, y0 - 12),
-                                   QtCore.QPointF(rx + 7, y0 - 12)])
-            p.setPen(QtGui.QPen(QtGui.QColor("#0b0d0f"), 1))
-            p.setBrush(QtGui.QColor(theme.TEXT))
-            p.drawPolygon(tri)
-        p.setPen(QtGui.QColor(theme.MUTED))
-        f = p.font()
-        f.setPointSizeF(max(6.5, f.pointSizeF() * 0.8))
-        p.setFont(f)
-        for v in (0.0, 0.5, 1.0):
-            txt = f"{v:.1f}"
-            adv = p.fontMetrics().horizontalAdvance(txt)
-            p.drawText(QtCore.QPointF(x0 + v * w - adv * v, y0 + h + 14), txt)
-        p.end()
 
 
 class ResultsPanel(QtWidgets.QScrollArea):
@@ -186,49 +103,38 @@ class ResultsPanel(QtWidgets.QScrollArea):
 
     # ------------------------------------------------------------------ cards
     def _build_risk(self) -> QtWidgets.QFrame:
-        card, cl = _card("Osteoporosis risk (screening aid)")
-        row = QtWidgets.QHBoxLayout()
-        self.risk_value = _label("–", "BigValue")
-        self.risk_level_chip = QtWidgets.QLabel("")
-        self.risk_level_chip.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        row.addWidget(self.risk_value)
-        row.addStretch(1)
-        row.addWidget(self.risk_level_chip)
-        cl.addLayout(row)
-        self.gauge = RiskGauge()
-        cl.addWidget(self.gauge)
-        self.op_label = _label("", "Muted", wrap=True)
-        cl.addWidget(self.op_label)
-        self.state_label = _label("", "Muted", wrap=True)
-        cl.addWidget(self.state_label)
-        return card
+        self.risk_card = RiskCard(self.session)
+        rc = self.risk_card  # its parts, by the names the window and tests use
+        self.risk_value, self.risk_level_chip, self.gauge = rc.risk_value, rc.chip, rc.gauge
+        self.op_label, self.referral_label, self.other_label = rc.op_label, rc.referral_label, rc.other_label
+        self.status_label, self.state_label = rc.status_label, rc.state_label
+        return rc
 
     def _build_klemetti(self) -> QtWidgets.QFrame:
-        card, cl = _card("Klemetti index hint")
-        self.klemetti_label = _label("", wrap=True)
+        card, cl = card_frame("Klemetti index hint")
+        self.klemetti_label = label("", wrap=True)
         self.klemetti_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         cl.addWidget(self.klemetti_label)
-        self.klemetti_agree = _label("", wrap=True)
+        self.klemetti_agree = label("", wrap=True)
         cl.addWidget(self.klemetti_agree)
         defs = "<br>".join(escape(KLEMETTI_DEFINITIONS[c]) for c in KLEMETTI_CLASSES)
         card.setToolTip(f"<b>Klemetti classes</b><br>{defs}")
         return card
 
     def _build_mcw(self) -> QtWidgets.QFrame:
-        card, cl = _card("Mandibular cortical width")
+        card, cl = card_frame("Mandibular cortical width")
         grid = QtWidgets.QGridLayout()
-        grid.addWidget(_label("Patient's right", "Muted"), 0, 0)
-        grid.addWidget(_label("Patient's left", "Muted"), 0, 1)
-        self.mcw_right = _label("–", "MidValue")
-        self.mcw_left = _label("–", "MidValue")
+        grid.addWidget(label("Patient's right", "Muted"), 0, 0)
+        grid.addWidget(label("Patient's left", "Muted"), 0, 1)
+        self.mcw_right = label("–", "MidValue")
+        self.mcw_left = label("–", "MidValue")
         grid.addWidget(self.mcw_right, 1, 0)
         grid.addWidget(self.mcw_left, 1, 1)
         cl.addLayout(grid)
-        self.mcw_note = _label(f"MCW under about {MCW_REFERRAL_MM:g} mm is a common referral threshold.",
-                               "Muted", wrap=True)
+        self.mcw_note = label(MCW_NOTES[""], "Muted", wrap=True)
         cl.addWidget(self.mcw_note)
         srow = QtWidgets.QHBoxLayout()
-        srow.addWidget(_label("Pixel spacing", "Muted"))
+        srow.addWidget(label("Pixel spacing", "Muted"))
         self.spacing_box = QtWidgets.QDoubleSpinBox()
         self.spacing_box.setDecimals(4)
         self.spacing_box.setRange(SPACING_UNKNOWN, 1.0)
@@ -243,27 +149,27 @@ class ResultsPanel(QtWidgets.QScrollArea):
         self.spacing_apply.clicked.connect(self._apply_spacing)
         srow.addWidget(self.spacing_apply)
         cl.addLayout(srow)
-        self.spacing_source = _label("", "Muted", wrap=True)
+        self.spacing_source = label("", "Muted", wrap=True)
         cl.addWidget(self.spacing_source)
-        self.spacing_warning = _label("", "Warning", wrap=True)
+        self.spacing_warning = label("", "Warning", wrap=True)
         cl.addWidget(self.spacing_warning)
         return card
 
     def _build_warnings(self) -> QtWidgets.QFrame:
-        self.warn_card, cl = _card("Check before you rely on it")
-        self.warn_label = _label("", "Warning", wrap=True)
+        self.warn_card, cl = card_frame("Check before you rely on it")
+        self.warn_label = label("", "Warning", wrap=True)
         self.warn_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         cl.addWidget(self.warn_label)
         return self.warn_card
 
     def _build_heatmap(self) -> QtWidgets.QFrame:
         s = self.session
-        card, cl = _card("Where the model looked (Grad-CAM)")
+        card, cl = card_frame("Where the model looked (Grad-CAM)")
         self.heat_check = QtWidgets.QCheckBox("Show heatmap  (Space)")
         self.heat_check.toggled.connect(s.set_heatmap_visible)
         cl.addWidget(self.heat_check)
         orow = QtWidgets.QHBoxLayout()
-        orow.addWidget(_label("Opacity", "Muted"))
+        orow.addWidget(label("Opacity", "Muted"))
         self.opacity_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.valueChanged.connect(lambda v: s.set_heatmap_opacity(v / 100.0))
@@ -283,7 +189,7 @@ class ResultsPanel(QtWidgets.QScrollArea):
         return card
 
     def _build_patches(self) -> QtWidgets.QFrame:
-        self.patch_card, cl = _card("Landmark patches and attention")
+        self.patch_card, cl = card_frame("Landmark patches and attention")
         self.patch_grid = QtWidgets.QGridLayout()
         self.patch_grid.setSpacing(4)
         self.patch_labels: dict[str, tuple[QtWidgets.QLabel, QtWidgets.QLabel]] = {}
@@ -292,13 +198,13 @@ class ResultsPanel(QtWidgets.QScrollArea):
             self.patch_grid.addLayout(box, i // 4, i % 4)
             self.patch_labels[name] = (img, cap)
         cl.addLayout(self.patch_grid)
-        self.patch_note = _label("", "Muted", wrap=True)
+        self.patch_note = label("", "Muted", wrap=True)
         cl.addWidget(self.patch_note)
         return self.patch_card
 
     def _build_model(self) -> QtWidgets.QFrame:
-        card, cl = _card("Model")
-        self.model_label = _label("", wrap=True)
+        card, cl = card_frame("Model")
+        self.model_label = label("", wrap=True)
         cl.addWidget(self.model_label)
         self.card_button = QtWidgets.QPushButton("Model card…")
         self.card_button.clicked.connect(self.model_card_requested.emit)
@@ -326,7 +232,7 @@ class ResultsPanel(QtWidgets.QScrollArea):
     def refresh(self) -> None:
         s = self.session
         res = s.result
-        self._refresh_risk(res)
+        self.risk_card.refresh()
         self._refresh_klemetti(res)
         self._refresh_mcw(res)
         self._refresh_warnings(res)
@@ -338,66 +244,10 @@ class ResultsPanel(QtWidgets.QScrollArea):
         s = self.session
         self.reset_roi_button.setEnabled(s.mode == "roi" and s.roi_override is not None)
 
-    def _refresh_risk(self, res: ScreeningResult | None) -> None:
-        s = self.session
-        state = []
-        if s.engine_state == "loading":
-            state.append("Loading model…")
-        elif s.engine_state == "error":
-            state.append(f"Model failed to load: {s.engine_message}")
-        if s.busy:
-            state.append("Screening…")
-        if s.radiograph is None:
-            state.append("Open a panoramic radiograph (Ctrl+O) or drop one on the window.")
-        if res is None:
-            self.risk_value.setText("–")
-            self._chip("", "none")
-            self.gauge.set_values(None, None, (0.3, 0.6))
-            self.op_label.setText("")
-            self.state_label.setText("  ".join(state))
-            return
-        op = res.operating_point or {}
-        card = self._card() or {}
-        bands = (card.get("bands") or (card.get("operating_points") or {}).get("bands") or {})
-        band_edges = (float(bands.get("low_max", 0.3)), float(bands.get("high_min", 0.6)))
-        self.risk_value.setText("–" if res.risk is None else f"{res.risk:.2f}")
-        if not res.assessable:
-            self._chip("NOT ASSESSABLE", "none")
-            state.append("Not assessable: do not rely on the values below (see the checks).")
-        elif res.risk is None:
-            no_model = res.model is None and s.engine_state != "error"
-            self._chip("NO MODEL INSTALLED" if no_model else "NO RISK SCORE", "none")
-        else:
-            level = res.risk_level or ""
-            self._chip(theme.RISK_LEVEL_LABELS.get(level, level.upper()), level or "none")
-        if res.risk is None and res.model is None and s.mode == "roi" and s.engine_state != "error":
-            state.append("No model installed: the risk score is not computed; the rule-based "
-                         "Klemetti hint and MCW below still apply.")
-        self.gauge.set_values(res.risk, op.get("threshold"), band_edges)
-        if op:
-            parts = [f"Operating point <b>{escape(str(op.get('name', '')))}</b>"]
-            if op.get("threshold") is not None:
-                parts.append(f"threshold {float(op['threshold']):.2f}")
-            if op.get("sensitivity") is not None:
-                parts.append(f"sensitivity {float(op['sensitivity']) * 100:.0f}%")
-            if op.get("specificity") is not None:
-                parts.append(f"specificity {float(op['specificity']) * 100:.0f}%")
-            self.op_label.setText(" · ".join(parts))
-        else:
-            self.op_label.setText("")
-        self.state_label.setText("  ".join(state))
-
-    def _chip(self, text: str, level: str) -> None:
-        self.risk_level_chip.setText(text)
-        self.risk_level_chip.setVisible(bool(text))
-        fg = "#0b0d0f" if level == "intermediate" else "#ffffff"
-        self.risk_level_chip.setStyleSheet(
-            f"background: {theme.risk_level_colour(level)}; color: {fg}; border-radius: 10px; "
-            "padding: 3px 10px; font-weight: bold; font-size: 9pt;")
-
     def _refresh_klemetti(self, res: ScreeningResult | None) -> None:
-        if res is None:
-            self.klemetti_label.setText(f"<span style='color:{theme.MUTED}'>–</span>")
+        if res is None or res.status == "not_panoramic":
+            text = "–" if res is None else "No reading: not a dental panoramic radiograph."
+            self.klemetti_label.setText(f"<span style='color:{theme.MUTED}'>{text}</span>")
             self.klemetti_agree.setText("")
             return
         lines = []
@@ -426,12 +276,18 @@ class ResultsPanel(QtWidgets.QScrollArea):
             self.klemetti_agree.setText("")
 
     def _refresh_mcw(self, res: ScreeningResult | None) -> None:
+        """MCW per side; greyed with its caveat when not assessable; none on a non-panoramic."""
+        status = res.status if res is not None else ""
         for lab, v in ((self.mcw_right, res.mcw_right_mm if res else None),
                        (self.mcw_left, res.mcw_left_mm if res else None)):
+            v = None if status == "not_panoramic" else v
             lab.setText("–" if v is None else f"{v:.2f} mm")
             low = v is not None and v < MCW_REFERRAL_MM
-            dim = res is not None and not res.assessable
+            dim = status == "not_assessable"
             lab.setStyleSheet(f"color: {theme.MUTED};" if dim else f"color: {theme.WARN};" if low else "")
+        self.mcw_note.setText(MCW_NOTES.get(status, MCW_NOTES[""]))
+        caveat = status in ("not_assessable", "not_panoramic")
+        self.mcw_note.setStyleSheet(f"color: {theme.WARN if caveat else theme.MUTED};")
         self._refresh_spacing()
 
     def _refresh_spacing(self) -> None:
@@ -467,17 +323,21 @@ class ResultsPanel(QtWidgets.QScrollArea):
         title = "" if res is None or res.assessable else "<b>Not assessable.</b>"
         self.warn_label.setText(f"{title}<ul style='margin-left:-20px'>{items}</ul>")
 
-    def _card(self) -> dict[str, Any] | None:
-        return self.session.model_card
-
     def _refresh_model(self, res: ScreeningResult | None) -> None:
+        """The model that produced the result (the landmark model's in landmark mode)."""
         s = self.session
+        card = s.active_card
         if res is not None and res.model is not None:
             m = res.model
             src = " · trained on synthetic phantoms" if m.source == "phantom" else ""
-            self.model_label.setText(f"<b>{escape(m.name)}</b> {escape(m.version)}{src}<br>"
+            kind = "Landmark model" if res.mode == "landmarks" else "ROI model"
+            self.model_label.setText(f"{kind} <b>{escape(m.name)}</b> {escape(m.version)}{src}<br>"
                                      f"<span style='color:{theme.MUTED}'>sha256 {escape(m.sha256[:16])}… · "
                                      f"ran on {escape(res.device)}</span>")
+        elif res is None and card is not None:
+            self.model_label.setText(f"ROI model <b>{escape(wording.model_name(card=card))}</b>")
+        elif res is not None and res.mode == "landmarks" and s.engine_state in ("ready", "no_model"):
+            self.model_label.setText("No landmark model installed: no risk score in landmark mode.")
         elif s.engine_state == "loading":
             self.model_label.setText("Loading model…")
         elif s.engine_state == "error":
@@ -487,7 +347,8 @@ class ResultsPanel(QtWidgets.QScrollArea):
             self.model_label.setText("No model installed: rule-based measurements only.")
         else:
             self.model_label.setText("")
-        self.card_button.setEnabled(self._card() is not None)
+        self.card_button.setEnabled(card is not None)
+        self.card_button.setText(f"Model card: {wording.model_name(card=card)}…" if card else "Model card…")
 
     def _refresh_patches(self, res: ScreeningResult | None) -> None:
         show = self.session.mode == "landmarks"
@@ -501,12 +362,12 @@ class ResultsPanel(QtWidgets.QScrollArea):
                 img.clear()
             self.patch_note.setText("Landmarks appear after the screening.")
             return
-        patches, note = landmark_patches(rad.pixels, lms, res.spacing.mm_per_px if res else None)
+        scale = (res.model_scale or res.spacing) if res else self.session.spacing
+        patches, note = landmark_patches(rad.pixels, lms, scale.mm_per_px if scale else None,
+                                         self.session.result_card if res else None)
         attention = (res.attention if res else None) or {}
-        from .canvas import _attention_for
-
         for name, (img, cap) in self.patch_labels.items():
-            w = _attention_for(name, attention)
+            w = attention_for(name, attention)
             cap.setText(short_name(name) + ("" if w is None else f"  {w:.2f}"))
             if name in patches:
                 img.setPixmap(_gray_pixmap(patches[name]).scaled(
@@ -517,33 +378,31 @@ class ResultsPanel(QtWidgets.QScrollArea):
         self.patch_note.setText(note)
 
 
+def landmark_input(card: dict[str, Any] | None) -> tuple[int, float] | None:
+    """(out_size, patch_mm) of a landmark model's card; None for another card or none."""
+    inp = (card or {}).get("input") or {}
+    if (card or {}).get("mode") != "landmarks" or "patch_mm" not in inp or "height" not in inp:
+        return None
+    return int(inp["height"]), float(inp["patch_mm"])
+
+
 def landmark_patches(pixels: np.ndarray, landmarks: dict[str, tuple[float, float]],
-                     spacing_mm: float | None) -> tuple[dict[str, np.ndarray], str]:
-    """The patches the landmark model sees (core anatomy.extract_patches) by landmark name."""
-    extract: Any = None
-    try:
-        from ..core.anatomy import extract_patches as extract
-    except ImportError:
-        pass
-    names = [n for n in LANDMARK_NAMES if n in landmarks]
-    if extract is not None and len(names) == len(LANDMARK_NAMES):
-        try:
-            arr = np.asarray(extract(pixels, landmarks, spacing_mm, out_size=64))
-            return {n: arr[i] for i, n in enumerate(LANDMARK_NAMES)}, \
-                "The 64 x 64 patches the landmark model sees; numbers are attention weights."
-        except Exception as exc:  # noqa: BLE001 - a preview must never break the panel
-            log.warning("patch preview failed: %s", exc)
-    # Preview only: a plain square crop around each point (the model's own patches differ).
-    half = int(round(5.0 / (spacing_mm or 0.1)))
-    out = {}
-    h, w = pixels.shape
-    for n in names:
-        x, y = landmarks[n]
-        x0, y0 = max(0, int(x) - half), max(0, int(y) - half)
-        crop = pixels[y0 : min(h, int(y) + half), x0 : min(w, int(x) + half)]
-        if crop.size:
-            out[n] = crop
-    return out, "Preview: 10 mm squares around each point (the model's patch extractor is not installed)."
+                     spacing_mm: float | None, card: dict[str, Any] | None = None,
+                     ) -> tuple[dict[str, np.ndarray], str]:
+    """The patches the landmark model sees (``crop_landmark_patches`` with its card's input
+    size and patch side, at the model's input scale ``spacing_mm``) by landmark name."""
+    if any(n not in landmarks for n in LANDMARK_NAMES):
+        return {}, "Patches appear when all eight landmarks are placed."
+    size = landmark_input(card)
+    out_size, patch_mm = size or PATCH_DEFAULTS
+    arr = np.asarray(crop_landmark_patches(pixels, landmarks, spacing_mm, out_size=out_size, patch_mm=patch_mm))
+    if size is None:
+        note = (f"No landmark model: {patch_mm:g} mm squares around each point at {out_size} x {out_size} "
+                "px (the default input), for orientation.")
+    else:
+        note = (f"What the landmark model sees: {patch_mm:g} mm patches at {out_size} x {out_size} px; "
+                "numbers are attention weights.")
+    return {n: arr[i] for i, n in enumerate(LANDMARK_NAMES)}, note
 
 
 def _gray_pixmap(a: np.ndarray) -> QtGui.QPixmap:

@@ -81,6 +81,8 @@ class Session:
     settings: Settings = field(default_factory=Settings)
     image: OpenImage | None = None
     result: ScreeningResult | None = None
+    # the card of the model that produced the result (ROI or landmark model; None: no model)
+    result_card: dict[str, Any] | None = None
     # the spacing in use: the result's, or before a result Engine.spacing_for's answer
     spacing: Spacing | None = None
     proposal_roi: RoiBox | None = None  # the engine's own proposal for this image
@@ -100,7 +102,8 @@ class Session:
     # settings, image and result are compared by identity (a result holds arrays; the
     # settings are copied on the way in, so setting them always announces them)
     events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor(
-        equality_operators={"settings": operator.is_, "image": operator.is_, "result": operator.is_},
+        equality_operators={"settings": operator.is_, "image": operator.is_, "result": operator.is_,
+                            "result_card": operator.is_},
         signal_aliases={"display": None},  # display changes come from session.display.events
     )
 
@@ -124,6 +127,7 @@ class Session:
         with self._changes():
             self.image = None if rad is None else OpenImage(rad, path, file_sha256)
             self.result = None
+            self.result_card = None
             self.spacing = spacing
             self.proposal_roi = None
             self.roi_override = None
@@ -134,9 +138,11 @@ class Session:
             self.normals = None
         self.display.levels = (0.0, 1.0)
 
-    def set_result(self, result: ScreeningResult | None) -> None:
+    def set_result(self, result: ScreeningResult | None, card: dict[str, Any] | None = None) -> None:
+        """A screening result and the card of the model that produced it (``card``)."""
         with self._changes():
             self.result = result
+            self.result_card = card if result is not None and result.model is not None else None
             self.normals = None
             if result is not None:
                 self.spacing = result.spacing
@@ -238,7 +244,17 @@ class Session:
 
     @property
     def model_card(self) -> dict[str, Any] | None:
+        """The ROI model's card (None: no model installed)."""
         return self.engine_status.model_card
+
+    @property
+    def active_card(self) -> dict[str, Any] | None:
+        """The card of the model actually used: the result's (the landmark model's in landmark
+        mode); before a result, the ROI model's in ROI mode (None in landmark mode: not yet
+        known which landmark model, if any, will run)."""
+        if self.result is not None:
+            return self.result_card
+        return self.model_card if self.mode == "roi" else None
 
     @property
     def device(self) -> str:

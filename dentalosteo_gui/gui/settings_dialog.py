@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6 import QtWidgets
 
+from ..core.cards import operating_point_label
 from ..core.errors import ConfigError
 from ..core.system.settings import Settings, save_settings
 
@@ -54,7 +55,7 @@ class SettingsDialog(QtWidgets.QDialog):
         ops = list(operating_points or OPERATING_POINTS)
         if settings.operating_point not in ops:
             ops.append(settings.operating_point)
-        self.operating_point = _combo(((op, op.replace("_", " ")) for op in ops), settings.operating_point)
+        self.operating_point = _combo(((op, operating_point_label(op)) for op in ops), settings.operating_point)
         form.addRow("Operating point", self.operating_point)
         self.spacing = QtWidgets.QDoubleSpinBox()
         self.spacing.setRange(0.01, 1.0)

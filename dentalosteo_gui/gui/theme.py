@@ -121,6 +121,9 @@ _STANDARD: dict[str, QtWidgets.QStyle.StandardPixmap] = {
     "warning": QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning,
     "history": QtWidgets.QStyle.StandardPixmap.SP_FileDialogContentsView,
     "app": QtWidgets.QStyle.StandardPixmap.SP_ComputerIcon,
+    "undo": QtWidgets.QStyle.StandardPixmap.SP_ArrowBack,
+    "redo": QtWidgets.QStyle.StandardPixmap.SP_ArrowForward,
+    "fullscreen": QtWidgets.QStyle.StandardPixmap.SP_TitleBarMaxButton,
 }
 
 

@@ -186,3 +186,30 @@ def guard_wheel(guard: WheelGuard, *widgets: QtWidgets.QWidget) -> None:
     for w in widgets:
         w.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         w.installEventFilter(guard)
+
+
+class NoticeBanner(QtWidgets.QFrame):
+    """A non-blocking warning strip above the work area (e.g. problems reading the settings
+    file); the dentist dismisses it when read."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("NoticeBanner")
+        self.setStyleSheet(f"QFrame#NoticeBanner {{ background: #3a2e12; border-bottom: 1px solid {theme.WARN}; }}")
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(12, 6, 8, 6)
+        self.label = QtWidgets.QLabel("")
+        self.label.setWordWrap(True)
+        self.label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.label, 1)
+        self.dismiss = QtWidgets.QPushButton("Dismiss")
+        self.dismiss.clicked.connect(self.hide)
+        lay.addWidget(self.dismiss, 0, QtCore.Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_lines(self, title: str, lines: list[str]) -> None:
+        items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+        self.label.setText(f"<b style='color:{theme.WARN}'>{escape(title)}</b>"
+                           f"<ul style='margin:0 0 0 -20px'>{items}</ul>")
+        self.show()

@@ -120,6 +120,7 @@ class WorkerPool(QtCore.QObject):
         super().__init__(parent)
         self.pool = QtCore.QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
+        self.pool.setStackSize(int(__import__("os").environ.get("X_SS", "0")))
         self._active: set[Worker] = set()
         self._lock = threading.Lock()
 

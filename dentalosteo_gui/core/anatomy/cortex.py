@@ -67,8 +67,8 @@ WIDTH_SMOOTH_MM = 0.5  # widths are averaged along the border at this scale (bel
 DRAW_EVERY_MM = 1.0  # one drawn normal per this length of border
 
 # Klemetti rule thresholds. Roughness: grid search on phantom seeds 10000-10149 (accuracy
-# 0.867 in-sample over C2 0.04-0.10 and C3 0.27-0.275; the C2 threshold is set mid-gap
-# between the C1 90th and the C2 10th percentile, 0.037 and 0.125). Porosity and residues:
+# 0.867 in-sample for any C2 threshold in 0.05-0.10 with C3 at 0.27; the C2 threshold is set
+# mid-gap between the C1 90th and the C2 10th percentile, 0.037 and 0.128). Porosity and residues:
 # on phantoms their noise-corrected values are 0.003-0.03 even for C3, below what real
 # trabecular texture alone gives (0-0.04 on abdi_dev), so phantom-fitted cut-offs there
 # would not transfer; they decide C3 only when clearly present (conservative, not fitted).

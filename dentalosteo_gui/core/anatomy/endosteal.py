@@ -17,9 +17,14 @@ tangentially). A per-profile "first strong fall" then lands on texture. Here:
 4. The endosteal margin is the path through the strip, one depth per normal, that collects
    the most (saturated) response under a smoothness cost (a dynamic programme, as for the
    border): a margin that continues along the border outweighs isolated texture steps.
-5. Per-normal confidence: the response on the path (averaged over 1 mm of border) is at
-   least ``Z_CONFIDENT`` robust SDs and the path is not at the search limits; widths are
-   read only there.
+5. Per-normal confidence: the response on the path (at its clearest scale, in log or
+   linear grey levels, averaged over 1 mm of border) is at least ``Z_CONFIDENT`` robust SDs
+   and the path is not at the search limits; widths are read only there.
+
+``find_margins`` takes the profiles twice: in log grey levels to decide which edges are the
+margins (a change of gamma or gain is then a uniform scale of the profiles, which the robust
+z-scores do not see) and in linear grey levels to place them (the logarithm would pull each
+edge towards its darker side).
 
 Pure functions of the profiles (numpy / scipy).
 """
@@ -194,8 +199,10 @@ def find_margins(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
     zloc = zs_all if locate is None else step_response(aligned_strip(locate, t_mm, peri, step)[0], step, lo, hi)
     k, _ = _refine(zloc.mean(axis=0), path, max(1, int(round(REFINE_MM / step))))
     width = np.interp(k - 0.5, np.arange(depth.size), depth)
-    # confidence at the scale where the margin is clearest
-    zp = zmax[np.arange(zmax.shape[0]), np.clip(np.round(k).astype(np.int64), 0, zmax.shape[1] - 1)]
+    # confidence at the scale, and in the grey-level representation (log or linear), where
+    # the margin is clearest
+    zc = np.maximum(zmax, zloc.max(axis=0))
+    zp = zc[np.arange(zc.shape[0]), np.clip(np.round(k).astype(np.int64), 0, zc.shape[1] - 1)]
     zs = gaussian_filter1d(zp, sigma=max(0.5, CONF_SMOOTH_MM / normal_step_mm / 2.0), mode="nearest")
     inner = (path > lo) & (path < hi - 1)
     confident = (zs >= Z_CONFIDENT) & inner

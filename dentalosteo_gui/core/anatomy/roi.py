@@ -40,6 +40,8 @@ POLY_STEP = 4  # original-pixel spacing of the returned polyline points
 GONIAL_FROM = 0.2  # the turn into the ramus is searched beyond this fraction of the width
 GONIAL_SLOPE = 1.0  # the border rises faster than 45 degrees going outward: the angle
 GONIAL_SMOOTH = 0.005  # Gaussian sigma (fraction of the width) of the border for that slope
+FLAT_RUN = 0.05  # ... or when it has not risen over this fraction of the width (left sideways)
+FLAT_RISE = 0.0  # "not risen": mean outward rise per column over that run at most this
 RAMUS_STUB = 0.005  # fraction of the width kept past the turn (the ramus itself is not traced)
 BOX_SPAN_MAX = 0.8  # the box is at most this fraction of the traced border's span
 
@@ -82,22 +84,41 @@ def box_size(width: int, height: int) -> tuple[int, int]:
     return int(round(BOX_W_REF / REF_W * width)), int(round(BOX_H_REF / REF_H * height))
 
 
+def _outward_end(out: np.ndarray, rise: np.ndarray, width: int) -> int | None:
+    """Index (into columns sorted outward) where one side of the border ends: the first
+    column beyond ``GONIAL_FROM`` of the width where it turns up faster than
+    ``GONIAL_SLOPE`` (the ramus); without such a turn, where it does not rise on average
+    over ``FLAT_RUN`` of the width (it left the mandible sideways, e.g. along a vertebra of
+    a wide field of view)."""
+    beyond = out > GONIAL_FROM * width
+    steep = np.flatnonzero(beyond & (rise > GONIAL_SLOPE))
+    if steep.size:  # a flat stretch before it is the antegonial notch, not the end
+        return int(steep[0])
+    run = max(2, int(round(FLAT_RUN * width)))
+    if rise.size >= run:
+        mean_rise = np.convolve(rise, np.ones(run) / run, mode="valid")
+        full = np.flatnonzero(beyond[: mean_rise.size] & (mean_rise <= FLAT_RISE))
+        if full.size:
+            return int(full[0])
+    return None
+
+
 def _stop_at_gonial_angles(trace: BorderTrace, width: int) -> BorderTrace:
-    """The trace cut at each gonial angle (plus a stub of ramus): going outward from the
-    midline beyond ``GONIAL_FROM`` of the width, the first column where the smoothed border
-    rises faster than ``GONIAL_SLOPE``."""
+    """The trace cut at each gonial angle (plus a short stub): going outward from the
+    midline, where the border turns up into the ramus or stops rising (``_outward_end``)."""
     xs = np.arange(trace.x0, trace.x1)
     if xs.size < 10:
         return trace
     slope = np.gradient(gaussian_filter1d(trace.y, max(1.0, GONIAL_SMOOTH * width), mode="nearest"))
     lo, hi = trace.x0, trace.x1
     for sign in (-1, 1):
-        out = (xs - trace.midline_x) * sign
-        turn = np.flatnonzero((out > GONIAL_FROM * width) & (-sign * slope > GONIAL_SLOPE))
-        if turn.size == 0:
+        order = np.flatnonzero((xs - trace.midline_x) * sign > 0)[:: sign]  # outward
+        if order.size < 10:
             continue
-        k = turn[np.argmin(out[turn])]
-        cut = int(round(xs[k] + sign * RAMUS_STUB * width))
+        k = _outward_end((xs[order] - trace.midline_x) * sign, -sign * slope[order], width)
+        if k is None:
+            continue
+        cut = int(round(xs[order[k]] + sign * RAMUS_STUB * width))
         lo, hi = (max(lo, cut), hi) if sign < 0 else (lo, min(hi, cut + 1))
     if hi - lo < 10 or (lo, hi) == (trace.x0, trace.x1):
         return trace

@@ -7,17 +7,20 @@ the horizontal span of both sides, taken as ``REFERENCE_BORDER_SPAN_MM``. The MC
 uses the stated spacing (and says so); only what the model sees is decoupled from it.
 
 Development figures (synthetic phantoms of known spacing, seeds 300-329): the traced span is
-263 mm median with a coefficient of variation of 0.12, so the estimate is within about 12 %
-(1 SD) of the true spacing. With the current tracer the span is about 0.88 of the image width
-on phantoms and on the 29 abdi_dev radiographs alike, so in practice this behaves like a
-field-of-view scale; it is an estimate, recorded as such (source ``anatomy``).
+253 mm median with a coefficient of variation of 0.125, so the estimate is within about 12 %
+(1 SD) of the true spacing. Since issue 15 the trace stops at the gonial angles (and ignores
+black margins), so the span is the mandible's, gonial angle to gonial angle: 0.84 of the
+image width on phantoms and on the 29 abdi_dev radiographs alike (0.80-0.88, 10th-90th
+percentile), and a padded or wider field of view no longer changes it. It is an estimate,
+recorded as such (source ``anatomy``); the constant was 263 mm for the earlier trace that
+ran to 6 % / 94 % of the width.
 """
 
 from __future__ import annotations
 
 from ..types import RoiProposal
 
-REFERENCE_BORDER_SPAN_MM = 263.0
+REFERENCE_BORDER_SPAN_MM = 253.0
 MIN_SPAN_PX = 64.0
 
 

@@ -61,9 +61,17 @@ TEXTURE_TILE = (512, 1024)  # texture is drawn on a periodic tile this size and 
 
 
 def _tile_to(tile: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Repeat a periodic tile (FFT noise wraps seamlessly) to cover ``shape``."""
-    reps = (-(-shape[0] // tile.shape[0]), -(-shape[1] // tile.shape[1]))
-    return np.ascontiguousarray(np.tile(tile, reps)[: shape[0], : shape[1]])
+    """Repeat a periodic tile (FFT noise wraps seamlessly) to cover ``shape``; the right half
+    of the canvas gets the tile turned by 180 degrees, so the two sides of the jaw never
+    show the same texture."""
+    h, w = shape
+    half = w // 2
+
+    def cover(t: np.ndarray, width: int) -> np.ndarray:
+        reps = (-(-h // t.shape[0]), -(-width // t.shape[1]))
+        return np.tile(t, reps)[:h, :width]
+
+    return np.ascontiguousarray(np.hstack([cover(tile, half), cover(tile[::-1, ::-1], w - half)]))
 
 
 def powerlaw_noise(rng: np.random.Generator, shape: tuple[int, int], beta: float, f_lo: float,
@@ -95,9 +103,9 @@ def trabecular_network(rng: np.random.Generator, shape: tuple[int, int], px_mm: 
     tile = (min(shape[0], TEXTURE_TILE[0]), min(shape[1], TEXTURE_TILE[1]))
     aniso = float(rng.uniform(1.0, 1.8))
     angle = float(rng.uniform(-0.5, 0.5))  # along the border, as in the basal mandible
-    beta = float(rng.uniform(2.4, 3.4))
+    beta = float(rng.uniform(1.4, 2.4))
     field = powerlaw_noise(rng, tile, beta, px_mm / 4.0, aniso, angle)
-    field = np.exp(float(rng.uniform(0.4, 1.0)) * field)
+    field = np.exp(float(rng.uniform(0.3, 0.6)) * field)  # marrow is the floor, bone adds
     cell_mm = float(rng.uniform(1.0, 2.0)) + 1.2 * (1.0 - density)
     f0 = px_mm / (2.0 * cell_mm)  # cycles per pixel (zero crossings every half period)
     line_px = float(rng.uniform(0.15, 0.25) + 0.15 * density) / px_mm
@@ -109,13 +117,15 @@ def trabecular_network(rng: np.random.Generator, shape: tuple[int, int], px_mm: 
     return _tile_to(acc / max(float(acc.std()), 1e-6) * 0.3, shape)
 
 
-def projection_ramp(depth_px: np.ndarray, radius_px: float, spread_px: float = 0.0) -> np.ndarray:
+def projection_ramp(depth_px: np.ndarray, radius_px: float, spread_px: float = 0.0,
+                    power: float = 0.5) -> np.ndarray:
     """Relative path length through a rounded bone edge at ``depth_px`` inside it: 0 at the
-    edge, sqrt growth, 1 from ``radius_px`` on (the chord of a circle of that radius).
-    ``spread_px`` blurs the envelope (the base is not one line in 3-D, and lies partly
-    outside the focal trough), leaving the texture it multiplies sharp."""
+    edge, 1 from ``radius_px`` on; ``power`` 0.5 is the chord of a circle of that radius
+    (square-root onset), 1 a flatter base (linear onset). ``spread_px`` blurs the envelope
+    (the base is not one line in 3-D and lies partly outside the focal trough), leaving the
+    texture it multiplies sharp."""
     d = np.clip(depth_px / max(radius_px, 1e-3), 0.0, 1.0)
-    out: np.ndarray = np.sqrt(d * (2.0 - d)).astype(np.float32)
+    out: np.ndarray = np.power(d * (2.0 - d), power).astype(np.float32)
     if spread_px > 0.3:
         out = _blur_large(out, spread_px)
     return out
@@ -166,11 +176,11 @@ def draw_acquisition(rng: np.random.Generator, s: float, mm_px: float) -> Acquis
     return Acquisition(
         blur_px=float(rng.uniform(0.03, 0.12)) / mm_px,
         noise=float(rng.uniform(0.002, 0.009)),
-        noise_corr_px=float(rng.uniform(0.3, 0.8)) * s,
-        usm_large_px=float(rng.uniform(2.0, 6.0)) / mm_px,
-        usm_large_gain=float(rng.uniform(0.3, 1.3)),
+        noise_corr_px=float(rng.uniform(0.0, 0.6)) * s,
+        usm_large_px=float(rng.uniform(3.0, 8.0)) / mm_px,
+        usm_large_gain=float(rng.uniform(0.1, 0.8)),
         usm_small_px=float(rng.uniform(1.0, 2.5)) * s + 0.3,
-        usm_small_gain=float(rng.uniform(0.1, 0.7)),
+        usm_small_gain=float(rng.uniform(0.0, 0.5)),
         gamma=float(rng.uniform(0.8, 1.25)),
         contrast=float(rng.uniform(0.85, 1.15)),
         offset=float(rng.uniform(-0.04, 0.04)),
@@ -196,12 +206,13 @@ def unsharp(img: np.ndarray, sigma: float, gain: float) -> np.ndarray:
 
 
 def acquire(rng: np.random.Generator, img: np.ndarray, acq: Acquisition, nf: float = 1.0) -> np.ndarray:
-    """Exposure -> detector -> processing: blur, correlated quantum noise (factor ``nf``),
-    two-scale unsharp masking, display LUT; returns the displayed image in [0, 1]."""
-    img = np.asarray(cv2.GaussianBlur(img, (0, 0), acq.blur_px), dtype=np.float32)
+    """Detector -> processing, after the exposure was blurred (``blur_px`` is applied by the
+    caller with the focal blur): correlated quantum noise (factor ``nf``), two-scale unsharp
+    masking, display LUT; returns the displayed image in [0, 1]."""
     if nf > 0:
         qn = rng.standard_normal(img.shape, dtype=np.float32)
-        qn = cv2.GaussianBlur(qn, (0, 0), acq.noise_corr_px)
+        if acq.noise_corr_px > 0.25:
+            qn = cv2.GaussianBlur(qn, (0, 0), acq.noise_corr_px)
         qn /= float(qn.std()) or 1.0
         img += (nf * acq.noise) * np.sqrt(np.clip(img, 0.02, 1.0)) * qn
     img = unsharp(img, acq.usm_large_px, acq.usm_large_gain)
@@ -219,20 +230,23 @@ def _smooth_edge(x: np.ndarray, half: float, soft: float) -> np.ndarray:
     return out
 
 
-def spine_ghost(rng: np.random.Generator, shape: tuple[int, int], cx: float) -> np.ndarray:
-    """The cervical spine's ghost as panoramic units show it: a broad, fairly flat bright
-    column over the symphysis with steep sides and vertebral banding, down to the image's
-    lower edge (canvas pixels)."""
-    h, w = shape
+def spine_ghost(rng: np.random.Generator, mask: np.ndarray, cx: float) -> np.ndarray:
+    """The central superimposition panoramic units show over the symphysis (cervical spine,
+    both halves of the anterior mandible): a broad, fairly flat bright column with steep
+    sides and faint vertebral banding, strongest inside the mandible (``mask``, canvas
+    pixels) and fainter below it."""
+    h, w = mask.shape
     xs = np.arange(w, dtype=np.float32)[None, :] - (cx + float(rng.normal(0.0, 0.01)) * w)
-    half = float(rng.uniform(0.07, 0.18)) * w
-    column = _smooth_edge(xs, half, float(rng.uniform(0.01, 0.035)) * w)
+    half = float(rng.uniform(0.09, 0.19)) * w
+    column = _smooth_edge(xs, half, float(rng.uniform(0.006, 0.03)) * w)
     ys = np.arange(h, dtype=np.float32)[:, None]
     period = float(rng.uniform(0.12, 0.17)) * h
     phase = float(rng.uniform(0.0, 2 * math.pi))
-    bands = 0.8 + 0.2 * np.cos(2 * math.pi * ys / period + phase)
+    bands = 0.85 + 0.15 * np.cos(2 * math.pi * ys / period + phase)
     fade = np.clip((ys / h - 0.25) / 0.35, 0.0, 1.0)
-    out: np.ndarray = (float(rng.uniform(0.1, 0.35)) * column * bands * fade).astype(np.float32)
+    below = float(rng.uniform(0.0, 0.4))
+    inside = np.clip(mask + below * (1.0 - mask), 0.0, 1.0)
+    out: np.ndarray = (float(rng.uniform(0.08, 0.3)) * column * bands * fade * inside).astype(np.float32)
     return out
 
 
@@ -281,7 +295,7 @@ def ghost_blobs(rng: np.random.Generator, shape: tuple[int, int], cx: float,
     canvas pixels of ``mm_px``."""
     h, w = shape
     canvas = np.zeros((h, w), np.float32)
-    for _ in range(int(rng.integers(0, 7))):
+    for _ in range(int(rng.integers(1, 9))):
         x = cx + (1 if rng.random() < 0.5 else -1) * float(rng.uniform(0.08, 0.36)) * w
         col = int(np.clip(x, 0, w - 1))
         if not np.isfinite(border_y[col]):
@@ -289,8 +303,13 @@ def ghost_blobs(rng: np.random.Generator, shape: tuple[int, int], cx: float,
         y = border_y[col] - float(rng.uniform(-2.0, 15.0)) / mm_px
         axes = (max(1, int(float(rng.uniform(3.0, 14.0)) / mm_px)), max(1, int(float(rng.uniform(1.0, 5.0)) / mm_px)))
         value = float(rng.uniform(0.3, 1.0)) * (1.0 if rng.random() < 0.8 else -0.6)
-        cv2.ellipse(canvas, (int(x), int(y)), axes, float(rng.uniform(-30.0, 30.0)), 0, 360, value, -1,
-                    cv2.LINE_AA)
-    sigma = max(0.7, float(rng.uniform(0.8, 3.0)) / mm_px)
+        # a filled shadow, or the bright outline of a ghosted bone edge (an arc)
+        outline = rng.random() < 0.5
+        thick = -1 if not outline else max(1, int(round(float(rng.uniform(0.2, 0.6)) / mm_px)))
+        start = float(rng.uniform(0.0, 360.0))
+        span = 360.0 if not outline else float(rng.uniform(60.0, 240.0))
+        cv2.ellipse(canvas, (int(x), int(y)), axes, float(rng.uniform(-30.0, 30.0)), start, start + span,
+                    value * (2.0 if outline else 1.0), thick, cv2.LINE_AA)
+    sigma = max(0.5, float(rng.uniform(0.3, 2.0)) / mm_px)
     out: np.ndarray = (float(rng.uniform(0.02, 0.08)) * cv2.GaussianBlur(canvas, (0, 0), sigma)).astype(np.float32)
     return out

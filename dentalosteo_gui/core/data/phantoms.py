@@ -712,10 +712,12 @@ def _border_columns(rng: np.random.Generator, fr: _Frame,
 
 def _draw_cortex(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str, depth: np.ndarray,
                  sharp: np.ndarray, ybcol: np.ndarray, wcol: np.ndarray,
-                 extra: dict[str, Any], edge_gain: float = 1.0, residue_gain: float = 1.0) -> np.ndarray:
+                 extra: dict[str, Any], edge_gain: float = 1.0, residue_gain: float = 1.0,
+                 density_slope: float = -0.22) -> np.ndarray:
     """Thin cortex along every border plus the inferior cortex band of the Klemetti class
     (``edge_gain`` widens the endosteal transition, the margin itself does not move;
-    ``residue_gain`` scales the endosteal residues of C2/C3)."""
+    ``residue_gain`` scales the endosteal residues of C2/C3; ``density_slope``: relative change
+    of the cortex density from the periosteum to the endosteal margin)."""
     H = fr.H
     # thin cortex (ramus borders), weak, everywhere; the inferior cortex band below
     thin_px = 1.2 / fr.spacing_c
@@ -729,7 +731,7 @@ def _draw_cortex(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str, depth
     tdepth = dB / wfield  # 0 at periosteum, 1 at the endosteal margin
     thr = _endosteal_margin(rng, fr, jaw, kl)
     extra["lacunae_fraction"] = float(np.mean(thr < 0.99))
-    band_c = _cortex_band(rng, fr, kl, thr, tdepth, wfield, edge_gain, residue_gain)
+    band_c = _cortex_band(rng, fr, kl, thr, tdepth, wfield, edge_gain, residue_gain, density_slope)
     cortex[y_band:] = np.maximum(cortex[y_band:], band_c * lower)
     cortex *= sharp
     return cortex
@@ -756,7 +758,7 @@ def _endosteal_margin(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str) 
 
 def _cortex_band(rng: np.random.Generator, fr: _Frame, kl: str, thr: np.ndarray,
                  tdepth: np.ndarray, wfield: np.ndarray, edge_gain: float = 1.0,
-                 residue_gain: float = 1.0) -> np.ndarray:
+                 residue_gain: float = 1.0, density_slope: float = -0.22) -> np.ndarray:
     """Inferior cortex density below ``y_band``: densest at the periosteum, ending at the
     endosteal margin (crisp for C1, wider for C2/C3), with residues and porosity for C2/C3."""
     s = fr.s
@@ -764,7 +766,7 @@ def _cortex_band(rng: np.random.Generator, fr: _Frame, kl: str, thr: np.ndarray,
     if edge_gain != 1.0:
         edge = edge * edge_gain
     band_c = np.clip(0.5 + (thr[None, :] - tdepth) * wfield / (2.0 * edge), 0.0, 1.0)
-    band_c *= 1.0 - 0.22 * np.clip(tdepth, 0.0, 1.0)
+    band_c *= 1.0 + density_slope * np.clip(tdepth, 0.0, 1.0)
     if kl != "C1":
         band_c = _degrade_cortex(rng, fr, kl, band_c, thr, tdepth, residue_gain)
     return band_c
@@ -978,9 +980,10 @@ def _compose(rng: np.random.Generator, lf_full: np.ndarray, mandible: np.ndarray
 
 def _shoulder(img: np.ndarray) -> None:
     """Linear up to 0.72, then a soft shoulder so enamel and metal saturate gently; clipped
-    to [0, 1] (in place)."""
-    over = np.maximum(img - 0.72, 0.0)
-    img -= over - 0.28 * (1.0 - np.exp(-over / 0.28))
+    to [0, 1] (in place; only the pixels above 0.72 change)."""
+    hi = img > 0.72
+    over = img[hi] - 0.72
+    img[hi] -= over - 0.28 * (1.0 - np.exp(-over / 0.28))
     np.clip(img, 0.0, 1.0, out=img)
 
 
@@ -997,11 +1000,16 @@ def _burn_marker(rng: np.random.Generator, fr: _Frame, img: np.ndarray,
             cv2.putText(img, "R", org, cv2.FONT_HERSHEY_SIMPLEX, fs, 0.15, max(1, thick // 3), cv2.LINE_AA)
 
 
-def _blur(rng: np.random.Generator, fr: _Frame, cx: float, img: np.ndarray) -> np.ndarray:
-    """Focal spot / layer thickness blur; the anterior focal trough is narrow, so the incisor
-    region is blurrier than the sides, as on real panoramics."""
+def _blur(rng: np.random.Generator, fr: _Frame, cx: float, img: np.ndarray,
+          base: float = 1.0, extra: float = 0.0) -> np.ndarray:
+    """Focal spot / layer thickness blur (``base`` scales its sigma, ``extra`` adds a detector
+    blur in quadrature); the anterior focal trough is narrow, so the incisor region is
+    blurrier than the sides, as on real panoramics."""
     s = fr.s
-    img = cv2.GaussianBlur(img, (0, 0), _choose(rng, 0.6, 1.4) * s + 0.2)
+    sigma = (_choose(rng, 0.6, 1.4) * s + 0.2) * base
+    if extra > 0.0:
+        sigma = math.hypot(sigma, extra)
+    img = cv2.GaussianBlur(img, (0, 0), sigma)
     ant = cv2.GaussianBlur(img, (0, 0), _choose(rng, 1.5, 3.0) * s + 0.3)
     xs_row = np.arange(fr.W, dtype=np.float32)[None, :]
     wa = np.exp(-0.5 * ((xs_row - cx) / (_choose(rng, 0.06, 0.1) * fr.W)) ** 2).astype(np.float32)
@@ -1117,10 +1125,12 @@ def _render_v1(rng: np.random.Generator, an: _Anatomy, overrides: dict[str, Any]
 class _LookV2:
     """Rendering choices of one v2 phantom (drawn from the second generator)."""
 
-    ramp_px: float  # radius of the rounded inferior border (projection ramp)
+    ramp_px: float  # height of the rounded inferior border (projection ramp)
+    ramp_power: float  # its shape: 0.5 round (square-root onset) .. 1 flat (linear onset)
     spread_px: float  # blur of the bone's envelope (not of its texture)
     edge_gain: float  # endosteal transition width relative to v1
     residue_gain: float  # endosteal residues (C2/C3) relative to v1
+    density_slope: float  # cortex density change periosteum -> endosteum (v1: -0.22)
     double_px: float  # inferior border double contour: the inner edge's height above the outer
     double_w: float  # and its share of the envelope
     cortex: float  # inferior cortex amplitude
@@ -1128,24 +1138,26 @@ class _LookV2:
     trab: float  # trabecular texture amplitude
     lines: float  # ridge / ghost line amplitude
     n_lines: int
-    below_dark: float  # how much fainter the soft tissue is below the mandible
+    below_dark: float  # how much fainter the soft tissue is below the mandible (< 0: brighter neck)
     below_offset: float  # from how far below the border (fraction of the height)
     acq: ptx.Acquisition
 
     @classmethod
     def draw(cls, rng2: np.random.Generator, fr: _Frame) -> _LookV2:
-        return cls(ramp_px=float(rng2.uniform(5.0, 14.0)) / fr.spacing_c,
-                   spread_px=float(rng2.uniform(0.4, 2.0)) / fr.spacing_c,
+        return cls(ramp_px=float(rng2.uniform(2.5, 5.5)) / fr.spacing_c,
+                   ramp_power=float(rng2.uniform(0.6, 1.0)),
+                   spread_px=float(rng2.uniform(0.4, 1.2)) / fr.spacing_c,
                    edge_gain=float(rng2.uniform(1.2, 3.0)),
                    residue_gain=float(rng2.uniform(0.35, 0.8)),
+                   density_slope=float(rng2.uniform(0.0, 0.8)),
                    double_px=float(rng2.uniform(0.0, 1.2)) / fr.spacing_c,
                    double_w=float(rng2.uniform(0.3, 0.7)),
-                   cortex=float(rng2.uniform(0.06, 0.2)),
+                   cortex=float(rng2.uniform(0.15, 0.4)),
                    bone=float(rng2.uniform(0.12, 0.18)),
-                   trab=float(rng2.uniform(0.04, 0.14)),
+                   trab=float(rng2.uniform(0.03, 0.11)),
                    lines=float(rng2.uniform(0.02, 0.1)),
                    n_lines=int(rng2.integers(1, 7)),
-                   below_dark=float(rng2.uniform(0.0, 0.3)),
+                   below_dark=float(rng2.uniform(-0.2, 0.3)),
                    below_offset=float(rng2.uniform(-0.005, 0.01)),
                    acq=ptx.draw_acquisition(rng2, fr.s, fr.spacing_c))
 
@@ -1179,12 +1191,16 @@ def _envelope_v2(rng2: np.random.Generator, an: _Anatomy, look: _LookV2) -> np.n
     """Projected bone envelope: the rounded-edge ramp, blurred, with a double contour (the
     buccal and lingual halves of the base seen at slightly different heights; the outer edge
     stays the truth border)."""
-    ramp = ptx.projection_ramp(an.depth, look.ramp_px, look.spread_px)
-    wob = _noise(rng2, (1, max(8, an.fr.W // 60)), (2.0, 0.0), (1, an.fr.W))
+    W, H = an.fr.W, an.fr.H
+    w2, h2 = max(8, W // 2), max(8, H // 2)  # smooth: computed at half resolution
+    depth = cv2.resize(an.depth, (w2, h2), interpolation=cv2.INTER_AREA)
+    ramp = ptx.projection_ramp(depth, look.ramp_px, look.spread_px / 2.0, look.ramp_power)
+    wob = _noise(rng2, (1, max(8, w2 // 30)), (2.0, 0.0), (1, w2))
     delta = (look.double_px * np.clip(0.6 + 0.4 * wob, 0.0, 1.2)).astype(np.float32)
-    inner = ptx.projection_ramp(np.maximum(an.depth - delta, 0.0), look.ramp_px, look.spread_px)
-    out: np.ndarray = (1.0 - look.double_w) * ramp + look.double_w * inner
-    return out
+    inner = ptx.projection_ramp(np.maximum(depth - delta, 0.0), look.ramp_px, look.spread_px / 2.0,
+                                look.ramp_power)
+    out = (1.0 - look.double_w) * ramp + look.double_w * inner
+    return np.asarray(cv2.resize(out, (W, H), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
 
 
 def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarray,
@@ -1194,7 +1210,7 @@ def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarr
     mask_q = cv2.resize(sharp, (qc.wq, qc.hq), interpolation=cv2.INTER_AREA)
     cxq = jaw.cx / qc.q
     by_q = (np.interp(qc.Xq[0], fr.xcol, ybcol) / qc.q).astype(np.float32)
-    g = ptx.spine_ghost(rng2, (qc.hq, qc.wq), cxq)
+    g = ptx.spine_ghost(rng2, mask_q, cxq)
     g += ptx.opposite_side_ghost(rng2, mask_q, cxq)
     g += ptx.hyoid_ghosts(rng2, (qc.hq, qc.wq), cxq, by_q)
     g += ptx.ghost_blobs(rng2, (qc.hq, qc.wq), cxq, by_q, fr.spacing_c * qc.q)
@@ -1210,11 +1226,9 @@ def _render_v2(rng: np.random.Generator, rng2: np.random.Generator, an: _Anatomy
     look = _LookV2.draw(rng2, fr)
     ramp = _envelope_v2(rng2, an, look)
     cortex = _draw_cortex(rng, fr, jaw, an.kl, an.depth, an.sharp * ramp, an.ybcol, an.wcol,
-                          an.extra, look.edge_gain, look.residue_gain)
+                          an.extra, look.edge_gain, look.residue_gain, look.density_slope)
     density = _trabecular_density(rng, an.t)
-    hs = (max(8, fr.H // 2), max(8, fr.W // 2))
-    trab_h = ptx.trabecular_network(rng2, hs, fr.spacing_c * fr.W / hs[1], density)
-    trab = cv2.resize(trab_h, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR)
+    trab = ptx.trabecular_network(rng2, (fr.H, fr.W), fr.spacing_c, density)
     teeth_h, tuber_x, premolar_x = _draw_teeth(rng, fr.W, fr.H, jaw.cx, jaw.y_occ, fr.s, dental)
     teeth = cv2.resize(teeth_h, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR)
     lf_full, canal_full, low_full = _low_frequency(rng, fr, jaw, an.ybcol, an.landmarks, an.extra,
@@ -1230,7 +1244,7 @@ def _render_v2(rng: np.random.Generator, rng2: np.random.Generator, an: _Anatomy
     img += teeth
     np.clip(img, 0.0, None, out=img)
     _shoulder(img)
-    img = _blur(rng2, fr, jaw.cx, img)
+    img = _blur(rng2, fr, jaw.cx, img, 0.5, look.acq.blur_px)
     img, M = _warp(fr, img)
     img = ptx.acquire(rng2, img, look.acq, float(overrides.get("noise", 1.0)))
     _burn_marker(rng2, fr, img, overrides)

@@ -417,7 +417,7 @@ class AuditLog:
     def verify(self) -> tuple[bool, int | None, str]:
         """Walk the chain; returns (ok, first broken row id, message).
 
-        The chain only; :func:`..history.verify_history` also checks the database file and
+        The chain only; :func:`..history_verify.verify_history` also checks the database file and
         the screenings, edits and exports against it.
         """
         with self._lock:

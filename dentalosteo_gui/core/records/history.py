@@ -31,10 +31,8 @@ from ..system import paths
 from ..system.atomic import atomic_write_text
 from ..types import Radiograph, ScreeningResult
 from .audit import (
-    CHAIN_SQL,
     AuditError,
     AuditLog,
-    DatabaseDamagedError,
     connect,
     connect_read_only,
     create_audit_schema,
@@ -44,7 +42,6 @@ from .audit import (
     rollback_quietly,
     script_statements,
     utc_now,
-    verify_chain,
 )
 from .deidentify import local_salt, pseudonym
 
@@ -107,9 +104,38 @@ CREATE TABLE IF NOT EXISTS exports (
 CREATE INDEX IF NOT EXISTS exports_screening ON exports(screening_id);
 """
 
+# v2 (issue 19): DXA outcomes per patient key (ID, or pseudonym where the screening was
+# anonymised) and optional clinical context (age, sex, weight) per screening; core.records.outcomes
+_V2 = """
+CREATE TABLE IF NOT EXISTS outcomes (
+    id INTEGER PRIMARY KEY,
+    created_utc TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    pseudonymised INTEGER NOT NULL DEFAULT 0,
+    dxa_date TEXT NOT NULL,
+    site TEXT NOT NULL,
+    t_score REAL NOT NULL,
+    category TEXT NOT NULL,
+    category_given INTEGER NOT NULL DEFAULT 0,
+    fractures TEXT NOT NULL DEFAULT '[]',
+    UNIQUE (patient_id, dxa_date, site)
+);
+CREATE INDEX IF NOT EXISTS outcomes_patient ON outcomes(patient_id, dxa_date);
+CREATE TABLE IF NOT EXISTS clinical (
+    id INTEGER PRIMARY KEY,
+    screening_id INTEGER NOT NULL REFERENCES screenings(id),
+    created_utc TEXT NOT NULL,
+    age_years REAL,
+    sex TEXT,
+    weight_kg REAL,
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS clinical_screening ON clinical(screening_id);
+"""
+
 # MIGRATIONS[i] brings a database from user_version i to i + 1. Append, never edit. A new
 # column must default to NULL: row hashes leave NULL columns out, so old rows keep theirs.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # table -> (its audit event, the detail key naming the row)
@@ -117,9 +143,13 @@ AUDITED_TABLES: dict[str, tuple[str, str]] = {
     "screenings": ("screening", "screening_id"),
     "edits": ("edit", "edit_id"),
     "exports": ("export", "export_id"),
+    "outcomes": ("outcome", "outcome_id"),
+    "clinical": ("clinical", "clinical_id"),
 }
+# tables added after v1 -> the schema version that created them (absent before it)
+TABLE_SINCE: dict[str, int] = {"outcomes": 2, "clinical": 2}
 # what audit rows written before row hashes existed recorded of a screening
-_LEGACY_SCREENING_FIELDS = ("file_sha256", "patient_id", "pseudonymised", "risk", "band",
+LEGACY_SCREENING_FIELDS = ("file_sha256", "patient_id", "pseudonymised", "risk", "band",
                             "klemetti_class", "assessable", "model_sha256", "app_version")
 
 CSV_COLUMNS = [
@@ -224,7 +254,9 @@ class History:
         version = self.schema_version
         if version > SCHEMA_VERSION:
             raise self._newer_error(version)
-        if version < SCHEMA_VERSION or not has_table(self._conn, "screenings"):
+        # an older version reads as it is (later versions only add tables; readers of those
+        # check has_table), so listing never needs a write
+        if version < 1 or not has_table(self._conn, "screenings"):
             raise HistoryError(f"{self.db_path}: not a DentalOsteo history database, or one "
                                "from an older version (screen once to update it)")
 
@@ -399,6 +431,52 @@ class History:
 
         self._write(tx)
 
+    def insert_audited(self, table: str, rows: list[dict[str, Any]], *,
+                       detail: Callable[[dict[str, Any]], dict[str, Any]],
+                       check: Callable[[], None] | None = None) -> list[int]:
+        """Insert ``rows`` into an audited table added after v1 (``outcomes``, ``clinical``)
+        in ONE transaction, each with its audit row (``detail(row)`` + the row id and
+        ``row_sha256``). ``check`` runs first inside the transaction (e.g. a duplicate
+        check) and may raise to write nothing. Returns the new ids."""
+        if table not in TABLE_SINCE:
+            raise ValueError(f"not an audited table: {table!r}")
+        event, key = AUDITED_TABLES[table]
+
+        def tx() -> list[int]:
+            if check is not None:
+                check()
+            ids = []
+            for row in rows:
+                clean = {k: (_storable(v) if isinstance(v, str) else v) for k, v in row.items()}
+                cur = self._conn.execute(
+                    f"INSERT INTO {table} ({', '.join(clean)}) VALUES "
+                    f"({', '.join('?' for _ in clean)})", tuple(clean.values()))
+                rid = int(cur.lastrowid or 0)
+                self.audit.append_in_transaction(event, {
+                    **detail(clean), key: rid, "row_sha256": self._stored_digest(table, rid)})
+                ids.append(rid)
+            return ids
+
+        out: list[int] = self._write(tx)
+        log.info("history: recorded %d %s row(s)", len(out), table)
+        return out
+
+    def query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of one SELECT as dicts (for readers of the tables added after v1)."""
+        if not sql.lstrip().upper().startswith("SELECT"):
+            raise ValueError("query() runs SELECT statements only")
+        with self._lock:
+            try:
+                return [dict(r) for r in self._conn.execute(sql, tuple(args))]
+            except sqlite3.Error as exc:
+                raise HistoryError(db_error_message(self.db_path, "cannot read the history",
+                                                    exc)) from None
+
+    def has_table(self, name: str) -> bool:
+        """Whether the open database has table ``name`` (a read-only older one may not)."""
+        with self._lock:
+            return has_table(self._conn, name)
+
     # -- reading -----------------------------------------------------------------------
     def _row_dict(self, r: sqlite3.Row) -> dict[str, Any]:
         d = dict(r)
@@ -505,110 +583,3 @@ class History:
         self.close()
 
 
-# -- verification ----------------------------------------------------------------------
-
-
-def verify_history(db_path: Path | None = None) -> tuple[bool, str]:
-    """Check a history (or bare audit-log) database without writing to it.
-
-    In order: ``PRAGMA integrity_check``; the audit table is there; the hash chain; then, for
-    a history database, every screening, edit and export row against the audit row that
-    recorded it (its ``row_sha256``; for rows recorded before row hashes existed, the fields
-    the audit row kept) and every audit record against the tables (both ways: rows added,
-    changed or deleted outside the app). Returns (ok, one-line message naming the first
-    problem). Raises AuditError when the file cannot be opened at all (missing, no
-    permission), never creating anything. What this cannot prove: docs/reliability.md.
-    """
-    db_path = Path(db_path) if db_path is not None else paths.history_db_path()
-    try:
-        conn, cleanup = connect_read_only(db_path)
-    except DatabaseDamagedError as exc:
-        return False, str(exc)
-    try:
-        conn.row_factory = sqlite3.Row
-        conn.execute("BEGIN")  # one consistent snapshot while the app may be writing
-        return _verify_open(db_path, conn)
-    except sqlite3.DatabaseError as exc:  # damage found while reading
-        return False, db_error_message(db_path, "cannot read the database", exc)
-    finally:
-        conn.close()
-        cleanup()
-
-
-def _verify_open(db_path: Path, conn: sqlite3.Connection) -> tuple[bool, str]:
-    check = [str(r[0]) for r in conn.execute("PRAGMA integrity_check(20)")]
-    if check != ["ok"]:
-        return False, (f"{db_path}: the database file is damaged (integrity check: "
-                       f"{'; '.join(check)[:300]})")
-    tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    is_history = bool(tables & set(AUDITED_TABLES)) or int(
-        conn.execute("PRAGMA user_version").fetchone()[0]) > 0
-    if "audit" not in tables:
-        if is_history:
-            return False, f"{db_path}: the audit table is missing (removed?)"
-        raise AuditError(f"{db_path}: no audit log in this database (check the path)")
-    audit_rows = conn.execute(CHAIN_SQL).fetchall()
-    ok, _, message, _ = verify_chain(audit_rows)
-    if not ok or not is_history:
-        return ok, message
-    problems, counts = _cross_check(conn, tables, audit_rows)
-    if problems:
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        return False, problems[0] + more
-    return True, (f"{message}; {counts['screenings']} screenings, {counts['edits']} edits and "
-                  f"{counts['exports']} exports match it; database integrity ok")
-
-
-def _changed(table: str, row: sqlite3.Row, detail: dict[str, Any]) -> bool:
-    """Does the stored row differ from what its audit record says?"""
-    if "row_sha256" in detail:
-        return bool(detail["row_sha256"] != row_digest(row))
-    if table != "screenings":
-        return False  # legacy edit/export records named no row: counted, not compared
-
-    def norm(v: Any) -> Any:
-        return int(v) if isinstance(v, bool) else v
-
-    return any(norm(row[f]) != norm(detail.get(f)) for f in _LEGACY_SCREENING_FIELDS)
-
-
-def _cross_check(conn: sqlite3.Connection, tables: set[str],
-                 audit_rows: list[Any]) -> tuple[list[str], dict[str, int]]:
-    """Rows vs audit records, both ways; returns (problems, row counts per table)."""
-    problems: list[str] = []
-    counts: dict[str, int] = {}
-    for table, (event, key) in AUDITED_TABLES.items():
-        if table not in tables:
-            problems.append(f"the {table} table is missing (removed?)")
-            continue
-        named: dict[int, tuple[int, dict[str, Any]]] = {}
-        unnamed_records = 0
-        for audit_id, _, ev, detail_json, _, _ in audit_rows:
-            if ev != event:
-                continue
-            try:
-                detail = json.loads(detail_json)
-                rid = detail.get(key) if isinstance(detail, dict) else None
-            except ValueError:
-                rid, detail = None, {}
-            if not isinstance(rid, int) or isinstance(rid, bool):
-                unnamed_records += 1  # written before row ids were recorded
-            elif rid in named:
-                problems.append(f"audit rows {named[rid][0]} and {audit_id} both record "
-                                f"{event} #{rid}")
-            else:
-                named[rid] = (int(audit_id), detail)
-        rows = {int(r["id"]): r for r in conn.execute(f"SELECT * FROM {table} ORDER BY id")}
-        counts[table] = len(rows)
-        for rid, (audit_id, detail) in named.items():
-            if rid not in rows:
-                problems.append(f"{event} #{rid} (recorded by audit row {audit_id}) is missing "
-                                f"from the {table} table (deleted)")
-            elif _changed(table, rows[rid], detail):
-                problems.append(f"{event} #{rid} was changed after audit row {audit_id} "
-                                "recorded it")
-        extra = [rid for rid in rows if rid not in named]
-        if len(extra) > unnamed_records:
-            problems.append(f"{event} #{extra[-1]} has no audit record ({len(extra)} {table} "
-                            f"row(s) without one; added outside DentalOsteo?)")
-    return problems, counts

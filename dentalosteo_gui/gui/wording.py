@@ -1,0 +1,167 @@
+"""The words the dentist reads about a result, matched to the evidence (Qt-free, testable).
+
+* A number only for an assessable image (``result.status == "assessed"``); otherwise why
+  not, and what to do about it.
+* The referral at the operating point only when the result has one (``result.referral``);
+  a phantom-trained model's score is for information only.
+* Sensitivity and specificity with what they were measured on; the operating point by its
+  human name; "probability" only when the model card says the score is one
+  (``cards.score_is_probability``).
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from ..core.cards import operating_point_label, score_is_probability, trained_on_phantoms
+from ..core.types import ModelInfo, ScreeningResult
+
+DISAGREE_PREFIX = "two readings disagree"
+
+_PLAIN: list[tuple[str, str]] = [
+    # engine phrase (lower case) -> a short plain-language lead-in (first match wins)
+    ("not a panoramic", "Not a dental panoramic radiograph?"),
+    ("confidence", "The box may be off the lower mandibular border: check it, move it if needed."),
+    ("out of frame", "The lower mandibular border is cut off."),
+    ("saturated", "Over- or under-exposed image."),
+    ("contrast", "Too little contrast to judge the cortex."),
+    ("pixel spacing", "MCW in mm is approximate."),
+    ("no model installed", "No risk score."),
+    ("no landmark model", "No risk score."),
+    (DISAGREE_PREFIX, "The ROI and landmark readings differ."),
+    ("disagree", "Look at the cortex yourself."),
+    ("the model says", "Look at the cortex yourself."),
+    ("synthetic phantoms", "Score for information only."),
+]
+
+# what to do about a reason the image is not assessable (first match wins)
+_ADVICE: list[tuple[str, str]] = [
+    ("confidence", "Move the box onto the lower border of the mandible, below the teeth; it is "
+                   "screened again when you let go."),
+    ("out of frame", "Use a radiograph that shows the whole lower border of the mandible."),
+    ("saturated", "Use a better exposed radiograph."),
+    ("contrast", "Use a radiograph with more contrast, or one taken with the usual settings."),
+]
+_DEFAULT_ADVICE = "Check the image and the box, then screen again (Ctrl+R)."
+
+NOT_PANORAMIC_TEXT = "Not a dental panoramic: no osteoporosis reading."
+
+
+def plain_language(warning: str) -> str:
+    """HTML: a bold plain-language lead-in (when one is known), then the engine's words."""
+    low = warning.lower()
+    body = escape(warning[:1].upper() + warning[1:])
+    for key, text in _PLAIN:
+        if key in low:
+            return f"<b>{escape(text)}</b> {body}"
+    return body
+
+
+# warnings that are not a reason the image failed the checks (the engine lists the reasons
+# first, then these; the result does not mark where the reasons end)
+_NOT_REASONS = ("pixel spacing unknown", "no model installed", "no landmark model", "calibration profiles",
+                "risk not computed", "klemetti hint", DISAGREE_PREFIX, "the installed model")
+
+
+def not_assessable_reasons(res: ScreeningResult, file_warnings: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The reasons an image failed the checks: its warnings less the notes that are not
+    reasons and less ``file_warnings`` (the radiograph's own, from reading the file)."""
+    reasons = [w for w in res.warnings
+               if w not in file_warnings and not w.lower().startswith(_NOT_REASONS)]
+    return reasons or ["it did not pass the image checks"]
+
+
+def advice(reasons: list[str]) -> str:
+    """What to do about the reasons a result is not assessable."""
+    low = " ".join(reasons).lower()
+    for key, text in _ADVICE:
+        if key in low:
+            return text
+    return _DEFAULT_ADVICE
+
+
+def score_noun(card: dict[str, Any] | None) -> str:
+    """'probability' only when the card says the score was calibrated on real patients."""
+    return "probability of osteoporosis" if score_is_probability(card) else "risk score (not a probability)"
+
+
+def is_phantom_model(res: ScreeningResult, card: dict[str, Any] | None) -> bool:
+    return trained_on_phantoms(card) or (res.model is not None and res.model.source == "phantom")
+
+
+def op_name(op: dict[str, Any]) -> str:
+    """The operating point's human name (``op['label']``, else from its key)."""
+    return str(op.get("label") or operating_point_label(str(op.get("name") or "")))
+
+
+def operating_point_html(op: dict[str, Any]) -> str:
+    """'Operating point <b>Balanced</b> · threshold 0.53 · sensitivity 86% · specificity 69%
+    (measured on held-out phantoms)'; '' without an operating point."""
+    if not op:
+        return ""
+    parts = [f"Operating point <b>{escape(op_name(op))}</b>"]
+    if op.get("threshold") is not None:
+        parts.append(f"threshold {float(op['threshold']):.2f}")
+    if op.get("sensitivity") is not None:
+        parts.append(f"sensitivity {float(op['sensitivity']) * 100:.0f}%")
+    if op.get("specificity") is not None:
+        parts.append(f"specificity {float(op['specificity']) * 100:.0f}%")
+    text = " · ".join(parts)
+    where = op.get("measured_on")
+    if where and (op.get("sensitivity") is not None or op.get("specificity") is not None):
+        text += f" <span>(measured on {escape(str(where))})</span>"
+    return text
+
+
+def referral_html(res: ScreeningResult, card: dict[str, Any] | None) -> str:
+    """The answer at the operating point, only when the result has one; a phantom-trained
+    model's score is for information only; '' when there is no score."""
+    if res.status != "assessed" or res.risk is None:
+        return ""
+    label = escape(op_name(res.operating_point or {}))
+    if res.referral == "refer":
+        return f"<b>Refer for DXA</b> (score at or above the {label} threshold)"
+    if res.referral == "no_referral":
+        return f"<b>No referral suggested at {label}</b>"
+    if is_phantom_model(res, card):
+        return ("<b>Score for information only:</b> the model was trained on synthetic phantoms, "
+                "so its score suggests no referral. Judge the cortex (MCW, Klemetti) yourself.")
+    return ""
+
+
+def other_reading_html(res: ScreeningResult) -> str:
+    """The other mode's reading (cross-check) and, when they differ, the disagreement."""
+    other = res.other_reading
+    if not other or other.get("risk") is None:
+        return ""
+    mode = "landmark" if other.get("mode") == "landmarks" else "ROI"
+    model = f" ({escape(str(other['model']))})" if other.get("model") else ""
+    text = (f"Other reading: {mode} model{model} {float(other['risk']):.2f}"
+            f" ({escape(str(other.get('band') or '–'))})")
+    disagree = [w for w in res.warnings if w.lower().startswith(DISAGREE_PREFIX)]
+    if disagree:
+        text += f"<br><b>⚠ {escape(disagree[0][:1].upper() + disagree[0][1:])}</b>"
+    return text
+
+
+def status_html(res: ScreeningResult, file_warnings: list[str] | tuple[str, ...] = ()) -> str:
+    """Why there is no number, and what to do ('' for an assessed image)."""
+    if res.status == "not_panoramic":
+        return (f"<b>{NOT_PANORAMIC_TEXT}</b> No risk score, no MCW. "
+                "Open a dental panoramic radiograph.")
+    if res.status == "not_assessable":
+        reasons = not_assessable_reasons(res, file_warnings)
+        why = "; ".join(escape(r) for r in reasons)
+        return (f"<b>Not assessable: no score.</b> Why: {why}.<br>"
+                f"<b>What to do:</b> {escape(advice(reasons))}")
+    return ""
+
+
+def model_name(info: ModelInfo | None = None, card: dict[str, Any] | None = None) -> str:
+    """'name version' of a model (from the result's ModelInfo, else its card); '' if none."""
+    if info is not None:
+        return f"{info.name} {info.version}".strip()
+    if card:
+        return f"{card.get('name', 'model')} {card.get('version', '')}".strip()
+    return ""
