@@ -3,7 +3,7 @@
 Usage::
 
     python bench/realism.py --real DIR --phantoms DIR [--plots DIR] [--montage OUT.png]
-                            [--limit N] [--out JSON]
+                            [--anatomy] [--limit N] [--repeats 3] [--out JSON]
 
 ``DIR`` is any folder of radiographs (PNG/JPEG/TIFF/BMP/DICOM; searched recursively). A
 folder with a ``labels.csv`` (dataset format) takes each image's pixel spacing from it;
@@ -18,7 +18,13 @@ gradient boosting on the features, logistic regression on the down-sampled strip
 cross-validated by image (StratifiedGroupKFold, both sides of one image always in the same
 fold, 3 shuffles averaged). ``give_away`` lists the features that tell the sets apart most.
 ``--plots DIR`` writes the distributions overlaid; ``--montage OUT.png`` strips and ROI boxes
-of both sets side by side at the same window (z-score, -3..3).
+of both sets side by side at the same window (z-score, -3..3). ``--anatomy`` adds whether the
+product's anatomy works on each set: trace rate and, for a labelled folder, the MCW error.
+
+Depths are in mm at the pixel spacing above: for real images of unknown spacing (0.1 mm
+assumed) the mm-based features (cortex peak depth, border rise) carry that uncertainty.
+With a few dozen images per set, AUCs move by several hundredths between samples: compare
+sets of similar size and read the per-feature AUCs, not only the best classifier.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from realism_features import ImageStats, measure_image  # noqa: E402
 
-from dentalosteo_gui.core.data.dataset import LABELS_FILE, read_dataset  # noqa: E402
+from dentalosteo_gui.core.data.dataset import LABELS_FILE, DatasetRow, read_dataset  # noqa: E402
 from dentalosteo_gui.core.imaging.imageio import SUPPORTED_EXTENSIONS, load_radiograph  # noqa: E402
 from dentalosteo_gui.core.types import Radiograph  # noqa: E402
 
@@ -47,26 +54,60 @@ ASSUMED_SPACING_MM = 0.1
 PIXEL_GRID = (16, 48)  # strip side down-sampled to this for the pixel discriminator
 
 
-def iter_images(folder: Path, limit: int = 0) -> Iterator[tuple[str, Radiograph, float]]:
-    """(name, radiograph, spacing mm) of each image in ``folder`` (labels.csv when present)."""
+@dataclass
+class Item:
+    """One image of a folder, with the pixel spacing it is measured at and, from a
+    labels.csv, its truth MCW per side (right, left)."""
+
+    name: str
+    rad: Radiograph
+    spacing_mm: float
+    truth_mcw_mm: tuple[float | None, float | None] = (None, None)
+
+
+def iter_images(folder: Path, limit: int = 0) -> Iterator[Item]:
+    """Each image in ``folder`` (its labels.csv, when present, gives spacing and MCW)."""
     folder = Path(folder)
-    spacing: dict[Path, float] = {}
+    rows: dict[Path, DatasetRow] = {}
     if (folder / LABELS_FILE).is_file():
-        rows = read_dataset(folder)
-        files = [r.file for r in rows]
-        spacing = {r.file.resolve(): r.pixel_spacing_mm for r in rows if r.pixel_spacing_mm}
+        rows = {r.file.resolve(): r for r in read_dataset(folder)}
+        files = list(rows)
     else:
         files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS)
     for i, path in enumerate(files):
         if limit and i >= limit:
             return
         rad = load_radiograph(path)
-        sp = spacing.get(Path(path).resolve()) or rad.pixel_spacing_mm or ASSUMED_SPACING_MM
-        yield str(Path(path).relative_to(folder)), rad, float(sp)
+        row = rows.get(Path(path).resolve())
+        sp = (row.pixel_spacing_mm if row else None) or rad.pixel_spacing_mm or ASSUMED_SPACING_MM
+        truth = (row.mcw_right_mm, row.mcw_left_mm) if row else (None, None)
+        yield Item(str(Path(path).resolve().relative_to(folder.resolve())), rad, float(sp), truth)
 
 
-def measure_folder(folder: Path, limit: int = 0) -> list[ImageStats]:
-    return [measure_image(name, rad, sp) for name, rad, sp in iter_images(folder, limit)]
+def measure_folder(folder: Path, limit: int = 0, cortex: bool = False) -> list[ImageStats]:
+    """Measure every image (``cortex``: also the product's MCW, for :func:`anatomy_summary`)."""
+    out = []
+    for it in iter_images(folder, limit):
+        st = measure_image(it.name, it.rad, it.spacing_mm, cortex)
+        st.truth_mcw_mm = it.truth_mcw_mm
+        out.append(st)
+    return out
+
+
+def anatomy_summary(stats: list[ImageStats]) -> dict[str, Any]:
+    """Is the anatomy usable? Trace rate (both sides, confidence >= 0.5) and, where the
+    folder's labels.csv gives the MCW, the error of the product's MCW (``measure_cortex``)."""
+    good = [s for s in stats if s.ok and s.confidence >= 0.5]
+    err = np.array([m - t for s in stats if s.ok
+                    for m, t in zip(s.mcw_mm, s.truth_mcw_mm, strict=True) if m is not None and t is not None])
+    n_truth = sum(t is not None for s in stats for t in s.truth_mcw_mm)
+    out: dict[str, Any] = {"n": len(stats), "traced_rate": round(len(good) / max(len(stats), 1), 3)}
+    if n_truth:
+        out.update(mcw_sides_measured=f"{err.size}/{n_truth}",
+                   mcw_mae_mm=round(float(np.abs(err).mean()), 3) if err.size else None,
+                   mcw_bias_mm=round(float(err.mean()), 3) if err.size else None,
+                   mcw_p90_abs_mm=round(float(np.percentile(np.abs(err), 90)), 3) if err.size else None)
+    return out
 
 
 def _auc(score: np.ndarray, y: np.ndarray) -> float:
@@ -104,7 +145,7 @@ def _downsample(side: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA).ravel()
 
 
-def _models() -> dict[str, Any]:
+def _models(n_components: int) -> dict[str, Any]:
     from sklearn.decomposition import PCA
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
@@ -116,7 +157,7 @@ def _models() -> dict[str, Any]:
             C=0.3, class_weight="balanced", max_iter=5000)),
         "boosting": lambda: GradientBoostingClassifier(
             n_estimators=150, max_depth=2, learning_rate=0.08, subsample=0.8, random_state=0),
-        "pixels": lambda: make_pipeline(StandardScaler(), PCA(n_components=12, random_state=0),
+        "pixels": lambda: make_pipeline(StandardScaler(), PCA(n_components=n_components, random_state=0),
                                         LogisticRegression(C=0.3, class_weight="balanced", max_iter=5000)),
     }
 
@@ -132,7 +173,8 @@ def discriminate(tab: dict[str, np.ndarray], repeats: int = 3) -> dict[str, Any]
     aucs: dict[str, list[float]] = {}
     imp_gb = np.zeros(tab["X"].shape[1])
     imp_lr = np.zeros(tab["X"].shape[1])
-    for name, make in _models().items():
+    n_train = len(y) - int(np.ceil(len(y) / n_splits)) - 2
+    for name, make in _models(int(max(1, min(12, n_train)))).items():
         data = tab["P"] if name == "pixels" else tab["X"]
         for rep in range(repeats):
             oof = np.zeros(len(y))
@@ -215,14 +257,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="at most N images per set")
     ap.add_argument("--repeats", type=int, default=3, help="cross-validation shuffles (default 3)")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
+    ap.add_argument("--anatomy", action="store_true",
+                    help="also report the trace rate and, for folders with a labels.csv, the MCW "
+                    "error of the product's measure_cortex (`anatomy` in the JSON)")
     args = ap.parse_args(argv)
     for d in (args.real, args.phantoms):
         if not d.is_dir():
             ap.error(f"{d}: not a folder")
     t0 = time.perf_counter()
-    real = measure_folder(args.real, args.limit)
-    phantom = measure_folder(args.phantoms, args.limit)
+    real = measure_folder(args.real, args.limit, args.anatomy)
+    phantom = measure_folder(args.phantoms, args.limit, args.anatomy)
     report = summarise(real, phantom, args.repeats)
+    if args.anatomy:
+        report["anatomy"] = {"real": anatomy_summary(real), "phantom": anatomy_summary(phantom)}
     report["seconds"] = round(time.perf_counter() - t0, 1)
     if args.plots is not None or args.montage is not None:
         from realism_plots import write_montage, write_plots

@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dentalosteo_gui.core.anatomy import propose_roi  # noqa: E402
+from dentalosteo_gui.core.anatomy import measure_cortex, propose_roi  # noqa: E402
 from dentalosteo_gui.core.anatomy.band import BandSpec, extract_band  # noqa: E402
 from dentalosteo_gui.core.errors import AnatomyError  # noqa: E402
 from dentalosteo_gui.core.model_input.common import normalise_patch  # noqa: E402
-from dentalosteo_gui.core.types import Radiograph  # noqa: E402
+from dentalosteo_gui.core.types import Radiograph, Spacing  # noqa: E402
 
 SPEC = BandSpec()
 TRAB_MM = (5.5, 9.8)
@@ -56,6 +56,9 @@ class ImageStats:
     profiles: list[np.ndarray] = field(default_factory=list)  # mean row profile per side
     spectra: list[np.ndarray] = field(default_factory=list)  # trabecular radial spectrum per side
     grey_hist: np.ndarray | None = None  # histogram of the z-scored strip (GREY_BINS)
+    confidence: float = 0.0  # propose_roi's confidence
+    mcw_mm: tuple[float | None, float | None] = (None, None)  # measure_cortex (right, left)
+    truth_mcw_mm: tuple[float | None, float | None] = (None, None)  # labels.csv, when given
 
 
 def row_depth_mm(spec: BandSpec = SPEC) -> np.ndarray:
@@ -198,11 +201,13 @@ def _strip_hist_features(z: np.ndarray) -> dict[str, float]:
             "strip_skew": float(((z - z.mean()) ** 3).mean() / sd**3)}
 
 
-def measure_image(name: str, rad: Radiograph, spacing_mm: float) -> ImageStats:
-    """Trace, cut the strip and the box, and measure both sides (ok=False when no border)."""
+def measure_image(name: str, rad: Radiograph, spacing_mm: float, cortex: bool = False) -> ImageStats:
+    """Trace, cut the strip and the box, and measure both sides (ok=False when no border);
+    with ``cortex`` also the product's MCW (``measure_cortex``) per side."""
     prop = propose_roi(rad)
     if not prop.border_right or not prop.border_left:
-        return ImageStats(name=name, ok=False, reason="; ".join(prop.reasons) or "no border")
+        return ImageStats(name=name, ok=False, reason="; ".join(prop.reasons) or "no border",
+                          confidence=float(prop.confidence))
     try:
         band = extract_band(rad.pixels, prop, spacing_mm, SPEC)
     except AnatomyError as exc:
@@ -211,8 +216,11 @@ def measure_image(name: str, rad: Radiograph, spacing_mm: float) -> ImageStats:
     depth = row_depth_mm()
     half = z.shape[1] // 2
     bfeat, zb = box_features(rad.pixels, (prop.box.x, prop.box.y, prop.box.w, prop.box.h))
-    stats = ImageStats(name=name, ok=True, strip=z, box=zb,
+    stats = ImageStats(name=name, ok=True, strip=z, box=zb, confidence=float(prop.confidence),
                        grey_hist=np.histogram(z, GREY_BINS)[0].astype(np.float64))
+    if cortex:
+        m = measure_cortex(rad, prop, Spacing(float(spacing_mm), "dataset"))
+        stats.mcw_mm = (m.right.mcw_mm, m.left.mcw_mm)
     hfeat = _strip_hist_features(z)
     for sl in (slice(0, half), slice(half, z.shape[1])):
         mx, my = band.map_x[:, sl], band.map_y[:, sl]

@@ -10,13 +10,18 @@ import numpy as np
 import pytest
 
 from dentalosteo_gui.cli.main import main as cli_main
+from dentalosteo_gui.core.data import phantom_texture as ptx
 from dentalosteo_gui.core.data.dataset import read_dataset
 from dentalosteo_gui.core.data.phantoms import (
+    DEFAULT_STYLE,
     LEE_RESIZED,
     LEE_ROI,
     MCW_RANGE,
+    STYLES,
+    PhantomCase,
     draw_clinical,
     generate_phantom,
+    generator_fingerprint,
     make_montage,
     phantom_seed,
     write_dataset,
@@ -54,14 +59,14 @@ def test_same_seed_same_bytes_and_different_seed_differs() -> None:
     assert a.image.shape != c.image.shape or not np.array_equal(a.image, c.image)
 
 
-def test_full_size_geometry_and_truth_consistency() -> None:
-    case = generate_phantom(3, klemetti="C1", bit_depth=8, noise=0.0)
+def _check_truth_geometry(case: PhantomCase) -> None:
+    """Truth consistent with itself and the image frame: ROI, landmarks, sides, borders,
+    endosteal margins, and the cortex width at the foramen equal to the truth MCW."""
     img, tr = case.image, case.truth
     h, w = img.shape
-    assert img.dtype == np.uint8
     assert 2400 <= w <= 3200 and 1050 <= h <= 1450
     assert 0.075 <= tr.pixel_spacing_mm <= 0.14
-    assert tr.klemetti == "C1" and tr.label == int(tr.t_score < -2.5)
+    assert tr.label == int(tr.t_score < -2.5)
     # ROI: the Lee box size scaled to this image, inside it, below the teeth
     assert tr.roi.w == pytest.approx(LEE_ROI[0] * w / LEE_RESIZED[0], abs=2)
     assert tr.roi.h == pytest.approx(LEE_ROI[1] * h / LEE_RESIZED[1], abs=2)
@@ -90,13 +95,32 @@ def test_full_size_geometry_and_truth_consistency() -> None:
         # the ROI covers the cortex at the foramen
         assert tr.roi.x <= mf[0] <= tr.roi.x + tr.roi.w
         assert tr.roi.y <= endo[i, 1] and border[i, 1] <= tr.roi.y + tr.roi.h + 2
-        # the image agrees: bright band inside the border, dark soft tissue outside,
-        # trabecular bone darker than the cortex beyond the endosteal margin
-        n = (endo[i] - border[i]) / np.hypot(*(endo[i] - border[i]))
-        wpx = getattr(tr, f"mcw_{side}_mm") / tr.pixel_spacing_mm
-        outside = _profile_at(img, border[i], n, -np.linspace(0.6, 1.2, 7) * wpx).mean()
-        cortex = _profile_at(img, border[i], n, np.linspace(0.25, 0.75, 7) * wpx).mean()
-        trab = _profile_at(img, border[i], n, np.linspace(1.4, 2.2, 9) * wpx).mean()
+
+
+def _zone_means(case: PhantomCase, side: str) -> tuple[float, float, float]:
+    """Mean intensity outside the border, in the cortex and beyond the endosteal margin,
+    along the normal at the foramen (depths relative to the truth MCW)."""
+    img, tr = case.image, case.truth
+    border = np.asarray(getattr(tr, f"border_{side}"))
+    endo = np.asarray(getattr(tr, f"endosteal_{side}"))
+    mf = np.asarray(getattr(tr, f"mental_foramen_{side}"))
+    i = int(np.argmin(np.abs(border[:, 0] - mf[0])))
+    n = (endo[i] - border[i]) / np.hypot(*(endo[i] - border[i]))
+    wpx = getattr(tr, f"mcw_{side}_mm") / tr.pixel_spacing_mm
+    outside = _profile_at(img, border[i], n, -np.linspace(0.6, 1.2, 7) * wpx).mean()
+    cortex = _profile_at(img, border[i], n, np.linspace(0.25, 0.75, 7) * wpx).mean()
+    trab = _profile_at(img, border[i], n, np.linspace(1.4, 2.2, 9) * wpx).mean()
+    return float(outside), float(cortex), float(trab)
+
+
+def test_full_size_geometry_and_truth_consistency() -> None:
+    case = generate_phantom(3, klemetti="C1", bit_depth=8, noise=0.0)
+    assert case.image.dtype == np.uint8 and case.truth.klemetti == "C1"
+    _check_truth_geometry(case)
+    # the image agrees: bright band inside the border, dark soft tissue outside,
+    # trabecular bone darker than the cortex beyond the endosteal margin
+    for side in ("right", "left"):
+        outside, cortex, trab = _zone_means(case, side)
         assert cortex > outside + 40, (side, cortex, outside)
         assert cortex > trab + 12, (side, cortex, trab)
 
@@ -178,7 +202,7 @@ def test_write_dataset_and_montage(tmp_path: Path) -> None:
         assert r.file.parent.name == "images"
         assert r.roi is not None and r.landmarks is not None and r.klemetti in KLEMETTI_CLASSES
         im = cv2.imread(str(r.file), cv2.IMREAD_UNCHANGED)
-        ref = generate_phantom(phantom_seed(9, r.row_number - 2), size_scale=0.15)
+        ref = generate_phantom(phantom_seed(9, r.row_number - 2), size_scale=0.15, style=DEFAULT_STYLE)
         assert np.array_equal(im, ref.image)  # the PNG holds exactly the generated pixels
         assert r.mcw_left_mm == pytest.approx(ref.truth.mcw_left_mm, abs=1e-3)
     out = make_montage(tmp_path / "ds", tmp_path / "m.png", n=3)
@@ -254,3 +278,87 @@ def test_cli_phantoms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert cli_main(["phantoms", "--out", str(tmp_path / "x"), "--n", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
     assert cli_main(["phantoms", "--n", "2"]) == 2
+
+
+# ----------------------------------------------------------------------------- style v2
+
+
+def test_styles_and_their_defaults() -> None:
+    assert STYLES == ("v1", "v2") and DEFAULT_STYLE == "v2"
+    with pytest.raises(ConfigError, match="style"):
+        generate_phantom(1, style="v3", size_scale=SMALL)
+    a = generate_phantom(7, size_scale=SMALL)  # generate_phantom itself keeps v1 by default
+    b = generate_phantom(7, size_scale=SMALL, style="v1")
+    assert np.array_equal(a.image, b.image) and a.truth == b.truth
+    assert len(generator_fingerprint()) == 16
+
+
+def test_v2_is_deterministic_keeps_the_label_model_and_differs_from_v1() -> None:
+    a = generate_phantom(7, size_scale=SMALL, style="v2")
+    b = generate_phantom(7, size_scale=SMALL, style="v2")
+    v1 = generate_phantom(7, size_scale=SMALL)
+    assert np.array_equal(a.image, b.image) and a.truth == b.truth
+    assert a.image.shape == v1.image.shape and not np.array_equal(a.image, v1.image)
+    # the clinical state is drawn first, from the same generator: identical in both styles
+    for k in ("t_score", "label", "klemetti", "mcw_right_mm", "mcw_left_mm", "pixel_spacing_mm", "bit_depth"):
+        assert getattr(a.truth, k) == getattr(v1.truth, k), k
+    assert a.truth.extras["style"] == "v2" and "style" not in v1.truth.extras
+
+
+@pytest.mark.parametrize("seed,kl", [(3, "C1"), (12, "C3")])
+def test_v2_truth_geometry_is_exact_and_the_image_agrees(seed: int, kl: str) -> None:
+    case = generate_phantom(seed, klemetti=kl, bit_depth=8, noise=0.0, style="v2")
+    _check_truth_geometry(case)
+    for side in ("right", "left"):
+        outside, cortex, _ = _zone_means(case, side)
+        assert cortex > outside + 10, (side, cortex, outside)  # bone above soft tissue
+
+
+def test_v2_cortex_is_less_conspicuous_than_v1() -> None:
+    """Issue 16: the v1 cortex stands far above the trabecular bone, real ones barely do."""
+    def contrast(style: str) -> float:
+        vals = []
+        for seed in (3, 4, 5):
+            case = generate_phantom(seed, klemetti="C1", bit_depth=8, noise=0.0, style=style)
+            for side in ("right", "left"):
+                _, cortex, trab = _zone_means(case, side)
+                vals.append(cortex - trab)
+        return float(np.median(vals))
+
+    assert contrast("v2") < 0.6 * contrast("v1")
+
+
+def test_v2_dentition_states_and_landmarks() -> None:
+    truths = [generate_phantom(phantom_seed(3, i), size_scale=0.12, style="v2").truth for i in range(40)]
+    missing = [tr.extras["missing_p"] for tr in truths]
+    assert any(m == 1.0 for m in missing) and any(m < 0.2 for m in missing)  # edentulous and dentate
+    for tr in truths:
+        cx = 0.5 * (tr.border_right[-1][0] + tr.border_left[0][0])
+        for side, sign in (("right", -1), ("left", 1)):
+            x = tr.landmarks[f"{side}_maxillary_tuberosity"][0]
+            assert (x - cx) * sign > 0.15 * (tr.roi.w / LEE_ROI[0] * LEE_RESIZED[0]), (side, tr.extras)
+
+
+def test_texture_building_blocks() -> None:
+    rng = np.random.default_rng(0)
+    n = ptx.spectral_noise(rng, (128, 256), 0.1, 0.3)
+    assert abs(float(n.std()) - 1.0) < 1e-3 and abs(float(n.mean())) < 1e-3
+    power = np.abs(np.fft.rfft2(n)) ** 2
+    f = np.hypot(np.fft.fftfreq(128)[:, None], np.fft.rfftfreq(256)[None, :])
+    assert 0.07 < float((power * f).sum() / power.sum()) < 0.13  # the ring sits at 0.1 cycles/px
+    trab = ptx.trabecular_network(rng, (300, 700), 0.1, 0.6)
+    assert trab.shape == (300, 700) and abs(float(trab.mean())) < 0.02 and 0.25 < float(trab.std()) < 0.35
+    skew = float(((trab - trab.mean()) ** 3).mean() / trab.std() ** 3)
+    assert skew > 0.2  # bright trabeculae over a marrow floor
+    ramp = ptx.projection_ramp(np.linspace(0, 40, 41, dtype=np.float32)[None, :], 20.0)
+    assert ramp[0, 0] == 0.0 and ramp[0, 20] == pytest.approx(1.0) and np.all(np.diff(ramp[0]) >= 0)
+    acq = ptx.draw_acquisition(rng, 1.0, 0.1)
+    img = ptx.acquire(rng, np.full((64, 64), 0.5, np.float32), acq)
+    assert img.min() >= 0.0 and img.max() <= 1.0 and img.std() > 0.0
+
+
+def test_cli_phantoms_style(tmp_path: Path) -> None:
+    assert cli_main(["phantoms", "--out", str(tmp_path / "v1"), "--n", "1", "--seed", "4",
+                     "--size-scale", "0.12", "--style", "v1"]) == 0
+    im = cv2.imread(str(tmp_path / "v1" / "images" / "phantom_00000.png"), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(im, generate_phantom(phantom_seed(4, 0), size_scale=0.12, style="v1").image)

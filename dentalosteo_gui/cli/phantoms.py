@@ -1,7 +1,7 @@
 """``dentalosteo phantoms --out DIR --n N --seed S``: write a labelled phantom dataset.
 
-Also ``--montage OUT.png`` (phantoms beside real images with ``--real DIR``) and
-``--samples DIR`` (regenerate the shipped demo samples).
+Also ``--style v1|v2`` (default v2), ``--montage OUT.png`` (phantoms beside real images with
+``--real DIR``) and ``--samples DIR`` (regenerate the shipped demo samples, always v1).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--size-scale", type=float, default=1.0,
                    help="scale the image size (e.g. 0.5 for quick experiments; default 1)")
+    p.add_argument("--style", choices=phantoms.STYLES, default=phantoms.DEFAULT_STYLE,
+                   help="look of the phantoms: v2 (default) is built to resemble real panoramics "
+                   "(see bench/realism.py); v1 is the original look with a crisp bright cortex")
     p.add_argument("--montage", type=Path, metavar="OUT.png",
                    help="also write a montage PNG of the first phantoms")
     p.add_argument("--real", type=Path, metavar="DIR",
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     overrides = {} if args.size_scale == 1.0 else {"size_scale": args.size_scale}
     labels = phantoms.write_dataset(
-        args.out, args.n, args.seed, progress=lambda d, t: _progress(d, t, t0), **overrides
+        args.out, args.n, args.seed, progress=lambda d, t: _progress(d, t, t0), style=args.style,
+        **overrides
     )
     sys.stdout.write(f"wrote {args.n} phantoms: {labels}\n")
     if args.montage is not None:

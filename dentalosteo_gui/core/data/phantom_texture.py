@@ -1,20 +1,24 @@
 """Building blocks of the ``v2`` phantom look (issue 16: phantoms closer to real radiographs).
 
-``phantoms.py`` orchestrates the generator; this module holds the pure array functions the
-``v2`` style adds, each drawing only from the generator it is given:
+``phantoms.py`` orchestrates the generator (draw order, geometry, ground truth); this module
+holds the pure array functions the ``v2`` style adds, each drawing only from the generator
+it is given. Sizes are in mm (converted with the canvas pixel size) so they hold for any
+image size or detector.
 
-- :func:`spectral_noise`: white noise shaped in the Fourier domain (band-pass, power-law
-  slope, anisotropy) - the raw material of trabecular texture and of correlated noise;
-- :func:`trabecular_network`: thin bright plates and rods around dark marrow spaces
-  (ridges of two band-passed fields, thresholded), sized in mm and coupled to density;
-- :func:`projection_ramp`: the rounded inferior border seen tangentially - the path length
-  through bone grows like the square root of the height above the border, so the projected
-  intensity rises steeply and then levels off, as on real panoramics;
-- :func:`ridge_lines`: faint lines roughly parallel to the border (canal walls, mylohyoid
-  ridge, the opposite side's border ghost);
-- :func:`acquire`: device chain after the exposure - focal/layer blur, signal-dependent
-  quantum noise blurred by the detector (correlated, not white), two-scale unsharp masking
-  as panoramic units apply it, and a display LUT.
+- :func:`spectral_noise`, :func:`powerlaw_noise`: white noise shaped in the Fourier domain
+  (log-normal ring or power law, anisotropic), the raw material of the textures;
+- :func:`trabecular_network`: projected trabecular bone - a fractal field (power-law
+  spectrum) made positively skewed (marrow is the floor, bone adds) plus thin bright
+  trabeculae (zero-crossing ridges), coupled to density; drawn on a periodic tile;
+- :func:`projection_ramp`: the rounded base of the mandible seen tangentially - the path
+  length through bone grows from 0 at the border, so the projected intensity rises over a
+  few mm instead of jumping, as on real panoramics;
+- :func:`ridge_lines`, :func:`ghost_blobs`, :func:`hyoid_ghosts`, :func:`spine_ghost`,
+  :func:`opposite_side_ghost`: canal walls and ridges, ghosts of the hyoid and the
+  contralateral jaw, the central (spine / symphysis) superimposition;
+- :func:`acquire`: the device chain after the exposure - signal-dependent quantum noise
+  blurred by the detector (correlated, not white), two-scale unsharp masking as panoramic
+  units apply it, and a display LUT.
 
 Pure numpy / OpenCV; no Qt, no TensorFlow.
 """
@@ -28,33 +32,41 @@ import cv2
 import numpy as np
 
 
-def _fft_freqs(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _aniso_freq(shape: tuple[int, int], aniso: float, angle: float) -> np.ndarray:
+    """Radial frequency (cycles/px) of an rfft2 grid, stretched so that ``aniso`` > 1
+    elongates structures along ``angle`` (radians from the x axis)."""
     fy = np.fft.fftfreq(shape[0]).astype(np.float32)[:, None]
     fx = np.fft.rfftfreq(shape[1]).astype(np.float32)[None, :]
-    return fy, fx
-
-
-def spectral_noise(rng: np.random.Generator, shape: tuple[int, int], f_centre: float,
-                   rel_bw: float = 0.6, slope: float = 0.0, aniso: float = 1.0,
-                   angle: float = 0.0) -> np.ndarray:
-    """Unit-SD noise whose spectrum is a log-normal ring at ``f_centre`` (cycles/px) of
-    relative width ``rel_bw``, times ``f**slope``; ``aniso`` > 1 stretches the structures
-    along ``angle`` (radians from the x axis)."""
-    h, w = shape
-    white = rng.standard_normal((h, w), dtype=np.float32)
-    spec = np.fft.rfft2(white)
-    fy, fx = _fft_freqs((h, w))
     ca, sa = math.cos(angle), math.sin(angle)
     u = fx * ca + fy * sa  # frequency along the structures' long axis
     v = -fx * sa + fy * ca
-    f = np.sqrt((u * aniso) ** 2 + (v / aniso) ** 2) + 1e-6
-    gain = np.exp(-0.5 * (np.log(f / max(f_centre, 1e-4)) / max(rel_bw, 1e-3)) ** 2)
-    if slope:
-        gain = gain * (f / max(f_centre, 1e-4)) ** slope
+    f: np.ndarray = np.sqrt((u * aniso) ** 2 + (v / aniso) ** 2)
+    return f
+
+
+def _filtered(rng: np.random.Generator, shape: tuple[int, int], gain: np.ndarray) -> np.ndarray:
+    """White noise filtered by ``gain`` (rfft2 grid; DC removed), scaled to unit SD."""
+    spec = np.fft.rfft2(rng.standard_normal(shape, dtype=np.float32))
     gain[0, 0] = 0.0
-    out = np.fft.irfft2(spec * gain, s=(h, w)).astype(np.float32)
-    sd = float(out.std()) or 1.0
-    return out / sd
+    out = np.fft.irfft2(spec * gain, s=shape).astype(np.float32)
+    return out / (float(out.std()) or 1.0)
+
+
+def spectral_noise(rng: np.random.Generator, shape: tuple[int, int], f_centre: float,
+                   rel_bw: float = 0.6, aniso: float = 1.0, angle: float = 0.0) -> np.ndarray:
+    """Unit-SD noise whose spectrum is a log-normal ring at ``f_centre`` (cycles/px) of
+    relative width ``rel_bw``, optionally anisotropic (see :func:`_aniso_freq`)."""
+    f = _aniso_freq(shape, aniso, angle) + 1e-6
+    gain = np.exp(-0.5 * (np.log(f / max(f_centre, 1e-4)) / max(rel_bw, 1e-3)) ** 2)
+    return _filtered(rng, shape, gain)
+
+
+def powerlaw_noise(rng: np.random.Generator, shape: tuple[int, int], beta: float, f_lo: float,
+                   aniso: float = 1.0, angle: float = 0.0) -> np.ndarray:
+    """Unit-SD noise with a power spectrum ~ f**-beta above ``f_lo`` (cycles/px), flat below:
+    the fractal texture trabecular bone shows on radiographs."""
+    f = _aniso_freq(shape, aniso, angle)
+    return _filtered(rng, shape, np.maximum(f, f_lo) ** (-beta / 2.0))
 
 
 TEXTURE_TILE = (512, 1024)  # texture is drawn on a periodic tile this size and repeated
@@ -72,23 +84,6 @@ def _tile_to(tile: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         return np.tile(t, reps)[:h, :width]
 
     return np.ascontiguousarray(np.hstack([cover(tile, half), cover(tile[::-1, ::-1], w - half)]))
-
-
-def powerlaw_noise(rng: np.random.Generator, shape: tuple[int, int], beta: float, f_lo: float,
-                   aniso: float = 1.0, angle: float = 0.0) -> np.ndarray:
-    """Unit-SD noise with a power spectrum ~ f**-beta above ``f_lo`` (cycles/px), flat below:
-    the fractal texture trabecular bone shows on radiographs."""
-    h, w = shape
-    spec = np.fft.rfft2(rng.standard_normal((h, w), dtype=np.float32))
-    fy, fx = _fft_freqs((h, w))
-    ca, sa = math.cos(angle), math.sin(angle)
-    u = fx * ca + fy * sa
-    v = -fx * sa + fy * ca
-    f = np.sqrt((u * aniso) ** 2 + (v / aniso) ** 2)
-    gain = np.maximum(f, f_lo) ** (-beta / 2.0)
-    gain[0, 0] = 0.0
-    out = np.fft.irfft2(spec * gain, s=(h, w)).astype(np.float32)
-    return out / (float(out.std()) or 1.0)
 
 
 def trabecular_network(rng: np.random.Generator, shape: tuple[int, int], px_mm: float,
@@ -109,10 +104,11 @@ def trabecular_network(rng: np.random.Generator, shape: tuple[int, int], px_mm: 
     cell_mm = float(rng.uniform(1.0, 2.0)) + 1.2 * (1.0 - density)
     f0 = px_mm / (2.0 * cell_mm)  # cycles per pixel (zero crossings every half period)
     line_px = float(rng.uniform(0.15, 0.25) + 0.15 * density) / px_mm
-    ridge = spectral_noise(rng, tile, f0, 0.45, 0.0, aniso, angle)
+    ridge = spectral_noise(rng, tile, f0, 0.45, aniso, angle)
     rods = np.exp(-((ridge / (2.0 * math.pi * f0 * line_px)) ** 2))
     field = field / max(float(field.std()), 1e-6)
-    acc = field + float(rng.uniform(0.2, 0.8)) * (0.4 + 0.6 * density) * rods / max(float(rods.std()), 1e-6)
+    w_rods = float(rng.uniform(0.2, 0.8)) * (0.4 + 0.6 * density)
+    acc = field + w_rods * rods / max(float(rods.std()), 1e-6)
     acc -= float(acc.mean())
     return _tile_to(acc / max(float(acc.std()), 1e-6) * 0.3, shape)
 
@@ -126,9 +122,12 @@ def projection_ramp(depth_px: np.ndarray, radius_px: float, spread_px: float = 0
     texture it multiplies sharp."""
     d = np.clip(depth_px / max(radius_px, 1e-3), 0.0, 1.0)
     out: np.ndarray = np.power(d * (2.0 - d), power).astype(np.float32)
-    if spread_px > 0.3:
-        out = _blur_large(out, spread_px)
-    return out
+    return spread(out, spread_px)
+
+
+def spread(envelope: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Gaussian blur of a smooth field (skipped below 0.3 px)."""
+    return _blur_large(envelope, sigma_px) if sigma_px > 0.3 else envelope
 
 
 def ridge_lines(rng: np.random.Generator, shape: tuple[int, int], border_y: np.ndarray,
@@ -176,7 +175,7 @@ def draw_acquisition(rng: np.random.Generator, s: float, mm_px: float) -> Acquis
     return Acquisition(
         blur_px=float(rng.uniform(0.03, 0.12)) / mm_px,
         noise=float(rng.uniform(0.002, 0.009)),
-        noise_corr_px=float(rng.uniform(0.0, 0.6)) * s,
+        noise_corr_px=float(rng.uniform(0.2, 0.7)) * s,
         usm_large_px=float(rng.uniform(3.0, 8.0)) / mm_px,
         usm_large_gain=float(rng.uniform(0.1, 0.8)),
         usm_small_px=float(rng.uniform(1.0, 2.5)) * s + 0.3,
@@ -212,7 +211,7 @@ def acquire(rng: np.random.Generator, img: np.ndarray, acq: Acquisition, nf: flo
     if nf > 0:
         qn = rng.standard_normal(img.shape, dtype=np.float32)
         if acq.noise_corr_px > 0.25:
-            qn = cv2.GaussianBlur(qn, (0, 0), acq.noise_corr_px)
+            qn = np.asarray(cv2.GaussianBlur(qn, (0, 0), acq.noise_corr_px), dtype=np.float32)
         qn /= float(qn.std()) or 1.0
         img += (nf * acq.noise) * np.sqrt(np.clip(img, 0.02, 1.0)) * qn
     img = unsharp(img, acq.usm_large_px, acq.usm_large_gain)
@@ -256,7 +255,7 @@ def opposite_side_ghost(rng: np.random.Generator, mask: np.ndarray, cx: float) -
     h, w = mask.shape
     lift = float(rng.uniform(0.08, 0.22)) * h
     stretch = float(rng.uniform(1.0, 1.25))
-    m = np.float32([[-stretch, 0.0, cx * (1.0 + stretch)], [0.0, 1.0, -lift]])
+    m = np.array([[-stretch, 0.0, cx * (1.0 + stretch)], [0.0, 1.0, -lift]], dtype=np.float64)
     ghost = cv2.warpAffine(mask.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     edge = np.abs(cv2.Laplacian(ghost, cv2.CV_32F, ksize=3))

@@ -17,6 +17,22 @@ Label model (see :func:`draw_clinical`): the T-score is drawn from a two-compone
 conditional on it with realistic overlap, so a perfect MCW reader reaches an AUC of about
 0.89, not 1. ``label = 1`` iff ``t_score < -2.5`` (WHO).
 
+Two looks share the geometry, the label model and the ground truth (``style``):
+
+- ``v1`` (the original; :func:`generate_phantom`'s default so existing callers, the shipped
+  samples and model caches stay byte-identical): a crisp bright cortex on smooth bone;
+- ``v2`` (issue 16; the default of new phantom folders, :data:`DEFAULT_STYLE`): built to be
+  hard to tell from real panoramics in the cortex strip - the rounded base projected as a
+  ramp with a double contour, a cortex about as far above the trabecular bone as on real
+  images with wider endosteal transitions, fractal trabecular texture, ghosts (central spine
+  / symphysis superimposition, contralateral jaw, hyoid), ridge lines, extra positioning
+  variation, partly edentulous and edentulous jaws with implants, and a device chain
+  (correlated noise, two-scale unsharp masking, display LUT). Its extra choices come from a
+  second generator, so v1's draw order is untouched. The pure building blocks live in
+  ``phantom_texture.py``; the v2 orchestration stays here because it interleaves with the
+  v1 stages and their draws. ``bench/realism.py`` measures how far either look is from real
+  images.
+
 Coordinates are original-image pixels (x right, y down). Left/right are the PATIENT's
 sides: the patient's right is the image-LEFT half. Pure numpy/OpenCV; deterministic for a
 given seed. No Qt, no TensorFlow.
@@ -25,11 +41,13 @@ Size: this module is deliberately over the usual 600-line limit. The generator i
 small stage functions that share private geometry types and draw from ONE random generator
 in a fixed order (moving a stage elsewhere invites reordering, which silently changes every
 phantom), and ``ml/bundle_models.py`` keys its phantom caches on this file's bytes, so the
-whole generator stays in this one file.
+whole generator stays in this one file (the v2 building blocks in ``phantom_texture.py``
+are part of it too: key caches on :func:`generator_fingerprint`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable
@@ -824,9 +842,11 @@ def _draw_trabecular(rng: np.random.Generator, fr: _Frame, t: float) -> tuple[np
 
 def _low_frequency(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, ybcol: np.ndarray,
                    landmarks: dict[str, Point], extra: dict[str, Any],
-                   below: tuple[float, float] = (0.7, 0.01)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Soft tissue, maxilla, airway, spine and hyoid ghosts (summed), the mandibular canal and
-    the low-frequency mottle, each resized to full resolution."""
+                   below: tuple[float, float] = (0.7, 0.01),
+                   add_q: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Soft tissue, maxilla, airway, spine and hyoid ghosts (summed, plus ``add_q`` on the same
+    quarter-resolution canvas when given), the mandibular canal and the low-frequency mottle,
+    each resized to full resolution."""
     W, H = fr.W, fr.H
     qc = _Quarter.of(fr)
     lowq = _noise(rng, (max(4, qc.hq // 8), max(4, qc.wq // 8)), 1.2, (qc.hq, qc.wq))
@@ -837,6 +857,8 @@ def _low_frequency(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, ybcol: np.nd
     lf = lf + _draw_spine(rng, fr, jaw, qc)
     lf = lf + _draw_hyoid(rng, fr, jaw, qc)
     canal = _draw_canal(rng, fr, jaw, qc, extra)
+    if add_q is not None:
+        lf = lf + add_q
     lf_full = cv2.resize(lf, (W, H), interpolation=cv2.INTER_LINEAR)
     canal_full = cv2.resize(canal, (W, H), interpolation=cv2.INTER_LINEAR)
     low_full = cv2.resize(lowq, (W, H), interpolation=cv2.INTER_LINEAR)
@@ -1144,15 +1166,15 @@ class _LookV2:
 
     @classmethod
     def draw(cls, rng2: np.random.Generator, fr: _Frame) -> _LookV2:
-        return cls(ramp_px=float(rng2.uniform(2.5, 5.5)) / fr.spacing_c,
-                   ramp_power=float(rng2.uniform(0.6, 1.0)),
-                   spread_px=float(rng2.uniform(0.4, 1.2)) / fr.spacing_c,
+        return cls(ramp_px=float(rng2.uniform(3.0, 7.0)) / fr.spacing_c,
+                   ramp_power=float(rng2.uniform(0.5, 0.8)),
+                   spread_px=float(rng2.uniform(0.1, 0.6)) / fr.spacing_c,
                    edge_gain=float(rng2.uniform(1.2, 3.0)),
                    residue_gain=float(rng2.uniform(0.35, 0.8)),
-                   density_slope=float(rng2.uniform(0.0, 0.8)),
-                   double_px=float(rng2.uniform(0.0, 1.2)) / fr.spacing_c,
-                   double_w=float(rng2.uniform(0.3, 0.7)),
-                   cortex=float(rng2.uniform(0.15, 0.4)),
+                   density_slope=float(rng2.uniform(-0.1, 0.6)),
+                   double_px=float(rng2.uniform(0.0, 0.6)) / fr.spacing_c,
+                   double_w=float(rng2.uniform(0.2, 0.5)),
+                   cortex=float(rng2.uniform(0.06, 0.22)),
                    bone=float(rng2.uniform(0.12, 0.18)),
                    trab=float(rng2.uniform(0.03, 0.11)),
                    lines=float(rng2.uniform(0.02, 0.1)),
@@ -1194,18 +1216,19 @@ def _envelope_v2(rng2: np.random.Generator, an: _Anatomy, look: _LookV2) -> np.n
     W, H = an.fr.W, an.fr.H
     w2, h2 = max(8, W // 2), max(8, H // 2)  # smooth: computed at half resolution
     depth = cv2.resize(an.depth, (w2, h2), interpolation=cv2.INTER_AREA)
-    ramp = ptx.projection_ramp(depth, look.ramp_px, look.spread_px / 2.0, look.ramp_power)
+    ramp = ptx.projection_ramp(depth, look.ramp_px, 0.0, look.ramp_power)
     wob = _noise(rng2, (1, max(8, w2 // 30)), (2.0, 0.0), (1, w2))
     delta = (look.double_px * np.clip(0.6 + 0.4 * wob, 0.0, 1.2)).astype(np.float32)
-    inner = ptx.projection_ramp(np.maximum(depth - delta, 0.0), look.ramp_px, look.spread_px / 2.0,
-                                look.ramp_power)
+    inner = ptx.projection_ramp(np.maximum(depth - delta, 0.0), look.ramp_px, 0.0, look.ramp_power)
     out = (1.0 - look.double_w) * ramp + look.double_w * inner
+    out = ptx.spread(out, look.spread_px / 2.0)  # linear: blurring the sum = summing the blurs
     return np.asarray(cv2.resize(out, (W, H), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
 
 
 def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarray,
                ybcol: np.ndarray) -> np.ndarray:
-    """Wide spine ghost, the opposite side's mandible and hyoid ghosts (full resolution)."""
+    """The central (spine / symphysis) superimposition, the opposite side's mandible, hyoid
+    ghosts and ghost shadows, on the quarter-resolution canvas of :class:`_Quarter`."""
     qc = _Quarter.of(fr)
     mask_q = cv2.resize(sharp, (qc.wq, qc.hq), interpolation=cv2.INTER_AREA)
     cxq = jaw.cx / qc.q
@@ -1214,7 +1237,7 @@ def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarr
     g += ptx.opposite_side_ghost(rng2, mask_q, cxq)
     g += ptx.hyoid_ghosts(rng2, (qc.hq, qc.wq), cxq, by_q)
     g += ptx.ghost_blobs(rng2, (qc.hq, qc.wq), cxq, by_q, fr.spacing_c * qc.q)
-    return np.asarray(cv2.resize(g, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+    return g
 
 
 def _render_v2(rng: np.random.Generator, rng2: np.random.Generator, an: _Anatomy,
@@ -1231,15 +1254,22 @@ def _render_v2(rng: np.random.Generator, rng2: np.random.Generator, an: _Anatomy
     trab = ptx.trabecular_network(rng2, (fr.H, fr.W), fr.spacing_c, density)
     teeth_h, tuber_x, premolar_x = _draw_teeth(rng, fr.W, fr.H, jaw.cx, jaw.y_occ, fr.s, dental)
     teeth = cv2.resize(teeth_h, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR)
+    ghosts_q = _ghosts_v2(rng2, fr, jaw, an.sharp, an.ybcol)  # drawn after the v1 stages' draws
     lf_full, canal_full, low_full = _low_frequency(rng, fr, jaw, an.ybcol, an.landmarks, an.extra,
-                                                   (look.below_dark, look.below_offset))
-    lf_full += _ghosts_v2(rng2, fr, jaw, an.sharp, an.ybcol)
+                                                   (look.below_dark, look.below_offset), ghosts_q)
     lines = ptx.ridge_lines(rng2, (fr.H, fr.W), an.ybcol, (jaw.cx - 0.4 * fr.W, jaw.cx + 0.4 * fr.W),
                             fr.spacing_c, look.n_lines)
-    body = an.mandible * ramp
+    # bone = envelope x (level + texture + ridge lines + mottle - canal), in place (large arrays)
+    bone = trab
+    bone *= look.trab * (0.6 + 0.6 * density)
+    bone += look.bone + 0.06 * density
+    bone += look.lines * lines
+    bone += 0.02 * low_full
+    bone -= 0.045 * canal_full
+    bone *= ramp
+    bone *= an.mandible
     img: np.ndarray = lf_full
-    img += body * (look.bone + 0.06 * density + look.trab * (0.6 + 0.6 * density) * trab
-                   + 0.02 * low_full - 0.045 * canal_full + look.lines * lines)
+    img += bone
     img += look.cortex * cortex
     img += teeth
     np.clip(img, 0.0, None, out=img)
@@ -1396,6 +1426,16 @@ def write_dataset(
     return labels
 
 
+def generator_fingerprint() -> str:
+    """sha256 (hex, 16 characters) of the generator's source: this module and
+    ``phantom_texture.py``. A phantom cache keyed on it is invalidated by any change to
+    either (keying on this file alone misses changes to the v2 building blocks)."""
+    h = hashlib.sha256()
+    for mod in (__file__, ptx.__file__):
+        h.update(Path(mod).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def phantom_seed(seed: int, index: int) -> int:
     """Seed of phantom ``index`` in a set generated with ``seed``."""
     return int(seed) * 100003 + int(index)
@@ -1505,10 +1545,10 @@ SAMPLE_DICOM_STEM = "phantom_c2"
 
 
 def sample_cases() -> list[tuple[str, PhantomCase]]:
-    """The three demo phantoms (deterministic)."""
+    """The three demo phantoms (deterministic; style v1, as shipped)."""
     return [
         (stem, generate_phantom(seed, klemetti=kl, t_score=t, bit_depth=8,
-                                size_scale=SAMPLE_SIZE_SCALE, marker=True))
+                                size_scale=SAMPLE_SIZE_SCALE, marker=True, style="v1"))
         for stem, kl, t, seed in SAMPLE_SPECS
     ]
 
