@@ -391,17 +391,28 @@ def _algorithm(name: str, version: str, parameters: list[str] | None = None) -> 
 
 
 def build_sr(result: ScreeningResult, ctx: StudyContext, evidence: list[Any]) -> Any:
-    """The TID 1500 Measurement Report (Comprehensive SR)."""
+    """The TID 1500 Measurement Report (Comprehensive SR): a cortex group and, when a model
+    gave a reading, a model group."""
     import highdicom as hd
-    from pydicom.sr.codedict import codes
 
     src = ctx.source
     sources = ([hd.sr.SourceImageForMeasurementGroup(src.SOPClassUID, src.SOPInstanceUID)]
                if src is not None else None)
-    mandible = codes.SCT.BoneStructureOfMandible
-    mm, unity = codes.UCUM.Millimeter, codes.UCUM.NoUnits
+    groups = [_sr_cortex_group(result, sources)]
+    model_group = _sr_model_group(result, sources)
+    if model_group is not None:
+        groups.append(model_group)
+    sr = _sr_document(groups, evidence)
+    _common(sr, ctx, "sr")
+    return sr
 
-    # group 1: the cortex as measured (MCW per side, spacing, Klemetti rule, status)
+
+def _sr_cortex_group(result: ScreeningResult, sources: list[Any] | None) -> Any:
+    """The cortex as measured: MCW per side, spacing with its source, Klemetti rule, status."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    mandible, mm = codes.SCT.BoneStructureOfMandible, codes.UCUM.Millimeter
     cortex_m: list[Any] = []
     for value, side in ((result.mcw_right_mm, codes.SCT.Right), (result.mcw_left_mm, codes.SCT.Left)):
         if value is None:
@@ -421,15 +432,21 @@ def build_sr(result: ScreeningResult, ctx: StudyContext, evidence: list[Any]) ->
     if result.klemetti_rule in ("C1", "C2", "C3"):
         cortex_q.append(hd.sr.QualitativeEvaluation(
             private_code("KLEMETTI-RULE"), private_code(f"KLEMETTI-{result.klemetti_rule}")))
-    groups = [hd.sr.MeasurementsAndQualitativeEvaluations(
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="Mandibular cortex"),
         finding_type=private_code("CORTEX-GROUP"),
         algorithm_id=_algorithm("DentalOsteo cortex measurement and Klemetti rule", __version__,
                                 [f"spacing {sp.describe()}"]),
         finding_sites=[hd.sr.FindingSite(mandible)],
-        measurements=cortex_m, qualitative_evaluations=cortex_q, source_images=sources)]
+        measurements=cortex_m, qualitative_evaluations=cortex_q, source_images=sources)
 
-    # group 2: the model (risk, level, referral, Klemetti hint) with its identity
+
+def _sr_model_group(result: ScreeningResult, sources: list[Any] | None) -> Any | None:
+    """The model's reading (risk, level, referral, Klemetti hint) with its identity."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    unity = codes.UCUM.NoUnits
     model_m: list[Any] = []
     model_q: list[Any] = []
     if result.risk is not None:
@@ -449,22 +466,29 @@ def build_sr(result: ScreeningResult, ctx: StudyContext, evidence: list[Any]) ->
         model_q.append(hd.sr.QualitativeEvaluation(
             private_code("KLEMETTI-MODEL"), private_code(f"KLEMETTI-{result.klemetti_class}")))
     m = result.model
-    if m is not None and (model_m or model_q):
-        op = result.operating_point or {}
-        params = [f"sha256 {m.sha256}"]
-        if op.get("name"):
-            thr = op.get("threshold")
-            params.append(f"operating point {op['name']}"
-                          + (f" threshold {thr:.4f}" if isinstance(thr, int | float) else ""))
-        if m.source:
-            params.append(f"trained on {m.source} data")
-        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="Screening model"),
-            finding_type=private_code("MODEL-GROUP"),
-            algorithm_id=_algorithm(m.name, m.version, params),
-            finding_sites=[hd.sr.FindingSite(mandible)],
-            measurements=model_m or None, qualitative_evaluations=model_q or None,
-            source_images=sources))
+    if m is None or not (model_m or model_q):
+        return None
+    op = result.operating_point or {}
+    params = [f"sha256 {m.sha256}"]
+    if op.get("name"):
+        thr = op.get("threshold")
+        params.append(f"operating point {op['name']}"
+                      + (f" threshold {thr:.4f}" if isinstance(thr, int | float) else ""))
+    if m.source:
+        params.append(f"trained on {m.source} data")
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="Screening model"),
+        finding_type=private_code("MODEL-GROUP"),
+        algorithm_id=_algorithm(m.name, m.version, params),
+        finding_sites=[hd.sr.FindingSite(codes.SCT.BoneStructureOfMandible)],
+        measurements=model_m or None, qualitative_evaluations=model_q or None,
+        source_images=sources)
+
+
+def _sr_document(groups: list[Any], evidence: list[Any]) -> Any:
+    """The Comprehensive SR around the measurement groups (observer: this device)."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
 
     observer = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
@@ -491,7 +515,6 @@ def build_sr(result: ScreeningResult, ctx: StudyContext, evidence: list[Any]) ->
         is_verified=False,
         coding_schemes=[scheme],
     )
-    _common(sr, ctx, "sr")
     return sr
 
 
