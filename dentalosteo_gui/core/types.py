@@ -247,12 +247,10 @@ class CortexSide:
     normals: list[tuple[tuple[float, float], tuple[float, float]]] = field(default_factory=list)
 
 
-@dataclass
-class CortexMeasurement:
-    right: CortexSide
-    left: CortexSide
-    klemetti_rule: str | None
-    evidence: dict[str, Any]
+class Measured:
+    """Something measured at a :class:`Spacing` (the ``spacing`` field): the flat names the
+    JSON and older callers use."""
+
     spacing: Spacing
 
     @property
@@ -265,6 +263,15 @@ class CortexMeasurement:
 
 
 @dataclass
+class CortexMeasurement(Measured):
+    right: CortexSide
+    left: CortexSide
+    klemetti_rule: str | None
+    evidence: dict[str, Any]
+    spacing: Spacing
+
+
+@dataclass
 class ModelInfo:
     name: str
     version: str
@@ -274,7 +281,7 @@ class ModelInfo:
 
 
 @dataclass
-class ScreeningResult:
+class ScreeningResult(Measured):
     """What the engine returns and the GUI, CLI, report and history consume."""
 
     path: str
@@ -315,14 +322,6 @@ class ScreeningResult:
         if not self.panoramic:
             return "not_panoramic"
         return "assessed" if self.assessable else "not_assessable"
-
-    @property
-    def pixel_spacing_mm(self) -> float:
-        return self.spacing.mm_per_px
-
-    @property
-    def assumed_spacing(self) -> bool:
-        return self.spacing.assumed
 
     def as_json_dict(self) -> dict[str, Any]:
         return {
