@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -29,132 +28,34 @@ pytest.importorskip("pytestqt")
 
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from dentalosteo_gui.core.screening.engine import Cancelled  # noqa: E402
 from dentalosteo_gui.core.system.settings import Settings, load_settings  # noqa: E402
 from dentalosteo_gui.core.types import (  # noqa: E402
     LANDMARK_NAMES,
-    ModelInfo,
     PatientInfo,
     Radiograph,
     RoiBox,
-    ScreeningResult,
-    Spacing,
+)
+
+from .test_gui_support import (  # noqa: E402
+    FakeEngine,
+    capture_warnings,
+    close_window,
+    make_png,
+    make_window,
+    open_and_wait,
 )
 
 pytestmark = pytest.mark.gui
 
-CARD = {
-    "name": "fake-net", "version": "0.0-test", "sha256": "ab" * 32,
-    "intended_use": "Tests only.", "training_data": "None.", "limitations": ["Fake."],
-    "operating_points": {"balanced": {"threshold": 0.5, "sensitivity": 0.8, "specificity": 0.7},
-                         "bands": {"low_max": 0.3, "high_min": 0.6}},
-}
-
-
-class FakeEngine:
-    """Same ``screen`` signature as the real Engine; deterministic, optionally slow."""
-
-    def __init__(self, delay: float = 0.0, fail: Exception | None = None) -> None:
-        self.delay = delay
-        self.fail = fail
-        self.calls: list[dict[str, Any]] = []
-        self.threads: set[str] = set()
-        self.roi_backend = SimpleNamespace(card=CARD, info=ModelInfo("fake-net", "0.0-test", "ab" * 32))
-        self.device = "cpu"
-
-    def warm(self) -> float:
-        return 0.0
-
-    def screen(self, rad: Radiograph, roi: RoiBox | None = None, landmarks: dict | None = None,
-               mode: str = "roi", pixel_spacing_mm: float | None = None,
-               cancel: threading.Event | None = None, cross_check: bool = False) -> ScreeningResult:
-        self.calls.append({"roi": roi, "landmarks": landmarks, "mode": mode, "spacing": pixel_spacing_mm,
-                           "cross_check": cross_check})
-        self.threads.add(threading.current_thread().name)
-        end = time.monotonic() + self.delay
-        while time.monotonic() < end:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("screening cancelled")
-            time.sleep(0.005)
-        if self.fail is not None:
-            raise self.fail
-        if landmarks is not None:
-            mode = "landmarks"
-        h, w = rad.pixels.shape
-        box = (roi or RoiBox(w // 4, (h * 2) // 3, w // 2, h // 4)).clipped(w, h)
-        heat = np.zeros((h, w), dtype=np.float32)
-        yy, xx = np.mgrid[0 : box.h, 0 : box.w]
-        heat[box.y : box.y + box.h, box.x : box.x + box.w] = np.exp(
-            -(((xx - box.w / 2) / (box.w / 4)) ** 2 + ((yy - box.h / 2) / (box.h / 4)) ** 2))
-        lms = None
-        attention = None
-        if mode == "landmarks":
-            lms = landmarks or {n: (float(w * (0.1 + 0.1 * i)), float(h * 0.6)) for i, n in enumerate(LANDMARK_NAMES)}
-            attention = {n: 1.0 / len(LANDMARK_NAMES) for n in LANDMARK_NAMES}
-        risk = float(np.clip(box.x / w + 0.2 + 0.1 * float(rad.pixels[0, 0]), 0, 1))
-        spacing = pixel_spacing_mm or rad.pixel_spacing_mm or 0.1
-        border = [(float(x), float(box.y + box.h * 0.7)) for x in range(box.x, box.x + box.w, 10)]
-        half = len(border) // 2
-        return ScreeningResult(
-            path=rad.path, risk=risk, risk_level="low" if risk < 0.3 else "high" if risk >= 0.6 else "intermediate",
-            operating_point={"name": "balanced", "threshold": 0.5, "sensitivity": 0.8, "specificity": 0.7},
-            klemetti_class="C2", klemetti_probabilities={"C1": 0.2, "C2": 0.7, "C3": 0.1},
-            klemetti_rule="C2", klemetti_agree=True, klemetti_evidence={},
-            mcw_left_mm=30 * spacing, mcw_right_mm=28 * spacing, spacing=Spacing(spacing, "assumed" if pixel_spacing_mm is None and not rad.pixel_spacing_mm else "user"),
-            assessable=True, warnings=[], roi=box, roi_confidence=0.9,
-            border_right=border[:half], border_left=border[half:], landmarks=lms, attention=attention,
-            model=ModelInfo("fake-net", "0.0-test", "ab" * 32), device="cpu",
-            timings_ms={"total": self.delay * 1000}, heatmap=heat, mode=mode)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DENTALOSTEO_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("DENTALOSTEO_DATA_DIR", str(tmp_path / "data"))
-
 
 @pytest.fixture
 def png(tmp_path: Path) -> Path:
-    p = tmp_path / "pano.png"
-    rng = np.random.default_rng(0)
-    Image.fromarray((rng.random((300, 800)) * 255).astype(np.uint8)).save(p)
-    return p
+    return make_png(tmp_path)
 
 
 @pytest.fixture
 def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Every QMessageBox.warning the app shows (patched: tests never block on a dialog)."""
-    seen: list[tuple[str, str]] = []
-
-    def fake_warning(parent: Any, title: str, text: str, *a: Any, **k: Any) -> int:
-        seen.append((title, text))
-        return 0
-
-    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", staticmethod(fake_warning))
-    return seen
-
-
-def make_window(qtbot: Any, engine: FakeEngine | None = None, **kw: Any) -> Any:
-    from dentalosteo_gui.gui.mainwindow import MainWindow
-
-    kw.setdefault("record_history", False)
-    win = MainWindow(engine=engine if engine is not None else FakeEngine(), settings=Settings(), **kw)
-    qtbot.addWidget(win)
-    win.show()
-    return win
-
-
-def open_and_wait(qtbot: Any, win: Any, path: Path) -> ScreeningResult:
-    with qtbot.waitSignal(win.screening_done, timeout=10000):
-        win.open_path(path)
-    assert win.session.result is not None, win.session.last_error
-    return win.session.result
-
-
-def close_window(win: Any) -> None:
-    win.close()
-    assert win.pool.pool.activeThreadCount() == 0
-
+    return capture_warnings(monkeypatch)
 
 # ---------------------------------------------------------------------------------------
 
@@ -564,7 +465,9 @@ def test_model_load_failure_falls_back_to_rule_based(qtbot: Any, errors: list) -
     close_window(win)
 
 
-def test_history_dialog_lists_and_reopens(qtbot: Any, png: Path) -> None:
+def test_history_dialog_groups_by_image_in_local_time_and_reopens(qtbot: Any, png: Path) -> None:
+    from datetime import datetime
+
     from dentalosteo_gui.gui.history_dialog import HistoryDialog
 
     eng = FakeEngine()
@@ -572,17 +475,23 @@ def test_history_dialog_lists_and_reopens(qtbot: Any, png: Path) -> None:
     open_and_wait(qtbot, win, png)
     box = win.session.result.roi
     roi = win.canvas.roi
-    roi.setPos((box.x + 10, box.y), update=True, finish=False)
-    with qtbot.waitSignal(win.screening_done, timeout=5000):
-        roi.sigRegionChangeFinished.emit(roi)
+    for dx in (10, 20):  # two box drags: three screenings of ONE image
+        roi.setPos((box.x + dx, box.y), update=True, finish=False)
+        with qtbot.waitSignal(win.screening_done, timeout=5000):
+            roi.sigRegionChangeFinished.emit(roi)
     store = win.controller.history_store()
     dlg = HistoryDialog(store, None, False, win)
     qtbot.addWidget(dlg)
-    assert dlg.table.rowCount() == 2
-    assert dlg.table.item(0, 6).text() == "1"  # the newest screening carries the ROI edit
+    assert dlg.tree.topLevelItemCount() == 1  # one row per image, not per box drag
+    top = dlg.tree.topLevelItem(0)
+    assert top.childCount() == 3 and top.text(1) == "3" and "pano.png" in top.text(0)
+    newest = store.list()[0]
+    local = datetime.fromisoformat(newest["created_utc"]).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    assert top.child(0).text(0) == local and "+00:00" not in top.text(0)  # local time, with seconds
+    assert top.child(0).text(7) == "1"  # the newest screening carries the ROI edit
     reopened: list[str] = []
     dlg.open_case.connect(reopened.append)
-    dlg._reopen(0, 0)
+    dlg._reopen(top.child(2))
     assert reopened == [str(png)]
     close_window(win)
 

@@ -112,6 +112,24 @@ def test_rule_based_engine_on_real_panoramic(qtbot: Any, shared: Path) -> None:
     win.close()
 
 
+@pytest.mark.realdata
+def test_chest_radiograph_gets_no_osteoporosis_reading(qtbot: Any, shared: Path) -> None:
+    """A chest CR (not a dental panoramic): no score, no MCW, the reason, no dialog."""
+    img = shared / "realdata" / "dicom" / "pydicom-data" / "RG1_UNCR.dcm"
+    if not img.is_file():
+        pytest.skip("RG1_UNCR.dcm missing")
+    win = _window(qtbot, _rule_engine(), record_history=False)
+    with qtbot.waitSignal(win.screening_done, timeout=30000):
+        win.open_path(img)
+    res = win.session.result
+    assert res is not None and res.status == "not_panoramic"
+    p = win.panel
+    assert p.risk_level_chip.text() == "NOT A PANORAMIC" and p.risk_value.text() == "–"
+    assert "Not a dental panoramic: no osteoporosis reading" in p.status_label.text()
+    assert (p.mcw_right.text(), p.mcw_left.text()) == ("–", "–") and p.referral_label.text() == ""
+    win.close()
+
+
 @pytest.mark.slow
 @pytest.mark.ml
 @pytest.mark.skipif(not _pack_installed(), reason="no model pack in models/default")
@@ -130,6 +148,15 @@ def test_real_model_engine_loads_in_background_and_screens(qtbot: Any, sample: P
     if res.heatmap is not None:
         assert win.canvas.heat_item.isVisible()
     assert res.device in win.device_label.text()
+    if (paths.landmark_model_dir() / "card.json").is_file():
+        # the cross-check ran the landmark model; landmark mode names it and shows its input
+        assert res.other_reading is not None and res.other_reading["mode"] == "landmarks"
+        with qtbot.waitSignal(win.screening_done, timeout=120000):
+            win.controller.set_mode("landmarks")
+        lm = win.session.result
+        assert lm.model is not None and lm.model.name in win.model_label.text()
+        assert win.session.active_card is not None and win.session.active_card["mode"] == "landmarks"
+        assert "What the landmark model sees" in win.panel.patch_note.text()
     win.close()
     assert win.pool.pool.activeThreadCount() == 0
 

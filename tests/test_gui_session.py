@@ -134,3 +134,21 @@ def test_no_gui_module_writes_session_fields_directly() -> None:
     assert offenders == {}
     probe = ast.parse("def f(self):\n    s = self.session\n    s.history_id = 1\n    self.session.display.invert = 1\n")
     assert _session_field_writes(probe) == [3, 4]
+
+
+def test_active_card_is_the_card_of_the_model_that_produced_the_result() -> None:
+    from types import SimpleNamespace
+
+    s = Session()
+    roi_card, lm_card = {"name": "roi"}, {"name": "lm"}
+    s.set_engine_state("ready", model_card=roi_card)
+    assert s.active_card is roi_card  # before a result: the ROI model's
+    s.set_mode("landmarks")
+    assert s.active_card is None  # not yet known which landmark model (if any) runs
+    seen = _record(s)
+    res = SimpleNamespace(model=object(), spacing=Spacing(0.1, "assumed"), mode="landmarks", roi=None)
+    s.set_result(res, lm_card)  # type: ignore[arg-type]
+    assert s.active_card is lm_card and ("result_card", (lm_card, None)) in seen
+    s.set_result(SimpleNamespace(model=None, spacing=Spacing(0.1, "assumed"), mode="landmarks", roi=None),
+                 lm_card)  # type: ignore[arg-type]
+    assert s.active_card is None  # no model produced this result: no card to show

@@ -77,3 +77,24 @@ def test_shutdown_cancels_running_and_drops_queued(qtbot: Any) -> None:
     assert time.perf_counter() - t0 < 2.0
     assert pool.pool.activeThreadCount() == 0 and pool.active == []
     assert not started[2].started.is_set()  # queued, never run
+
+
+def test_jobs_run_on_python_threads_that_keep_their_thread_state(qtbot: Any) -> None:
+    """TensorFlow's pybind11 layer keeps the first Python thread state it sees per OS thread;
+    QThreadPool threads got a new one per job and a later model call crashed the process.
+    The pool's threads are Python threads: one state per thread, for its whole life."""
+    pool = WorkerPool(max_threads=1)
+    seen: list[tuple[int, bool]] = []
+
+    def where() -> None:
+        t = threading.current_thread()
+        seen.append((threading.get_ident(), isinstance(t, threading._DummyThread)))  # type: ignore[attr-defined]
+
+    for _ in range(2):
+        w = Worker(where)
+        with qtbot.waitSignal(w.finished, timeout=5000):
+            pool.start(w)
+    assert len(seen) == 2 and seen[0][0] == seen[1][0]  # the same thread, reused
+    assert not any(dummy for _, dummy in seen)  # a thread Python created (not adopted from Qt)
+    assert pool.shutdown(2000)
+    assert not [t for t in threading.enumerate() if t.name.startswith("dentalosteo-worker")]

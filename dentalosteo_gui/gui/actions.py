@@ -250,4 +250,28 @@ def build_toolbar(host: ActionHost, acts: WindowActions) -> QtWidgets.QComboBox:
     spacer.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Preferred)
     tb.addWidget(spacer)
     _add(tb, (acts.export, acts.settings))
+    _visible_extension_button(tb)
     return combo
+
+
+class _ExtensionStyle(QtWidgets.QProxyStyle):
+    """Room for a visible overflow button (Fusion gives it 12 px, too narrow to see)."""
+
+    def pixelMetric(self, metric: QtWidgets.QStyle.PixelMetric, option: Any = None,  # noqa: N802
+                    widget: Any = None) -> int:
+        if metric == QtWidgets.QStyle.PixelMetric.PM_ToolBarExtensionExtent:
+            return 24
+        return super().pixelMetric(metric, option, widget)
+
+
+def _visible_extension_button(tb: QtWidgets.QToolBar) -> None:
+    """Qt's overflow button (») shows what does not fit (1024 px: W/L, heatmap, export,
+    settings) in a second row; make it wide enough and light enough to be seen."""
+    style = _ExtensionStyle("Fusion")
+    style.setParent(tb)
+    tb.setStyle(style)
+    ext = tb.findChild(QtWidgets.QToolButton, "qt_toolbar_ext_button")
+    if ext is not None:
+        ext.setStyle(style)
+        ext.setIcon(theme.text_icon("»"))
+        ext.setToolTip("More tools (the window is too narrow to show them all)")

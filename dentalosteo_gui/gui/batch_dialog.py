@@ -56,6 +56,13 @@ class _NumItem(QtWidgets.QTableWidgetItem):
         return a < b
 
 
+class _NameItem(QtWidgets.QTableWidgetItem):
+    """Sorts file names as people count (``2.png`` before ``10.png``)."""
+
+    def __lt__(self, other: QtWidgets.QTableWidgetItem) -> bool:
+        return natural_key(self.text()) < natural_key(other.text())
+
+
 class BatchDialog(QtWidgets.QDialog):
     """Screen a folder; double-click a row to open that case in the main window."""
 
@@ -108,20 +115,7 @@ class BatchDialog(QtWidgets.QDialog):
         prog.addWidget(self.cancel_button)
         lay.addLayout(prog)
 
-        self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setWordWrap(True)
-        self.table.horizontalHeader().setStretchLastSection(True)  # the Error column takes the rest
-        self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(0, 200)
-        for col, width in ((1, 60), (2, 100), (3, 140), (4, 75), (5, 75), (6, 110)):
-            self.table.setColumnWidth(col, width)
-        self.table.cellDoubleClicked.connect(self._double_clicked)
-        self.table.setToolTip("Click a header to sort (Risk sorts numerically); double-click a row to open it.")
+        self.table = self._build_table()
         lay.addWidget(self.table, 1)
 
         bottom = QtWidgets.QHBoxLayout()
@@ -136,6 +130,25 @@ class BatchDialog(QtWidgets.QDialog):
         close.clicked.connect(self.close)
         bottom.addWidget(close)
         lay.addLayout(bottom)
+
+    def _build_table(self) -> QtWidgets.QTableWidget:
+        """The results table: sortable (risk numerically, names naturally), the Error column last."""
+        table = QtWidgets.QTableWidget(0, len(COLUMNS))
+        table.setHorizontalHeaderLabels(COLUMNS)
+        table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setAlternatingRowColors(True)
+        table.verticalHeader().setVisible(False)
+        table.setWordWrap(True)
+        table.horizontalHeader().setStretchLastSection(True)  # the Error column takes the rest
+        table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Interactive)
+        table.setColumnWidth(0, 200)
+        for col, width in ((1, 60), (2, 100), (3, 140), (4, 75), (5, 75), (6, 110)):
+            table.setColumnWidth(col, width)
+        table.cellDoubleClicked.connect(self._double_clicked)
+        table.setToolTip("Click a header to sort (Risk numerically, File as people count); double-click a row "
+                        "to open it.")
+        return table
 
     # ------------------------------------------------------------------ inputs
     def _choose_folder(self) -> None:
@@ -207,7 +220,7 @@ class BatchDialog(QtWidgets.QDialog):
     def _add_row(self, row: dict[str, Any], res: ScreeningResult | None) -> None:
         r = self.table.rowCount()
         self.table.insertRow(r)
-        name = QtWidgets.QTableWidgetItem(Path(row["file"]).name if not self.anonymize else row["file"])
+        name = _NameItem(Path(row["file"]).name if not self.anonymize else row["file"])
         name.setData(QtCore.Qt.ItemDataRole.UserRole, row["_path"])
         name.setToolTip(row["file"])
         self.table.setItem(r, 0, name)
@@ -240,7 +253,8 @@ class BatchDialog(QtWidgets.QDialog):
         self.cancel_button.setEnabled(False)
         self.start_button.setEnabled(bool(self.inputs))
         self.export_button.setEnabled(bool(self.rows))
-        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(-1, QtCore.Qt.SortOrder.AscendingOrder)
+        self.table.setSortingEnabled(True)  # (no sort indicator: the rows stay in screening order)
 
     @property
     def running(self) -> bool:

@@ -269,8 +269,11 @@ class Canvas(pg.GraphicsLayoutWidget):
         self._on_display()
 
     def _draw_borders(self, res: ScreeningResult) -> None:
-        for item, line, lab, text in ((self.border_right, res.border_right, self.side_labels[0], "R"),
-                                      (self.border_left, res.border_left, self.side_labels[1], "L")):
+        """The traced inferior borders per patient side (none on an image that is not a
+        panoramic: what was traced there is not a mandible)."""
+        traced = res.status != "not_panoramic"
+        for item, line, lab, text in ((self.border_right, res.border_right if traced else [], self.side_labels[0], "R"),
+                                      (self.border_left, res.border_left if traced else [], self.side_labels[1], "L")):
             if line:
                 a = np.asarray(line, dtype=float)
                 item.setData(a[:, 0], a[:, 1])

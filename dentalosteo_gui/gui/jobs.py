@@ -38,8 +38,6 @@ def default_engine_factory(settings: Settings) -> Any:
     engine = make_engine(settings=settings)
     t0 = time.perf_counter()
     engine.warm()
-    if __import__("os").environ.get("X_PRE") == "1":
-        engine.landmark_backend
     log.info("engine warmed in %.0f ms on %s", (time.perf_counter() - t0) * 1000, engine.device)
     return engine
 
@@ -89,7 +87,7 @@ def screen_job(engine: Any, rad: Radiograph, generation: int, roi: RoiBox | None
     says when the two readings disagree), with the card of the model that was used."""
     try:
         res = engine.screen(rad, roi=roi, landmarks=landmarks, mode=mode,
-                            pixel_spacing_mm=pixel_spacing_mm, cancel=cancel, cross_check=__import__("os").environ.get("X_CC", "1") == "1")
+                            pixel_spacing_mm=pixel_spacing_mm, cancel=cancel, cross_check=True)
     except Exception as exc:
         exc.generation = generation  # type: ignore[attr-defined]
         raise

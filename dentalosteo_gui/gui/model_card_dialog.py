@@ -95,6 +95,25 @@ def operating_points_html(card: dict[str, Any]) -> str:
     return "<h3>Operating points</h3>" + f"<table>{head}{body}</table>"
 
 
+def real_html(real: Any) -> str:
+    """What was seen on unlabelled real radiographs: the data, then the findings."""
+    if not isinstance(real, dict):
+        return _p(escape(str(real)))
+    rows = []
+    spread = real.get("risk_min_median_max")
+    if isinstance(spread, (list, tuple)) and len(spread) == 3:
+        rows.append(("Scores (min / median / max)", " / ".join(_num(v) for v in spread)))
+    rho = real.get("spearman_risk_vs_rule_mean_mcw")
+    if isinstance(rho, (int, float)):
+        follows = "follows" if rho < 0 else "does not follow"
+        rows.append(("Score vs. cortical width", f"Spearman {rho:+.2f}: the score {follows} the measured "
+                                                 "cortex (thinner cortex, higher score)"))
+    text = _p(escape(str(real.get("data") or real.get("verdict") or "")))
+    if real.get("data") and real.get("verdict"):
+        text += _p(escape(str(real["verdict"])))
+    return text + (_table(rows) if rows else "")
+
+
 def card_html(card: dict[str, Any]) -> str:
     """The readable page: title, statement, intended use, training data, figures with their
     data, operating points, the score's meaning, real-image behaviour, limitations."""
@@ -109,7 +128,7 @@ def card_html(card: dict[str, Any]) -> str:
     parts.append("<h3>What the score means</h3>" + _p(f"The app shows a {escape(score_noun(card))}."))
     real = card.get("behaviour_on_unlabelled_real_radiographs")
     if real:
-        parts.append("<h3>On real radiographs</h3>" + _p(_text(real)))
+        parts.append("<h3>On real radiographs (no diagnosis known)</h3>" + real_html(real))
     lims = card.get("limitations")
     if lims:
         items = lims if isinstance(lims, list) else [lims]

@@ -320,7 +320,8 @@ class ResultsPanel(QtWidgets.QScrollArea):
             warns = ["not assessable"]
         self.warn_card.setVisible(bool(warns))
         items = "".join(f"<li>{plain_language(w)}</li>" for w in warns)
-        title = "" if res is None or res.assessable else "<b>Not assessable.</b>"
+        title = {"not_assessable": "<b>Not assessable.</b>",
+                 "not_panoramic": "<b>Not a dental panoramic.</b>"}.get(res.status if res else "", "")
         self.warn_label.setText(f"{title}<ul style='margin-left:-20px'>{items}</ul>")
 
     def _refresh_model(self, res: ScreeningResult | None) -> None:

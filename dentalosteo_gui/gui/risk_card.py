@@ -144,9 +144,16 @@ class RiskCard(QtWidgets.QFrame):
         res = s.result
         card = s.active_card
         self.state_label.setText("  ".join(self._state_lines(res)))
-        for lab in (self.op_label, self.referral_label, self.other_label, self.status_label):
+        lines = (self.op_label, self.referral_label, self.other_label, self.status_label, self.score_noun)
+        for lab in lines:
             lab.setText("")
-        self.score_noun.setText("")
+        self.gauge.setToolTip("")
+        self._refresh(res, card)
+        for lab in (*lines, self.state_label):  # an empty line takes no room
+            lab.setVisible(bool(lab.text()))
+
+    def _refresh(self, res: ScreeningResult | None, card: dict[str, Any] | None) -> None:
+        s = self.session
         if res is None:
             self.risk_value.setText("–")
             self._chip("", "none")

@@ -13,7 +13,8 @@ session. Values are replaced, never mutated in place (``edits`` and ``normals`` 
 (workers hand their results back through Qt signals).
 
 Signals listeners use: ``image`` (a radiograph was opened or closed), ``result`` (a
-screening result arrived or was cleared), ``spacing`` (the pixel spacing in use changed),
+screening result arrived or was cleared), ``result_card`` (the card of the model that
+produced it: :attr:`Session.active_card` is the card to name and show), ``spacing`` (the pixel spacing in use changed),
 ``busy``, ``engine_status`` (model load state), ``mode`` (roi | landmarks), ``roi_override``,
 ``normals``, ``settings``; and the display child's ``levels``, ``invert``,
 ``heatmap_visible``, ``heatmap_opacity``, ``show_borders``, ``show_normals``.

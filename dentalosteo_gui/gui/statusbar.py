@@ -63,7 +63,7 @@ class StatusWidgets:
             text = f"{kind}: {name}" if name else f"{kind}: none installed"
             device = (res.device if res is not None and res.model is not None else s.device) or "–"
         self.model_label.setText(text)
-        self.device_label.setText(f"device: {device}")
+        self.device_label.setText(f"device: {'–' if device == 'none' else device}")
         t = res.timings_ms.get("total") if res is not None else None
         self.timing_label.setText(f"last: {t:.0f} ms" if t is not None else "")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.system import paths
 
@@ -45,6 +45,7 @@ QToolBar {{ background: {PANEL}; border-bottom: 1px solid {BORDER}; spacing: 4px
 QToolButton {{ padding: 4px 8px; border-radius: 4px; }}
 QToolButton:hover {{ background: {PANEL_2}; }}
 QToolButton:checked {{ background: #1d4a50; border: 1px solid {ACCENT}; }}
+QToolButton#qt_toolbar_ext_button {{ padding: 0px; }}
 QStatusBar {{ background: {PANEL}; border-top: 1px solid {BORDER}; color: {MUTED}; }}
 QStatusBar QLabel {{ color: {MUTED}; padding: 0 6px; }}
 QScrollArea, QScrollArea > QWidget > QWidget {{ background: {PANEL}; border: none; }}
@@ -140,6 +141,22 @@ def icon(name: str) -> QtGui.QIcon:
     if not isinstance(app, QtWidgets.QApplication) or std is None:
         return QtGui.QIcon()
     return app.style().standardIcon(std)
+
+
+def text_icon(text: str, size: int = 20, colour: str = TEXT) -> QtGui.QIcon:
+    """An icon of ``text`` in ``colour`` (for the toolbar's overflow button)."""
+    pm = QtGui.QPixmap(size, size)
+    pm.fill(QtGui.QColor(0, 0, 0, 0))
+    p = QtGui.QPainter(pm)
+    p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+    f = p.font()
+    f.setPixelSize(int(size * 0.9))
+    f.setBold(True)
+    p.setFont(f)
+    p.setPen(QtGui.QColor(colour))
+    p.drawText(pm.rect(), int(QtCore.Qt.AlignmentFlag.AlignCenter), text)
+    p.end()
+    return QtGui.QIcon(pm)
 
 
 def risk_level_colour(level: str | None) -> str:

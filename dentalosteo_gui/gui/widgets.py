@@ -209,7 +209,7 @@ class NoticeBanner(QtWidgets.QFrame):
         self.hide()
 
     def show_lines(self, title: str, lines: list[str]) -> None:
-        items = "".join(f"<li>{escape(line)}</li>" for line in lines)
-        self.label.setText(f"<b style='color:{theme.WARN}'>{escape(title)}</b>"
+        items = "".join(f"<li>{escape(line, quote=False)}</li>" for line in lines)
+        self.label.setText(f"<b style='color:{theme.WARN}'>{escape(title, quote=False)}</b>"
                            f"<ul style='margin:0 0 0 -20px'>{items}</ul>")
         self.show()

@@ -8,14 +8,23 @@ swallowed: it goes to ``errored`` (the window shows one dialog and logs it).
 
 :class:`WorkerPool` owns the thread pool, keeps workers alive while they run, and on quit
 cancels them and waits for them (``shutdown``), so no thread is left running.
+
+The threads are Python threads (:class:`ThreadPool`), not ``QThreadPool``'s: a
+``QThreadPool`` thread gets a fresh Python thread state for every job, and TensorFlow's
+pybind11 layer keeps the first one it saw per OS thread; a later job on the same thread
+that raised through it (Keras' TimeDistributed does, routinely) crashed the process
+(segfault in ``take_gil``). A Python thread keeps one thread state for its whole life.
 """
 
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 import threading
+import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -78,39 +87,134 @@ class Worker(QtCore.QRunnable):
         return self.cancel_event.is_set()
 
     def run(self) -> None:  # noqa: D401 - Qt entry point, runs on the pool thread
+        """Run the job, then mark it done and emit its outcome (``done`` is set before the
+        outcome signal, so a slot that reacts to it never sees the job still active)."""
         self.started.set()
-        kwargs = dict(self.kwargs)
-        if self._wants_cancel:
-            kwargs["cancel"] = self.cancel_event
+        signal: QtCore.SignalInstance | None = None
+        payload: tuple[Any, ...] = ()
         try:
-            out = self.fn(*self.args, **kwargs)
-            if inspect.isgenerator(out):
-                gen = out
-                try:
-                    while True:
-                        if self.cancel_event.is_set():
-                            gen.close()
-                            break
-                        value = next(gen)
-                        self.signals.progress.emit(value)
-                except StopIteration as stop:
-                    out = stop.value
-                else:
-                    out = None
-            if self.cancel_event.is_set():
-                self.signals.cancelled.emit()
-            else:
-                self.signals.returned.emit(out)
+            out = self._call()
+            signal, payload = ((self.signals.cancelled, ()) if self.cancel_event.is_set()
+                               else (self.signals.returned, (out,)))
         except Exception as exc:  # noqa: BLE001 - every error goes to the one error signal
             if self.cancel_event.is_set() and type(exc).__name__ == "Cancelled":
-                self.signals.cancelled.emit()
+                signal = self.signals.cancelled
             else:
                 exc.traceback_text = traceback.format_exc()  # type: ignore[attr-defined]
                 log.error("worker %s failed: %s: %s", self.name, type(exc).__name__, exc)
-                self.signals.errored.emit(exc)
+                signal, payload = self.signals.errored, (exc,)
         finally:
             self.done.set()
+            if signal is not None:
+                signal.emit(*payload)
             self.signals.finished.emit()
+
+    def _call(self) -> Any:
+        """The job's return value; a generator's values go out as ``progress``."""
+        kwargs = dict(self.kwargs)
+        if self._wants_cancel:
+            kwargs["cancel"] = self.cancel_event
+        out = self.fn(*self.args, **kwargs)
+        if not inspect.isgenerator(out):
+            return out
+        gen = out
+        try:
+            while True:
+                if self.cancel_event.is_set():
+                    gen.close()
+                    return None
+                self.signals.progress.emit(next(gen))
+        except StopIteration as stop:
+            return stop.value
+
+
+class ThreadPool:
+    """A small pool of Python threads with the part of ``QThreadPool``'s interface the app
+    uses (``start``, ``clear``, ``waitForDone``, ``activeThreadCount``). Threads start on
+    demand (at most ``max_threads``), end after ``idle_s`` without work, and are joined by
+    ``waitForDone``."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, max_threads: int = 3, idle_s: float = 30.0) -> None:
+        self._max = max(1, int(max_threads))
+        self._idle_s = idle_s
+        self._queue: deque[QtCore.QRunnable] = deque()
+        self._cv = threading.Condition()
+        self._threads: set[threading.Thread] = set()
+        self._idle = 0
+        self._busy = 0
+        self._stop = False
+
+    def setMaxThreadCount(self, n: int) -> None:  # noqa: N802 - QThreadPool's name
+        self._max = max(1, int(n))
+
+    def start(self, job: QtCore.QRunnable) -> None:
+        with self._cv:
+            self._queue.append(job)
+            if len(self._queue) > self._idle and len(self._threads) < self._max:
+                # daemon: an idle thread never delays leaving Python (the window joins them on quit)
+                t = threading.Thread(target=self._loop, name=f"dentalosteo-worker-{next(self._ids)}", daemon=True)
+                self._threads.add(t)
+                t.start()
+            self._cv.notify()
+
+    def _next_job(self) -> QtCore.QRunnable | None:
+        """The next job, or None when this thread should end (stopping, or idle too long)."""
+        with self._cv:
+            self._idle += 1
+            try:
+                deadline = time.monotonic() + self._idle_s
+                while not self._queue and not self._stop:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._cv.wait(left):
+                        if not self._queue:
+                            break
+                if self._queue and not self._stop:
+                    self._busy += 1
+                    return self._queue.popleft()
+                self._threads.discard(threading.current_thread())
+                self._cv.notify_all()
+                return None
+            finally:
+                self._idle -= 1
+
+    def _loop(self) -> None:
+        while (job := self._next_job()) is not None:
+            try:
+                job.run()
+            finally:
+                with self._cv:
+                    self._busy -= 1
+                    self._cv.notify_all()
+
+    def activeThreadCount(self) -> int:  # noqa: N802
+        """Threads running a job now."""
+        with self._cv:
+            return self._busy
+
+    def clear(self) -> None:
+        """Drop the jobs that have not started."""
+        with self._cv:
+            self._queue.clear()
+
+    def waitForDone(self, msecs: int = -1) -> bool:  # noqa: N802
+        """Wait for the running and queued jobs, then end and join the threads."""
+        end = None if msecs < 0 else time.monotonic() + msecs / 1000.0
+        with self._cv:
+            while self._busy or self._queue:
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cv.wait(left)
+            self._stop = True
+            self._cv.notify_all()
+            threads = list(self._threads)
+        for t in threads:
+            t.join(None if end is None else max(0.0, end - time.monotonic()))
+        with self._cv:
+            self._stop = False
+            return not any(t.is_alive() for t in threads)
 
 
 class WorkerPool(QtCore.QObject):
@@ -118,9 +222,7 @@ class WorkerPool(QtCore.QObject):
 
     def __init__(self, parent: QtCore.QObject | None = None, max_threads: int = 3) -> None:
         super().__init__(parent)
-        self.pool = QtCore.QThreadPool(self)
-        self.pool.setMaxThreadCount(max_threads)
-        self.pool.setStackSize(int(__import__("os").environ.get("X_SS", "0")))
+        self.pool = ThreadPool(max_threads)
         self._active: set[Worker] = set()
         self._lock = threading.Lock()
 
