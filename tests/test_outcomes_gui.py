@@ -81,3 +81,15 @@ def test_outcomes_tab_adds_and_shows_figures(qtbot: Any, tmp_path: Path) -> None
     qtbot.waitExposed(tab)
     _shot(tab, tmp_path / "outcomes_tab.png")
     h.close()
+
+
+def test_main_window_opens_the_outcomes_dock(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from dentalosteo_gui.gui.mainwindow import MainWindow
+
+    from dentalosteo_gui.core.system.settings import Settings
+
+    win = MainWindow(engine_factory=lambda: None, settings=Settings())
+    qtbot.addWidget(win)
+    win.acts.outcomes.trigger()
+    assert not win.outcomes_dock.isHidden() and win.outcomes_dock.widget() is not None
+    win.close()

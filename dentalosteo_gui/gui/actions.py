@@ -65,6 +65,7 @@ class ActionHost(Protocol):
     def export_pdf_dialog(self) -> None: ...
     def open_settings(self) -> None: ...
     def show_history(self) -> None: ...
+    def show_outcomes(self) -> None: ...
     def show_shortcuts(self) -> None: ...
     def show_model_card(self) -> None: ...
     def show_about(self) -> None: ...
@@ -82,6 +83,7 @@ class WindowActions:
     export: QtGui.QAction
     settings: QtGui.QAction
     history: QtGui.QAction
+    outcomes: QtGui.QAction
     quit: QtGui.QAction
     rescreen: QtGui.QAction
     roi_mode: QtGui.QAction
@@ -156,6 +158,7 @@ def build_actions(host: ActionHost) -> WindowActions:
                  tip="Export the PDF screening report (Ctrl+E)"),
         settings=a("&Settings…", host.open_settings, "Ctrl+,", "settings"),
         history=a("Screening &history…", host.show_history, "Ctrl+H", "history"),
+        outcomes=a("DXA &outcomes and priors…", host.show_outcomes, "Ctrl+Shift+H", "history"),
         quit=a("&Quit", host.close, Std.Quit),
         rescreen=a("Screen &again", ctl.request_screen, "Ctrl+R", "reset"),
         roi_mode=a("&ROI mode", lambda: ctl.set_mode("roi"), "Ctrl+1", "roi",
@@ -214,7 +217,8 @@ def build_menus(host: ActionHost, acts: WindowActions) -> QtWidgets.QMenu:
     m = mb.addMenu("&File")
     m.addAction(acts.open)
     recent_menu = m.addMenu("Open &recent")
-    _add(m, (acts.batch, None, acts.export, acts.history, None, acts.settings, None, acts.quit))
+    _add(m, (acts.batch, None, acts.export, acts.history, acts.outcomes, None, acts.settings, None,
+             acts.quit))
     _add(mb.addMenu("&Edit"), (acts.undo, acts.redo, None, acts.reset_roi))
     m = mb.addMenu("&View")
     _add(m, (acts.fit, acts.actual_size, acts.zoom_in, acts.zoom_out, None, acts.invert, acts.reset_wl))

@@ -29,6 +29,7 @@ from .actions import SHORTCUTS, build_actions, build_menus, build_toolbar
 from .canvas import LEVEL_PRESETS, Canvas, warm_colormap
 from .controller import MAX_RECENT, ScreeningController
 from .jobs import EngineFactory
+from .outcomes_dock import add_outcomes_dock
 from .results_panel import ResultsPanel
 from .session import Session
 from .statusbar import StatusWidgets
@@ -118,6 +119,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.busy_bar, self.device_label, self.model_label = st.busy_bar, st.device_label, st.model_label
         self.timing_label, self.cursor_label, self.zoom_label = st.timing_label, st.cursor_label, st.zoom_label
         self.statusBar().showMessage("Open a panoramic radiograph (Ctrl+O) or drop one on the window")
+        self.outcomes_dock = add_outcomes_dock(self, s)
 
     def _connect(self) -> None:
         ctl = self.controller
@@ -345,6 +347,13 @@ class MainWindow(QtWidgets.QMainWindow):
         QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(paths.log_dir())))
 
     # ================================================================== errors
+    def show_outcomes(self) -> None:
+        store = self.controller.history_store()
+        if store is None:
+            self.show_error("Outcomes", "The screening history is not available in this build.")
+            return
+        self.outcomes_dock.open(store)
+
     def show_error(self, title: str, error: BaseException | str) -> None:
         """One clear dialog (never a stack of them) and the log; quiet mode: status bar only."""
         text = str(error) if str(error) else type(error).__name__
