@@ -52,18 +52,20 @@ class Engine:
         self._landmark_backend = landmark_backend
         self.options = options or EngineOptions()
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
         self._auto_cache: tuple[Any, RoiProposal | None] | None = None
 
     @property
     def landmark_backend(self) -> LandmarkModel | None:
-        lb = self._landmark_backend
-        if callable(lb) and not hasattr(lb, "predict_landmarks"):
-            try:
-                self._landmark_backend = lb()
-            except DentalOsteoError as exc:
-                log.warning("landmark model unavailable: %s", exc)
-                self._landmark_backend = None
-        return self._landmark_backend  # type: ignore[return-value]
+        with self._load_lock:  # two threads must not load the model twice
+            lb = self._landmark_backend
+            if callable(lb) and not hasattr(lb, "predict_landmarks"):
+                try:
+                    self._landmark_backend = lb()
+                except DentalOsteoError as exc:
+                    log.warning("landmark model unavailable: %s", exc)
+                    self._landmark_backend = None
+            return self._landmark_backend  # type: ignore[return-value]
 
     def _auto_proposal(self, rad: Radiograph) -> RoiProposal | None:
         """The whole-image proposal (border and midline), for a user-given box: nudging the box
