@@ -21,12 +21,15 @@ def _border_y(x: np.ndarray, curve: float) -> np.ndarray:
 
 
 def _image(curve: float, cortex_mm: float = CORTEX_MM) -> np.ndarray:
-    """Soft tissue (0.1) below the border, a bright cortex (0.9) of ``cortex_mm`` above it, bone (0.5)."""
+    """Soft tissue (0.1) below the border, a bright cortex (0.9) of ``cortex_mm`` above it, bone (0.5),
+    and a row of tooth crowns (1.0) far above the cortex."""
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
     by = _border_y(xx, curve)
     img = np.full((H, W), 0.5, np.float32)
     img[yy > by] = 0.1
     img[(yy <= by) & (yy > by - cortex_mm / SPACING)] = 0.9
+    # tooth crowns well above the band (a dentate jaw, as the quality check expects)
+    img[150:200][:, (np.abs(xx[0] - W / 2) < 0.3 * W) & ((xx[0] // 40) % 2 == 0)] = 1.0
     return img
 
 

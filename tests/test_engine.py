@@ -64,7 +64,8 @@ class FakeBackend:
 
 
 def _panoramic_like(seed: int = 0) -> np.ndarray:
-    """A crude panoramic: dark background, bright U-shaped mandible with a brighter lower cortex."""
+    """A crude panoramic: dark background, bright U-shaped mandible with a brighter lower cortex
+    and tooth crowns above it."""
     rng = np.random.default_rng(seed)
     h, w = 600, 1300
     img = 0.15 + 0.05 * rng.standard_normal((h, w))
@@ -75,6 +76,8 @@ def _panoramic_like(seed: int = 0) -> np.ndarray:
         yb = int(lower[x])
         img[yb - 160 : yb, x] += 0.35
         img[yb - 18 : yb, x] += 0.3  # cortex
+        if abs(x - centre) < 0.3 * w and (x // 40) % 2 == 0:
+            img[yb - 215 : yb - 165, x] += 0.7  # tooth crowns (a dentate jaw)
     return np.clip(img, 0, 1).astype(np.float32)
 
 

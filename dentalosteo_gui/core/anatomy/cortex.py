@@ -42,7 +42,7 @@ from ..types import (
     Spacing,
 )
 from .endosteal import Margins, aligned_strip, find_margins
-from .frame import content_width
+from .frame import crop_to_content, shift_proposal
 from .quality import METAL_FRAC, METAL_LEVEL
 from .texture import cortex_texture
 
@@ -355,6 +355,24 @@ def _side_evidence(side: CortexSide, ev: dict[str, Any]) -> dict[str, Any]:
             "roughness": _r4(side.roughness), "porosity": _r4(side.porosity), **ev}
 
 
+def _shifted(side: CortexSide, ev: dict[str, Any], dx: float, dy: float) -> tuple[CortexSide, dict[str, Any]]:
+    """A side measured in the content frame, its drawn geometry moved back to the image."""
+    if dx == 0 and dy == 0:
+        return side, ev
+
+    def mv(p: Any) -> list[float]:
+        return [round(float(p[0]) + dx, 1), round(float(p[1]) + dy, 1)]
+
+    side.normals = [((a[0] + dx, a[1] + dy), (b[0] + dx, b[1] + dy)) for a, b in side.normals]
+    if "window_px" in ev:
+        ev["window_px"] = [round(ev["window_px"][0] + dx, 1), round(ev["window_px"][1] + dx, 1)]
+    lines = ev.get("margins_px")
+    if lines:
+        ev["margins_px"] = {"periosteal": [mv(p) for p in lines["periosteal"]],
+                            "endosteal": [[mv(p) for p in run] for run in lines["endosteal"]]}
+    return side, ev
+
+
 def measure_cortex(rad: Radiograph, proposal: RoiProposal, spacing: Spacing) -> CortexMeasurement:
     """Measure the inferior cortex per side below the mental-foramen region.
 
@@ -362,11 +380,13 @@ def measure_cortex(rad: Radiograph, proposal: RoiProposal, spacing: Spacing) -> 
     ``core.screening.spacing.resolve_spacing``); this function holds no default of its own.
     """
     mm = float(spacing.mm_per_px)
-    pix = np.ascontiguousarray(rad.pixels, dtype=np.float32)
-    right_pts, left_pts, mid = _side_points(proposal)
-    w = content_width(pix)
-    right, ev_r = _measure_side(pix, right_pts, mid, w, -1, mm)
-    left, ev_l = _measure_side(pix, left_pts, mid, w, +1, mm)
+    # measured in the content frame (black margins cut off), so a padded copy reads the same
+    sub, dx, dy = crop_to_content(rad)
+    pix = np.ascontiguousarray(sub.pixels, dtype=np.float32)
+    right_pts, left_pts, mid = _side_points(shift_proposal(proposal, -dx, -dy))
+    w = pix.shape[1]
+    right, ev_r = _shifted(*_measure_side(pix, right_pts, mid, w, -1, mm), dx, dy)
+    left, ev_l = _shifted(*_measure_side(pix, left_pts, mid, w, +1, mm), dx, dy)
     # grade a side only when its endosteal margin is distinct over most of the window and
     # the texture indices could be measured against the margin's step
     distinct = [s.roughness is not None and "reason" not in ev for s, ev in ((right, ev_r), (left, ev_l))]

@@ -49,7 +49,6 @@ Z_SATURATE = 6.0  # responses saturate softly (tanh) at about this many robust S
 Z_CONFIDENT = 2.0  # per-normal confidence: response on the path >= this (robust SDs)
 CONF_SMOOTH_MM = 1.0  # the response is averaged over this length of border first
 PATH_SLOPE = 1.0  # the margin may move at most this many mm in depth per mm along the border
-SHALLOW_PRIOR = 0.0  # cost per unit of depth across the search range (the first strong fall)
 PATH_SMOOTH = 0.02  # cost per (depth sample)^2 of change between neighbouring normals
 REFINE_MM = 0.4  # the margin is refined within this distance of the path
 STRIP_DEPTH_MM = 12.5  # aligned strip depth (margin search + trabecular reference beyond it)
@@ -95,12 +94,24 @@ def _haar(prof: np.ndarray, a: int) -> np.ndarray:
     return out
 
 
+def smooth_path(z: np.ndarray, lo: int, hi: int, step_mm: float, normal_step_mm: float) -> np.ndarray:
+    """Depth index per normal of the smooth path through ``z[:, lo:hi]`` with the most
+    saturated response (dynamic programme over the normals)."""
+    # soft saturation: a strong margin cannot be outvoted by one huge artefact, and the
+    # response keeps its peak (a hard clip would make a clean edge a flat plateau)
+    cost = -np.tanh(np.maximum(z[:, lo:hi], 0.0) / Z_SATURATE).T  # (depth, normals)
+    max_step = max(1, int(round(PATH_SLOPE * normal_step_mm / step_mm)))
+    path: np.ndarray = dp_path(cost, max_step=max_step, smooth=PATH_SMOOTH) + lo
+    return path
+
+
 def periosteal(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
                locate: np.ndarray | None = None) -> np.ndarray:
     """Periosteal depth per profile (mm), smoothed along the border (running median, then
     Gaussian); NaN everywhere when no profile rises.
 
-    Within ``PERI_SEARCH_MM`` of the trace the largest step from soft tissue into bone at
+    Within ``PERI_SEARCH_MM`` of the trace, the smooth path along the border (as for the
+    endosteal margin) through the largest steps from soft tissue into bone at
     ``PERI_STEP_MM`` (mean inside minus mean outside) picks the edge - a trace that ran
     along a faint soft-tissue edge or the other side's contour a few mm off is overruled
     by the bone's own border - and the steepest rise within ``PERI_REFINE_MM`` of it places
@@ -109,8 +120,10 @@ def periosteal(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
     step = float(t_mm[1] - t_mm[0])
     d = np.gradient(prof if locate is None else locate, axis=1)
     big = _haar(prof, max(1, int(round(PERI_STEP_MM / step))))
-    lo, hi = np.searchsorted(t_mm, [-PERI_SEARCH_MM, PERI_SEARCH_MM])
-    kb = lo + np.argmax(big[:, lo:hi], axis=1)
+    lo, hi = (int(v) for v in np.searchsorted(t_mm, [-PERI_SEARCH_MM, PERI_SEARCH_MM]))
+    ref = big[:, lo:hi]
+    zb = big / (1.4826 * float(np.median(np.abs(ref - np.median(ref)))) + 1e-12)
+    kb = smooth_path(zb, lo, hi, step, normal_step_mm)
     rows = np.arange(prof.shape[0])
     rises = big[rows, kb] > 0
     if not rises.any():
@@ -154,19 +167,6 @@ def step_response(strip: np.ndarray, step_mm: float, lo: int, hi: int) -> np.nda
     return out
 
 
-def endosteal_path(z: np.ndarray, lo: int, hi: int, step_mm: float, normal_step_mm: float) -> np.ndarray:
-    """Depth index per normal of the smooth path through ``z[:, lo:hi]`` with the most
-    saturated response (dynamic programme over the normals)."""
-    # soft saturation: a strong margin cannot be outvoted by one huge artefact, and the
-    # response keeps its peak (a hard clip would make a clean edge a flat plateau)
-    cost = -np.tanh(np.maximum(z[:, lo:hi], 0.0) / Z_SATURATE).T  # (depth, normals)
-    if SHALLOW_PRIOR:
-        cost = cost + SHALLOW_PRIOR * np.linspace(0.0, 1.0, cost.shape[0])[:, None]
-    max_step = max(1, int(round(PATH_SLOPE * normal_step_mm / step_mm)))
-    path: np.ndarray = dp_path(cost, max_step=max_step, smooth=PATH_SMOOTH) + lo
-    return path
-
-
 def _refine(zm: np.ndarray, path: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     """Sub-sample position of the largest scale-averaged response within +-r of the path
     (saturation in the path search makes broad responses flat), and that response."""
@@ -195,7 +195,7 @@ def find_margins(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
     lo, hi = (int(v) for v in np.searchsorted(depth, [MIN_WIDTH_MM, MAX_WIDTH_MM]))
     zs_all = step_response(strip, step, lo, hi)
     zmax = zs_all.max(axis=0)
-    path = endosteal_path(zmax, lo, hi, step, normal_step_mm)
+    path = smooth_path(zmax, lo, hi, step, normal_step_mm)
     zloc = zs_all if locate is None else step_response(aligned_strip(locate, t_mm, peri, step)[0], step, lo, hi)
     k, _ = _refine(zloc.mean(axis=0), path, max(1, int(round(REFINE_MM / step))))
     width = np.interp(k - 0.5, np.arange(depth.size), depth)

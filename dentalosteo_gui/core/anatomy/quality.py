@@ -43,8 +43,8 @@ WINDOW = (0.13, 0.20)  # the cortex measurement windows (as in cortex.WINDOW_FRA
 METAL_LEVEL = 0.97  # saturated: at least this grey level (metal saturates the detector)
 METAL_FRAC = 0.02  # a window is covered by metal above this fraction of its pixels
 METAL_DEPTH = 0.08  # the window region reaches this far (fraction of the height) above the border
-MAX_BORDER_TOP = 0.80  # the border at the chin lies in the lowest fifth of a panoramic frame
-CROWN_RATIO = 1.15  # tooth crowns: brighter than the cortex by this ratio of (cortex - soft tissue)
+MAX_BORDER_TOP = 0.75  # the border at the chin lies in the lowest quarter of a panoramic frame
+CROWN_RATIO = 1.1  # tooth crowns: brighter than the cortex by this ratio of (cortex - soft tissue)
 
 # reasons that mean "this is not a dental panoramic at all" (no osteoporosis reading is given)
 NOT_PANORAMIC = "not a panoramic radiograph"
