@@ -84,9 +84,8 @@ def test_outcomes_tab_adds_and_shows_figures(qtbot: Any, tmp_path: Path) -> None
 
 
 def test_main_window_opens_the_outcomes_dock(qtbot) -> None:  # type: ignore[no-untyped-def]
-    from dentalosteo_gui.gui.mainwindow import MainWindow
-
     from dentalosteo_gui.core.system.settings import Settings
+    from dentalosteo_gui.gui.mainwindow import MainWindow
 
     win = MainWindow(engine_factory=lambda: None, settings=Settings())
     qtbot.addWidget(win)
