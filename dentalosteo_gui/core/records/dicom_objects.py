@@ -35,7 +35,6 @@ import copy
 import datetime as _dt
 import hashlib
 import hmac
-import io
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from ..system.settings import Settings
 from ..types import PatientInfo, Radiograph, ScreeningResult
 from .deidentify import deidentify_dataset, local_salt, pseudonym
 from .dicom_burn import render_result_image
+from .dicom_files import dataset_bytes
 
 log = logging.getLogger(__name__)
 # highdicom logs instance UIDs at INFO while it copies modules: keep our log to our own lines
@@ -536,23 +536,6 @@ def build_result_objects(result: ScreeningResult, rad: Radiograph, pdf_bytes: by
         evidence = [ctx.source] if ctx.source is not None else [sc]
         sr = build_sr(result, ctx, evidence)
     return ResultObjects(sr, sc, pdf, ctx.case_id, str(ctx.header.StudyInstanceUID))
-
-
-def dataset_bytes(ds: Any) -> bytes:
-    """The DICOM file (preamble, file meta, dataset) as bytes."""
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
-
-    meta = getattr(ds, "file_meta", None) or FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = meta.get("TransferSyntaxUID") or ExplicitVRLittleEndian
-    meta.ImplementationClassUID = meta.get("ImplementationClassUID") or PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = f"DENTALOSTEO_{__version__}"[:16]
-    ds.file_meta = meta
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()
 
 
 def report_pdf_bytes(result: ScreeningResult, rad: Radiograph, *, settings: Settings | None,
