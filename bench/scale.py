@@ -197,6 +197,8 @@ def _report(n: int, plain_wall: float, runs: dict[int, list[dict[str, Any]]], di
         "throughput_1_worker": best[1],
         "throughput_2_workers": best[2],
         "speedup_2_vs_1_workers": round(best[2] / best[1], 2),
+        "median_throughput": {f"{w}_worker(s)": statistics.median(r["images_per_s"] for r in rs)
+                              for w, rs in runs.items()},
         "identical_to_plain_batch": not diffs,
         "differences": diffs[:20],
         # what 2 cores give when nothing else runs, from the CPU time per image: 1 worker

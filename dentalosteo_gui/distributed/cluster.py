@@ -77,10 +77,14 @@ def _connect(address: str, workers: int | None) -> tuple[Any, Any]:
     from distributed import Client, LocalCluster
 
     if address == "local":
-        dashboard = "127.0.0.1:0" if importlib.util.find_spec("bokeh") is not None else None
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, host="127.0.0.1", dashboard_address=dashboard,
-                               silence_logs=logging.ERROR, env=dict(THREAD_ENV))
+        import dask
+
+        # no MALLOC_TRIM_THRESHOLD_ in the workers (see tasks.undo_malloc_trim); every port
+        # on 127.0.0.1, chosen by the system (the HTTP server too, dashboard or not)
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                   processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                   silence_logs=logging.ERROR, env=dict(THREAD_ENV))
         return Client(cluster), cluster
     if "://" not in address:
         raise ConfigError(f"--scheduler: {address!r} is neither 'local' nor a scheduler address "
@@ -129,10 +133,12 @@ class ClusterScreener:
         return f"{line}; dashboard {link}" if link else line
 
     def dashboard_link(self) -> str:
-        """The Dask dashboard's address, when the scheduler serves one ("" otherwise)."""
+        """The Dask dashboard's address when the scheduler serves it, i.e. has bokeh
+        ("" otherwise)."""
         try:
-            services = self.client.scheduler_info(n_workers=0).get("services", {})
-            if "dashboard" in services and importlib.util.find_spec("bokeh") is not None:
+            served = self.client.run_on_scheduler(  # a lambda travels by value
+                lambda: importlib.util.find_spec("bokeh") is not None)
+            if served and "dashboard" in self.client.scheduler_info(n_workers=0).get("services", {}):
                 return str(self.client.dashboard_link)
         except Exception:  # noqa: BLE001 - the link is a convenience
             pass

@@ -6,6 +6,7 @@ Nothing here imports Dask: a task is a plain function of picklable values, so it
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
 import os
@@ -39,6 +40,10 @@ THREAD_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "TF_CPP_MIN_LOG_LEVEL": "2",
 }
+
+# glibc mallopt parameters
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
 
 _ready = threading.Lock()
 _prepared = False
@@ -84,6 +89,21 @@ def limit_threads() -> None:
             log.warning("TensorFlow already started in this worker: its thread count is unchanged")
 
 
+def undo_malloc_trim() -> None:
+    """Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also turns off
+    glibc's adaptive mmap threshold: every image-sized array is then mapped, unmapped and its
+    pages faulted in again (measured here: +110 ms of system time per image, +60 %). Fixed,
+    generous thresholds instead (the worker holds one image at a time)."""
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's maximum
+        libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+    except (OSError, AttributeError):  # not glibc (musl): nothing to undo
+        pass
+
+
 def _prepare_worker() -> None:
     global _prepared
     if _prepared:
@@ -92,6 +112,7 @@ def _prepare_worker() -> None:
 
     configure_logging()  # the log file, as the CLI does; never raw tracebacks on stderr
     limit_threads()
+    undo_malloc_trim()
     _prepared = True
 
 
