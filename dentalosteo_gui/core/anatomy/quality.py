@@ -58,7 +58,7 @@ def is_not_panoramic(reasons: list[str]) -> bool:
 
 def _noise(roi: np.ndarray) -> float:
     """Pixel noise: robust SD of the image minus its 3 x 3 mean (x 1.06 for white noise)."""
-    hp = roi - cv2.blur(roi, (3, 3))
+    hp = (roi - cv2.blur(roi, (3, 3)))[::2, ::2]  # every other pixel: the same robust SD, 4x cheaper
     return 1.4826 * 1.06 * float(np.median(np.abs(hp - np.median(hp)))) + 1e-6
 
 
@@ -107,6 +107,16 @@ def metal_fractions(pix: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float,
     return out
 
 
+def _column_means(pix: np.ndarray, xs: np.ndarray, y0: np.ndarray, y1: np.ndarray) -> np.ndarray:
+    """Mean of ``pix[y0[i]:y1[i], xs[i]]`` per column (cumulative sums: one pass)."""
+    lo, hi = int(min(y0.min(), y1.min())), int(max(y0.max(), y1.max()))
+    cols = pix[lo:hi, xs].astype(np.float64)
+    csum = np.vstack([np.zeros((1, cols.shape[1])), np.cumsum(cols, axis=0)])
+    idx = np.arange(xs.size)
+    n = np.maximum(y1 - y0, 1)
+    return (csum[y1 - lo, idx] - csum[y0 - lo, idx]) / n
+
+
 def has_crowns(pix: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float, width: int) -> bool | None:
     """Whether something brighter than the cortex (tooth crowns) lies above the border,
     between it and the upper half of the image; None when the border is too short."""
@@ -119,13 +129,16 @@ def has_crowns(pix: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float, widt
         return None
     ys = np.interp(xs, bx, by)
     a, b = (max(1, int(round(f * h))) for f in STEP_BAND)
-    cortex = float(np.median([pix[int(max(0, y - b)) : int(max(1, y - a)), x].mean() for x, y in zip(xs, ys, strict=True)]))
-    soft = float(np.median([pix[int(min(h - 1, y + a)) : int(min(h, y + b)), x].mean() for x, y in zip(xs, ys, strict=True)]))
+    cortex = float(np.median(_column_means(pix, xs, np.maximum(0, (ys - b).astype(int)),
+                                           np.maximum(1, (ys - a).astype(int)))))
+    soft = float(np.median(_column_means(pix, xs, np.minimum(h - 1, (ys + a).astype(int)),
+                                         np.minimum(h, (ys + b).astype(int)))))
     top = int(max(0, 0.3 * h))
     band = pix[top : int(max(top + 1, ys.min() - 0.1 * h)), int(xs[0]) : int(xs[-1]) + 1]
     if band.size == 0 or cortex - soft <= 1e-6:
         return None
-    return bool((float(np.percentile(band, 99.5)) - soft) / (cortex - soft) >= CROWN_RATIO)
+    # the 99.5th percentile on every other pixel (crowns are large bright regions)
+    return bool((float(np.percentile(band[::2, ::2], 99.5)) - soft) / (cortex - soft) >= CROWN_RATIO)
 
 
 def _frame_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:

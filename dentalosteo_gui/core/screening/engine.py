@@ -131,11 +131,10 @@ class Engine:
         stages.check_cancel(cancel)
         stages.propose(case, self._auto_proposal)
         stages.check_cancel(cancel)
-        stages.check_quality(case)
         stages.note_spacing(case)
         stages.choose_model_scale(case)
-        stages.check_cancel(cancel)
-        cortex_job = stages.CortexJob(case)
+        cortex_job = stages.CortexJob(case)  # in its own thread, beside quality and the model
+        stages.check_quality(case)
         stages.check_cancel(cancel)
         gradcam = None if opts.gradcam_method == "none" else opts.gradcam_method
         if case.screening_mode == "landmarks":
