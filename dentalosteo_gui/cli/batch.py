@@ -179,7 +179,8 @@ def _handle(job: BatchRun, engine, item, history, fh, writer) -> None:  # type: 
         if item.radiograph is None:
             item.radiograph = load_radiograph(item.path)
         sid = record_screening_or_fail(item.result, item.radiograph, anonymize=job.anonymize,
-                                       history=history, path=item.path)
+                                       history=history, path=item.path,
+                                       file_digest=getattr(item, "sha256", "") or "")
     if not item.error and job.pdf_dir and item.result is not None and item.radiograph is not None:
         card = engine.roi_backend.card if engine.roi_backend else None
         pdf = _pdf_path(job.pdf_dir, item.path, job.anonymize)

@@ -105,13 +105,13 @@ def open_history_or_fail() -> History:
 
 def record_screening_or_fail(result: ScreeningResult, radiograph: Radiograph, *,
                              anonymize: bool, history: History | None = None,
-                             path: Path | None = None) -> int:
+                             path: Path | None = None, file_digest: str = "") -> int:
     """Record one screening (in ``history``, else the default one opened for the call);
     returns its id. NotRecordedError (exit 3) naming the cause when that fails."""
     from ..core.records.history import History, file_sha256
 
     try:
-        digest = file_sha256(Path(path if path is not None else radiograph.path or ""))
+        digest = file_digest or file_sha256(Path(path if path is not None else radiograph.path or ""))
         h = history if history is not None else History()
         try:
             return h.record_screening(result, radiograph, file_sha256=digest, anonymize=anonymize)
