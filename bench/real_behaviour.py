@@ -241,6 +241,9 @@ def _write_card(pack: Path, o: dict) -> None:
     tmp = card_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(card, indent=2))
     tmp.replace(card_path)
+    from dentalosteo_gui.ml.packs import write_manifest
+
+    write_manifest(pack)  # the card is part of the pack's identity
 
 
 if __name__ == "__main__":

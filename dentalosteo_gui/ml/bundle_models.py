@@ -42,7 +42,7 @@ from . import zoo
 from .calibration import add_held_out, calibrate, calibrate_and_threshold, held_out_operating_points
 from .data import ArrayDataset, encode_image, klemetti_index
 from .evaluation import metric_report, save_plots
-from .packs import save_pack, select_device
+from .packs import save_pack, select_device, write_manifest
 from .pipeline import INTENDED_USE, PHANTOM_LIMITATIONS, card_model_io, compute_section
 from .training import TrainConfig, fit, format_progress, predict_arrays
 
@@ -420,6 +420,7 @@ def train_one(
     card = _bundle_card(b, model, ho, rule, _training_section(b, hist, train_s))
     save_pack(model, card, out)
     save_plots(ho.y, ho.risk, out / "plots", f"{arch} (held-out phantoms)", extra_curves={"MCW rule (truth)": -mcw})
+    write_manifest(out)
     return json.loads((out / "card.json").read_text())
 
 

@@ -210,8 +210,60 @@ def read_card(path: Path | str) -> dict[str, Any]:
     return card
 
 
+MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = "dentalosteo-pack-manifest/1"
+
+
+def _pack_files(folder: Path) -> list[str]:
+    """Every regular file of a pack (relative POSIX paths) except the manifest itself."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() and p.name != MANIFEST_FILE and not p.name.startswith("."))
+
+
+def write_manifest(folder: Path | str) -> str:
+    """(Re)write ``manifest.json``: the sha256 of every file of the pack. Returns the pack's
+    identity, the sha256 of the manifest (shown in every result and report). Call it after
+    anything in the pack changes (card, weights, plots)."""
+    folder = Path(folder)
+    doc = {"format": MANIFEST_FORMAT, "files": {f: sha256_file(folder / f) for f in _pack_files(folder)}}
+    data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8")
+    (folder / MANIFEST_FILE).write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def verify_manifest(folder: Path) -> str:
+    """Check every file of the pack against ``manifest.json`` (none changed, missing or
+    added); returns the pack identity. ModelError naming the first problem otherwise."""
+    mpath = folder / MANIFEST_FILE
+    if not mpath.is_file():
+        raise ModelError(f"{folder}: no {MANIFEST_FILE} (a pack from before integrity manifests, or "
+                         "tampered with): reinstall the pack from a trusted copy or rebuild it")
+    data = mpath.read_bytes()
+    try:
+        doc = json.loads(data)
+        files = dict(doc["files"]) if doc.get("format") == MANIFEST_FORMAT else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        files = None
+    if not files:
+        raise ModelError(f"{mpath}: not a valid pack manifest; reinstall the pack from a trusted copy")
+    present = set(_pack_files(folder))
+    for name in sorted(set(files) | present):
+        if name not in present:
+            problem = "is missing"
+        elif name not in files:
+            problem = "is not in the manifest (added)"
+        elif sha256_file(folder / name) != str(files[name]).lower():
+            problem = "was modified"
+        else:
+            continue
+        raise ModelError(f"{folder / name}: {problem}; the pack is not the one that was "
+                         "released: reinstall it from a trusted copy")
+    return hashlib.sha256(data).hexdigest()
+
+
 def load_pack(path: Path | str | None = None) -> ModelPack:
-    """Open a pack folder (default: the bundled ``models/default``), verifying the sha256."""
+    """Open a pack folder (default: the bundled ``models/default``), verifying every file
+    against its manifest; the pack's identity is the manifest's sha256."""
     folder = Path(path) if path is not None else paths.default_model_dir()
     if not folder.is_dir():
         raise ModelError(f"{folder}: model pack folder not found; install a pack or run `make model`")
@@ -224,8 +276,9 @@ def load_pack(path: Path | str | None = None) -> ModelPack:
         raise ModelError(
             f"{weights}: sha256 {digest[:12]}... does not match the card ({str(card['sha256'])[:12]}...); "
             "the weights were modified or corrupted: reinstall the pack from a trusted copy")
+    identity = verify_manifest(folder)
     log.info("model pack %s %s verified", card.get("name"), card.get("version"))
-    return ModelPack(folder, card, digest)
+    return ModelPack(folder, card, identity)
 
 
 def framework_versions() -> dict[str, str]:
@@ -269,6 +322,7 @@ def save_pack(model: Any, card: dict[str, Any], out_dir: Path | str) -> Path:
         full["weights_bytes"] = int(size)
         full.setdefault("framework", framework_versions())
         (tmp / CARD_FILE).write_text(json.dumps(_json_clean(full), indent=2) + "\n", encoding="utf-8")
+        write_manifest(tmp)
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; an installed pack must be readable by all
         if out.exists():
             old = out.with_name(f".old-{out.name}-{os.getpid()}")

@@ -38,7 +38,7 @@ from . import zoo
 from .calibration import add_held_out, calibrate, calibrate_and_threshold, held_out_operating_points
 from .data import check_rows_have_inputs, dataset_from_rows, row_groups
 from .evaluation import metric_report, save_plots, summarise_folds
-from .packs import save_pack
+from .packs import save_pack, write_manifest
 from .training import TrainConfig, fit, predict_arrays
 
 log = logging.getLogger(__name__)
@@ -363,4 +363,5 @@ def train_from_folder(
     save_pack(pm.model, card, out)
     (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=float))
     save_plots(pm.plot[0], pm.plot[1], out / "plots", pm.plot[2])
+    write_manifest(out)
     return {"pack": str(out), "evaluation": evaluation, "card": card}
