@@ -232,3 +232,32 @@ def test_real_dicom_files_if_available(shared_dir: Path, tmp_path: Path) -> None
     px, orig_px = pydicom.dcmread(out).pixel_array, pydicom.dcmread(c).pixel_array
     assert (px[:80, :200] == 0).all()  # MONOCHROME2 file
     np.testing.assert_array_equal(px[80:], orig_px[80:])
+
+
+def test_issue22_leaks_are_removed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 22 item 1: the preamble and the attributes the probe found surviving."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    from dentalosteo_gui.core.records.deidentify import deidentify_dataset
+
+    ds = Dataset()
+    ds.preamble = b"DOE^JOHN MRN 12345 19500101".ljust(128, b" ")
+    ds.PatientName, ds.PatientID = "Doe^John", "12345"
+    for kw in ("ClinicalTrialSubjectID", "ClinicalTrialSubjectReadingID", "ScheduledStationAETitle",
+               "PerformedStationAETitle", "ReasonForTheRequestedProcedure", "PatientTransportArrangements",
+               "RequestedProcedureLocation", "OrderEntererLocation", "OrderCallbackPhoneNumber",
+               "PlacerOrderNumberImagingServiceRequest", "FillerOrderNumberImagingServiceRequest",
+               "PatientBirthDateInAlternativeCalendar", "PatientDeathDateInAlternativeCalendar"):
+        setattr(ds, kw, "DOE12345")
+    issuer = Dataset()
+    issuer.UniversalEntityID = "hospital-doe"
+    ds.IssuerOfPatientIDQualifiersSequence = [issuer]
+    ds.add_new(0x60000022, "LO", "overlay for John Doe")
+    ds.add_new(0xFFFCFFFC, "OB", b"DOE12345")
+    deidentify_dataset(ds, salt="s" * 40, case_id="CASE-1")
+    assert ds.preamble == b"\0" * 128
+    text = repr(ds) + str(ds.preamble)
+    assert "DOE" not in text.upper() and "hospital" not in text
+    assert 0xFFFCFFFC not in ds and 0x60000022 not in ds
+    assert not pydicom.dataset.Dataset.__contains__(ds, "IssuerOfPatientIDQualifiersSequence")

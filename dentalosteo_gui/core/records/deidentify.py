@@ -171,6 +171,18 @@ _ACTIONS: dict[str, str] = {
     "SendingApplicationEntityTitle": "X", "ReceivingApplicationEntityTitle": "X",
     "ScheduledPerformingPhysicianName": "X", "NamesOfIntendedRecipientsOfResults": "X",
     "ConsultingPhysicianName": "X", "EvaluatorName": "X",
+    # found surviving by the issue-22 probe
+    "ClinicalTrialSubjectID": "X", "ClinicalTrialSubjectReadingID": "X",
+    "ScheduledStationAETitle": "X", "PerformedStationAETitle": "X", "ScheduledStationName": "X",
+    "PerformedStationName": "X", "ReasonForTheRequestedProcedure": "X",
+    "PatientTransportArrangements": "X", "RequestedProcedureLocation": "X",
+    "OrderEntererLocation": "X", "OrderCallbackPhoneNumber": "X",
+    "PlacerOrderNumberImagingServiceRequest": "X", "FillerOrderNumberImagingServiceRequest": "X",
+    "PlacerOrderNumberImagingServiceRequestRetired": "X",
+    "FillerOrderNumberImagingServiceRequestRetired": "X", "IssuerOfPatientIDQualifiersSequence": "X",
+    "UniversalEntityID": "X", "PatientBirthDateInAlternativeCalendar": "X",
+    "PatientDeathDateInAlternativeCalendar": "X", "PatientAlternativeCalendar": "X",
+    "DataSetTrailingPadding": "X",
 }
 
 _BURNED_IN_WARNING = (
@@ -266,9 +278,11 @@ class _ScrubRules:
 
 
 def _is_curve_or_overlay(tag: Any) -> bool:
-    """Curve data (50xx) and overlay data / comments (60xx,3000 / 60xx,4000)."""
+    """Curve data (50xx) and overlay data, description, label and comments (60xx,3000 /
+    60xx,0022 / 60xx,1500 / 60xx,4000)."""
     group = tag.group
-    return (0x5000 <= group <= 0x50FF) or (0x6000 <= group <= 0x60FF and tag.element in (0x3000, 0x4000))
+    return (0x5000 <= group <= 0x50FF) or (
+        0x6000 <= group <= 0x60FF and tag.element in (0x3000, 0x4000, 0x0022, 0x1500))
 
 
 def _scrub(d: Any, rules: _ScrubRules) -> None:
@@ -373,6 +387,8 @@ def deidentify_dataset(ds: Any, *, salt: str, case_id: str,
                        date_shift_days: int | None = None) -> list[str]:
     """De-identify a pydicom Dataset in place (see module docstring); returns warnings."""
     rules = _ScrubRules(case_id=case_id, shift=date_shift_days, replace_uid=_uid_replacer(salt))
+    if getattr(ds, "preamble", None) is not None:
+        ds.preamble = b"\0" * 128  # the preamble is free bytes: a name or MRN can hide there
     ds.remove_private_tags()
     _scrub(ds, rules)
     _clean_file_meta(ds)
