@@ -111,3 +111,29 @@ def test_radiograph_file_spacing_names_the_attribute() -> None:
     rad = load_radiograph(SAMPLES / "phantom_c2.dcm")
     sp = rad.file_spacing
     assert isinstance(rad, Radiograph) and sp is not None and sp.source == "file" and sp.detail
+
+
+@pytest.mark.parametrize("attrs,mm,mag,detail", [
+    ({"PixelSpacing": [0.1, 0.1]}, 0.1, None, "PixelSpacing"),
+    ({"ImagerPixelSpacing": [0.125, 0.125]}, 0.125, None, "ImagerPixelSpacing"),
+    ({"ImagerPixelSpacing": [0.125, 0.125], "EstimatedRadiographicMagnificationFactor": 1.25}, 0.1, 1.25,
+     "ImagerPixelSpacing/EstimatedRadiographicMagnificationFactor"),
+    # PixelSpacing is in the patient plane already: the factor must not be applied twice
+    ({"PixelSpacing": [0.1, 0.1], "ImagerPixelSpacing": [0.125, 0.125],
+      "EstimatedRadiographicMagnificationFactor": 1.25}, 0.1, None, "PixelSpacing"),
+])
+def test_dicom_spacing_and_magnification_combinations(tmp_path: Path, attrs: dict, mm: float,
+                                                      mag: float | None, detail: str) -> None:
+    import pydicom
+
+    ds = pydicom.dcmread(SAMPLES / "phantom_c2.dcm")
+    for kw in ("PixelSpacing", "ImagerPixelSpacing", "EstimatedRadiographicMagnificationFactor"):
+        if kw in ds:
+            delattr(ds, kw)
+    for kw, v in attrs.items():
+        setattr(ds, kw, v)
+    out = tmp_path / "x.dcm"
+    ds.save_as(out)
+    sp = resolve_spacing(load_radiograph(out), None, 0.1)
+    assert sp.source == "file" and sp.mm_per_px == pytest.approx(mm) and sp.magnification == mag
+    assert sp.detail == detail

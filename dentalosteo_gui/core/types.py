@@ -147,6 +147,7 @@ class Radiograph:
     modality: str = ""
     pixel_spacing_mm: float | None = None
     pixel_spacing_source: str = "none"
+    magnification: float | None = None  # divided out of ImagerPixelSpacing by the reader, if any
     patient: PatientInfo = field(default_factory=PatientInfo)
     warnings: list[str] = field(default_factory=list)
     window: tuple[float, float] | None = None  # (centre, width) applied, DICOM only
@@ -161,7 +162,7 @@ class Radiograph:
         if self.pixel_spacing_mm is None or not self.pixel_spacing_mm > 0:
             return None
         detail = "" if self.pixel_spacing_source in ("", "none", "given") else self.pixel_spacing_source
-        return Spacing(float(self.pixel_spacing_mm), "file", detail)
+        return Spacing(float(self.pixel_spacing_mm), "file", detail, magnification=self.magnification)
 
     @property
     def width(self) -> int:

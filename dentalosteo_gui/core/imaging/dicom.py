@@ -79,8 +79,21 @@ def robust_window(x: np.ndarray, lo_pct: float = 0.5, hi_pct: float = 99.5) -> n
     return np.clip((f - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
 
+def magnification_from(ds: Any, source: str) -> float | None:
+    """The EstimatedRadiographicMagnificationFactor divided out of ImagerPixelSpacing (None
+    when none was: PixelSpacing is already in the patient plane, PS3.3 C.8.11.4/C.7.6.3)."""
+    if not source.endswith("EstimatedRadiographicMagnificationFactor"):
+        return None
+    try:
+        return float(ds.get("EstimatedRadiographicMagnificationFactor"))
+    except (TypeError, ValueError):
+        return None
+
+
 def pixel_spacing_from(ds: Any) -> tuple[float | None, str]:
-    """PixelSpacing, else ImagerPixelSpacing corrected by the magnification factor."""
+    """PixelSpacing (the patient plane: used as is, never corrected again), else
+    ImagerPixelSpacing (the detector plane) divided by EstimatedRadiographicMagnificationFactor
+    when the file gives one; ImagerPixelSpacing alone is at the detector (source says so)."""
 
     def valid(v: Any) -> float | None:
         try:
@@ -381,6 +394,7 @@ def read_dicom(path: Path) -> Radiograph:
         modality=str(ds.get("Modality", "")),
         pixel_spacing_mm=spacing,
         pixel_spacing_source=source,
+        magnification=magnification_from(ds, source),
         patient=patient_from(ds),
         warnings=warns,
         window=window,

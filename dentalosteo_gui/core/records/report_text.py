@@ -269,8 +269,9 @@ def mcw_rows(result: ScreeningResult, radiograph: Radiograph) -> list[tuple[str,
 def spacing_text(spacing: Spacing) -> str:
     """``0.210 mm/pixel (file: PixelSpacing)``: the value used and where it came from."""
     where = ("ASSUMED default" if spacing.assumed else
-             spacing.source + (f": {spacing.detail}" if spacing.detail else ""))
-    return f"{spacing.mm_per_px:.3f} mm/pixel ({where})"
+             spacing.source + (f": {spacing.profile or spacing.detail}" if spacing.profile or spacing.detail else ""))
+    mag = f", magnification {spacing.magnification:g} divided out" if spacing.magnification else ""
+    return f"{spacing.mm_per_px:.3f} mm/pixel ({where}{mag})"
 
 
 def mcw_note(result: ScreeningResult) -> str:
