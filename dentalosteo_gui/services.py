@@ -112,13 +112,18 @@ def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None =
     return written
 
 
-def summary_line(res: Any) -> str:
+def reading_text(res: Any) -> str:
+    """The reading in one line of numbers (no file name, no patient data)."""
     risk = "n/a" if res.risk is None else f"{res.risk:.2f}"
     mcw = "/".join("n/a" if v is None else f"{v:.2f}" for v in (res.mcw_right_mm, res.mcw_left_mm))
+    return (f"risk {risk} ({res.risk_level or '-'}), Klemetti model {res.klemetti_class or '-'} / "
+            f"rule {res.klemetti_rule or '-'}, MCW right/left {mcw} mm")
+
+
+def summary_line(res: Any) -> str:
     flag = "" if res.assessable else " NOT ASSESSABLE"
-    return (f"{Path(res.path).name}: risk {risk} ({res.risk_level or '-'}), Klemetti model "
-            f"{res.klemetti_class or '-'} / rule {res.klemetti_rule or '-'}, MCW right/left {mcw} mm"
-            f" ({res.spacing.source} spacing {res.spacing.mm_per_px:.3g} mm/px), device {res.device}{flag}")
+    return (f"{Path(res.path).name}: {reading_text(res)} ({res.spacing.source} spacing "
+            f"{res.spacing.mm_per_px:.3g} mm/px), device {res.device}{flag}")
 
 
 __all__ = ["make_engine", "screen_files_to_pdf", "DentalOsteoError"]

@@ -37,6 +37,7 @@ from typing import Any
 
 from ..core.errors import DentalOsteoError
 from ..core.system.atomic import atomic_write_bytes
+from ..services import reading_text
 from .netlog import quiet_pynetdicom
 from .nodes import Node
 
@@ -306,12 +307,8 @@ class Listener:
 
 def result_text(res: Any) -> str:
     """One line of numbers, no file name and no patient data."""
-    risk = "n/a" if res.risk is None else f"{res.risk:.2f}"
-    mcw = "/".join("n/a" if v is None else f"{v:.2f}" for v in (res.mcw_right_mm, res.mcw_left_mm))
     flag = "" if res.assessable else ", NOT ASSESSABLE"
-    return (f"risk {risk} ({res.risk_level or '-'}), Klemetti model {res.klemetti_class or '-'} / "
-            f"rule {res.klemetti_rule or '-'}, MCW right/left {mcw} mm ({res.spacing.source} "
-            f"spacing){flag}")
+    return f"{reading_text(res)} ({res.spacing.source} spacing){flag}"
 
 
 def _now() -> str:
