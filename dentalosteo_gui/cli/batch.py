@@ -68,6 +68,7 @@ class BatchRun:
     todo: list[Path]
     skipped: int
     incomplete: set[str] = field(default_factory=set)
+    labels: dict[Path, str] = field(default_factory=dict)  # file -> its CSV label
     cancel: threading.Event = field(default_factory=threading.Event)
     n_ok: int = 0
     n_err: int = 0
@@ -114,14 +115,15 @@ def _plan(args: argparse.Namespace) -> BatchRun:
     if args.dicom_out:
         _make_pdf_dir(Path(args.dicom_out), "--dicom-out")
     done = set() if args.restart else read_done(out)
+    labels = {f: case_label(f, anonymize) for f in files}  # anonymised: a hash of each file, once
     # a row counts as done only when all its outputs exist: a row whose PDF is missing is
     # dropped and the file screened again (one row per file, never two)
-    incomplete = {case_label(f, anonymize) for f in files if pdf_dir is not None
-                  and case_label(f, anonymize) in done and not _pdf_path(pdf_dir, f, anonymize).exists()}
-    return BatchRun(args, settings, anonymize, out, pdf_dir,
-                    [f for f in files if case_label(f, anonymize) not in done - incomplete],
-                    len(done & {case_label(f, anonymize) for f in files} - incomplete),
-                    incomplete=incomplete)
+    incomplete = {label for f, label in labels.items() if pdf_dir is not None and label in done
+                  and not _pdf_path(pdf_dir, f, label, anonymize).exists()}
+    finished = done - incomplete
+    todo = [f for f in files if labels[f] not in finished]
+    return BatchRun(args, settings, anonymize, out, pdf_dir, todo, len(files) - len(todo),
+                    incomplete=incomplete, labels=labels)
 
 
 def _make_pdf_dir(pdf_dir: Path, option: str = "--pdf-dir") -> None:
@@ -134,8 +136,8 @@ def _make_pdf_dir(pdf_dir: Path, option: str = "--pdf-dir") -> None:
         raise WriteError(pdf_dir, reason, hint) from None
 
 
-def _pdf_path(pdf_dir: Path, path: Path, anonymize: bool) -> Path:
-    return pdf_dir / f"{case_label(path, anonymize) if anonymize else path.stem}-report.pdf"
+def _pdf_path(pdf_dir: Path, path: Path, label: str, anonymize: bool) -> Path:
+    return pdf_dir / f"{label if anonymize else path.stem}-report.pdf"
 
 
 def _screen_all(job: BatchRun, engine) -> int:  # type: ignore[no-untyped-def]
@@ -172,7 +174,7 @@ def _screen_all(job: BatchRun, engine) -> int:  # type: ignore[no-untyped-def]
 def _handle(job: BatchRun, engine, item, history, fh, writer) -> None:  # type: ignore[no-untyped-def]
     """One screened file: its PDF first, then its history record, then its CSV row (so a
     row means every output exists)."""
-    label = case_label(item.path, job.anonymize)
+    label = job.labels.get(item.path) or case_label(item.path, job.anonymize)
     sid = None
     if item.result is not None:
         # (Dask workers do not ship the pixels back: read the file again here)
@@ -183,7 +185,7 @@ def _handle(job: BatchRun, engine, item, history, fh, writer) -> None:  # type: 
                                        file_digest=getattr(item, "sha256", "") or "")
     if not item.error and job.pdf_dir and item.result is not None and item.radiograph is not None:
         card = engine.roi_backend.card if engine.roi_backend else None
-        pdf = _pdf_path(job.pdf_dir, item.path, job.anonymize)
+        pdf = _pdf_path(job.pdf_dir, item.path, label, job.anonymize)
         write_report(item.result, item.radiograph, pdf, settings=job.settings, anonymize=job.anonymize,
                      model_card=card, case_id=label if job.anonymize else None)
         record_export_or_fail(sid, "pdf", pdf, history=history)

@@ -155,7 +155,7 @@ class ClusterScreener:
         progress = _Progress(len(job.todo), quiet=bool(job.args.quiet))
         try:
             for outcome in feed.outcomes(job.cancel):
-                item = _item(outcome, keys, job.anonymize, progress)
+                item = _item(outcome, keys, job, progress)
                 progress.tick(item)
                 yield item
         finally:
@@ -164,7 +164,7 @@ class ClusterScreener:
             progress.finish()
 
 
-def _item(outcome: Outcome, keys: ContentKeys, anonymize: bool, progress: _Progress) -> ClusterItem:
+def _item(outcome: Outcome, keys: ContentKeys, job: Any, progress: _Progress) -> ClusterItem:
     """The worker's outcome as the writer's item; a copy of an image already screened gets
     the ``duplicate of`` reason instead of numbers (its key is written before its row)."""
     path = Path(outcome.path)
@@ -175,7 +175,8 @@ def _item(outcome: Outcome, keys: ContentKeys, anonymize: bool, progress: _Progr
             result, rad, error = None, None, dup
             progress.duplicates += 1
         else:
-            keys.add(outcome.sha256, outcome.sop_uid, case_label(path, anonymize))
+            keys.add(outcome.sha256, outcome.sop_uid,
+                     job.labels.get(path) or case_label(path, job.anonymize))  # the label _plan made
     elapsed = time.perf_counter() - progress.t0
     done = progress.done + 1
     eta = elapsed / done * (progress.total - done)
