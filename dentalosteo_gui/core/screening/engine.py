@@ -143,7 +143,7 @@ class Engine:
             stages.run_proposal_model(case, self.roi_backend, gradcam, self._lock)
         if cross_check:
             stages.check_cancel(cancel)
-            stages.cross_check(case, self.roi_backend, self.landmark_backend, gradcam, self._lock)
+            stages.cross_check(case, self.roi_backend, self.landmark_backend, self._lock)
         stages.place_heatmap(case)
         cortex_job.join()
         result = stages.build_result(case, opts.operating_point, opts.min_roi_confidence)

@@ -1,7 +1,8 @@
 """The screening pipeline as small named stages over one :class:`Case`.
 
-proposal (ROI or landmarks) -> quality -> model input scale -> cortex measurement || model ->
-interpretation (risk level, Klemetti agreement, assessable, warnings) -> heatmap placement.
+proposal (ROI or landmarks) -> model input scale -> cortex measurement || (quality, model)
+-> heatmap placement -> [cross-check] -> interpretation (risk level, referral, Klemetti
+agreement, assessable, warnings).
 
 Each stage is a plain function of the case (and what it needs), testable alone; the engine
 (``engine.py``) only strings them together, holds the backends and times the stages.
@@ -162,10 +163,15 @@ def _model_mm(case: Case) -> float:
     return (case.model_scale or case.spacing).mm_per_px
 
 
+def _identify(case: Case, backend: Any) -> None:
+    """The model that read (or tried to read) the case."""
+    case.model_info, case.card, case.device = backend.info, backend.card, backend.device
+
+
 def _take(case: Case, pred: ModelPrediction, backend: Any) -> None:
     case.prediction = pred
     case.timings.update({f"model_{k}": v for k, v in pred.timings_ms.items()})
-    case.model_info, case.card, case.device = backend.info, backend.card, backend.device
+    _identify(case, backend)
 
 
 def run_landmark_model(case: Case, backend: LandmarkModel | None, lock: threading.Lock) -> None:
@@ -196,7 +202,7 @@ def run_proposal_model(case: Case, backend: ProposalModel | None, gradcam: str |
                 pred = strip_model.predict_strip(case.rad.pixels, proposal, _model_mm(case), gradcam=gradcam)
         except AnatomyError as exc:
             case.warnings.append(f"risk not computed: {exc}")
-            case.model_info, case.card, case.device = backend.info, backend.card, backend.device
+            _identify(case, backend)
             return
     else:
         with lock:
@@ -221,9 +227,10 @@ DISAGREEMENT_MARGIN = 0.2
 
 
 def cross_check(case: Case, proposal_model: ProposalModel | None, landmark_model: LandmarkModel | None,
-                gradcam: str | None, lock: threading.Lock) -> None:
+                lock: threading.Lock) -> None:
     """The other mode's reading of the same image (ROI box/strip vs the eight landmarks), so
-    two answers for one image are never shown without a word that they differ."""
+    two answers for one image are never shown without a word that they differ. Grad-CAM is
+    off for it: only the score is compared."""
     if case.prediction is None or case.proposal is None:
         return
     other = Case(rad=case.rad, spacing=case.spacing, proposal=case.proposal, whole_image=case.whole_image,
