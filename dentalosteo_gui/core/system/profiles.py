@@ -16,6 +16,7 @@ exported / imported as one JSON file so a clinic sets it up once for all its PCs
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -140,9 +141,15 @@ class ProfileStore:
         self.path = path or (paths.config_dir() / PROFILES_FILE)
 
     def load(self) -> list[Profile]:
-        if not self.path.exists():
+        """The saved profiles (parsed once per version of the file: the engine asks on every
+        screening)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
             return []
-        return _parse(self.path)
+        except OSError:
+            return _parse(self.path)  # names the problem
+        return list(_parse_cached(str(self.path), st.st_mtime_ns, st.st_size))
 
     def save(self, profiles: list[Profile]) -> None:
         doc = {"format": FORMAT, "profiles": [p.as_dict() for p in profiles]}
@@ -174,6 +181,11 @@ class ProfileStore:
         for p in incoming:
             self.add(p)
         return len(incoming)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_cached(path: str, mtime_ns: int, size: int) -> tuple[Profile, ...]:
+    return tuple(_parse(Path(path)))
 
 
 def _parse(path: Path) -> list[Profile]:
