@@ -9,22 +9,18 @@ configured default, flagged ``assumed``. Every caller (engine, ``roi``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-
 from ..data.dataset import sidecar_spacing
 from ..types import Radiograph, Spacing
 
 
 def resolve_spacing(rad: Radiograph, override: float | Spacing | None, default_mm: float,
-                    dataset: Mapping[str, float] | None = None,
                     calibrated: Spacing | None = None) -> Spacing:
     """The spacing to measure with, and its provenance.
 
     ``override``: a user value (mm/px, source ``user``) or a ready :class:`Spacing` (for
-    example ``calibrated``). ``dataset``: per-file spacing already read from a folder's
-    ``labels.csv`` (batch reads it once); without it the sidecar is looked up beside the file.
-    ``calibrated``: the matching calibration profile's spacing (``system.profiles``).
+    example ``calibrated``); a ``dataset`` one is a labels.csv value the caller already read
+    (batch reads a folder's labels.csv once), otherwise the sidecar is looked up beside the
+    file. ``calibrated``: the matching calibration profile's spacing (``system.profiles``).
     ``default_mm``: the configured default, used only when nothing else is known. An
     override with source ``dataset`` (a labels.csv value the caller already has) ranks below
     the file's own spacing, like the sidecar.
@@ -41,11 +37,9 @@ def resolve_spacing(rad: Radiograph, override: float | Spacing | None, default_m
     own = rad.file_spacing
     if own is not None:
         return own
-    if known_dataset is not None:
-        return known_dataset
-    side = _dataset_spacing(rad.path, dataset)
+    side = known_dataset or dataset_record(_sidecar(rad.path))
     if side is not None:
-        return Spacing(side, "dataset", "labels.csv")
+        return side
     return Spacing(float(default_mm), "assumed", "configured default")
 
 
@@ -54,14 +48,8 @@ def dataset_record(mm_per_px: float | None) -> Spacing | None:
     return Spacing(float(mm_per_px), "dataset", "labels.csv") if mm_per_px and mm_per_px > 0 else None
 
 
-def _dataset_spacing(path: str, dataset: Mapping[str, float] | None) -> float | None:
+def _sidecar(path: str) -> float | None:
+    """A dataset labels.csv beside the file (not for in-memory arrays)."""
     if not path or path.startswith("<"):
         return None
-    if dataset is not None:
-        try:
-            hit = dataset.get(str(Path(path).resolve()))
-        except OSError:
-            hit = None
-        if hit:
-            return float(hit)
     return sidecar_spacing(path)
