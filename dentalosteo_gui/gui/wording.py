@@ -126,7 +126,7 @@ def referral_html(res: ScreeningResult, card: dict[str, Any] | None) -> str:
         return f"<b>No referral suggested at {label}</b>"
     if is_phantom_model(res, card):
         return ("<b>Score for information only:</b> the model was trained on synthetic phantoms, "
-                "so its score suggests no referral. Judge the cortex (MCW, Klemetti) yourself.")
+                "so its score decides no referral either way. Judge the cortex (MCW, Klemetti) yourself.")
     return ""
 
 
