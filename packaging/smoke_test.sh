@@ -102,6 +102,19 @@ else
   echo "(no ../shared/realdata/dicom here: compressed-DICOM checks skipped)"
 fi
 
+# -------------------------------------------------------------- 3b DICOM objects + network
+step "3b. highdicom result objects and pynetdicom inside the bundle"
+DOUT="$WORK/dicom-out"
+out="$(timeout 300 "$CLI" screen "$INTERNAL/resources/samples/phantom_c2.dcm" --dicom-out "$DOUT" 2>&1)" \
+  || fail "screen --dicom-out exited $? (highdicom data files missing in the bundle?): $out"
+n="$(find "$DOUT" -name '*.dcm' | wc -l)"
+[ "$n" -ge 1 ] || fail "screen --dicom-out wrote no DICOM object into $DOUT"
+# a C-ECHO to a closed local port must fail cleanly (exit 1, one line), not with an ImportError
+out="$(timeout 60 "$CLI" send --echo --to NOBODY@127.0.0.1:9 --timeout 3 2>&1)"; rc=$?
+[ $rc -ne 0 ] || fail "send --echo to a closed port exited 0"
+echo "$out" | grep -q "Traceback\|ImportError\|ModuleNotFoundError" && fail "send --echo crashed in the bundle: $out"
+echo "$n DICOM object(s) written; C-ECHO to a closed port: $(echo "$out" | tail -1)"
+
 # ----------------------------------------------------------------------------- 4 ML stack
 step "4. TensorFlow / Keras / tf-keras-vis inside the bundle"
 t="$(now)"
