@@ -1,4 +1,5 @@
-"""``dentalosteo deidentify IN OUT``: DICOM PS3.15 basic-profile de-identification."""
+"""``dentalosteo deidentify IN OUT [--allowlist]``: DICOM PS3.15 basic-profile de-identification
+(the whole Table E.1-1, edition in ``core.records.deid_table``), or allow-list mode."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="black out this pixel rectangle (burned-in text); repeatable")
     p.add_argument("--shift-days", type=int, default=None, metavar="N",
                    help="shift dates by N days instead of removing them")
+    p.add_argument("--allowlist", action="store_true",
+                   help="keep only what screening needs (pixels, spacing, device, grey-level "
+                        "attributes, new UIDs, the case pseudonym); drop everything else")
     p.set_defaults(func=run)
 
 
@@ -30,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
         dst = dst / src.name
     if not src.is_file():
         raise ConfigError(f"{src}: file not found")
-    warnings = deidentify_dicom(src, dst, blackout=boxes or None, date_shift_days=args.shift_days)
+    warnings = deidentify_dicom(src, dst, blackout=boxes or None, date_shift_days=args.shift_days,
+                                mode="allowlist" if args.allowlist else "basic")
     for w in warnings:
         echo(f"warning: {w}", err=True)
     echo(dst)

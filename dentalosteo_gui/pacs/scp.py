@@ -287,8 +287,11 @@ class Listener:
         out = self.outgoing / path.stem
         try:
             card = engine.roi_backend.card if getattr(engine, "roi_backend", None) else None
-            files = write_result_objects(res, rad, out, stem=path.stem, settings=self.settings,
-                                         anonymize=self.anonymize, model_card=card)
+            # anonymised: named by the case ID, as --dicom-out does (the spool name is the
+            # source's original SOP Instance UID)
+            files = write_result_objects(res, rad, out, stem=None if self.anonymize else path.stem,
+                                         settings=self.settings, anonymize=self.anonymize,
+                                         model_card=card)
             outcomes = send_files(files, self.forward, calling_ae=self.ae_title,
                                   timeout=self.timeout)
         except (PacsError, DentalOsteoError) as exc:

@@ -1,22 +1,36 @@
 """Pseudonyms and DICOM de-identification (PS3.15 Annex E, Basic Application Level
 Confidentiality Profile).
 
-What :func:`deidentify_dicom` does, recursively through sequences:
+:func:`deidentify_dataset` applies the WHOLE of PS3.15 Table E.1-1 to every element at
+every nesting level. The table is generated from the standard's data (see
+:mod:`.deid_table`: edition ``PROFILE_EDITION``, source and generator recorded there) -- it is
+not a hand-typed list. On top of the table:
 
-- private tags: removed; curve data (50xx) and overlay data/comments (60xx) removed;
-- person names (every PN element): removed, except Patient's Name which becomes the case
-  pseudonym (same as the report's anonymised case ID);
-- Patient ID: the case pseudonym; other identifiers, addresses, phone numbers,
-  institution/station/device identifiers, descriptions and comments (see ``_ACTIONS``):
-  removed or emptied;
-- dates (DA/DT): shifted by ``date_shift_days`` (Retain Longitudinal Temporal Information
-  with Modified Dates option) or emptied; times emptied unless dates are shifted;
-  birth date is always emptied;
-- instance UIDs (every UI element that is not a well-known DICOM class / transfer-syntax
-  UID): replaced by ``2.25.<n>`` where n is a keyed hash of the old UID, so the same
-  study/series/instance UID maps to the same new UID in every file of this installation;
-- Patient Identity Removed = YES, De-identification Method (+ code sequence 113100, and
-  113107 when dates were shifted), Longitudinal Temporal Information Modified.
+- compound actions (X/Z, X/D, Z/D, X/Z/D) are resolved as PS3.15 E.1.1 says: D where the
+  attribute is type 1 in the IODs DentalOsteo reads and writes, Z where type 2, else X
+  (``_IOD_TYPE``); X/Z/U* sequences are kept with their UIDs replaced; C is treated as Z;
+- ``_OVERRIDES`` / ``_PATTERN_OVERRIDES``: where the product deliberately differs from the
+  table, each with its reason (Patient's Name and ID become the case pseudonym -- the same
+  as the report's anonymised case ID; birth date never shifted; overlay groups dropped ...);
+- attributes the table does not list: a by-VR safety net (person names removed, UIDs
+  replaced, dates shifted or emptied, names/addresses/comments emptied); public attributes
+  unknown to the DICOM dictionary and group lengths are removed; private tags removed;
+- dates (DA/DT) of attributes the table does not remove: shifted by ``date_shift_days``
+  (Retain Longitudinal Temporal Information with Modified Dates option; times kept) or
+  emptied / dummied;
+- UIDs (U, and every UI element that is not a well-known DICOM class / transfer-syntax UID):
+  ``2.25.<n>`` where n is a keyed hash of the old UID, so the same study/series/instance UID
+  maps to the same new UID in every file of this installation;
+- the 128-byte preamble is zeroed, the file meta keeps only its encoding elements,
+  DataSetTrailingPadding goes (table X);
+- Patient Identity Removed = YES, De-identification Method (naming the table's edition, +
+  code sequence 113100, and 113107 when dates were shifted), Longitudinal Temporal
+  Information Modified.
+
+``mode="allowlist"`` keeps only what screening needs (``_ALLOWLIST``: pixel module, spacing
+and magnification, Manufacturer / model, Modality, SOP class, photometric, windowing,
+rescale, VOI/modality LUT, presentation LUT shape, new UIDs, the pseudonym, the
+de-identification markers) and drops everything else before the profile runs.
 
 Burned-in text in the PIXELS cannot be found by tag rules: a warning says so, and
 ``blackout`` rectangles are painted black in every frame (compressed input is decompressed
@@ -43,6 +57,7 @@ from ..errors import ConfigError, RadiographError
 from ..system import paths
 from ..system.atomic import atomic_write_bytes
 from ..types import RoiBox
+from .deid_table import MASKED, PROFILE_EDITION, TAGS
 
 log = logging.getLogger(__name__)
 
@@ -120,70 +135,87 @@ def local_salt(data_dir: Path | None = None) -> str:
 
 # --- DICOM ---------------------------------------------------------------------------
 
-# keyword -> action: X remove, Z empty (zero length), D dummy value. PN, UI, DA, DT and TM
-# elements are handled by VR as well; this table covers the rest of the Basic Profile that
-# can occur in radiography objects.
-_ACTIONS: dict[str, str] = {
-    "AccessionNumber": "Z", "AcquisitionComments": "X", "AcquisitionDeviceProcessingDescription": "X",
-    "ActualHumanPerformersSequence": "X", "AdditionalPatientHistory": "X", "AdmissionID": "X",
-    "AdmittingDiagnosesCodeSequence": "X", "AdmittingDiagnosesDescription": "X",
-    "Allergies": "X", "Arbitrary": "X", "AuthorObserverSequence": "X", "BranchOfService": "X",
-    "CountryOfResidence": "X", "CurrentPatientLocation": "X", "CurveData": "X",
-    "CustodialOrganizationSequence": "X", "DerivationDescription": "X", "DetectorID": "X",
-    "DeviceSerialNumber": "X", "DeviceUID": "X", "DigitalSignaturesSequence": "X",
-    "DischargeDiagnosisDescription": "X", "DistributionAddress": "X", "DistributionName": "X",
-    "EthnicGroup": "X", "FrameComments": "X", "GantryID": "X", "GeneratorID": "X",
-    "IconImageSequence": "X", "IdentifyingComments": "X", "ImageComments": "X",
-    "ImagePresentationComments": "X", "ImagingServiceRequestComments": "X",
-    "InstitutionAddress": "X", "InstitutionalDepartmentName": "X", "InstitutionCodeSequence": "X",
-    "InstitutionName": "X", "InsurancePlanIdentification": "X", "IssuerOfAdmissionID": "X",
-    "IssuerOfPatientID": "X", "MedicalAlerts": "X", "MedicalRecordLocator": "X",
-    "MilitaryRank": "X", "ModifiedAttributesSequence": "X", "ModifiedImageDescription": "X",
-    "ModifyingDeviceID": "X", "ModifyingDeviceManufacturer": "X", "NetworkID": "X",
-    "Occupation": "X", "OperatorIdentificationSequence": "X", "OriginalAttributesSequence": "X",
-    "OtherPatientIDs": "X", "OtherPatientIDsSequence": "X", "OtherPatientNames": "X",
-    "OverlayComments": "X", "OverlayData": "X", "ParticipantSequence": "X",
-    "PatientAddress": "X", "PatientAge": "X", "PatientBirthDate": "Z", "PatientBirthName": "X",
-    "PatientBirthTime": "X", "PatientComments": "X", "PatientInstitutionResidence": "X",
-    "PatientInsurancePlanCodeSequence": "X", "PatientMotherBirthName": "X",
-    "PatientPrimaryLanguageCodeSequence": "X", "PatientReligiousPreference": "X",
-    "PatientSex": "Z", "PatientSexNeutered": "X", "PatientSize": "X", "PatientState": "X",
-    "PatientTelecomInformation": "X", "PatientTelephoneNumbers": "X", "PatientWeight": "X",
-    "PerformedLocation": "X", "PerformedProcedureStepDescription": "X",
-    "PerformedProcedureStepID": "X", "PerformingPhysicianIdentificationSequence": "X",
-    "PhysiciansOfRecordIdentificationSequence": "X", "PlateID": "X", "PreMedication": "X",
-    "PregnancyStatus": "X", "ReasonForStudy": "X", "ReferencedPatientAliasSequence": "X",
-    "ReferencedPatientPhotoSequence": "X", "ReferencedPatientSequence": "X",
-    "ReferencedStudySequence": "X", "ReferringPhysicianAddress": "X",
-    "ReferringPhysicianIdentificationSequence": "X", "ReferringPhysicianTelephoneNumbers": "X",
-    "RegionOfResidence": "X", "RequestAttributesSequence": "X", "RequestedProcedureDescription": "X",
-    "RequestedProcedureID": "X", "RequestingService": "X", "ResponsibleOrganization": "X",
-    "ResponsiblePerson": "X", "ScheduledPatientInstitutionResidence": "X",
-    "ScheduledProcedureStepDescription": "X", "ScheduledProcedureStepID": "X",
-    "SeriesDescription": "X", "ServiceEpisodeDescription": "X", "ServiceEpisodeID": "X",
-    "SmokingStatus": "X", "SourceApplicationEntityTitle": "X", "SpecialNeeds": "X",
-    "StationName": "X", "StudyComments": "X", "StudyDescription": "X", "StudyID": "Z",
-    "TextComments": "X", "TextString": "X", "TopicAuthor": "X", "TopicKeywords": "X",
-    "TopicSubject": "X", "TopicTitle": "X", "VerifyingObserverIdentificationCodeSequence": "X",
-    "VerifyingOrganization": "X", "VisitComments": "X", "ContentSequence": "X",
-    "AcquisitionContextSequence": "X", "ProtocolName": "X", "RequestedContrastAgent": "X",
-    "ReferencedImageSequence": "K", "SourceImageSequence": "K",
-    "SendingApplicationEntityTitle": "X", "ReceivingApplicationEntityTitle": "X",
-    "ScheduledPerformingPhysicianName": "X", "NamesOfIntendedRecipientsOfResults": "X",
-    "ConsultingPhysicianName": "X", "EvaluatorName": "X",
-    # found surviving by the issue-22 probe
-    "ClinicalTrialSubjectID": "X", "ClinicalTrialSubjectReadingID": "X",
-    "ScheduledStationAETitle": "X", "PerformedStationAETitle": "X", "ScheduledStationName": "X",
-    "PerformedStationName": "X", "ReasonForTheRequestedProcedure": "X",
-    "PatientTransportArrangements": "X", "RequestedProcedureLocation": "X",
-    "OrderEntererLocation": "X", "OrderCallbackPhoneNumber": "X",
-    "PlacerOrderNumberImagingServiceRequest": "X", "FillerOrderNumberImagingServiceRequest": "X",
-    "PlacerOrderNumberImagingServiceRequestRetired": "X",
-    "FillerOrderNumberImagingServiceRequestRetired": "X", "IssuerOfPatientIDQualifiersSequence": "X",
-    "UniversalEntityID": "X", "PatientBirthDateInAlternativeCalendar": "X",
-    "PatientDeathDateInAlternativeCalendar": "X", "PatientAlternativeCalendar": "X",
-    "DataSetTrailingPadding": "X",
+MODES = ("basic", "allowlist")
+
+# Where DentalOsteo deliberately differs from Table E.1-1 (or covers what it does not list),
+# by keyword. P: the case pseudonym.
+_OVERRIDES: dict[str, str] = {
+    "PatientName": "P",  # table Z: the case pseudonym links the file to its anonymised report
+    "PatientID": "P",  # table Z/D: the same case pseudonym (the dummy the table allows)
+    "PatientBirthDate": "Z",  # table Z, but never shifted by the date-shift option either
+    "ContentSequence": "X",  # table D: an SR tree in an image header is free text we never need
+    "IssuerOfPatientIDQualifiersSequence": "X",  # not in the table: its items name the hospital
+    "UniversalEntityID": "X",  # not in the table: a hospital's identity (issue 22 probe)
+    "PatientBirthDateInAlternativeCalendar": "X",  # not in the table: a birth date (issue 22)
+    "PatientDeathDateInAlternativeCalendar": "X",  # not in the table: a death date (issue 22)
+    "PatientAlternativeCalendar": "X",  # not in the table: belongs to the two dates above
+    "PlacerOrderNumberImagingServiceRequestRetired": "X",  # retired twin of a table Z entry
+    "FillerOrderNumberImagingServiceRequestRetired": "X",  # retired twin of a table Z entry
+    "ModifyingDeviceManufacturer": "X",  # not in the table: names the clinic's vendor
 }
+
+# (group, element, group mask, element mask, action), checked before the table's patterns:
+# the whole 60xx overlay group goes (the table removes only 60xx,3000 / 60xx,4000; the issue 22
+# probe found a name in the Overlay Description 60xx,0022, and an overlay without its data
+# is broken anyway)
+_PATTERN_OVERRIDES: tuple[tuple[int, int, int, int, str], ...] = (
+    (0x6000, 0x0000, 0xFF00, 0x0000, "X"),
+)
+
+# The type of attributes with a compound action in the IODs DentalOsteo reads and writes
+# (DX, IO, CR and SC images, TID 1500 SR, Encapsulated PDF): 1 -> D, 2 -> Z, absent -> X.
+_IOD_TYPE: dict[str, str] = {
+    "ContentDate": "1",  # type 1 in the SR Document General module (2C in images)
+    "ContentTime": "1",  # type 1 in the SR Document General module (2C in images)
+    "AcquisitionDateTime": "2",  # type 2 in the Encapsulated Document module
+    "AcquisitionContextSequence": "2",  # type 2 in the Acquisition Context module (DX, IO)
+    "ContrastBolusAgent": "2",  # type 2 in the Contrast/Bolus module
+}
+
+_NEVER_SHIFTED = frozenset({"PatientBirthDate"})
+_DUMMY_TEXT = "ANONYMOUS"
+_DUMMY_BY_VR: dict[str, Any] = {
+    "DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000Y", "DS": "0",
+    "IS": "0", "US": 0, "SS": 0, "UL": 0, "SL": 0, "UV": 0, "SV": 0, "FL": 0.0, "FD": 0.0,
+    "AT": 0, "OB": b"\0" * 8, "OW": b"\0" * 8, "OD": b"\0" * 8, "OF": b"\0" * 8,
+    "OL": b"\0" * 8, "OV": b"\0" * 8, "UN": b"\0" * 8,
+}
+
+# allow-list mode: the only top-level attributes kept (then de-identified as usual)
+_ALLOWLIST = frozenset({
+    # Image Pixel module (+ frames, encapsulation tables, lossy-compression flags)
+    "SamplesPerPixel", "PhotometricInterpretation", "Rows", "Columns", "BitsAllocated",
+    "BitsStored", "HighBit", "PixelRepresentation", "PlanarConfiguration", "PixelAspectRatio",
+    "SmallestImagePixelValue", "LargestImagePixelValue", "PixelPaddingValue",
+    "PixelPaddingRangeLimit", "RedPaletteColorLookupTableDescriptor",
+    "GreenPaletteColorLookupTableDescriptor", "BluePaletteColorLookupTableDescriptor",
+    "RedPaletteColorLookupTableData", "GreenPaletteColorLookupTableData",
+    "BluePaletteColorLookupTableData", "PixelData", "FloatPixelData", "DoubleFloatPixelData",
+    "NumberOfFrames", "ExtendedOffsetTable", "ExtendedOffsetTableLengths",
+    "LossyImageCompression", "LossyImageCompressionRatio", "LossyImageCompressionMethod",
+    # calibration: the mm per pixel
+    "PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing",
+    "EstimatedRadiographicMagnificationFactor", "PixelSpacingCalibrationType",
+    # what the device profiles key on, and what the image is
+    "Manufacturer", "ManufacturerModelName", "Modality", "SOPClassUID",
+    "PresentationIntentType", "BurnedInAnnotation", "SpecificCharacterSet",
+    # grey levels: rescale, windowing, LUTs
+    "RescaleIntercept", "RescaleSlope", "RescaleType", "ModalityLUTSequence", "WindowCenter",
+    "WindowWidth", "VOILUTFunction", "VOILUTSequence", "PresentationLUTShape",
+    "PixelIntensityRelationship", "PixelIntensityRelationshipSign",
+    # new UIDs, the pseudonym, the de-identification markers
+    "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "PatientName", "PatientID",
+    "PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
+    "LongitudinalTemporalInformationModified",
+})
+_ALLOWED_IN_ITEMS = frozenset({"LUTDescriptor", "LUTData", "ModalityLUTType"})
+
+# the file meta keeps only what says how the file is encoded (both modes)
+_FILE_META_KEEP = frozenset({
+    "FileMetaInformationGroupLength", "FileMetaInformationVersion", "MediaStorageSOPClassUID",
+    "MediaStorageSOPInstanceUID", "TransferSyntaxUID", "ImplementationClassUID",
+    "ImplementationVersionName",
+})
 
 _BURNED_IN_WARNING = (
     "burned-in text in the pixels (names, dates printed on the image) may remain; check the "
@@ -277,29 +309,54 @@ class _ScrubRules:
     replace_uid: Callable[[str], str]
 
 
-def _is_curve_or_overlay(tag: Any) -> bool:
-    """Curve data (50xx) and overlay data, description, label and comments (60xx,3000 /
-    60xx,0022 / 60xx,1500 / 60xx,4000)."""
-    group = tag.group
-    return (0x5000 <= group <= 0x50FF) or (
-        0x6000 <= group <= 0x60FF and tag.element in (0x3000, 0x4000, 0x0022, 0x1500))
+def table_action(tag: Any, keyword: str = "") -> str | None:
+    """The action for one tag: our override, else Table E.1-1's (exact tag, then its
+    patterns such as 50xx,xxxx); None when neither lists it."""
+    if keyword in _OVERRIDES:
+        return _OVERRIDES[keyword]
+    group, element = tag >> 16, tag & 0xFFFF
+    for g, e, gm, em, action in _PATTERN_OVERRIDES:
+        if group & gm == g and element & em == e:
+            return action
+    exact = TAGS.get((group, element))
+    if exact is not None:
+        return exact
+    for g, e, gm, em, pattern_action in MASKED:
+        if group & gm == g and element & em == e:
+            return pattern_action
+    return None
+
+
+def resolve_action(action: str, keyword: str, vr: str) -> str:
+    """One of X, Z, D, U, K, P for a table action. Compound ones per PS3.15 E.1.1: D where a
+    dummy is needed (type 1 in our IODs), Z where an empty value is (type 2), else X; X/Z/U*
+    keeps a UI or sequence with its UIDs replaced; C (clean) is treated as Z."""
+    if "/" not in action:
+        return "Z" if action == "C" else action
+    options = action.split("/")
+    if "U*" in options and vr in ("UI", "SQ"):
+        return "U"
+    kind = _IOD_TYPE.get(keyword)
+    if kind == "1" and "D" in options:
+        return "D"
+    if kind in ("1", "2") and "Z" in options:
+        return "Z"
+    return "X" if "X" in options else options[0]
+
+
+def _dummy(vr: str) -> Any:
+    return _DUMMY_BY_VR.get(vr.split(" or ")[0], _DUMMY_TEXT)
 
 
 def _scrub(d: Any, rules: _ScrubRules) -> None:
     """Apply the profile to every element of the (sub)dataset ``d``, recursing into sequences."""
-    from pydicom.sequence import Sequence
-
     for elem in list(d):
-        tag = elem.tag
-        if _is_curve_or_overlay(tag):
-            del d[tag]
-            continue
         kw = elem.keyword or ""
-        action = _ACTIONS.get(kw)
-        if action == "X":
-            del d[tag]
-        elif action == "Z":
-            elem.value = None if elem.VR not in ("SQ",) else Sequence()
+        action = table_action(int(elem.tag), kw)
+        if action is not None:
+            _apply(d, elem, resolve_action(action, kw, elem.VR), rules)
+        elif not kw or elem.tag.element == 0:
+            del d[elem.tag]  # a public attribute the dictionary does not know, a group length
         elif elem.VR == "SQ":
             for item in elem.value or []:
                 _scrub(item, rules)
@@ -307,64 +364,131 @@ def _scrub(d: Any, rules: _ScrubRules) -> None:
             _scrub_value(elem, kw, rules)
 
 
+def _apply(d: Any, elem: Any, action: str, rules: _ScrubRules) -> None:
+    """Carry out one resolved table action on ``elem`` (a member of ``d``)."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    vr = elem.VR
+    if action == "X":
+        del d[elem.tag]
+    elif action == "P":
+        elem.value = rules.case_id
+    elif action == "K":
+        for item in (elem.value or []) if vr == "SQ" else []:
+            _scrub(item, rules)
+    elif vr == "SQ":
+        if action == "Z":
+            elem.value = Sequence()
+        elif action == "D":  # a non-empty value holding nothing: one empty item
+            elem.value = Sequence([Dataset()])
+        else:  # U (X/Z/U*): the items stay, their UIDs replaced, themselves de-identified
+            for item in elem.value or []:
+                _scrub(item, rules)
+    elif (vr in ("DA", "DT", "TM") and rules.shift is not None
+          and elem.keyword not in _NEVER_SHIFTED):
+        if vr != "TM" and elem.value not in (None, ""):  # times stay: whole days shifted
+            _shift_dates(elem, rules.shift)
+        elif action == "D" and elem.value in (None, ""):
+            elem.value = _dummy(vr)
+    elif vr == "UI" and action in ("U", "D"):
+        if elem.value not in (None, ""):
+            _replace_uids(elem, rules)
+        elif action == "D":
+            elem.value = rules.replace_uid("dummy")
+    elif action == "D":
+        elem.value = _dummy(vr)
+    else:  # Z, and U on an element that is not a UID
+        elem.value = None
+
+
+def _replace_uids(elem: Any, rules: _ScrubRules) -> None:
+    if elem.VM > 1:
+        elem.value = [rules.replace_uid(v) for v in elem.value]
+    else:
+        elem.value = rules.replace_uid(str(elem.value))
+
+
+def _shift_dates(elem: Any, shift: int) -> None:
+    if elem.VM > 1:
+        elem.value = [_shift_da(str(v), shift) for v in elem.value]
+    else:
+        elem.value = _shift_da(str(elem.value), shift)
+
+
 def _scrub_value(elem: Any, kw: str, rules: _ScrubRules) -> None:
-    """The by-VR rules for one non-empty element: names, IDs, UIDs, dates, times, free text."""
+    """The by-VR safety net for a non-empty element the table does not list: names, UIDs,
+    dates, times, free text."""
     vr = elem.VR
     if vr == "PN":
-        elem.value = rules.case_id if kw == "PatientName" else None
-    elif kw == "PatientID":
-        elem.value = rules.case_id
+        elem.value = None
     elif vr == "UI":
-        if elem.VM > 1:
-            elem.value = [rules.replace_uid(v) for v in elem.value]
-        else:
-            elem.value = rules.replace_uid(str(elem.value))
+        _replace_uids(elem, rules)
     elif vr in ("DA", "DT"):
-        shift = rules.shift
-        if shift is None:
+        if rules.shift is None:
             elem.value = None
-        elif elem.VM > 1:
-            elem.value = [_shift_da(str(v), shift) for v in elem.value]
         else:
-            elem.value = _shift_da(str(elem.value), shift)
+            _shift_dates(elem, rules.shift)
     elif vr == "TM":
         if rules.shift is None:
             elem.value = None
-    elif vr in ("LO", "SH", "LT", "ST", "UT") and any(
+    elif vr in ("LO", "SH", "LT", "ST", "UT", "UC") and any(
             w in kw for w in ("Address", "Telephone", "Comment", "Name")) and kw not in (
             "Manufacturer", "ManufacturerModelName", "CodeMeaning", "CodingSchemeName"):
         elem.value = None
 
 
-def _clean_file_meta(ds: Any) -> None:
-    """Point the file meta at the new SOP instance UID and drop its identifying fields."""
+def _keep_only_allowed(ds: Any) -> None:
+    """Allow-list mode: drop every top-level attribute screening does not need, and every
+    item attribute of the kept LUT sequences but the LUT itself."""
+    for elem in list(ds):
+        if elem.keyword not in _ALLOWLIST:
+            del ds[elem.tag]
+        elif elem.VR == "SQ":
+            for item in elem.value or []:
+                for sub in list(item):
+                    if sub.keyword not in _ALLOWED_IN_ITEMS:
+                        del item[sub.tag]
+
+
+def _clean_file_meta(ds: Any, rules: _ScrubRules) -> None:
+    """Keep only the file meta elements that say how the file is encoded; point it at the
+    new SOP instance UID."""
     meta = getattr(ds, "file_meta", None)
     if meta is None:
         return
+    for elem in list(meta):
+        if elem.keyword not in _FILE_META_KEEP:
+            del meta[elem.tag]
     if "SOPInstanceUID" in ds:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    for kw in ("SourceApplicationEntityTitle", "SendingApplicationEntityTitle",
-               "ReceivingApplicationEntityTitle", "PrivateInformationCreatorUID",
-               "PrivateInformation"):
-        if kw in meta:
-            delattr(meta, kw)
+    elif "MediaStorageSOPInstanceUID" in meta:
+        meta.MediaStorageSOPInstanceUID = rules.replace_uid(str(meta.MediaStorageSOPInstanceUID))
 
 
-def _mark_deidentified(ds: Any, shift: int | None) -> None:
+def method_text(shifted: bool, mode: str = "basic") -> str:
+    """The De-identification Method (LO, 64 characters): app, table edition, options."""
+    text = f"DentalOsteo {__version__}: PS3.15 {PROFILE_EDITION} Basic Profile"
+    if shifted:
+        text += " +dates"
+    if mode == "allowlist":
+        text += " +allowlist"
+    return text[:64]
+
+
+def _mark_deidentified(ds: Any, shift: int | None, mode: str) -> None:
     """Patient Identity Removed, De-identification Method (+ codes), Longitudinal Temporal
     Information Modified."""
     from pydicom.dataset import Dataset
 
     ds.PatientIdentityRemoved = "YES"
-    method = f"DentalOsteo {__version__}: PS3.15 Basic Profile"  # LO: at most 64 characters
     codes = [("113100", "Basic Application Confidentiality Profile")]
     if shift is not None:
-        method += " + Modified Dates Option"
         codes.append(("113107", "Retain Longitudinal Temporal Information Modified Dates Option"))
         ds.LongitudinalTemporalInformationModified = "MODIFIED"
     else:
         ds.LongitudinalTemporalInformationModified = "REMOVED"
-    ds.DeidentificationMethod = method[:64]
+    ds.DeidentificationMethod = method_text(shift is not None, mode)
     seq = []
     for value, meaning in codes:
         item = Dataset()
@@ -384,29 +508,41 @@ def _burned_in_warning(ds: Any) -> str:
 
 
 def deidentify_dataset(ds: Any, *, salt: str, case_id: str,
-                       date_shift_days: int | None = None) -> list[str]:
-    """De-identify a pydicom Dataset in place (see module docstring); returns warnings."""
+                       date_shift_days: int | None = None, mode: str = "basic") -> list[str]:
+    """De-identify a pydicom Dataset in place (see module docstring); returns warnings.
+
+    ``mode``: "basic" (the whole Table E.1-1 plus our overrides) or "allowlist" (only what
+    screening needs, then the same).
+    """
+    if mode not in MODES:
+        raise ConfigError(f"de-identification mode {mode!r} is unknown: use basic or allowlist")
     rules = _ScrubRules(case_id=case_id, shift=date_shift_days, replace_uid=_uid_replacer(salt))
     if getattr(ds, "preamble", None) is not None:
         ds.preamble = b"\0" * 128  # the preamble is free bytes: a name or MRN can hide there
     ds.remove_private_tags()
+    if mode == "allowlist":
+        _keep_only_allowed(ds)
+        ds.PatientName = ds.PatientID = case_id
     _scrub(ds, rules)
-    _clean_file_meta(ds)
-    _mark_deidentified(ds, date_shift_days)
+    _clean_file_meta(ds, rules)
+    _mark_deidentified(ds, date_shift_days, mode)
     return [_burned_in_warning(ds)]
 
 
 def deidentify_dicom(src: Path, dst: Path, *, blackout: list[RoiBox] | None = None,
-                     date_shift_days: int | None = None, salt: str | None = None) -> list[str]:
+                     date_shift_days: int | None = None, salt: str | None = None,
+                     mode: str = "basic") -> list[str]:
     """De-identify the DICOM file ``src`` into ``dst`` (written atomically); returns warnings.
 
     ``salt`` defaults to the installation's pseudonym salt, so case IDs and UIDs match the
-    anonymised reports of this installation.
+    anonymised reports of this installation. ``mode``: "basic" or "allowlist".
     """
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     src, dst = Path(src), Path(dst)
+    if mode not in MODES:
+        raise ConfigError(f"de-identification mode {mode!r} is unknown: use basic or allowlist")
     if src.resolve() == dst.resolve():
         raise ConfigError(f"{dst}: the output must differ from the input (refusing to overwrite "
                           "the original)")
@@ -428,11 +564,17 @@ def deidentify_dicom(src: Path, dst: Path, *, blackout: list[RoiBox] | None = No
     if blackout:
         _apply_blackout(ds, list(blackout), src, warnings)
     warnings = deidentify_dataset(ds, salt=salt, case_id=case_id,
-                                  date_shift_days=date_shift_days) + warnings
+                                  date_shift_days=date_shift_days, mode=mode) + warnings
     if blackout:
         warnings = [w for w in warnings if w != _BURNED_IN_WARNING]
         warnings.append(f"blacked out {len(blackout)} rectangle(s); check that no other "
                         "burned-in text remains")
+    atomic_write_bytes(dst, _file_bytes(ds, src))
+    log.info("de-identified %s -> %s", src.name, dst.name)
+    return warnings
+
+
+def _file_bytes(ds: Any, src: Path) -> bytes:
     buf = io.BytesIO()
     try:
         ds.save_as(buf, enforce_file_format=True)
@@ -442,6 +584,4 @@ def deidentify_dicom(src: Path, dst: Path, *, blackout: list[RoiBox] | None = No
             ds.save_as(buf)
         if not buf.getvalue():
             raise RadiographError(src, f"cannot write the de-identified file ({exc})") from None
-    atomic_write_bytes(dst, buf.getvalue())
-    log.info("de-identified %s -> %s", src.name, dst.name)
-    return warnings
+    return buf.getvalue()

@@ -1,0 +1,191 @@
+"""Generate ``dentalosteo_gui/core/records/deid_table.py`` from a machine-readable extract of
+DICOM PS3.15 Annex E Table E.1-1 (Basic Application Level Confidentiality Profile).
+
+Source: the PyPI package ``dicom-anonymizer`` 2.1.0 (Kitware, BSD-3-Clause), file
+``dicomanonymizer/dicom_anonymization_databases/dicomfields_2026c.py``: the table of the
+2026c edition of the standard, scraped by its authors from the part 15 HTML, one list per
+action. It is stored beside this script, unchanged, as ``dicomfields_2026c.py.txt``
+(licence: ``LICENSE.dicom-anonymizer``). To fetch it again::
+
+    pip download --no-deps dicom-anonymizer==2.1.0 -d /tmp/x
+    # wheel sha256 bf642a6b43afd362faa2c7d2b101a3d4765cf85cf0d7590795e3ee556e636b8b
+    unzip -p /tmp/x/dicom_anonymizer-2.1.0-py3-none-any.whl \\
+        dicomanonymizer/dicom_anonymization_databases/dicomfields_2026c.py \\
+        > packaging/deid/dicomfields_2026c.py.txt
+
+Usage (from the repository root)::
+
+    python packaging/deid/generate_table.py            # rewrite the generated module
+    python packaging/deid/generate_table.py --check    # exit 1 when it is out of date
+    python packaging/deid/generate_table.py --source other/dicomfields_2027a.py \\
+        --edition 2027a --package "dicom-anonymizer X.Y.Z"   # a newer edition
+
+The source is parsed (``ast``), never executed. A tag in two lists, an unknown list name or
+a tag pattern that is not a group/element mask stops the generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime as _dt
+import hashlib
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+SOURCE = HERE / "dicomfields_2026c.py.txt"
+SOURCE_SHA256 = "a6b68dc888ab4b1ebfc9979796df194d9f1d836bc88ece7793dee93b1c98e1c2"
+SOURCE_PACKAGE = "dicom-anonymizer 2.1.0 (PyPI, BSD-3-Clause)"
+SOURCE_FILE = "dicomanonymizer/dicom_anonymization_databases/dicomfields_2026c.py"
+EDITION = "2026c"
+TARGET = ROOT / "dentalosteo_gui" / "core" / "records" / "deid_table.py"
+
+# the extract's list names -> the action codes of Table E.1-1
+ACTIONS = {
+    "D_TAGS": "D", "Z_TAGS": "Z", "X_TAGS": "X", "U_TAGS": "U", "Z_D_TAGS": "Z/D",
+    "X_Z_TAGS": "X/Z", "X_D_TAGS": "X/D", "X_Z_D_TAGS": "X/Z/D", "X_Z_U_STAR_TAGS": "X/Z/U*",
+}
+_LINE = re.compile(r"^\s*\((0x[0-9A-Fa-f]{4}),\s*(0x[0-9A-Fa-f]{4})"
+                   r"(?:,\s*(0x[0-9A-Fa-f]{4}),\s*(0x[0-9A-Fa-f]{4}))?\),\s*#\s*(.*?)\s*$")
+_LIST = re.compile(r"^([A-Z_]+)\s*=\s*\[")
+
+Entry = tuple[tuple[int, ...], str, str]  # (tag or pattern, action, attribute name)
+
+
+def _names(text: str) -> dict[tuple[int, ...], str]:
+    """Attribute names from the extract's comments, keyed by tag / pattern."""
+    names: dict[tuple[int, ...], str] = {}
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        if m:
+            key = tuple(int(g, 16) for g in m.groups()[:4] if g is not None)
+            names[key] = m.group(5).replace('"', "'")
+    return names
+
+
+def parse(text: str) -> list[Entry]:
+    """The (tag, action, name) entries of the extract, sorted by tag; raises ValueError on
+    anything the table cannot mean."""
+    tree = ast.parse(text)
+    names = _names(text)
+    seen: dict[tuple[int, ...], str] = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.List)):
+            continue
+        target = node.targets[0]
+        if not isinstance(target, ast.Name) or target.id == "ALL_TAGS":
+            continue
+        if target.id not in ACTIONS:
+            raise ValueError(f"unknown list {target.id} in the source")
+        for item in ast.literal_eval(node.value):
+            key = tuple(int(v) for v in item)
+            if len(key) not in (2, 4) or any(not 0 <= v <= 0xFFFF for v in key):
+                raise ValueError(f"{item!r}: not a (group, element[, masks]) tag")
+            if len(key) == 4 and (key[0] & ~key[2] or key[1] & ~key[3]):
+                raise ValueError(f"{item!r}: the tag has bits outside its mask")
+            if key in seen:
+                raise ValueError(f"{item!r} is listed as {seen[key]} and {ACTIONS[target.id]}")
+            seen[key] = ACTIONS[target.id]
+    if len(seen) < 500:
+        raise ValueError(f"only {len(seen)} entries: not the whole Table E.1-1")
+    return [(k, a, names.get(k, "")) for k, a in sorted(seen.items())]
+
+
+def _hex(v: int) -> str:
+    return f"0x{v:04X}"
+
+
+def render(entries: list[Entry], *, edition: str, package: str, source_file: str,
+           source_sha256: str, generated: str) -> str:
+    """The text of the generated module."""
+    exact = [e for e in entries if len(e[0]) == 2]
+    masked = [e for e in entries if len(e[0]) == 4]
+    out = [
+        '"""PS3.15 Annex E Table E.1-1, Basic Application Level Confidentiality Profile:',
+        "tag -> action (X remove, Z empty, D dummy, U new UID, and the compound X/Z, X/D, Z/D,",
+        "X/Z/D, X/Z/U*; resolved in deidentify.py).",
+        "",
+        "GENERATED by packaging/deid/generate_table.py -- do not edit; regenerate instead.",
+        f"From: {package}, {source_file}",
+        f"(sha256 {source_sha256}).",
+        f"DICOM edition: {edition}. Generated: {generated}.",
+        '"""',
+        "",
+        "# fmt: off",
+        f'PROFILE_EDITION = "{edition}"',
+        f'SOURCE = "{package}: {source_file}"',
+        f'SOURCE_SHA256 = "{source_sha256}"',
+        f'GENERATED = "{generated}"',
+        "",
+        "# (group, element) -> action",
+        "TAGS: dict[tuple[int, int], str] = {",
+    ]
+    for (g, e), action, name in exact:
+        out.append(f'    ({_hex(g)}, {_hex(e)}): "{action}",  # {name}'.rstrip())
+    out += [
+        "}",
+        "",
+        "# (group, element, group mask, element mask, action): tag & mask == (group, element)",
+        "MASKED: tuple[tuple[int, int, int, int, str], ...] = (",
+    ]
+    for (g, e, gm, em), action, name in masked:
+        out.append(f'    ({_hex(g)}, {_hex(e)}, {_hex(gm)}, {_hex(em)}, "{action}"),  # {name}'.rstrip())
+    out += [")", "# fmt: on", ""]
+    return "\n".join(out)
+
+
+def build(source: Path = SOURCE, *, generated: str, edition: str = EDITION,
+          package: str = SOURCE_PACKAGE, source_file: str = SOURCE_FILE,
+          expect_sha256: str | None = SOURCE_SHA256) -> str:
+    """Read and check the stored source, return the generated module's text."""
+    raw = source.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if expect_sha256 is not None and digest != expect_sha256:
+        raise ValueError(f"{source}: sha256 {digest} is not the recorded {expect_sha256} "
+                         "(pass --edition/--package for another source)")
+    return render(parse(raw.decode("utf-8")), edition=edition, package=package,
+                  source_file=source_file, source_sha256=digest, generated=generated)
+
+
+def committed_date(path: Path = TARGET) -> str | None:
+    """The GENERATED date of the committed module (so --check ignores the day it ran)."""
+    try:
+        m = re.search(r'^GENERATED = "([0-9-]+)"', path.read_text(), re.M)
+    except OSError:
+        return None
+    return m.group(1) if m else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", type=Path, default=None, help="another extract (same format)")
+    ap.add_argument("--edition", default=EDITION, help="its DICOM edition, e.g. 2027a")
+    ap.add_argument("--package", default=SOURCE_PACKAGE, help="where it came from")
+    ap.add_argument("--out", type=Path, default=TARGET)
+    ap.add_argument("--check", action="store_true", help="only compare with --out")
+    args = ap.parse_args(argv)
+    other = args.source is not None
+    try:
+        text = build(args.source or SOURCE,
+                     generated=(committed_date(args.out) if args.check else None)
+                     or _dt.date.today().isoformat(),
+                     edition=args.edition, package=args.package,
+                     source_file=args.source.name if other else SOURCE_FILE,
+                     expect_sha256=None if other else SOURCE_SHA256)
+    except (OSError, ValueError, SyntaxError) as exc:
+        print(f"generate_table: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        same = args.out.is_file() and args.out.read_text() == text
+        print(f"{args.out}: {'up to date' if same else 'OUT OF DATE: run generate_table.py'}")
+        return 0 if same else 1
+    args.out.write_text(text)
+    print(f"{args.out}: {text.count(chr(10))} lines, edition {args.edition}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
