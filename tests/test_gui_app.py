@@ -72,7 +72,7 @@ def test_open_sample_shows_image_roi_and_result(qtbot: Any, png: Path, errors: l
     assert "sensitivity 80%" in win.panel.op_label.text()
     assert win.panel.risk_level_chip.text() == {"low": "LOW", "intermediate": "INTERMEDIATE", "high": "HIGH"}[res.risk_level]
     assert "C2" in win.panel.klemetti_label.text() and "agree" in win.panel.klemetti_agree.text()
-    assert "mm" in win.panel.mcw_right.text()
+    assert "px" in win.panel.mcw_right.text()  # assumed spacing: MCW in pixels, never assumed mm
     assert "Assumed spacing" in win.panel.spacing_warning.text()
     assert "fake-net" in win.model_label.text() and "ms" in win.timing_label.text()
     assert eng.threads and "MainThread" not in eng.threads  # screened off the GUI thread

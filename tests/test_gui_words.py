@@ -69,7 +69,7 @@ def test_not_assessable_shows_no_number_but_why_and_what_to_do(qtbot: Any, png: 
     assert "Why:" in status and "low ROI confidence" in status and "pixel spacing" not in status
     assert "What to do:" in status and "Move the box" in status
     assert p.op_label.text() == "" and p.referral_label.text() == "" and "DXA" not in _panel_text(win)
-    assert "mm" in p.mcw_right.text() and "Not assessable" in p.mcw_note.text()  # MCW greyed, with caveat
+    assert "px" in p.mcw_right.text() and "Not assessable" in p.mcw_note.text()  # MCW greyed, with caveat
     assert "not assessable, no score" in win.statusBar().currentMessage()
     close_window(win)
 

@@ -29,6 +29,7 @@ from .canvas_items import (
     short_name,
     warm_colormap,
 )
+from .canvas_tools import CanvasTools
 from .session import Session
 
 __all__ = ["Canvas", "ColorBar", "HEAT_THRESHOLD", "LEVEL_PRESETS", "LandmarkItem", "RadiographViewBox",
@@ -56,6 +57,8 @@ class RadiographViewBox(pg.ViewBox):
         self._wl_start: tuple[float, float] | None = None
 
     def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:  # noqa: N802 - Qt naming
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton and self._canvas.tools.drag(ev):
+            return  # the ruler is drawn by dragging on the image
         if ev.button() == QtCore.Qt.MouseButton.RightButton:
             ev.accept()
             session = self._canvas.session
@@ -120,6 +123,7 @@ class Canvas(pg.GraphicsLayoutWidget):
         self._pan_last: QtCore.QPointF | None = None
         self._gray_lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
         self.side_marks = SideMarks(self.view)
+        self.tools = CanvasTools(self.view, session)  # ruler, the dentist's MCW lines, mental foramen
         self.view.sigRangeChanged.connect(lambda *_: self.zoom_changed.emit(self.zoom_factor()))
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
@@ -128,6 +132,15 @@ class Canvas(pg.GraphicsLayoutWidget):
         session.events.mode.connect(self._on_result)
         session.events.normals.connect(self._draw_normals)
         session.display.events.connect(self._on_display)
+        session.events.tool.connect(self._on_tool)
+
+    def _on_tool(self) -> None:
+        """While a tool is in use the box and the landmarks step aside (a drag is the tool's)."""
+        editing = not self.session.tool
+        if self.roi is not None:
+            self.roi.setVisible(editing)
+        for item in self.landmark_items.values():
+            item.setVisible(editing)
 
     # ------------------------------------------------------------------ space-drag pan
     def set_space_held(self, held: bool) -> None:
@@ -310,6 +323,7 @@ class Canvas(pg.GraphicsLayoutWidget):
                 self.roi.addScaleHandle((0, 1), (1, 0))
                 self.roi.setZValue(10)
                 self.roi.sigRegionChangeFinished.connect(self._roi_finished)
+                self.roi.setVisible(not self.session.tool)
                 self.view.addItem(self.roi)
             else:
                 self.roi.setPos((box.x, box.y), update=False, finish=False)
@@ -358,6 +372,7 @@ class Canvas(pg.GraphicsLayoutWidget):
                 else:
                     item.setPos((float(x), float(y)))
                 item.set_weight(attention_for(name, attention))
+                item.setVisible(not self.session.tool)
         finally:
             self._syncing = False
 

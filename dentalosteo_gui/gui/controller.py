@@ -28,6 +28,7 @@ from .jobs import (
     Screened,
     ScreenFn,
     default_engine_factory,
+    engine_accepts,
     export_job,
     load_job,
     normals_job,
@@ -50,7 +51,8 @@ SCREENED_MESSAGES = {
 
 
 class EditCommand(QtGui.QUndoCommand):
-    """One undoable edit of the box (``kind`` "roi") or the landmarks ("landmarks"): the
+    """One undoable edit of the box (``kind`` "roi"), the landmarks ("landmarks"), the mental
+    foramen ("foramen") or the dentist's MCW lines ("dentist_mcw"): the
     override before and after; doing or undoing it sets the override and re-screens."""
 
     def __init__(self, controller: ScreeningController, kind: str, before: Any, after: Any, text: str) -> None:
@@ -199,10 +201,19 @@ class ScreeningController(QtCore.QObject):
         landmarks = s.landmarks_override if s.mode == "landmarks" else None
         s.set_busy(True)
         self.message.emit("Screening…", 0)
+        extras = {"mental_foramen": s.foramen_override, "dentist_mcw": s.dentist_mcw}
         self._screen_worker = self.pool.run(
             screen_job, self.engine, s.radiograph, self._generation, roi, landmarks, s.mode,
-            s.spacing_override_mm, name="screen", on_result=self._on_screened,
+            s.spacing_override_mm, extras=extras, name="screen", on_result=self._on_screened,
             on_error=self._on_screen_failed, on_finished=self._on_screen_finished)
+        self._say_unsupported(extras)
+
+    def _say_unsupported(self, extras: dict[str, Any]) -> None:
+        """The dentist's foramen or MCW that this engine cannot take yet: say so, never crash."""
+        names = {"mental_foramen": "the moved mental foramen", "dentist_mcw": "your MCW measurement"}
+        left_out = [names[k] for k, v in extras.items() if v is not None and not engine_accepts(self.engine, k)]
+        if left_out:
+            self.message.emit(f"This engine does not take {' or '.join(left_out)} yet: screened without it", 10000)
 
     def cancel_screen(self) -> None:
         if self._screen_worker is not None:
@@ -244,15 +255,48 @@ class ScreeningController(QtCore.QObject):
         self.undo_stack.push(EditCommand(self, "landmarks", self.session.landmarks_override,
                                          dict(landmarks), "Move a landmark"))
 
+    def edit_foramen(self, points: dict[str, tuple[float, float]]) -> None:
+        """The dentist dropped a mental foramen point: screen once with it (undoable)."""
+        self.undo_stack.push(EditCommand(self, "foramen", self.session.foramen_override, dict(points),
+                                         "Move the mental foramen"))
+
+    def edit_dentist_mcw(self, lines: dict[str, Any] | None) -> None:
+        """The dentist's own MCW lines (None: clear them): screen once with them (undoable)."""
+        before = self.session.dentist_mcw
+        if lines == before:
+            return
+        self.undo_stack.push(EditCommand(self, "dentist_mcw", before, dict(lines) if lines else None,
+                                         "Measure the cortex" if lines else "Clear my MCW measurement"))
+
     def apply_override(self, kind: str, value: Any) -> None:
-        """Set the box (``kind`` "roi") or landmark override (None: the proposal); re-screen
-        when it is the current mode's (what an edit, undo and redo do)."""
-        if kind == "roi":
-            self.session.set_roi_override(value)
-        else:
-            self.session.set_landmarks_override(value)
-        if self.session.mode == kind:
+        """Set the box (``kind`` "roi"), landmark ("landmarks"), mental foramen ("foramen") or
+        dentist's MCW ("dentist_mcw") override (None: the engine's own); re-screen when it
+        matters now (what an edit, undo and redo do)."""
+        setter = {"roi": self.session.set_roi_override, "landmarks": self.session.set_landmarks_override,
+                  "foramen": self.session.set_foramen_override, "dentist_mcw": self.session.set_dentist_mcw}[kind]
+        setter(value)
+        if self.session.mode == kind or kind in ("foramen", "dentist_mcw"):
             self.request_screen()
+
+    def save_profile(self, profile: Any) -> bool:
+        """Save a calibration profile (``core.system.profiles``) for this image's source, adopt
+        it (a typed spacing gives way) and screen again. False (and one dialog) on failure."""
+        from ..core.system.profiles import ProfileStore
+
+        rad = self.session.radiograph
+        if rad is None:
+            return False
+        try:
+            ProfileStore().add(profile)
+        except (DentalOsteoError, OSError) as exc:
+            self.failed.emit("Calibration not saved", exc if isinstance(exc, DentalOsteoError) else str(exc))
+            return False
+        log.info("calibration profile %s saved: %.5f mm/px", profile.name, profile.mm_per_px)
+        spacing = self._spacing_for(rad, None) or profile.spacing()
+        self.session.set_calibration(spacing, profile.name)
+        self.message.emit(f"Calibrated: profile {profile.name}, {profile.mm_per_px:.4g} mm/px; screening again", 8000)
+        self.request_screen()
+        return True
 
     def edit_spacing(self, mm: float | None) -> None:
         rad = self.session.radiograph
@@ -275,8 +319,14 @@ class ScreeningController(QtCore.QObject):
     # ================================================================== MCW normals
     def ensure_normals(self) -> None:
         """Compute the MCW normals of the result (in a worker) when they are to be shown."""
+        if self.session.display.show_normals:
+            self.request_normals()
+
+    def request_normals(self) -> None:
+        """Compute the MCW normals of the result (in a worker) even when hidden (the measure
+        tool starts at the automatic measurement site)."""
         s = self.session
-        if not s.display.show_normals or s.result is None or s.radiograph is None or s.normals is not None:
+        if s.result is None or s.radiograph is None or s.normals is not None:
             return
         ev = s.result.klemetti_evidence or {}
         if ev.get("normals"):

@@ -7,6 +7,7 @@ Plain functions of their arguments: no Qt, no session. TensorFlow is imported on
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import re
 import threading
@@ -82,16 +83,29 @@ class Screened(NamedTuple):
 
 def screen_job(engine: Any, rad: Radiograph, generation: int, roi: RoiBox | None,
                landmarks: Landmarks | None, mode: str, pixel_spacing_mm: float | None,
-               cancel: threading.Event) -> Screened:
+               cancel: threading.Event, extras: dict[str, Any] | None = None) -> Screened:
     """One screening, cross-checked with the other mode's model (ROI vs landmarks: the result
-    says when the two readings disagree), with the card of the model that was used."""
+    says when the two readings disagree), with the card of the model that was used.
+    ``extras``: the dentist's ``mental_foramen`` / ``dentist_mcw`` (passed when set and the
+    engine takes them, see :func:`engine_accepts`)."""
+    kw = {k: v for k, v in (extras or {}).items() if v is not None and engine_accepts(engine, k)}
     try:
         res = engine.screen(rad, roi=roi, landmarks=landmarks, mode=mode,
-                            pixel_spacing_mm=pixel_spacing_mm, cancel=cancel, cross_check=True)
+                            pixel_spacing_mm=pixel_spacing_mm, cancel=cancel, cross_check=True, **kw)
     except Exception as exc:
         exc.generation = generation  # type: ignore[attr-defined]
         raise
     return Screened(generation, res, card_of_model(engine, res))
+
+
+def engine_accepts(engine: Any, keyword: str) -> bool:
+    """Whether ``engine.screen`` takes ``keyword`` (an engine from before the dentist's
+    measurement and the mental foramen overrides does not)."""
+    try:
+        params = inspect.signature(engine.screen).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return keyword in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def card_of_model(engine: Any, res: ScreeningResult) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ from .actions import SHORTCUTS, build_actions, build_menus, build_toolbar
 from .canvas import LEVEL_PRESETS, Canvas, warm_colormap
 from .controller import MAX_RECENT, ScreeningController
 from .jobs import EngineFactory
+from .measure_tools import ToolsUi
 from .outcomes_dock import add_outcomes_dock
 from .results_panel import ResultsPanel
 from .session import Session
@@ -72,6 +73,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.acts = build_actions(self)
         self.recent_menu = build_menus(self, self.acts)
         self.preset_combo = build_toolbar(self, self.acts)
+        self.tools = ToolsUi(self)  # Tools menu: ruler, device pixel size, measure MCW
+        self.viewer_layout.insertWidget(1, self.tools.banner)
         self._connect()
         self._refresh_recent_menu()
         self._refresh_actions()
@@ -95,6 +98,7 @@ class MainWindow(QtWidgets.QMainWindow):
         vl.setSpacing(0)
         vl.addWidget(self.header)
         vl.addWidget(self.canvas, 1)
+        self.viewer_layout = vl
         self.welcome = WelcomePanel(s, paths.sample_image())
         self.stack = QtWidgets.QStackedWidget()
         self.stack.addWidget(self.welcome)
@@ -118,6 +122,7 @@ class MainWindow(QtWidgets.QMainWindow):
         st = self.status  # its parts, by the names tests use
         self.busy_bar, self.device_label, self.model_label = st.busy_bar, st.device_label, st.model_label
         self.timing_label, self.cursor_label, self.zoom_label = st.timing_label, st.cursor_label, st.zoom_label
+        self.spacing_label = st.spacing_label
         self.statusBar().showMessage("Open a panoramic radiograph (Ctrl+O) or drop one on the window")
         self.outcomes_dock = add_outcomes_dock(self, s)
 

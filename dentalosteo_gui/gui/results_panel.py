@@ -1,5 +1,5 @@
-"""The results panel: risk (see :mod:`.risk_card`), Klemetti hint, MCW, warnings, heatmap
-controls, landmark patches, model.
+"""The results panel: risk (see :mod:`.risk_card`), Klemetti hint, MCW and PMI (see
+:mod:`.mcw_card`), warnings, heatmap controls, landmark patches, model.
 
 Reads everything from the session (the pixel spacing too: the one the engine uses, with its
 source; the model: the one that produced the result); the only outputs are session display
@@ -26,23 +26,16 @@ from ..core.types import (
 )
 from . import theme, wording
 from .canvas import ColorBar, attention_for, short_name
+from .mcw_card import MCW_NOTES, SPACING_UNKNOWN, McwCard
 from .risk_card import RiskCard, card_frame, label
 from .session import Session
 from .widgets import WheelGuard, guard_wheel
 from .wording import plain_language
 
-__all__ = ["ResultsPanel", "landmark_patches", "plain_language"]
+__all__ = ["MCW_NOTES", "SPACING_UNKNOWN", "ResultsPanel", "landmark_patches", "plain_language"]
 
 log = logging.getLogger(__name__)
 
-MCW_REFERRAL_MM = 3.0  # METHODS.md: MCW under about 3 mm is a widely used referral threshold
-SPACING_UNKNOWN = 0.01  # the spacing box's minimum, shown as "–": the spacing is not known yet
-MCW_NOTES = {
-    "": f"MCW under about {MCW_REFERRAL_MM:g} mm is a common referral threshold.",
-    "not_assessable": "Not assessable: measured on an image that failed the checks. Confirm the cortex on "
-                      "the radiograph before relying on these numbers.",
-    "not_panoramic": "No MCW: not a dental panoramic radiograph.",
-}
 PATCH_DEFAULTS = (64, 10.0)  # (out_size px, patch_mm) without a landmark model card
 
 
@@ -95,7 +88,6 @@ class ResultsPanel(QtWidgets.QScrollArea):
         ev = session.events
         for sig in (ev.result, ev.busy, ev.engine_status, ev.mode, ev.image):
             sig.connect(self.refresh)
-        ev.spacing.connect(self._refresh_spacing)
         ev.roi_override.connect(self._refresh_reset_button)
         session.display.events.connect(self._sync_display)
         self.refresh()
@@ -122,38 +114,15 @@ class ResultsPanel(QtWidgets.QScrollArea):
         return card
 
     def _build_mcw(self) -> QtWidgets.QFrame:
-        card, cl = card_frame("Mandibular cortical width")
-        grid = QtWidgets.QGridLayout()
-        grid.addWidget(label("Patient's right", "Muted"), 0, 0)
-        grid.addWidget(label("Patient's left", "Muted"), 0, 1)
-        self.mcw_right = label("–", "MidValue")
-        self.mcw_left = label("–", "MidValue")
-        grid.addWidget(self.mcw_right, 1, 0)
-        grid.addWidget(self.mcw_left, 1, 1)
-        cl.addLayout(grid)
-        self.mcw_note = label(MCW_NOTES[""], "Muted", wrap=True)
-        cl.addWidget(self.mcw_note)
-        srow = QtWidgets.QHBoxLayout()
-        srow.addWidget(label("Pixel spacing", "Muted"))
-        self.spacing_box = QtWidgets.QDoubleSpinBox()
-        self.spacing_box.setDecimals(4)
-        self.spacing_box.setRange(SPACING_UNKNOWN, 1.0)
-        self.spacing_box.setSpecialValueText("–")  # shown at the minimum: not known yet
-        self.spacing_box.setSingleStep(0.005)
-        self.spacing_box.setSuffix(" mm/px")
-        self.spacing_box.setKeyboardTracking(False)
-        self.spacing_box.setToolTip("Detector pixel spacing at the mandible. Change it and press "
-                                    "Apply to re-measure (the risk score does not depend on it).")
-        srow.addWidget(self.spacing_box, 1)
-        self.spacing_apply = QtWidgets.QPushButton("Apply")
-        self.spacing_apply.clicked.connect(self._apply_spacing)
-        srow.addWidget(self.spacing_apply)
-        cl.addLayout(srow)
-        self.spacing_source = label("", "Muted", wrap=True)
-        cl.addWidget(self.spacing_source)
-        self.spacing_warning = label("", "Warning", wrap=True)
-        cl.addWidget(self.spacing_warning)
-        return card
+        self.mcw_card = McwCard(self.session)
+        mc = self.mcw_card  # its parts, by the names the window and tests use
+        self.mcw_right, self.mcw_left, self.mcw_note = mc.values["right"], mc.values["left"], mc.mcw_note
+        self.pmi_right, self.pmi_left = mc.pmi["right"], mc.pmi["left"]
+        self.mcw_detail_right, self.mcw_detail_left = mc.details["right"], mc.details["left"]
+        self.spacing_box, self.spacing_apply = mc.spacing_box, mc.spacing_apply
+        self.spacing_source, self.spacing_warning = mc.spacing_source, mc.spacing_warning
+        mc.spacing_changed.connect(self.spacing_changed.emit)
+        return mc
 
     def _build_warnings(self) -> QtWidgets.QFrame:
         self.warn_card, cl = card_frame("Check before you rely on it")
@@ -210,12 +179,6 @@ class ResultsPanel(QtWidgets.QScrollArea):
         self.card_button.clicked.connect(self.model_card_requested.emit)
         cl.addWidget(self.card_button)
         return card
-
-    # ------------------------------------------------------------------ actions
-    def _apply_spacing(self) -> None:
-        value = float(self.spacing_box.value())
-        if value > SPACING_UNKNOWN:  # "–": nothing entered
-            self.spacing_changed.emit(value)
 
     # ------------------------------------------------------------------ session -> widgets
     def _sync_display(self) -> None:
@@ -276,43 +239,7 @@ class ResultsPanel(QtWidgets.QScrollArea):
             self.klemetti_agree.setText("")
 
     def _refresh_mcw(self, res: ScreeningResult | None) -> None:
-        """MCW per side; greyed with its caveat when not assessable; none on a non-panoramic."""
-        status = res.status if res is not None else ""
-        for lab, v in ((self.mcw_right, res.mcw_right_mm if res else None),
-                       (self.mcw_left, res.mcw_left_mm if res else None)):
-            v = None if status == "not_panoramic" else v
-            lab.setText("–" if v is None else f"{v:.2f} mm")
-            low = v is not None and v < MCW_REFERRAL_MM
-            dim = status == "not_assessable"
-            lab.setStyleSheet(f"color: {theme.MUTED};" if dim else f"color: {theme.WARN};" if low else "")
-        self.mcw_note.setText(MCW_NOTES.get(status, MCW_NOTES[""]))
-        caveat = status in ("not_assessable", "not_panoramic")
-        self.mcw_note.setStyleSheet(f"color: {theme.WARN if caveat else theme.MUTED};")
-        self._refresh_spacing()
-
-    def _refresh_spacing(self) -> None:
-        """The spacing in use (the result's, or the engine's answer before a result) and its
-        source; never worked out here."""
-        s = self.session
-        sp = s.spacing
-        self.spacing_box.blockSignals(True)
-        self.spacing_box.setValue(SPACING_UNKNOWN if sp is None else sp.mm_per_px)
-        self.spacing_box.blockSignals(False)
-        has_image = s.radiograph is not None
-        self.spacing_box.setEnabled(has_image)
-        self.spacing_apply.setEnabled(has_image)
-        where = "" if sp is None else sp.source + (f" ({sp.detail})" if sp.detail else "")
-        self.spacing_source.setText(f"Source: {where}" if where else "")
-        self.spacing_source.setToolTip("" if sp is None else sp.describe())
-        if sp is not None and sp.assumed:
-            self.spacing_warning.setText(
-                f"⚠ Assumed spacing: the file does not say how large a pixel is, so "
-                f"{sp.mm_per_px:g} mm/px is assumed and MCW in mm is approximate. "
-                "Enter the detector's spacing if you know it.")
-        elif sp is not None and sp.source == "user":
-            self.spacing_warning.setText("Spacing entered by you.")
-        else:
-            self.spacing_warning.setText("")
+        self.mcw_card.refresh(res)
 
     def _refresh_warnings(self, res: ScreeningResult | None) -> None:
         warns = list(res.warnings) if res else []

@@ -16,7 +16,8 @@ Signals listeners use: ``image`` (a radiograph was opened or closed), ``result``
 screening result arrived or was cleared), ``result_card`` (the card of the model that
 produced it: :attr:`Session.active_card` is the card to name and show), ``spacing`` (the pixel spacing in use changed),
 ``busy``, ``engine_status`` (model load state), ``mode`` (roi | landmarks), ``roi_override``,
-``normals``, ``settings``; and the display child's ``levels``, ``invert``,
+``normals``, ``tool`` (the canvas tool: ruler | measure | none), ``foramen_override``,
+``dentist_mcw``, ``settings``; and the display child's ``levels``, ``invert``,
 ``heatmap_visible``, ``heatmap_opacity``, ``show_borders``, ``show_normals``.
 """
 
@@ -39,7 +40,10 @@ from ..core.types import Landmarks, Radiograph, RoiBox, ScreeningResult, Spacing
 log = logging.getLogger(__name__)
 
 MODES = ("roi", "landmarks")
+TOOLS = ("", "ruler", "measure")  # the canvas tool in use ("": none; the box/points are edited)
+SIDES = ("right", "left")  # the patient's sides (patient's right = image left)
 Segment = tuple[tuple[float, float], tuple[float, float]]
+Point = tuple[float, float]
 
 
 @dataclass
@@ -98,6 +102,11 @@ class Session:
     last_error: str = ""
     # MCW measurement normals of the current result ((x0, y0), (x1, y1)); () while computing
     normals: tuple[Segment, ...] | None = None
+    tool: str = ""  # the canvas tool in use: "" | ruler | measure (see TOOLS)
+    # the dentist's mental foramen per patient side ("left"/"right", image pixels; None: the engine's)
+    foramen_override: dict[str, Point] | None = None
+    # the dentist's own MCW: two points across the cortex per side (None: not measured)
+    dentist_mcw: dict[str, Segment] | None = None
     display: DisplayState = field(default_factory=DisplayState)
 
     # settings, image and result are compared by identity (a result holds arrays; the
@@ -137,6 +146,9 @@ class Session:
             self.history_id = None
             self.edits = ()
             self.normals = None
+            self.tool = ""
+            self.foramen_override = None
+            self.dentist_mcw = None
         self.display.levels = (0.0, 1.0)
 
     def set_result(self, result: ScreeningResult | None, card: dict[str, Any] | None = None) -> None:
@@ -192,6 +204,40 @@ class Session:
             if spacing is not None:
                 self.spacing = spacing
             self._add_edit({"kind": "spacing_changed", "pixel_spacing_mm": mm})
+
+    def set_foramen_override(self, points: dict[str, Point] | None) -> None:
+        """The dentist's mental foramen per side (None: back to the engine's own)."""
+        pts = {k: (float(v[0]), float(v[1])) for k, v in points.items()} if points else None
+        with self._changes():
+            self.foramen_override = pts
+            self._add_edit({"kind": "foramen_moved" if pts else "foramen_reset",
+                            "mental_foramen": {k: list(v) for k, v in pts.items()} if pts else None})
+
+    def set_dentist_mcw(self, lines: dict[str, Segment] | None) -> None:
+        """The dentist's own MCW lines per side (None: cleared)."""
+        segs = ({k: ((float(a[0]), float(a[1])), (float(b[0]), float(b[1]))) for k, (a, b) in lines.items()}
+                if lines else None)
+        with self._changes():
+            self.dentist_mcw = segs
+            self._add_edit({"kind": "dentist_mcw" if segs else "dentist_mcw_cleared",
+                            "dentist_mcw": {k: [list(a), list(b)] for k, (a, b) in segs.items()} if segs else None})
+
+    def set_calibration(self, spacing: Spacing | None, profile: str) -> None:
+        """A calibration profile was saved for this image's source: the dentist's typed spacing
+        gives way to it; ``spacing``: what the engine will now use (when known)."""
+        with self._changes():
+            self.spacing_override_mm = None
+            if spacing is not None:
+                self.spacing = spacing
+            self.tool = ""
+            self._add_edit({"kind": "calibrated", "profile": profile,
+                            "pixel_spacing_mm": spacing.mm_per_px if spacing else None})
+
+    def set_tool(self, tool: str) -> None:
+        """The canvas tool in use ("" ends it)."""
+        if tool not in TOOLS:
+            raise ValueError(f"tool must be one of {TOOLS}, not {tool!r}")
+        self.tool = tool if self.image is not None else ""
 
     # ------------------------------------------------------------------ display
     def set_levels(self, lo: float, hi: float) -> None:

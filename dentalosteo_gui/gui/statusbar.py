@@ -1,5 +1,6 @@
 """The status bar's permanent part: busy bar, cursor readout (px and mm with the spacing's
-source), zoom, device, the model actually used, the last screening's time.
+source), zoom, the spacing in force with its provenance (calibration profile, file, assumed),
+device, the model actually used, the last screening's time.
 
 Reads the session and the canvas; holds no state.
 """
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
+from . import theme
 from .canvas import Canvas
 from .session import Session
-from .wording import model_name
+from .wording import model_name, spacing_status
 
 
 class StatusWidgets:
@@ -33,8 +35,9 @@ class StatusWidgets:
         self.device_label = QtWidgets.QLabel("device: –")
         self.model_label = QtWidgets.QLabel("model: loading…")
         self.timing_label = QtWidgets.QLabel("")
-        for w in (self.busy_bar, self.cursor_label, self.zoom_label, self.device_label, self.model_label,
-                  self.timing_label):
+        self.spacing_label = QtWidgets.QLabel("")
+        for w in (self.busy_bar, self.cursor_label, self.zoom_label, self.spacing_label, self.device_label,
+                  self.model_label, self.timing_label):
             bar.addPermanentWidget(w)
         ev = session.events
         for sig in (ev.result, ev.engine_status, ev.mode):
@@ -42,6 +45,8 @@ class StatusWidgets:
         ev.busy.connect(self.refresh_busy)
         ev.engine_status.connect(self.refresh_busy)
         ev.image.connect(lambda: self.show_cursor(None))
+        ev.spacing.connect(self.refresh_spacing)
+        ev.image.connect(self.refresh_spacing)
         canvas.cursor_moved.connect(self.show_cursor)
         canvas.zoom_changed.connect(self.show_zoom)
         self.refresh_model()
@@ -66,6 +71,15 @@ class StatusWidgets:
         self.device_label.setText(f"device: {'–' if device == 'none' else device}")
         t = res.timings_ms.get("total") if res is not None else None
         self.timing_label.setText(f"last: {t:.0f} ms" if t is not None else "")
+
+    def refresh_spacing(self) -> None:
+        """The spacing in force with its provenance ("calibrated: profile NAME, 0.104 mm/px,
+        set 2026-12-01", "… from file", "assumed 0.1 mm/px — calibrate (Tools ▸ Ruler)")."""
+        sp = self.session.spacing if self.session.radiograph is not None else None
+        self.spacing_label.setText(spacing_status(sp))
+        self.spacing_label.setToolTip("" if sp is None else "Pixel spacing in use: " + sp.describe())
+        warn = sp is not None and sp.assumed
+        self.spacing_label.setStyleSheet(f"color: {theme.WARN};" if warn else "")
 
     def show_cursor(self, pos: tuple[float, float] | None) -> None:
         sp = self.session.spacing

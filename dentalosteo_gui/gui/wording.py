@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..core.cards import operating_point_label, score_is_probability, trained_on_phantoms
-from ..core.types import ModelInfo, ScreeningResult
+from ..core.types import ModelInfo, ScreeningResult, Spacing
 
 DISAGREE_PREFIX = "two readings disagree"
 
@@ -165,3 +166,75 @@ def model_name(info: ModelInfo | None = None, card: dict[str, Any] | None = None
     if card:
         return f"{card.get('name', 'model')} {card.get('version', '')}".strip()
     return ""
+
+
+# ---------------------------------------------------------------------- spacing and MCW
+CALIBRATE_HINT = "calibrate (Tools ▸ Ruler)"
+MCW_REFERRAL_MM = 3.0  # METHODS.md: MCW under about 3 mm is a widely used referral threshold
+
+
+def spacing_status(sp: Spacing | None) -> str:
+    """The spacing in force with its provenance, for the status bar: 'calibrated: profile
+    NAME, 0.104 mm/px, set 2026-12-01', '0.210 mm/px from file (PixelSpacing)', 'assumed
+    0.1 mm/px — calibrate (Tools ▸ Ruler)'; '' when not known yet."""
+    if sp is None:
+        return ""
+    mm = f"{sp.mm_per_px:.3f} mm/px"
+    mag = f", magnification {sp.magnification:g}" if sp.magnification else ""
+    if sp.source == "calibrated":
+        found = re.search(r"set (\S+)", sp.detail or "")
+        name = sp.profile or (sp.detail or "calibration").split(",")[0].removeprefix("profile ")
+        return f"calibrated: profile {name}, {mm}" + (f", set {found.group(1)}" if found else "") + mag
+    if sp.source == "assumed":
+        return f"assumed {sp.mm_per_px:g} mm/px — {CALIBRATE_HINT}"
+    where = {"file": "from file", "dataset": "from labels.csv", "user": "entered by you",
+             "anatomy": "estimated from the anatomy"}.get(sp.source, sp.source)
+    detail = f" ({sp.detail})" if sp.detail and sp.source in ("file",) else ""
+    return f"{mm} {where}{detail}{mag}"
+
+
+class McwReading(NamedTuple):
+    """One side's MCW as the panel shows it."""
+
+    value: str  # '2.84 mm', '28.4 px' or '–' (the dentist's when measured)
+    detail: str  # 'dentist-measured 2.8 mm; automatic 2.6 mm' or ''
+    pmi: str  # 'PMI 0.31', 'PMI 0.31 · yours 0.29', 'PMI –'
+    low: bool  # under the referral threshold (only in mm)
+    pmi_why: str = ""  # why there is no PMI on that side ('' when there is one)
+
+
+def _fmt(v: float | None, in_px: bool, digits: int) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.1f} px" if in_px else f"{v:.{digits}f} mm"
+
+
+def mcw_reading(res: ScreeningResult | None, side: str) -> McwReading:
+    """``side`` ("left"/"right", the patient's): in mm when the spacing is stated or
+    calibrated, in image pixels when it is assumed (never assumed millimetres); the dentist's
+    own measurement first when there is one, with the automatic one beside it; PMI."""
+    if res is None or res.status == "not_panoramic":
+        return McwReading("–", "", "PMI –", False)
+    sp = res.spacing
+    in_px = sp.assumed
+    auto_mm = getattr(res, f"mcw_{side}_mm", None)
+    dentist_mm = getattr(res, f"mcw_dentist_{side}_mm", None)
+    if in_px:
+        auto = getattr(res, f"mcw_{side}_px", None)
+        if auto is None and auto_mm is not None:
+            auto = auto_mm / sp.mm_per_px
+        dentist = None if dentist_mm is None else dentist_mm / sp.mm_per_px
+    else:
+        auto, dentist = auto_mm, dentist_mm
+    shown = dentist if dentist is not None else auto
+    detail = ""
+    if dentist is not None:
+        detail = f"dentist-measured {_fmt(dentist, in_px, 1)}; automatic {_fmt(auto, in_px, 1)}"
+    pmi = getattr(res, f"pmi_{side}", None)
+    info = (getattr(res, "pmi_detail", None) or {}).get(side) or {}
+    pmi_text = "PMI –" if pmi is None else f"PMI {pmi:.2f}"
+    if pmi is not None and info.get("pmi_dentist") is not None:
+        pmi_text += f" · yours {float(info['pmi_dentist']):.2f}"
+    return McwReading(_fmt(shown, in_px, 2), detail, pmi_text,
+                      not in_px and shown is not None and shown < MCW_REFERRAL_MM,
+                      str(info.get("reason") or "") if pmi is None else "")
