@@ -116,8 +116,17 @@ def reading_text(res: Any) -> str:
     """The reading in one line of numbers (no file name, no patient data)."""
     risk = "n/a" if res.risk is None else f"{res.risk:.2f}"
     mcw = "/".join("n/a" if v is None else f"{v:.2f}" for v in (res.mcw_right_mm, res.mcw_left_mm))
-    return (f"risk {risk} ({res.risk_level or '-'}), Klemetti model {res.klemetti_class or '-'} / "
+    text = (f"risk {risk} ({res.risk_level or '-'}), Klemetti model {res.klemetti_class or '-'} / "
             f"rule {res.klemetti_rule or '-'}, MCW right/left {mcw} mm")
+    # issue 17: the dentist's own MCW where measured (the one the reading uses), and the PMI
+    dentist = [(s, getattr(res, f"mcw_dentist_{s}_mm", None)) for s in ("right", "left")]
+    said = [f"{s} {v:.2f} mm" for s, v in dentist if v is not None]
+    if said:
+        text += " (dentist-measured " + ", ".join(said) + ")"
+    pmi = [getattr(res, f"pmi_{s}", None) for s in ("right", "left")]
+    if any(v is not None for v in pmi):
+        text += ", PMI right/left " + "/".join("n/a" if v is None else f"{v:.2f}" for v in pmi)
+    return text
 
 
 def summary_line(res: Any) -> str:

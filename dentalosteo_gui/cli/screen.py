@@ -38,7 +38,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dicom-out", metavar="DIR", help="write the result as DICOM into this folder: "
                    "SR (measurements), Secondary Capture (overlay) and Encapsulated PDF (report)")
     p.add_argument("--anonymize", action="store_true", help="remove patient data from every output")
+    for side in ("left", "right"):
+        p.add_argument(f"--foramen-{side}", metavar="X,Y",
+                       help=f"the mental foramen's centre on the patient's {side} (image px), "
+                       "instead of the proposed point")
+    for side in ("left", "right"):
+        p.add_argument(f"--dentist-mcw-{side}", metavar="X1,Y1,X2,Y2",
+                       help=f"your own MCW on the patient's {side}: two points across the cortex "
+                       "(image px); it is the one the reading uses")
     p.set_defaults(func=run)
+
+
+def numbers_arg(text: str, flag: str, n: int) -> tuple[float, ...]:
+    """``n`` comma-separated finite numbers for ``flag``, or a one-line ConfigError saying
+    what to type."""
+    shape = "X,Y" if n == 2 else "X1,Y1,X2,Y2"
+    parts = [t.strip() for t in str(text).split(",")]
+    try:
+        vals = tuple(float(t) for t in parts)
+    except ValueError:
+        vals = ()
+    if len(vals) != n or not all(np.isfinite(v) for v in vals):
+        raise ConfigError(f"{flag} takes {n} numbers {shape} in image pixels (e.g. "
+                          f"{'1200,950' if n == 2 else '1200,1010,1204,1042'}), not {text!r}")
+    return vals
+
+
+def dentist_points(args: argparse.Namespace) -> tuple[dict[str, tuple[float, float]] | None,
+                                                      dict[str, tuple[tuple[float, float], tuple[float, float]]] | None]:
+    """The --foramen-* and --dentist-mcw-* flags as the engine takes them."""
+    foramen: dict[str, tuple[float, float]] = {}
+    mcw: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {}
+    for side in ("left", "right"):
+        f = getattr(args, f"foramen_{side}", None)
+        if f:
+            x, y = numbers_arg(f, f"--foramen-{side}", 2)
+            foramen[side] = (x, y)
+        m = getattr(args, f"dentist_mcw_{side}", None)
+        if m:
+            x1, y1, x2, y2 = numbers_arg(m, f"--dentist-mcw-{side}", 4)
+            mcw[side] = ((x1, y1), (x2, y2))
+    return foramen or None, mcw or None
 
 
 def write_heatmap_png(path: str | Path, pixels: np.ndarray, heat: np.ndarray | None, roi: RoiBox | None) -> Path:
@@ -70,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gradcam:
         settings.gradcam_method = args.gradcam
     spacing = spacing_arg(args.pixel_spacing) if args.pixel_spacing else None
+    foramen, dentist_mcw = dentist_points(args)
     rad = load_radiograph(args.file)
     roi = RoiBox.parse(args.roi) if args.roi else None
     if roi is not None and (roi.x >= rad.width or roi.y >= rad.height or roi.x + roi.w <= 0 or roi.y + roi.h <= 0):
@@ -81,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     engine = make_engine(model_dir=args.model, device=args.device, settings=settings)
     mode = "landmarks" if (landmarks is not None or args.landmark_mode) else "roi"
     res = engine.screen(rad, roi=roi, landmarks=landmarks, mode=mode, pixel_spacing_mm=spacing,
-                        cross_check=True)
+                        cross_check=True, mental_foramen=foramen, dentist_mcw=dentist_mcw)
     anonymize = bool(args.anonymize or settings.anonymize_exports)
     sid = record_screening_or_fail(res, rad, anonymize=anonymize)
     if args.heatmap:

@@ -237,6 +237,31 @@ class RoiProposal:
 
 Landmarks = dict[str, tuple[float, float]]
 
+Point = tuple[float, float]
+#: where a mental-foramen point came from: proposed by the anatomy code, or placed by the dentist
+FORAMEN_SOURCES: tuple[str, ...] = ("auto", "user")
+SIDES: tuple[str, ...] = ("left", "right")  # the patient's sides
+
+
+@dataclass(frozen=True)
+class ForamenPoint:
+    """The mental foramen on one patient side: its CENTRE in original-image pixels, with
+    the proposal's confidence (0-1; None for a point the dentist placed) and its source
+    (``auto`` or ``user``). The lower margin PMI needs is found below it along the border
+    normal (``anatomy.foramen.lower_margin``)."""
+
+    x: float
+    y: float
+    confidence: float | None = None
+    source: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.source not in FORAMEN_SOURCES:
+            raise ValueError(f"foramen source must be one of {FORAMEN_SOURCES}, not {self.source!r}")
+
+    def xy(self) -> list[float]:
+        return [round(float(self.x), 1), round(float(self.y), 1)]
+
 
 @dataclass
 class CortexSide:
@@ -315,6 +340,35 @@ class ScreeningResult(Measured):
     referral: str | None = None  # refer | no_referral at the operating point (None: no score, or a
     # model trained on phantoms, whose score never decides a referral)
     other_reading: dict[str, Any] | None = None  # the other mode's reading {mode, risk, band, model}
+    # issue 17: scale-free index and the dentist's own measurement (all optional)
+    mental_foramen: dict[str, ForamenPoint] | None = None  # "left"/"right" -> centre (absent: not found)
+    pmi_left: float | None = None  # panoramic mandibular index (Benson 1991), scale-free
+    pmi_right: float | None = None
+    pmi_detail: dict[str, Any] = field(default_factory=dict)  # per side: widths/heights in px, why none
+    mcw_left_px: float | None = None  # the automatic MCW in pixels (no spacing involved)
+    mcw_right_px: float | None = None
+    mcw_dentist_left_mm: float | None = None  # the dentist's two-point MCW x spacing
+    mcw_dentist_right_mm: float | None = None
+    dentist_mcw: dict[str, tuple[Point, Point]] | None = None  # side -> the dentist's two points
+
+    def foramen(self, side: str) -> ForamenPoint | None:
+        return (self.mental_foramen or {}).get(side)
+
+    def dentist_mcw_px(self, side: str) -> float | None:
+        """The dentist's two-point width in pixels on ``side`` (None: not measured)."""
+        pts = (self.dentist_mcw or {}).get(side)
+        if not pts:
+            return None
+        (x1, y1), (x2, y2) = pts
+        return float(((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5)
+
+    def mcw_used_mm(self, side: str) -> tuple[float | None, str]:
+        """The MCW the rule and the referral text use on ``side``: the dentist's when measured
+        (``dentist``), else the automatic one (``automatic``)."""
+        dentist = self.mcw_dentist_left_mm if side == "left" else self.mcw_dentist_right_mm
+        if dentist is not None:
+            return dentist, "dentist"
+        return (self.mcw_left_mm if side == "left" else self.mcw_right_mm), "automatic"
 
     @property
     def status(self) -> str:
@@ -339,11 +393,7 @@ class ScreeningResult(Measured):
                 "agree": self.klemetti_agree,
                 "evidence": {k: v for k, v in self.klemetti_evidence.items() if k != "normals"},
             },
-            "mcw_mm": {
-                "left": self.mcw_left_mm,
-                "right": self.mcw_right_mm,
-                "assumed_spacing": self.assumed_spacing,
-            },
+            "mcw_mm": self._mcw_mm_json(),
             "pixel_spacing_mm": self.pixel_spacing_mm,
             "spacing": self.spacing.as_dict(),
             "model_input_scale": self.model_scale.as_dict() if self.model_scale else None,
@@ -366,4 +416,34 @@ class ScreeningResult(Measured):
             "device": self.device,
             "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
             "mode": self.mode,
+            **self._issue17_json(),
         }
+
+    def _mcw_mm_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"left": self.mcw_left_mm, "right": self.mcw_right_mm,
+                             "assumed_spacing": self.assumed_spacing}
+        # only the sides the dentist measured
+        for side, v in (("left", self.mcw_dentist_left_mm), ("right", self.mcw_dentist_right_mm)):
+            if v is not None:
+                d[f"dentist_{side}"] = round(float(v), 3)
+        return d
+
+    def _issue17_json(self) -> dict[str, Any]:
+        """PMI, the mental foramen (centre [x, y] per side, null when not found), MCW in
+        pixels and the dentist's points: keys added by issue 17."""
+        def r(v: float | None, nd: int) -> float | None:
+            return None if v is None else round(float(v), nd)
+
+        fm = {s: self.foramen(s) for s in ("left", "right")}
+        out: dict[str, Any] = {
+            "pmi": {"left": r(self.pmi_left, 3), "right": r(self.pmi_right, 3)},
+            "pmi_detail": self.pmi_detail or None,
+            "mental_foramen": {s: (p.xy() if p else None) for s, p in fm.items()},
+            "mental_foramen_confidence": {s: (r(p.confidence, 3) if p else None) for s, p in fm.items()},
+            "mental_foramen_source": {s: (p.source if p else None) for s, p in fm.items()},
+            "mcw_px": {"left": r(self.mcw_left_px, 2), "right": r(self.mcw_right_px, 2)},
+        }
+        if self.dentist_mcw:
+            out["dentist_mcw"] = {s: [[round(float(a), 1), round(float(b), 1)] for a, b in pts]
+                                  for s, pts in self.dentist_mcw.items()}
+        return out

@@ -6,6 +6,7 @@ Core code: numpy / OpenCV / scipy only (no Qt, no TensorFlow). See docs/anatomy.
 from __future__ import annotations
 
 from .cortex import klemetti_rule, measure_cortex
+from .foramen import measure_pmi, propose_foramen
 from .landmarks import extract_patches, propose_landmarks
 from .overlay import draw_overlay
 from .quality import assess_quality, is_not_panoramic
@@ -27,4 +28,6 @@ __all__ = [
     "is_not_panoramic",
     "anatomical_mm_per_px",
     "draw_overlay",
+    "propose_foramen",
+    "measure_pmi",
 ]

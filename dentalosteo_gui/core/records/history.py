@@ -158,7 +158,17 @@ CSV_COLUMNS = [
     "specificity", "klemetti_class", "klemetti_rule", "klemetti_agree", "mcw_right_mm",
     "mcw_left_mm", "pixel_spacing_mm", "assumed_spacing", "assessable", "warnings",
     "model_name", "model_version", "model_sha256", "app_version", "n_edits", "n_exports",
+    # issue 17, from the stored result JSON (empty for older screenings)
+    "pmi_left", "pmi_right", "mcw_mm_dentist_left", "mcw_mm_dentist_right",
 ]
+
+
+def _scale_free_cells(result: Any) -> dict[str, Any]:
+    """PMI and the dentist's MCW of a stored result (its JSON: no column of their own)."""
+    r = result if isinstance(result, dict) else {}
+    pmi, mcw = r.get("pmi") or {}, r.get("mcw_mm") or {}
+    return {"pmi_left": pmi.get("left"), "pmi_right": pmi.get("right"),
+            "mcw_mm_dentist_left": mcw.get("dentist_left"), "mcw_mm_dentist_right": mcw.get("dentist_right")}
 
 
 def file_sha256(path: Path) -> str:
@@ -557,6 +567,7 @@ class History:
                 "sensitivity": op.get("sensitivity"),
                 "specificity": op.get("specificity"),
                 "warnings": " | ".join(d.get("warnings") or []),
+                **_scale_free_cells(d.get("result")),
             }
             for k in ("pseudonymised", "assumed_spacing", "assessable", "klemetti_agree"):
                 if isinstance(rec.get(k), bool):

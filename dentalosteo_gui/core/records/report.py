@@ -103,7 +103,29 @@ def result_from_dict(d: dict[str, Any]) -> ScreeningResult:
         timings_ms=dict(d.get("timings_ms") or {}),
         heatmap=None,
         mode=str(d.get("mode") or "roi"),
+        **scale_free_from_dict(d),
     )
+
+
+def scale_free_from_dict(d: dict[str, Any]) -> dict[str, Any]:
+    """Issue 17's fields of a result dict (absent in older files: all None)."""
+    from ..types import ForamenPoint
+
+    def num(v: Any) -> float | None:
+        return None if v is None else float(v)
+
+    pmi, mpx, mcw = d.get("pmi") or {}, d.get("mcw_px") or {}, d.get("mcw_mm") or {}
+    conf, src = d.get("mental_foramen_confidence") or {}, d.get("mental_foramen_source") or {}
+    foramen = {s: ForamenPoint(float(p[0]), float(p[1]), num(conf.get(s)),
+                               str(src.get(s) or "auto") if src.get(s) in ("auto", "user") else "auto")
+               for s, p in (d.get("mental_foramen") or {}).items() if p is not None}
+    dentist = {s: ((float(a[0]), float(a[1])), (float(b[0]), float(b[1])))
+               for s, (a, b) in (d.get("dentist_mcw") or {}).items()}
+    return {"mental_foramen": foramen or None, "pmi_left": num(pmi.get("left")),
+            "pmi_right": num(pmi.get("right")), "pmi_detail": dict(d.get("pmi_detail") or {}),
+            "mcw_left_px": num(mpx.get("left")), "mcw_right_px": num(mpx.get("right")),
+            "mcw_dentist_left_mm": num(mcw.get("dentist_left")),
+            "mcw_dentist_right_mm": num(mcw.get("dentist_right")), "dentist_mcw": dentist or None}
 
 
 # --- the report ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ GAP = 16.0  # between the panels
 BAR_W = 8.0  # width of the colour bar
 DARK = (0.08, 0.08, 0.09)  # panel background
 CYAN = (0.20, 0.85, 0.95)  # traced borders
+MAGENTA = (0.95, 0.25, 0.85)  # the mental foramen and the dentist's MCW
 YELLOW = (1.0, 0.84, 0.0)  # ROI box and landmarks
 
 ToPage = Callable[[float, float], tuple[float, float]]  # image pixels -> page points
@@ -118,6 +119,26 @@ def _draw_overlays(pdf: PdfCanvas, result: ScreeningResult, to_page: ToPage,
         for _name, (lx, ly) in result.landmarks.items():
             px, py = to_page(lx, ly)
             c.circle(px, py, 2.2, stroke=1, fill=1)
+    draw_foramen_and_dentist(c, result, to_page)
+
+
+def draw_foramen_and_dentist(c: Any, result: ScreeningResult, to_page: ToPage) -> None:
+    """The mental foramen per side (magenta ring; dashed when proposed, solid when the dentist
+    placed it) and the dentist's MCW segment (magenta line)."""
+    c.saveState()
+    c.setStrokeColorRGB(*MAGENTA)
+    c.setLineWidth(1.0)
+    for p in (result.mental_foramen or {}).values():
+        if p.source != "user":
+            c.setDash(2, 1.5)
+        px, py = to_page(p.x, p.y)
+        c.circle(px, py, 3.2, stroke=1, fill=0)
+        c.setDash()
+    c.setLineWidth(1.4)
+    for a, b in (result.dentist_mcw or {}).values():
+        (ax, ay), (bx, by) = to_page(*a), to_page(*b)
+        c.line(ax, ay, bx, by)
+    c.restoreState()
 
 
 # --- right panel: the region of interest ---------------------------------------------
@@ -210,6 +231,8 @@ def _draw_crop_overlays(c: Any, result: ScreeningResult, roi_b: RoiBox, b: RoiBo
         c.setDash(3, 2)
         qx, qy = to_page(roi_b.x, roi_b.y)
         c.rect(qx, qy - roi_b.h * s, roi_b.w * s, roi_b.h * s, stroke=1, fill=0)
+        c.setDash()
+    draw_foramen_and_dentist(c, result, to_page)
 
 
 def _draw_colour_bar(pdf: PdfCanvas, bx: float, by: float, has_heat: bool) -> None:

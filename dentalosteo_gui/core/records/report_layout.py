@@ -257,7 +257,7 @@ def _draw_findings(pdf: PdfCanvas, result: ScreeningResult, radiograph: Radiogra
         t_left += pdf.para(lx, t_left, colw, escape(KLEMETTI_DEFINITIONS[shown]), size=7.5,
                            color=MUTED)
     t_right = pdf.section(rx2, top, "Mandibular cortical width (MCW)")
-    t_right = _draw_rows(pdf, rx2, t_right, mcw_rows(result, radiograph), 68, colw)
+    t_right = _draw_wrapped_rows(pdf, rx2, t_right, mcw_rows(result, radiograph), 68, colw)
     t_right += pdf.para(rx2, t_right, colw, escape(mcw_note(result)), size=7.5, color=MUTED)
     return max(t_left, t_right) + 10
 
@@ -270,6 +270,19 @@ def _draw_rows(pdf: PdfCanvas, x: float, top: float, rows: list[tuple[str, str]]
         pdf.text(x + key_w, top + i * 12, pdf.fit(v, width - key_w, 9, "Helvetica-Bold"), size=9,
                  bold=True)
     return top + (len(rows) * 12 + 3)
+
+
+def _draw_wrapped_rows(pdf: PdfCanvas, x: float, top: float, rows: list[tuple[str, str]], key_w: int,
+                       width: float) -> float:
+    """As :func:`_draw_rows`, but a value too long for its line wraps onto the next ones
+    (the MCW block: "dentist-measured 2.8 mm; automatic 2.6 mm; PMI 0.31")."""
+    t = top
+    for k, v in rows:
+        pdf.text(x, t, k, size=8.5, color=MUTED)
+        h = pdf.para(x + key_w, t - 2, width - key_w, escape(v).replace("\n", "<br/>"), size=9, leading=11,
+                     bold=True)
+        t += max(12.0, h + 1)
+    return t + 3
 
 
 def _draw_next_step(pdf: PdfCanvas, meaning: str, step: str, chip: Rgb, x0: float, cw: float,

@@ -88,15 +88,31 @@ def next_step_text(result: ScreeningResult) -> tuple[str, str]:
 
 
 def measured_referral_signs(result: ScreeningResult) -> list[str]:
-    """The published referral signs the measurements show (MCW under 3 mm, Klemetti C2/C3)."""
+    """The published referral signs the measurements show (MCW under 3 mm, Klemetti C2/C3).
+    The MCW is the dentist's where they measured it, else the automatic one; on an image
+    without calibration the mm are said to be assumed."""
     signs = []
-    mcws = [f for f in (finite(result.mcw_right_mm), finite(result.mcw_left_mm)) if f is not None]
-    if mcws and min(mcws) < MCW_REFERRAL_MM:
-        approx = " (approximate: spacing assumed)" if result.spacing.assumed else ""
-        signs.append(f"a cortical width of {min(mcws):.1f} mm, under {MCW_REFERRAL_MM:g} mm{approx}")
+    used = [(side, *result.mcw_used_mm(side)) for side in ("right", "left")]
+    low = [(side, finite(v), src) for side, v, src in used if finite(v) is not None]
+    if low:
+        side, v, src = min(low, key=lambda t: float(t[1] or 0.0))
+        if v is not None and v < MCW_REFERRAL_MM:
+            approx = " (approximate: no calibration, spacing assumed)" if result.spacing.assumed else ""
+            signs.append(f"a cortical width of {mcw_words(result, side)}, under {MCW_REFERRAL_MM:g} mm{approx}"
+                         if src == "dentist" else
+                         f"a cortical width of {v:.1f} mm, under {MCW_REFERRAL_MM:g} mm{approx}")
     if result.klemetti_rule in ("C2", "C3"):
         signs.append(f"a {result.klemetti_rule} cortex on the rule-based Klemetti reading")
     return signs
+
+
+def mcw_words(result: ScreeningResult, side: str) -> str:
+    """``dentist-measured 2.8 mm; automatic 2.6 mm`` (or the automatic value alone)."""
+    dentist, src = result.mcw_used_mm(side)
+    auto = result.mcw_left_mm if side == "left" else result.mcw_right_mm
+    if src != "dentist" or dentist is None:
+        return fmt_num(auto, 1, "mm")
+    return f"dentist-measured {dentist:.1f} mm; automatic {fmt_num(auto, 1, 'mm')}"
 
 
 def phantom_model_next_step(result: ScreeningResult) -> tuple[str, str]:
@@ -254,37 +270,101 @@ def klemetti_rows(result: ScreeningResult) -> list[tuple[str, str]]:
     return rows
 
 
+def mcw_px(result: ScreeningResult, side: str) -> float | None:
+    """The automatic MCW in pixels (from the mm and the spacing on older results)."""
+    px = result.mcw_left_px if side == "left" else result.mcw_right_px
+    mm = finite(result.mcw_left_mm if side == "left" else result.mcw_right_mm)
+    if px is None and mm is not None:
+        px = mm / result.spacing.mm_per_px
+    return finite(px)
+
+
+def pmi_text(result: ScreeningResult, side: str) -> str:
+    """``PMI 0.31`` (with the dentist's width's PMI when they measured), or ``PMI n/a``."""
+    v = finite(result.pmi_left if side == "left" else result.pmi_right)
+    detail = (result.pmi_detail or {}).get(side) or {}
+    txt = "PMI n/a" if v is None else f"PMI {v:.2f}"
+    if finite(detail.get("pmi_dentist")) is not None:
+        txt += f" (dentist {float(detail['pmi_dentist']):.2f})"
+    return txt
+
+
+def _side_value(result: ScreeningResult, side: str) -> str:
+    """One side's MCW: mm when calibrated (the value the reading uses flagged under the
+    threshold), pixels when not, and the PMI beside it. The dentist's and the automatic
+    value go on their own lines (``\n``)."""
+    auto_mm = result.mcw_left_mm if side == "left" else result.mcw_right_mm
+    used, src = result.mcw_used_mm(side)
+    if result.spacing.assumed:
+        auto = fmt_num(mcw_px(result, side), 0, "px")
+        dpx = result.dentist_mcw_px(side)
+        txt = f"dentist-measured {dpx:.0f} px;\nautomatic {auto}\n" if dpx is not None else f"{auto}; "
+        return txt + pmi_text(result, side)
+    flag = ""
+    if finite(used) is not None and float(used or 0.0) < MCW_REFERRAL_MM:
+        flag = f" (below {MCW_REFERRAL_MM:g} mm)"
+    if src == "dentist" and used is not None:
+        return (f"dentist-measured {used:.1f} mm{flag};\nautomatic {fmt_num(auto_mm, 1, 'mm')}\n"
+                + pmi_text(result, side))
+    return f"{fmt_num(auto_mm, 1, 'mm')}{flag}; {pmi_text(result, side)}"
+
+
 def mcw_rows(result: ScreeningResult, radiograph: Radiograph) -> list[tuple[str, str]]:
-    """MCW per patient side (flagged under the referral threshold) and the pixel spacing."""
-    mrows = []
-    for side, mcw in (("Patient right", result.mcw_right_mm), ("Patient left", result.mcw_left_mm)):
-        mtxt = fmt_num(mcw, 1, "mm")
-        if mcw is not None and mtxt != "n/a" and float(mcw) < MCW_REFERRAL_MM:
-            mtxt += f"  (below {MCW_REFERRAL_MM:g} mm)"
-        mrows.append((side, mtxt))
+    """MCW per patient side (mm when calibrated, else pixels) with its PMI, the mm an
+    assumed spacing would give (said so), and the pixel spacing."""
+    mrows = [(label, _side_value(result, side)) for label, side in (("Patient right", "right"),
+                                                                      ("Patient left", "left"))]
+    if result.spacing.assumed:
+        mm = [fmt_num(v, 1, "mm") + (" (dentist)" if src == "dentist" else "")
+              for v, src in (result.mcw_used_mm(s) for s in ("right", "left"))]
+        mrows.append(("Assumed mm", f"right {mm[0]}, left {mm[1]} (approximate)"))
     mrows.append(("Pixel spacing", spacing_text(result.spacing)))
     return mrows
 
 
 def spacing_text(spacing: Spacing) -> str:
     """``0.210 mm/pixel (file: PixelSpacing)``: the value used and where it came from."""
-    where = ("ASSUMED default" if spacing.assumed else
-             spacing.source + (f": {spacing.profile or spacing.detail}" if spacing.profile or spacing.detail else ""))
+    if spacing.assumed:
+        return f"none: {spacing.mm_per_px:.3f} mm/pixel ASSUMED default"
+    # a calibration's detail names its profile and the date it was set ("profile X, set 2026-12-01")
+    said = (spacing.detail if spacing.profile and spacing.profile in spacing.detail else
+            spacing.profile or spacing.detail)
+    where = spacing.source + (f": {said}" if said else "")
     mag = f", magnification {spacing.magnification:g} divided out" if spacing.magnification else ""
     return f"{spacing.mm_per_px:.3f} mm/pixel ({where}{mag})"
 
 
+PMI_NOTE = ("PMI (Benson 1991): cortical width / height of the mental foramen's lower margin above "
+            "the border; needs no calibration, about 0.3 in healthy adults.")
+
+
 def mcw_note(result: ScreeningResult) -> str:
-    """Where the MCW is measured and what the threshold means (and when mm are approximate)."""
-    note = (f"Measured below the mental foramen, perpendicular to the inferior border. Widths "
-            f"under about {MCW_REFERRAL_MM:g} mm are a common referral threshold.")
+    """Where the MCW is measured and what the threshold means; without a calibration, that
+    the widths are in pixels and why the PMI still means something."""
     if result.assumed_spacing:
-        note = ("The file has no pixel-size calibration: a default spacing was assumed, so the "
-                "mm values are approximate. ") + note
+        note = ("No calibration exists for this image: MCW in pixels; assumed mm are approximate, "
+                f"so the {MCW_REFERRAL_MM:g} mm threshold does not apply reliably.")
+    else:
+        note = (f"Measured below the mental foramen, perpendicular to the inferior border; under "
+                f"about {MCW_REFERRAL_MM:g} mm is a common referral threshold.")
+    note += " " + PMI_NOTE + foramen_note(result)
     if result.model_scale is not None and result.model_scale.source == "anatomy":
-        note += (" The risk model's input was scaled from the traced anatomy, not from this "
-                 "spacing, so the score does not depend on it.")
+        note += " The risk model's input was scaled from the traced anatomy, not from this spacing."
     return note
+
+
+def foramen_note(result: ScreeningResult) -> str:
+    """Who placed the mental foramen on each side (it decides the PMI)."""
+    parts = []
+    for side in ("right", "left"):
+        p = result.foramen(side)
+        if p is None:
+            parts.append(f"{side} not found")
+        elif p.source == "user":
+            parts.append(f"{side} placed by the dentist")
+        else:
+            parts.append(f"{side} proposed ({fmt_pct(p.confidence)} confidence)")
+    return " Mental foramen: " + ", ".join(parts) + "."
 
 
 def radiograph_caption(result: ScreeningResult, anonymize: bool) -> str:
@@ -293,6 +373,10 @@ def radiograph_caption(result: ScreeningResult, anonymize: bool) -> str:
            "Yellow: landmarks" if result.landmarks else "No ROI")
     if result.border_right or result.border_left:
         cap += "; cyan: traced inferior border of the mandible"
+    if result.mental_foramen:
+        cap += "; magenta ring: mental foramen (dashed: proposed, solid: placed by the dentist)"
+    if result.dentist_mcw:
+        cap += "; magenta line: the dentist's MCW"
     cap += ". R/L = patient's right/left."
     if anonymize:
         cap += " Text burned into the image itself is not removed."

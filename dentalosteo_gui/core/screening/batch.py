@@ -35,6 +35,10 @@ CSV_FIELDS = [
     "assumed_spacing", "pixel_spacing_mm", "spacing_mm_per_px", "spacing_source", "spacing_assumed", "roi_x", "roi_y", "roi_w", "roi_h", "roi_confidence",
     "operating_point", "op_threshold", "op_sensitivity", "op_specificity", "mode",
     "model_name", "model_version", "model_sha256", "device", "time_total_ms", "warnings", "error",
+    # issue 17 (appended: older CSVs keep their header when resumed)
+    "spacing_profile", "spacing_magnification", "pmi_left", "pmi_right",
+    "mental_foramen_left_x", "mental_foramen_left_y", "mental_foramen_right_x", "mental_foramen_right_y",
+    "mcw_mm_dentist_left", "mcw_mm_dentist_right",
 ]
 
 
@@ -196,7 +200,14 @@ def flatten(res: ScreeningResult | None, file_label: str, error: str = "") -> di
         "model_sha256": res.model.sha256 if res.model else "", "device": res.device,
         "time_total_ms": r(res.timings_ms.get("total"), 1),
         "warnings": csv_safe(" | ".join(res.warnings)),
+        "spacing_profile": csv_safe(res.spacing.profile), "spacing_magnification": r(res.spacing.magnification),
+        "pmi_left": r(res.pmi_left, 3), "pmi_right": r(res.pmi_right, 3),
+        "mcw_mm_dentist_left": r(res.mcw_dentist_left_mm, 3), "mcw_mm_dentist_right": r(res.mcw_dentist_right_mm, 3),
     })
+    for side in ("left", "right"):
+        p = res.foramen(side)
+        row[f"mental_foramen_{side}_x"] = "" if p is None else round(float(p.x), 1)
+        row[f"mental_foramen_{side}_y"] = "" if p is None else round(float(p.y), 1)
     return row
 
 

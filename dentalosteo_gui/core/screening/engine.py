@@ -110,7 +110,10 @@ class Engine:
     # ------------------------------------------------------------------ main entry
     def screen(self, rad: Radiograph, roi: RoiBox | None = None, landmarks: Landmarks | None = None,
                mode: str = "roi", pixel_spacing_mm: float | Spacing | None = None,
-               cancel: CancelFlag = None, cross_check: bool = False) -> ScreeningResult:
+               cancel: CancelFlag = None, cross_check: bool = False,
+               mental_foramen: dict[str, tuple[float, float]] | None = None,
+               dentist_mcw: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None = None,
+               ) -> ScreeningResult:
         """Screen one radiograph.
 
         ``roi`` (original pixels) overrides the proposal; ``landmarks`` switches to landmark
@@ -118,6 +121,10 @@ class Engine:
         explicit spacing (a number is a user override; a :class:`Spacing` keeps its source);
         the precedence is :func:`resolve_spacing`'s. ``cross_check``: also run the other
         mode's model (ROI vs landmarks) and say when the two readings disagree.
+        ``mental_foramen``: the dentist's foramen centre per patient side (``"left"`` /
+        ``"right"`` -> (x, y), original pixels), overriding the proposal there;
+        ``dentist_mcw``: the dentist's two points across the cortex per side (their MCW is
+        then the one the reading and the referral text use, beside the automatic one).
         """
         opts = self.options
         t_start = time.perf_counter()
@@ -125,7 +132,9 @@ class Engine:
         case = stages.Case(rad=rad, screening_mode="landmarks" if landmarks is not None else mode,
                            spacing=resolve_spacing(rad, pixel_spacing_mm, opts.default_pixel_spacing_mm,
                                                    calibrated=calibrated),
-                           roi=roi, landmarks=landmarks, warnings=list(rad.warnings))
+                           roi=roi, landmarks=landmarks, warnings=list(rad.warnings),
+                           user_foramen=check_points(rad, mental_foramen, "mental foramen"),
+                           dentist_mcw=check_pairs(rad, dentist_mcw))
         if calibration_warning:
             case.warnings.append(calibration_warning)
         stages.check_cancel(cancel)
@@ -146,6 +155,53 @@ class Engine:
             stages.cross_check(case, self.roi_backend, self.landmark_backend, self._lock)
         stages.place_heatmap(case)
         cortex_job.join()
+        stages.locate_foramen(case)
+        stages.measure_pmi(case)
         result = stages.build_result(case, opts.operating_point, opts.min_roi_confidence)
         result.timings_ms["total"] = (time.perf_counter() - t_start) * 1000.0
         return result
+
+
+def _inside(rad: Radiograph, p: Any, what: str) -> tuple[float, float]:
+    try:
+        x, y = float(p[0]), float(p[1])
+    except (TypeError, ValueError, IndexError):
+        raise ConfigError(f"{what}: a point is two numbers x, y, not {p!r}") from None
+    if not (0 <= x < rad.width and 0 <= y < rad.height):
+        raise ConfigError(f"{what}: point ({x:g}, {y:g}) lies outside the {rad.width}x{rad.height} image")
+    return x, y
+
+
+def _sides(d: dict[str, Any], what: str) -> None:
+    bad = [k for k in d if k not in ("left", "right")]
+    if bad:
+        raise ConfigError(f"{what}: sides are 'left' and 'right' (the patient's), not {bad[0]!r}")
+
+
+def check_points(rad: Radiograph, pts: dict[str, tuple[float, float]] | None,
+                 what: str) -> dict[str, tuple[float, float]] | None:
+    """The dentist's points per side, checked to lie inside the image."""
+    if not pts:
+        return None
+    _sides(pts, what)
+    return {s: _inside(rad, p, f"{what} ({s})") for s, p in pts.items() if p is not None} or None
+
+
+def check_pairs(rad: Radiograph, pairs: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None
+                ) -> dict[str, tuple[tuple[float, float], tuple[float, float]]] | None:
+    """The dentist's two MCW points per side: inside the image and apart."""
+    if not pairs:
+        return None
+    _sides(pairs, "dentist MCW")
+    out: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {}
+    for side, pair in pairs.items():
+        if pair is None:
+            continue
+        if len(pair) != 2:
+            raise ConfigError(f"dentist MCW ({side}): two points across the cortex, not {pair!r}")
+        a = _inside(rad, pair[0], f"dentist MCW ({side})")
+        b = _inside(rad, pair[1], f"dentist MCW ({side})")
+        if a == b:
+            raise ConfigError(f"dentist MCW ({side}): the two points coincide; click both margins of the cortex")
+        out[side] = (a, b)
+    return out or None

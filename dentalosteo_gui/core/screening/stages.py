@@ -26,8 +26,10 @@ from ..types import (
     KLEMETTI_CLASSES,
     MEASURED_SPACING_SOURCES,
     CortexMeasurement,
+    ForamenPoint,
     Landmarks,
     ModelInfo,
+    Point,
     Radiograph,
     RoiBox,
     RoiProposal,
@@ -74,6 +76,11 @@ class Case:
     used_landmarks: Landmarks | None = None
     heatmap: np.ndarray | None = None
     other_reading: dict[str, Any] | None = None  # the other mode's reading (cross-check)
+    user_foramen: dict[str, Point] | None = None  # the dentist's foramen points (override per side)
+    dentist_mcw: dict[str, tuple[Point, Point]] | None = None  # the dentist's two points per side
+    foramen: dict[str, ForamenPoint] = field(default_factory=dict)
+    pmi: dict[str, float] = field(default_factory=dict)
+    pmi_detail: dict[str, Any] = field(default_factory=dict)
 
 
 def _ms(t0: float) -> float:
@@ -259,6 +266,101 @@ def cross_check(case: Case, proposal_model: ProposalModel | None, landmark_model
         )
 
 
+# ---------------------------------------------------------------------------- foramen, PMI, dentist MCW
+SIDES = ("right", "left")
+
+
+def locate_foramen(case: Case) -> None:
+    """The mental foramen per side: the dentist's point where given (source ``user``), else
+    the proposal (``auto``, with its confidence); a side without one says why in
+    ``pmi_detail``."""
+    t = time.perf_counter()
+    user = case.user_foramen or {}
+    found: dict[str, ForamenPoint] = {}
+    why: dict[str, str] = {}
+    if case.proposal is not None and any(s not in user for s in SIDES):
+        try:
+            found, why = anatomy.propose_foramen(case.rad.pixels, case.proposal)
+        except AnatomyError as exc:
+            why = {s: str(exc) for s in SIDES}
+    elif case.proposal is None:
+        why = {s: "no traced border" for s in SIDES}
+    for side, (x, y) in user.items():
+        found[side] = ForamenPoint(float(x), float(y), None, "user")
+        why.pop(side, None)
+    case.foramen = found
+    for side, reason in why.items():
+        case.pmi_detail[side] = {"reason": reason}
+    case.timings["foramen"] = _ms(t)
+
+
+def dentist_width_px(case: Case, side: str) -> float | None:
+    pts = (case.dentist_mcw or {}).get(side)
+    if not pts:
+        return None
+    (x1, y1), (x2, y2) = pts
+    return float(np.hypot(x2 - x1, y2 - y1))
+
+
+def measure_pmi(case: Case) -> None:
+    """PMI per side at the foramen (automatic cortex width / height of the foramen's lower
+    margin above the border, in pixels); with the dentist's width too (``pmi_dentist``)."""
+    t = time.perf_counter()
+    if case.proposal is None:
+        for side, placed in case.foramen.items():
+            case.pmi_detail[side] = {"foramen_source": placed.source, "reason": "no traced border"}
+        return
+    for side in SIDES:
+        pt = case.foramen.get(side)
+        if pt is None:
+            continue
+        cside = None if case.cortex is None else getattr(case.cortex, side)
+        try:
+            val, detail = anatomy.measure_pmi(case.rad.pixels, case.proposal, side, pt, cside,
+                                              _mcw_px(case.cortex, side))
+        except AnatomyError as exc:
+            val, detail = None, {"reason": str(exc)}
+        dentist = dentist_width_px(case, side)
+        height = detail.get("height_px")
+        if dentist is not None and isinstance(height, float) and height > dentist:
+            detail["pmi_dentist"] = round(dentist / height, 3)
+        case.pmi_detail[side] = {"foramen_source": pt.source, **detail}
+        if val is not None:
+            case.pmi[side] = float(val)
+    case.timings["pmi"] = _ms(t)
+
+
+def dentist_mcw_mm(case: Case) -> dict[str, float]:
+    """The dentist's MCW per measured side: the two points' distance x the screening's
+    spacing (the same :class:`Spacing` as the automatic MCW, at the anatomical scale)."""
+    out: dict[str, float] = {}
+    for side in SIDES:
+        px = dentist_width_px(case, side)
+        if px is not None:
+            out[side] = px * case.spacing.mm_per_px
+    return out
+
+
+def _mcw_px(cortex: CortexMeasurement | None, side: str) -> float | None:
+    mm = None if cortex is None else getattr(cortex, side).mcw_mm
+    return None if mm is None else float(mm) / cortex.spacing.mm_per_px  # type: ignore[union-attr]
+
+
+def _mcw_used_evidence(ev: dict[str, Any], auto: CortexMeasurement | None, dentist: dict[str, float]) -> None:
+    """The rule's evidence says which MCW each side's reading uses: the dentist's when measured."""
+    if not dentist:
+        return
+    used: dict[str, Any] = {}
+    for side in SIDES:
+        a = None if auto is None else getattr(auto, side).mcw_mm
+        d = dentist.get(side)
+        v = d if d is not None else a
+        used[side] = {"mm": None if v is None else round(float(v), 3),
+                      "source": "dentist" if d is not None else "automatic",
+                      "automatic_mm": None if a is None else round(float(a), 3)}
+    ev["mcw_used"] = used
+
+
 # ---------------------------------------------------------------------------- interpretation
 def phantom_model_warning(case: Case) -> None:
     info = case.model_info
@@ -341,7 +443,10 @@ def build_result(case: Case, operating_point_name: str, min_roi_confidence: floa
     risk = float(pred.risk) if pred is not None else None
     level = classify_risk_level(card, risk) if risk is not None else None
     op = operating_point(card, operating_point_name) if card else {}
-    return ScreeningResult(
+    dentist = dentist_mcw_mm(case)
+    evidence = evidence_with_normals(cortex)
+    _mcw_used_evidence(evidence, cortex, dentist)
+    res = ScreeningResult(
         path=case.rad.path,
         risk=risk,
         risk_level=level,
@@ -352,7 +457,7 @@ def build_result(case: Case, operating_point_name: str, min_roi_confidence: floa
         klemetti_probabilities=pred.klemetti if pred else None,
         klemetti_rule=rule_class,
         klemetti_agree=agree,
-        klemetti_evidence=evidence_with_normals(cortex),
+        klemetti_evidence=evidence,
         mcw_left_mm=cortex.left.mcw_mm if cortex else None,
         mcw_right_mm=cortex.right.mcw_mm if cortex else None,
         spacing=case.spacing,
@@ -373,3 +478,20 @@ def build_result(case: Case, operating_point_name: str, min_roi_confidence: floa
         model_scale=case.model_scale if pred is not None else None,
         other_reading=case.other_reading if pred is not None else None,
     )
+    add_scale_free(res, case, dentist, panoramic)
+    return res
+
+
+def add_scale_free(res: ScreeningResult, case: Case, dentist: dict[str, float], panoramic: bool) -> None:
+    """Issue 17's fields: MCW in pixels, the foramen, PMI, the dentist's MCW (none of the
+    anatomy on an image that is not a panoramic; the dentist's own points are kept)."""
+    cortex = case.cortex
+    res.mcw_left_px, res.mcw_right_px = _mcw_px(cortex, "left"), _mcw_px(cortex, "right")
+    pairs = case.dentist_mcw or {}
+    res.dentist_mcw = {s: pairs[s] for s in ("left", "right") if s in pairs} or None
+    res.mcw_dentist_left_mm, res.mcw_dentist_right_mm = dentist.get("left"), dentist.get("right")
+    if not panoramic:
+        return
+    res.mental_foramen = {s: case.foramen[s] for s in ("left", "right") if s in case.foramen}
+    res.pmi_left, res.pmi_right = case.pmi.get("left"), case.pmi.get("right")
+    res.pmi_detail = {s: case.pmi_detail[s] for s in ("left", "right") if s in case.pmi_detail}
