@@ -5,7 +5,9 @@ Encapsulated PDF of the report), filed into the source study with new series / i
 that reference the source image; a PNG gets a new study; ``--anonymize`` goes through the
 de-identification of ``dentalosteo deidentify`` (same pseudonymous patient, same UID map).
 Every object is checked with dicom3tools' ``dciodvfy``: no ``Error`` line (warnings are
-listed in docs/dicom.md).
+listed in docs/dicom.md). Issue 17 in the SR: PMI ({ratio}), the mental foramen (SCOORD
+POINT, proposed or placed by the dentist), the dentist-measured MCW (its own method and
+group, SCOORD POLYLINE), and no millimetre at all when the spacing is assumed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ SAMPLES = ROOT / "resources" / "samples"
 DCM = SAMPLES / "phantom_c2.dcm"
 PNG = SAMPLES / "phantom_c1.png"
 PHI = (b"DEMO^PATIENT", b"DEMO-0001", b"19560412")
+# issue 17 on the DICOM phantom: a foramen the dentist placed on the right (the proposal's
+# centre) and the dentist's two points across the right cortex under it
+USER_FORAMEN = "471.4,467.6"
+DENTIST_RIGHT = "458,545,458,528"
 SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.33"
 SC_CLASS = "1.2.840.10008.5.1.4.1.1.7"
 PDF_CLASS = "1.2.840.10008.5.1.4.1.1.104.1"
@@ -73,9 +79,16 @@ def screened(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from dentalosteo_gui.cli.main import main
 
     runs = {}
+    uncal = base / "uncal_in" / PNG.name  # no labels.csv beside it: spacing assumed
+    uncal.parent.mkdir()
+    shutil.copy(PNG, uncal)
     try:
         for name, src, extra in (("dcm", DCM, []), ("anon", DCM, ["--anonymize"]),
-                                 ("png", PNG, []), ("png2", PNG, [])):
+                                 ("png", PNG, []), ("png2", PNG, []),
+                                 ("dentist", DCM, ["--foramen-right", USER_FORAMEN,
+                                                   "--dentist-mcw-right", DENTIST_RIGHT]),
+                                 ("uncal", uncal, ["--foramen-right", "478,533",
+                                                   "--dentist-mcw-left", "900,615,900,599"])):
             out = base / name
             import contextlib
             import io
@@ -153,6 +166,165 @@ def test_sr_holds_the_measurements_with_provenance(screened: dict) -> None:
     raw = sr_path.read_bytes()
     assert res["model"]["sha256"].encode() in raw and res["model"]["name"].encode() in raw
     assert b"99DENTALOSTEO" in raw and sr.CodingSchemeIdentificationSequence[0].CodingSchemeDesignator == "99DENTALOSTEO"
+
+
+def _nums(items: object) -> list[tuple[str, float, str]]:
+    """Every NUM of an SR content tree: (concept code value, value, unit code value)."""
+    out = []
+    for it in items or []:  # type: ignore[attr-defined]
+        if it.ValueType == "NUM" and "MeasuredValueSequence" in it:
+            mv = it.MeasuredValueSequence[0]
+            out.append((it.ConceptNameCodeSequence[0].CodeValue, float(mv.NumericValue),
+                        mv.MeasurementUnitsCodeSequence[0].CodeValue))
+        out.extend(_nums(it.get("ContentSequence")))
+    return out
+
+
+def _side(m: object) -> str:
+    site = m.finding_sites[0]  # type: ignore[attr-defined]
+    lat = [c for c in site.ContentSequence if c.ConceptNameCodeSequence[0].CodeValue == "272741003"]
+    return str(lat[0].ConceptCodeSequence[0].CodeMeaning).lower()
+
+
+def _scoord(m: object) -> tuple[str, list[float], str]:
+    """(graphic type, graphic data, referenced SOP instance) of a measurement's SCOORD."""
+    sc = [c for c in m[0].ContentSequence if c.ValueType == "SCOORD"][0]  # type: ignore[index]
+    ref = sc.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+    return str(sc.GraphicType), [float(v) for v in sc.GraphicData], str(ref)
+
+
+def _foramen_groups(sr: object) -> dict[str, object]:
+    groups = sr.content.get_planar_roi_measurement_groups()  # type: ignore[attr-defined]
+    return {str(g.tracking_identifier).rsplit(" ", 1)[-1]: g for g in groups}
+
+
+def test_sr_holds_the_proposed_foramen_and_pmi(screened: dict) -> None:
+    import highdicom as hd
+
+    res = screened["dcm"]["json"]
+    sr = hd.sr.srread(next(screened["dcm"]["dir"].glob("*_SR.dcm")))
+    fg = _foramen_groups(sr)
+    assert set(fg) == {s for s in ("left", "right") if res["mental_foramen"][s]}
+    src = pydicom.dcmread(DCM, stop_before_pixels=True)
+    for side, g in fg.items():
+        x, y = res["mental_foramen"][side]
+        region = g.roi
+        assert region.GraphicType == "POINT" and region.ContentSequence[0].ReferencedSOPSequence[0] \
+            .ReferencedSOPInstanceUID == src.SOPInstanceUID
+        assert [float(v) for v in region.GraphicData] == pytest.approx([x + 0.5, y + 0.5], abs=0.06)
+        quals = {q.name.value: q.value.value for q in g.get_qualitative_evaluations()}
+        assert quals["FORAMEN-SOURCE"] == "FORAMEN-AUTO"
+        ms = {m.name.value: m for m in g.get_measurements()}
+        conf = ms["FORAMEN-CONF"]
+        assert conf.value == pytest.approx(res["mental_foramen_confidence"][side], abs=1e-3)
+        assert conf.unit.value == "1"
+        if res["pmi"][side] is None:
+            assert "PMI" not in ms
+        else:
+            assert ms["PMI"].value == pytest.approx(res["pmi"][side], abs=1e-3)
+            assert (ms["PMI"].unit.value, ms["PMI"].unit.scheme_designator) == ("{ratio}", "UCUM")
+            assert ms["PMI"].method.value == "PMI-METHOD" and _side(ms["PMI"]) == side
+
+
+def test_sr_holds_the_dentists_foramen_and_mcw(screened: dict) -> None:
+    """Calibrated (file spacing): the dentist's MCW in mm, apart from the automatic one by
+    its method and group; the foramen the dentist placed; PMI with both widths."""
+    import highdicom as hd
+
+    res = screened["dentist"]["json"]
+    path = next(screened["dentist"]["dir"].glob("*_SR.dcm"))
+    assert_valid(path)
+    sr = hd.sr.srread(path)
+    src = pydicom.dcmread(DCM, stop_before_pixels=True)
+    # the foramen: a point the dentist placed (no confidence), PMI and the dentist's PMI
+    g = _foramen_groups(sr)["right"]
+    assert [float(v) for v in g.roi.GraphicData] == pytest.approx([471.9, 468.1], abs=0.01)
+    assert {q.name.value: q.value.value for q in g.get_qualitative_evaluations()}[
+        "FORAMEN-SOURCE"] == "FORAMEN-USER"
+    pmi = {m.method.value: m for m in g.get_measurements() if m.name.value == "PMI"}
+    assert "FORAMEN-CONF" not in {m.name.value for m in g.get_measurements()}
+    assert pmi["PMI-METHOD"].value == pytest.approx(res["pmi"]["right"], abs=1e-3)
+    assert pmi["PMI-DENTIST"].value == pytest.approx(res["pmi_detail"]["right"]["pmi_dentist"], abs=1e-3)
+    assert all(m.unit.value == "{ratio}" for m in pmi.values())
+    # the dentist's MCW: its own group, method, unit mm, the two points as a POLYLINE
+    groups = {str(x.tracking_identifier): x for x in sr.content.get_image_measurement_groups()}
+    dent = groups["Dentist-measured MCW"]
+    (m,) = dent.get_measurements()
+    assert (m.name.value, m.method.value, m.unit.value, _side(m)) == ("MCW", "MCW-DENTIST", "mm", "right")
+    assert m.value == pytest.approx(res["mcw_mm"]["dentist_right"], abs=1e-3)
+    kind, data, ref = _scoord(m)
+    assert kind == "POLYLINE" and data == [458.5, 545.5, 458.5, 528.5] and ref == src.SOPInstanceUID
+    quals = {q.name.value: q.value.value for q in dent.get_qualitative_evaluations()}
+    assert quals == {"MEASURED-BY": "DENTIST", "MCW-USED": "MCW-DENTIST"}
+    auto = [m for m in groups["Mandibular cortex"].get_measurements() if m.name.value == "MCW"]
+    assert {(m.method.value, m.unit.value) for m in auto} == {("MCW-METHOD", "mm")}
+
+
+def test_uncalibrated_sr_never_states_mcw_in_mm(screened: dict) -> None:
+    """Spacing assumed: every width in {pixels}, no millimetre anywhere in the SR, the
+    spacing source says assumed; PMI (scale-free) as usual."""
+    import highdicom as hd
+
+    res = screened["uncal"]["json"]
+    assert res["spacing"]["source"] == "assumed"
+    path = next(screened["uncal"]["dir"].glob("*_SR.dcm"))
+    assert_valid(path)
+    ds = pydicom.dcmread(path)
+    nums = _nums(ds.ContentSequence)
+    assert [u for _, _, u in nums if u == "mm"] == []
+    mcw = sorted(v for c, v, u in nums if c == "MCW" and u == "{pixels}")
+    assert len(mcw) == 3 == len([c for c, _, _ in nums if c == "MCW"])
+    expected = [res["mcw_px"]["right"], res["mcw_px"]["left"], 16.0]  # 16: the dentist's points
+    assert mcw == pytest.approx(sorted(expected), abs=0.01)
+    assert not {"111026", "111066"} & {c for c, _, _ in nums}  # no pixel spacing stated
+    assert ("PMI", pytest.approx(res["pmi"]["right"], abs=1e-3), "{ratio}") in nums
+    sr = hd.sr.srread(path)
+    cortex = sr.content.get_image_measurement_groups()[0]
+    quals = {q.name.value: q.value for q in cortex.get_qualitative_evaluations()}
+    assert quals["SPACING-SOURCE"].value == "SPACING-ASSUMED" and "pixels" in quals["SPACING-SOURCE"].meaning
+    # the points are drawn on the sibling SC (same pixel coordinates as the PNG)
+    sc = pydicom.dcmread(next(screened["uncal"]["dir"].glob("*_SC.dcm")), stop_before_pixels=True)
+    g = _foramen_groups(sr)["right"]
+    assert g.roi.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID == sc.SOPInstanceUID
+    assert [float(v) for v in g.roi.GraphicData] == [478.5, 533.5]
+
+
+@pytest.mark.parametrize("source", ["calibrated", "assumed"])
+def test_sr_units_follow_the_spacing_source(screened: dict, tmp_path: Path, source: str) -> None:
+    """The same reading with a calibration profile (magnification divided out): mm, spacing
+    and factor stated; with the spacing assumed: pixels only (also the dentist's width)."""
+    from dentalosteo_gui.core.imaging.imageio import load_radiograph
+    from dentalosteo_gui.core.records.dicom_objects import build_result_objects, dataset_bytes
+    from dentalosteo_gui.core.records.report import result_from_dict
+    from dentalosteo_gui.core.types import Spacing
+
+    res = result_from_dict(screened["dentist"]["json"])
+    sp = (Spacing(0.1, "calibrated", "profile P", "P", 1.25) if source == "calibrated"
+          else Spacing(0.1, "assumed", "configured default"))
+    px = res.dentist_mcw_px("right")
+    res = replace(res, spacing=sp, mcw_dentist_right_mm=px * 0.1, mcw_dentist_left_mm=None)
+    objs = build_result_objects(res, load_radiograph(DCM), b"%PDF-1.4\n%%EOF\n", salt="x" * 40)
+    p = tmp_path / "sr.dcm"
+    p.write_bytes(dataset_bytes(objs.sr))
+    assert_valid(p)
+    nums = _nums(pydicom.dcmread(p).ContentSequence)
+    mcw = sorted((v, u) for c, v, u in nums if c == "MCW")
+    if source == "calibrated":
+        assert {u for _, u in mcw} == {"mm"}
+        assert (pytest.approx(px * 0.1), "mm") in mcw
+        assert ("MAGNIFICATION", 1.25, "1") in nums and ("111026", 0.1, "mm") in nums
+    else:
+        assert {u for _, _, u in nums} <= {"{pixels}", "{ratio}", "1"}
+        assert (pytest.approx(px), "{pixels}") in mcw
+        assert (pytest.approx(res.mcw_right_px), "{pixels}") in mcw
+        assert "MAGNIFICATION" not in {c for c, _, _ in nums}
+
+
+def test_private_code_meanings_fit_dicom() -> None:
+    from dentalosteo_gui.core.records.dicom_objects import PRIVATE_CODES
+
+    assert all(0 < len(v) <= 64 for v in PRIVATE_CODES.values())  # LO, Code Meaning limit
+    assert all(len(k) <= 16 for k in PRIVATE_CODES)  # SH, Code Value limit
 
 
 def test_sc_has_the_screening_burned_in(screened: dict, tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """The screening result as three DICOM objects, written into the source study.
 
 - **SR** (Comprehensive SR, TID 1500 Measurement Report, built with highdicom): the
-  mandibular cortical width (MCW) per patient side in mm, the pixel spacing used and its
-  source, the Klemetti hint of the model and of the rule, the risk score / level / referral
-  with the model's name, version and SHA-256 (TID 4019 algorithm identification).
+  mandibular cortical width (MCW) per patient side (mm with a measured spacing, pixels
+  without a calibration), the pixel spacing used and its source, the Klemetti hint of the
+  model and of the rule, the risk score / level / referral with the model's name, version
+  and SHA-256 (TID 4019 algorithm identification), the mental foramen per side (SCOORD
+  POINT) with its PMI, and the dentist-measured MCW (:mod:`.dicom_sr_items`).
 - **SC** (Secondary Capture, highdicom ``SCImage``, RGB): the radiograph with the ROI, the
   traced border, the measurement normals and the Grad-CAM overlay burned in, plus the
   numbers and "NOT A DIAGNOSIS" (:mod:`.dicom_burn`).
@@ -51,13 +53,21 @@ from ..types import PatientInfo, Radiograph, ScreeningResult
 from .deidentify import deidentify_dataset, local_salt, pseudonym
 from .dicom_burn import render_result_image
 from .dicom_files import dataset_bytes
+from .dicom_sr_items import (  # noqa: F401  (PRIVATE_CODES: re-exported, docs/dicom.md)
+    PRIVATE_CODES,
+    PRIVATE_SCHEME,
+    PRIVATE_SCHEME_NAME,
+    algorithm,
+    cortex_group,
+    dentist_group,
+    foramen_groups,
+    private_code,
+)
 
 log = logging.getLogger(__name__)
 # highdicom logs instance UIDs at INFO while it copies modules: keep our log to our own lines
 logging.getLogger("highdicom").setLevel(logging.WARNING)
 
-PRIVATE_SCHEME = "99DENTALOSTEO"
-PRIVATE_SCHEME_NAME = "DentalOsteo private codes"
 MANUFACTURER = "DentalOsteo"
 #: series numbers of the three result series (high, so they sort after the acquisition)
 SERIES_NUMBER = {"sr": 9901, "sc": 9902, "pdf": 9903}
@@ -70,52 +80,7 @@ ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
 #: the file name suffix of each object in ``--dicom-out``
 FILE_SUFFIX = {"sr": "_SR.dcm", "sc": "_SC.dcm", "pdf": "_PDF.dcm"}
 
-# --- codes ---------------------------------------------------------------------------
-
-#: private codes: value -> meaning (docs/dicom.md lists them)
-PRIVATE_CODES: dict[str, str] = {
-    "MCW": "Mandibular cortical width",
-    "MCW-METHOD": "Median cortex width along normals to the traced border",
-    "RISK": "Osteoporosis screening risk score (model output)",
-    "RISK-LEVEL": "Osteoporosis screening risk level",
-    "REFERRAL": "Referral suggestion at the operating point",
-    "REFER": "Suggest a bone density assessment",
-    "NO-REFERRAL": "No referral suggested",
-    "KLEMETTI-MODEL": "Klemetti index hint of the model",
-    "KLEMETTI-RULE": "Klemetti index of the rule on the measured cortex",
-    "KLEMETTI-C1": "Klemetti C1: even and sharp endosteal margin",
-    "KLEMETTI-C2": "Klemetti C2: semilunar defects or endosteal residues",
-    "KLEMETTI-C3": "Klemetti C3: heavy endosteal residues, clearly porous",
-    "KLEMETTI-P-C1": "Model probability of Klemetti C1",
-    "KLEMETTI-P-C2": "Model probability of Klemetti C2",
-    "KLEMETTI-P-C3": "Model probability of Klemetti C3",
-    "SPACING-SOURCE": "Pixel spacing source",
-    "SPACING-FILE": "Pixel spacing stated by the image file",
-    "SPACING-DATASET": "Pixel spacing from the dataset labels",
-    "SPACING-USER": "Pixel spacing entered by the user",
-    "SPACING-CALIB": "Pixel spacing from a calibration",
-    "SPACING-ASSUMED": "Pixel spacing assumed (MCW in mm approximate)",
-    "SPACING-ANATOMY": "Pixel spacing estimated from the anatomy",
-    "STATUS": "Screening status",
-    "ASSESSED": "Assessed",
-    "NOT-ASSESSABLE": "Not assessable (no score)",
-    "NOT-PANORAMIC": "Not a dental panoramic radiograph (no reading)",
-    "CORTEX-GROUP": "Mandibular cortex measurements",
-    "MODEL-GROUP": "Screening model output",
-}
-
-_SPACING_CODE = {"file": "SPACING-FILE", "dataset": "SPACING-DATASET", "user": "SPACING-USER",
-                 "calibrated": "SPACING-CALIB", "assumed": "SPACING-ASSUMED",
-                 "anatomy": "SPACING-ANATOMY"}
-_STATUS_CODE = {"assessed": "ASSESSED", "not_assessable": "NOT-ASSESSABLE",
-                "not_panoramic": "NOT-PANORAMIC"}
-
-
-def private_code(value: str) -> Any:
-    from pydicom.sr.coding import Code
-
-    return Code(value, PRIVATE_SCHEME, PRIVATE_CODES[value])
-
+# --- codes (the private scheme and the cortex / foramen / dentist groups: .dicom_sr_items) --
 
 def _risk_level_code(level: str) -> Any:
     from pydicom.sr.codedict import codes
@@ -383,62 +348,29 @@ def build_pdf(pdf_bytes: bytes, ctx: StudyContext) -> Any:
     return ds
 
 
-def _algorithm(name: str, version: str, parameters: list[str] | None = None) -> Any:
-    import highdicom as hd
-
-    return hd.sr.AlgorithmIdentification(name=name[:64] or "unnamed", version=version[:64] or "-",
-                                         parameters=parameters or None)
-
-
 def build_sr(result: ScreeningResult, ctx: StudyContext, evidence: list[Any]) -> Any:
-    """The TID 1500 Measurement Report (Comprehensive SR): a cortex group and, when a model
-    gave a reading, a model group."""
+    """The TID 1500 Measurement Report (Comprehensive SR): the cortex group, a model group
+    when a model gave a reading, a mental-foramen group per side with a point (PMI), and
+    the dentist's MCW when measured (see :mod:`.dicom_sr_items`)."""
     import highdicom as hd
 
     src = ctx.source
     sources = ([hd.sr.SourceImageForMeasurementGroup(src.SOPClassUID, src.SOPInstanceUID)]
                if src is not None else None)
-    groups = [_sr_cortex_group(result, sources)]
+    # SCOORDs are drawn on the source image, else on the SC (same pixel coordinates)
+    drawn_on = src if src is not None else evidence[0]
+    image = (str(drawn_on.SOPClassUID), str(drawn_on.SOPInstanceUID))
+    groups = [cortex_group(result, sources)]
     model_group = _sr_model_group(result, sources)
     if model_group is not None:
         groups.append(model_group)
+    dentist = dentist_group(result, image, sources)
+    if dentist is not None:
+        groups.append(dentist)
+    groups.extend(foramen_groups(result, image))
     sr = _sr_document(groups, evidence)
     _common(sr, ctx, "sr")
     return sr
-
-
-def _sr_cortex_group(result: ScreeningResult, sources: list[Any] | None) -> Any:
-    """The cortex as measured: MCW per side, spacing with its source, Klemetti rule, status."""
-    import highdicom as hd
-    from pydicom.sr.codedict import codes
-
-    mandible, mm = codes.SCT.BoneStructureOfMandible, codes.UCUM.Millimeter
-    cortex_m: list[Any] = []
-    for value, side in ((result.mcw_right_mm, codes.SCT.Right), (result.mcw_left_mm, codes.SCT.Left)):
-        if value is None:
-            continue
-        cortex_m.append(hd.sr.Measurement(
-            name=private_code("MCW"), value=float(value), unit=mm,
-            method=private_code("MCW-METHOD"),
-            finding_sites=[hd.sr.FindingSite(mandible, laterality=side)]))
-    sp = result.spacing
-    for name in (codes.DCM.HorizontalPixelSpacing, codes.DCM.VerticalPixelSpacing):
-        cortex_m.append(hd.sr.Measurement(name=name, value=float(sp.mm_per_px), unit=mm))
-    cortex_q = [
-        hd.sr.QualitativeEvaluation(private_code("SPACING-SOURCE"),
-                                    private_code(_SPACING_CODE.get(sp.source, "SPACING-ASSUMED"))),
-        hd.sr.QualitativeEvaluation(private_code("STATUS"), private_code(_STATUS_CODE[result.status])),
-    ]
-    if result.klemetti_rule in ("C1", "C2", "C3"):
-        cortex_q.append(hd.sr.QualitativeEvaluation(
-            private_code("KLEMETTI-RULE"), private_code(f"KLEMETTI-{result.klemetti_rule}")))
-    return hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="Mandibular cortex"),
-        finding_type=private_code("CORTEX-GROUP"),
-        algorithm_id=_algorithm("DentalOsteo cortex measurement and Klemetti rule", __version__,
-                                [f"spacing {sp.describe()}"]),
-        finding_sites=[hd.sr.FindingSite(mandible)],
-        measurements=cortex_m, qualitative_evaluations=cortex_q, source_images=sources)
 
 
 def _sr_model_group(result: ScreeningResult, sources: list[Any] | None) -> Any | None:
@@ -479,7 +411,7 @@ def _sr_model_group(result: ScreeningResult, sources: list[Any] | None) -> Any |
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="Screening model"),
         finding_type=private_code("MODEL-GROUP"),
-        algorithm_id=_algorithm(m.name, m.version, params),
+        algorithm_id=algorithm(m.name, m.version, params),
         finding_sites=[hd.sr.FindingSite(codes.SCT.BoneStructureOfMandible)],
         measurements=model_m or None, qualitative_evaluations=model_q or None,
         source_images=sources)
