@@ -15,6 +15,7 @@ from typing import Any
 from .core.errors import DentalOsteoError, ModelError
 from .core.imaging.imageio import load_radiograph
 from .core.records.report import write_report
+from .core.records.report_text import mcw_px
 from .core.screening.batch import collect_files
 from .core.screening.engine import Engine, EngineOptions
 from .core.system import paths
@@ -112,27 +113,46 @@ def screen_files_to_pdf(targets: list[Path], out: Path, anonymize: bool | None =
     return written
 
 
+def _num(v: Any) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def _px(v: Any) -> str:
+    return "n/a" if v is None else f"{v:.0f}"
+
+
+def mcw_text(res: Any) -> str:
+    """MCW right/left with the dentist's value where measured: millimetres when the spacing
+    is known, pixels when it is assumed (mm would rest on a guessed spacing)."""
+    sides = ("right", "left")
+    if res.spacing.assumed:
+        text = "MCW right/left " + "/".join(_px(mcw_px(res, s)) for s in sides) + " px"
+        said = [f"{s} {v:.0f} px" for s in sides if (v := res.dentist_mcw_px(s)) is not None]
+    else:
+        text = "MCW right/left " + "/".join(_num(v) for v in (res.mcw_right_mm, res.mcw_left_mm)) + " mm"
+        said = [f"{s} {v:.2f} mm" for s in sides
+                if (v := getattr(res, f"mcw_dentist_{s}_mm", None)) is not None]
+    if said:  # the dentist's own MCW where measured (the one the reading uses)
+        text += " (dentist-measured " + ", ".join(said) + ")"
+    return text
+
+
 def reading_text(res: Any) -> str:
     """The reading in one line of numbers (no file name, no patient data)."""
     risk = "n/a" if res.risk is None else f"{res.risk:.2f}"
-    mcw = "/".join("n/a" if v is None else f"{v:.2f}" for v in (res.mcw_right_mm, res.mcw_left_mm))
     text = (f"risk {risk} ({res.risk_level or '-'}), Klemetti model {res.klemetti_class or '-'} / "
-            f"rule {res.klemetti_rule or '-'}, MCW right/left {mcw} mm")
-    # issue 17: the dentist's own MCW where measured (the one the reading uses), and the PMI
-    dentist = [(s, getattr(res, f"mcw_dentist_{s}_mm", None)) for s in ("right", "left")]
-    said = [f"{s} {v:.2f} mm" for s, v in dentist if v is not None]
-    if said:
-        text += " (dentist-measured " + ", ".join(said) + ")"
+            f"rule {res.klemetti_rule or '-'}, {mcw_text(res)}")
     pmi = [getattr(res, f"pmi_{s}", None) for s in ("right", "left")]
-    if any(v is not None for v in pmi):
-        text += ", PMI right/left " + "/".join("n/a" if v is None else f"{v:.2f}" for v in pmi)
+    if any(v is not None for v in pmi) or res.spacing.assumed:  # uncalibrated: PMI always said
+        text += ", PMI right/left " + "/".join(_num(v) for v in pmi)
     return text
 
 
 def summary_line(res: Any) -> str:
     flag = "" if res.assessable else " NOT ASSESSABLE"
-    return (f"{Path(res.path).name}: {reading_text(res)} ({res.spacing.source} spacing "
-            f"{res.spacing.mm_per_px:.3g} mm/px), device {res.device}{flag}")
+    scale = (f"no calibration: {res.spacing.mm_per_px:.3g} mm/px assumed, widths in px"
+             if res.spacing.assumed else f"{res.spacing.source} spacing {res.spacing.mm_per_px:.3g} mm/px")
+    return f"{Path(res.path).name}: {reading_text(res)} ({scale}), device {res.device}{flag}"
 
 
 __all__ = ["make_engine", "screen_files_to_pdf", "DentalOsteoError"]

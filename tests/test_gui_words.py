@@ -16,6 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from dentalosteo_gui.core.screening.stages import spacing_warning  # noqa: E402
 from dentalosteo_gui.core.types import ModelInfo  # noqa: E402
 
 from .test_gui_support import (  # noqa: E402
@@ -32,7 +33,7 @@ from .test_gui_support import (  # noqa: E402
 pytestmark = pytest.mark.gui
 
 REASON = "low ROI confidence (0.20): the traced edge is weak"
-SPACING_NOTE = "pixel spacing unknown: 0.1 mm/px assumed, so MCW in mm is approximate"
+SPACING_NOTE = spacing_warning(0.1)  # the engine's own words (a note, not a reason)
 OP = {"name": "high_sensitivity", "label": "High sensitivity (misses fewer, refers more)", "threshold": 0.4,
       "sensitivity": 0.9, "specificity": 0.6, "measured_on": "held-out test set"}
 

@@ -123,7 +123,8 @@ def test_referral_text_uses_the_dentist_value_and_shows_both() -> None:
 
 def test_batch_csv_columns_appended_and_filled() -> None:
     assert CSV_FIELDS[: len(OLD_CSV_FIELDS)] == OLD_CSV_FIELDS
-    assert CSV_FIELDS[len(OLD_CSV_FIELDS):] == NEW_CSV_FIELDS
+    n = len(OLD_CSV_FIELDS)
+    assert CSV_FIELDS[n : n + len(NEW_CSV_FIELDS)] == NEW_CSV_FIELDS  # later columns come after these
     base = _screen(Spacing(0.1, "calibrated", profile="clinic-A", magnification=1.25))
     res = _screen(Spacing(0.1, "calibrated", profile="clinic-A", magnification=1.25),
                   dentist_mcw={"left": _dentist_pair(base, "left", 31.0)},

@@ -441,9 +441,20 @@ class ScreeningResult(Measured):
             "mental_foramen": {s: (p.xy() if p else None) for s, p in fm.items()},
             "mental_foramen_confidence": {s: (r(p.confidence, 3) if p else None) for s, p in fm.items()},
             "mental_foramen_source": {s: (p.source if p else None) for s, p in fm.items()},
-            "mcw_px": {"left": r(self.mcw_left_px, 2), "right": r(self.mcw_right_px, 2)},
+            "mcw_px": self._mcw_px_json(),
         }
         if self.dentist_mcw:
             out["dentist_mcw"] = {s: [[round(float(a), 1), round(float(b), 1)] for a, b in pts]
                                   for s, pts in self.dentist_mcw.items()}
         return out
+
+    def _mcw_px_json(self) -> dict[str, Any]:
+        """MCW in pixels (needs no spacing): the automatic one per side, and the dentist's
+        (``dentist_left`` / ``dentist_right``) on the sides they measured."""
+        d: dict[str, Any] = {s: (None if v is None else round(float(v), 2))
+                             for s, v in (("left", self.mcw_left_px), ("right", self.mcw_right_px))}
+        for side in ("left", "right"):
+            px = self.dentist_mcw_px(side)
+            if px is not None:
+                d[f"dentist_{side}"] = round(px, 2)
+        return d

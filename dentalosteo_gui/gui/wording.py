@@ -27,7 +27,7 @@ _PLAIN: list[tuple[str, str]] = [
     ("out of frame", "The lower mandibular border is cut off."),
     ("saturated", "Over- or under-exposed image."),
     ("contrast", "Too little contrast to judge the cortex."),
-    ("pixel spacing", "MCW in mm is approximate."),
+    ("pixel spacing", "No calibration: MCW in pixels and as PMI."),
     ("no model installed", "No risk score."),
     ("no landmark model", "No risk score."),
     (DISAGREE_PREFIX, "The ROI and landmark readings differ."),

@@ -65,6 +65,7 @@ USER_HALF_SPAN = 0.04  # a user point is re-measured in a strip this wide either
 MARGIN_AVERAGE_RADII = 0.5  # the lower margin is found on the strip averaged over +-this
 WIDTH_NEAR_SPAN = 0.025  # cortex normals within this distance of the foramen column (~6 mm)
 PMI_MAX = 0.6  # PMI is about 0.3 in healthy adults, lower with bone loss: twice that is a wrong point
+PMI_CHECK = 0.5  # above this (and up to PMI_MAX) the PMI is given with a note to check the point
 WIDTH_PERCENTILE = 90.0  # of their widths: the intact cortex, as MCW (lacunae only thin it)
 
 
@@ -380,4 +381,15 @@ def measure_pmi(pix: np.ndarray, proposal: RoiProposal, side: str, point: Forame
         detail["reason"] = (f"the foramen's lower margin is implausibly close to the border (PMI would be "
                             f"{width / max(height, 1e-6):.2f}, over {PMI_MAX:g}): check the point")
         return None, detail
+    detail.update(pmi_check(width / height))
     return width / height, detail
+
+
+def pmi_check(pmi: float, what: str = "") -> dict[str, str]:
+    """``{"check": note}`` for a PMI above :data:`PMI_CHECK` (normal about 0.3, Benson 1991):
+    kept, but the foramen point (its lower margin sets the height) is the usual culprit."""
+    if not pmi > PMI_CHECK:
+        return {}
+    said = f" {what}" if what else ""
+    return {"check": (f"PMI{said} {pmi:.2f} is above {PMI_CHECK:g} (normal about 0.3): check the "
+                      "foramen point")}

@@ -3,8 +3,8 @@ burned in (OpenCV), for PACS viewers that show images but not SR or PDF.
 
 Layout: the radiograph at its original size and geometry (so image pixels keep their
 coordinates) with the Grad-CAM overlay inside the ROI, the ROI box (yellow), the traced
-inferior mandibular border per side (cyan), the cortical-width measurement normals (green)
-and the patient side markers (R on the image-left half, L on the image-right half); below it
+inferior mandibular border per side (cyan), the cortical-width measurement normals (green),
+the mental foramen and the dentist's MCW (magenta, as in the report) and the patient side markers (R on the image-left half, L on the image-right half); below it
 a dark text panel with the numbers, the model and "NOT A DIAGNOSIS". Text is ASCII only
 (OpenCV's Hershey fonts) and holds no patient data, so the anonymised object needs no
 different picture.
@@ -19,6 +19,8 @@ import numpy as np
 from ... import __version__
 from ..imaging.heatmap import blend, gray_to_rgb
 from ..types import ScreeningResult
+from .report_images import MAGENTA, foramen_and_dentist_marks
+from .report_text import foramen_note, mcw_px, pmi_text, spacing_text
 
 YELLOW = (255, 214, 0)  # ROI box (RGB)
 CYAN = (51, 217, 242)  # traced border
@@ -66,12 +68,7 @@ def result_lines(result: ScreeningResult) -> list[tuple[str, tuple[int, int, int
         agree = " (agree)" if result.klemetti_agree else " (disagree)"
     lines.append((f"Klemetti hint: model {result.klemetti_class or '-'} / rule "
                   f"{result.klemetti_rule or '-'}{agree}", WHITE))
-    sp = result.spacing
-    approx = ", MCW APPROXIMATE" if sp.assumed else ""
-    where = sp.source + (f": {sp.detail}" if sp.detail else "")
-    lines.append((f"MCW right {_fmt(result.mcw_right_mm, 2, ' mm')} / left "
-                  f"{_fmt(result.mcw_left_mm, 2, ' mm')}   pixel spacing {sp.mm_per_px:.3f} mm/px "
-                  f"({where}{approx})", WHITE))
+    lines += [(t, WHITE) for t in scale_lines(result)]
     m = result.model
     if m is not None:
         tail = "  trained on phantoms only: not validated" if m.source == "phantom" else ""
@@ -80,7 +77,30 @@ def result_lines(result: ScreeningResult) -> list[tuple[str, tuple[int, int, int
         lines.append(("No model installed: measurements only", WHITE))
     lines.append((f"DentalOsteo {__version__}   yellow: ROI   cyan: traced border   green: "
                   "MCW normals   colour: Grad-CAM attention", (170, 170, 180)))
+    lines.append(("magenta ring: mental foramen (dashed: proposed, solid: placed by the dentist)   "
+                  "magenta line: the dentist's MCW", (170, 170, 180)))
     return [(_ascii(t), c) for t, c in lines]
+
+
+def _mcw_side(result: ScreeningResult, side: str) -> str:
+    """One side's MCW as the report gives it: mm when calibrated, pixels when the spacing is
+    assumed; the dentist's value first where they measured."""
+    if result.spacing.assumed:
+        auto, dentist = _fmt(mcw_px(result, side), 0, " px"), result.dentist_mcw_px(side)
+        return auto if dentist is None else f"dentist-measured {dentist:.0f} px, automatic {auto}"
+    auto = _fmt(result.mcw_left_mm if side == "left" else result.mcw_right_mm, 2, " mm")
+    used, src = result.mcw_used_mm(side)
+    return f"dentist-measured {used:.2f} mm, automatic {auto}" if src == "dentist" and used is not None else auto
+
+
+def scale_lines(result: ScreeningResult) -> list[str]:
+    """MCW per side, PMI per side (scale-free) with who placed the foramen, pixel spacing."""
+    sp = result.spacing
+    unit = "   (no calibration: widths in pixels)" if sp.assumed else ""
+    pmi = " / ".join(f"{side} {pmi_text(result, side).removeprefix('PMI ')}" for side in ("right", "left"))
+    return [f"MCW right {_mcw_side(result, 'right')} / left {_mcw_side(result, 'left')}{unit}",
+            f"PMI {pmi}   ({foramen_note(result).strip().rstrip('.')})",
+            f"Pixel spacing {spacing_text(sp)}"]
 
 
 def _poly(img: np.ndarray, pts: Any, colour: tuple[int, int, int], t: int) -> None:
@@ -115,6 +135,7 @@ def render_result_image(pixels: np.ndarray, result: ScreeningResult) -> np.ndarr
                  max(1, t // 2), cv2.LINE_AA)
     _poly(img, result.border_right, CYAN, t)
     _poly(img, result.border_left, CYAN, t)
+    _draw_marks(img, result, t)
     if result.roi is not None:
         r = result.roi.clipped(w, h)
         cv2.rectangle(img, (r.x, r.y), (r.x + r.w - 1, r.y + r.h - 1), YELLOW, t, cv2.LINE_AA)
@@ -129,6 +150,23 @@ def render_result_image(pixels: np.ndarray, result: ScreeningResult) -> np.ndarr
         cv2.putText(img, text, (x, th + pad), cv2.FONT_HERSHEY_SIMPLEX, scale, WHITE, thick,
                     cv2.LINE_AA)
     return np.concatenate([img, _text_panel(result_lines(result), w)], axis=0)
+
+
+def _draw_marks(img: np.ndarray, result: ScreeningResult, t: int) -> None:
+    """The report's magenta marks: the mental foramen rings (dashed when proposed, solid when
+    the dentist placed them) and the dentist's MCW segments."""
+    import cv2
+
+    colour = tuple(int(round(255 * v)) for v in MAGENTA)
+    rings, segs = foramen_and_dentist_marks(result)
+    r = max(8, int(round(min(img.shape[:2]) / 60)))
+    for x, y, placed in rings:
+        centre = (int(round(x)), int(round(y)))
+        for start in range(0, 360, 360 if placed else 30):  # dashed: 12 arcs of 18 degrees
+            cv2.ellipse(img, centre, (r, r), 0, start, start + (360 if placed else 18), colour, t, cv2.LINE_AA)
+    for (ax, ay), (bx, by) in segs:
+        cv2.line(img, (int(round(ax)), int(round(ay))), (int(round(bx)), int(round(by))), colour, t,
+                 cv2.LINE_AA)
 
 
 def _text_panel(lines: list[tuple[str, tuple[int, int, int]]], width: int) -> np.ndarray:

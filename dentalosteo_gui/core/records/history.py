@@ -159,16 +159,20 @@ CSV_COLUMNS = [
     "mcw_left_mm", "pixel_spacing_mm", "assumed_spacing", "assessable", "warnings",
     "model_name", "model_version", "model_sha256", "app_version", "n_edits", "n_exports",
     # issue 17, from the stored result JSON (empty for older screenings)
-    "pmi_left", "pmi_right", "mcw_mm_dentist_left", "mcw_mm_dentist_right",
+    "pmi_left", "pmi_right", "mcw_mm_dentist_left", "mcw_mm_dentist_right", "spacing_source",
+    "spacing_profile", "mcw_px_left", "mcw_px_right", "mcw_px_dentist_left", "mcw_px_dentist_right",
 ]
 
 
 def _scale_free_cells(result: Any) -> dict[str, Any]:
-    """PMI and the dentist's MCW of a stored result (its JSON: no column of their own)."""
+    """Issue 17's cells of a stored result (its JSON: no column of their own): PMI, the
+    dentist's MCW, the spacing's source and profile, MCW in pixels (automatic, dentist's)."""
     r = result if isinstance(result, dict) else {}
-    pmi, mcw = r.get("pmi") or {}, r.get("mcw_mm") or {}
-    return {"pmi_left": pmi.get("left"), "pmi_right": pmi.get("right"),
-            "mcw_mm_dentist_left": mcw.get("dentist_left"), "mcw_mm_dentist_right": mcw.get("dentist_right")}
+    pmi, mcw, px, sp = (r.get(k) or {} for k in ("pmi", "mcw_mm", "mcw_px", "spacing"))
+    return {"pmi_left": pmi.get("left"), "pmi_right": pmi.get("right"), "spacing_source": sp.get("source"),
+            "mcw_mm_dentist_left": mcw.get("dentist_left"), "mcw_mm_dentist_right": mcw.get("dentist_right"),
+            "spacing_profile": sp.get("profile"),
+            **{f"mcw_px_{k}": px.get(k) for k in ("left", "right", "dentist_left", "dentist_right")}}
 
 
 def file_sha256(path: Path) -> str:
@@ -562,10 +566,8 @@ class History:
                 "pseudonymised": int(bool(pseudo)),
                 "study_date": "" if anonymize else d.get("study_date", ""),
                 "file_path": "" if anonymize else d.get("file_path", ""),
-                "operating_point": op.get("name", ""),
-                "threshold": op.get("threshold"),
-                "sensitivity": op.get("sensitivity"),
-                "specificity": op.get("specificity"),
+                "operating_point": op.get("name", ""), "threshold": op.get("threshold"),
+                "sensitivity": op.get("sensitivity"), "specificity": op.get("specificity"),
                 "warnings": " | ".join(d.get("warnings") or []),
                 **_scale_free_cells(d.get("result")),
             }

@@ -1,4 +1,5 @@
-"""The one-page PDF screening report (reportlab), written atomically.
+"""The PDF screening report (reportlab), written atomically: one page, and a second only
+for warnings that do not fit on it.
 
 Layout, top to bottom: clinic header; patient block (or pseudonymous case ID); result
 banner (band colour chip, risk score bar, operating point); radiograph thumbnail with ROI /
@@ -135,7 +136,8 @@ def write_report(result: ScreeningResult, radiograph: Radiograph, out_path: Path
                  model_card: dict | None = None, case_id: str | None = None,
                  patient_override: PatientInfo | None = None,
                  blackout: list[RoiBox] | None = None) -> Path:
-    """Write the one-page PDF screening report atomically; returns ``out_path``.
+    """Write the PDF screening report atomically; returns ``out_path``. One page; warnings
+    that do not fit continue on the next.
 
     ``anonymize`` replaces every patient field by a pseudonymous case ID (``case_id`` or
     one derived from the patient ID / file with the installation's salt) and omits file

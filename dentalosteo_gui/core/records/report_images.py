@@ -122,20 +122,35 @@ def _draw_overlays(pdf: PdfCanvas, result: ScreeningResult, to_page: ToPage,
     draw_foramen_and_dentist(c, result, to_page)
 
 
+Ring = tuple[float, float, bool]  # a foramen centre (image px) and whether the dentist placed it
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+
+def foramen_and_dentist_marks(result: ScreeningResult) -> tuple[list[Ring], list[Segment]]:
+    """What every picture of a result draws in magenta, in image pixels: the mental foramen
+    per side (x, y, placed by the dentist?) and the dentist's MCW segments. The report draws
+    them with reportlab (:func:`draw_foramen_and_dentist`), the DICOM picture with OpenCV."""
+    rings = [(float(p.x), float(p.y), p.source == "user") for p in (result.mental_foramen or {}).values()]
+    segs = [((float(a[0]), float(a[1])), (float(b[0]), float(b[1])))
+            for a, b in (result.dentist_mcw or {}).values()]
+    return rings, segs
+
+
 def draw_foramen_and_dentist(c: Any, result: ScreeningResult, to_page: ToPage) -> None:
     """The mental foramen per side (magenta ring; dashed when proposed, solid when the dentist
     placed it) and the dentist's MCW segment (magenta line)."""
+    rings, segs = foramen_and_dentist_marks(result)
     c.saveState()
     c.setStrokeColorRGB(*MAGENTA)
     c.setLineWidth(1.0)
-    for p in (result.mental_foramen or {}).values():
-        if p.source != "user":
+    for x, y, placed in rings:
+        if not placed:
             c.setDash(2, 1.5)
-        px, py = to_page(p.x, p.y)
+        px, py = to_page(x, y)
         c.circle(px, py, 3.2, stroke=1, fill=0)
         c.setDash()
     c.setLineWidth(1.4)
-    for a, b in (result.dentist_mcw or {}).values():
+    for a, b in segs:
         (ax, ay), (bx, by) = to_page(*a), to_page(*b)
         c.line(ax, ay, bx, by)
     c.restoreState()

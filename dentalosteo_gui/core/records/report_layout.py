@@ -1,6 +1,7 @@
-"""Layout of the one-page PDF report, top to bottom: clinic header; patient block; result
+"""Layout of the PDF report, top to bottom: clinic header; patient block; result
 banner; the pictures (:mod:`.report_images`); Klemetti and MCW findings; what it means /
-suggested next step; warnings; footer (provenance, intended use, disclaimer).
+suggested next step; warnings; footer (provenance, intended use, disclaimer). One page;
+warnings that do not fit continue on the next (patient block, warnings, footer).
 
 Each block is one function that draws at ``top`` (points from the top of the page) and
 returns the ``top`` below it; the wording comes from :mod:`.report_text`.
@@ -37,6 +38,7 @@ from .report_text import (
     patient_cells,
     provenance_text,
     scrub_text,
+    warnings_by_importance,
 )
 
 MARGIN = 36.0  # page margin (points)
@@ -62,14 +64,23 @@ def draw_page(pdf: PdfCanvas, result: ScreeningResult, radiograph: Radiograph, *
     top = _draw_findings(pdf, result, radiograph, x0, cw, top)
     footer_top = _draw_footer(pdf, result, model_card, x0, x1, page_h - m, draw=False)
     meaning, step = next_step_text(result)
-    warns = [w for w in result.warnings if w]
+    warns = warnings_by_importance(result)
     if anonymize:
         meaning = scrub_text(meaning, radiograph, patient)
         warns = [scrub_text(w, radiograph, patient) for w in warns]
     top = _draw_next_step(pdf, meaning, step, BAND_STYLE[band_key(result)][1], x0, cw, top)
-    if warns:
-        _draw_warnings(pdf, warns, x0, cw, top, footer_top - 8 - top)
+    rest = _draw_warnings(pdf, warns, x0, cw, top, footer_top - 8 - top) if warns else []
     _draw_footer(pdf, result, model_card, x0, x1, page_h - m, draw=True)
+    page = 1
+    while rest:  # no warning is ever dropped: the rest continue on the next page(s)
+        page += 1
+        pdf.c.showPage()
+        pdf.text(x0, m, "Osteoporosis screening report (continued)", size=11, bold=True, color=ACCENT)
+        pdf.text(x1, m + 2, f"page {page}", size=8.5, color=MUTED, align="right")
+        pdf.hline(x0, x1, m + 18, ACCENT, 1.2)
+        top = _draw_patient_block(pdf, patient_cells(patient, anonymize, case_id), x0, cw, m + 26)
+        footer_top = _draw_footer(pdf, result, model_card, x0, x1, page_h - m, draw=True)
+        rest = _draw_warnings(pdf, rest, x0, cw, top, footer_top - 8 - top, first=False)
 
 
 # --- header and patient ---------------------------------------------------------------
@@ -302,22 +313,24 @@ def _draw_next_step(pdf: PdfCanvas, meaning: str, step: str, chip: Rgb, x0: floa
 
 
 def _draw_warnings(pdf: PdfCanvas, warns: list[str], x0: float, cw: float, top: float,
-                   avail: float) -> None:
-    """Bulleted warnings; those that do not fit in ``avail`` points are counted instead."""
-    t = pdf.section(x0, top, f"Warnings ({len(warns)})")
-    used = 12.0
-    for i, msg in enumerate(warns):
-        h = pdf.para(0, 0, cw - 10, escape(msg), size=8, draw=False)
-        remaining = len(warns) - i
-        if used + h + (11 if remaining > 1 else 0) > avail:
-            pdf.text(x0, t, f"... and {remaining} more warning(s): see the screening history.",
-                     size=8, color=MUTED)
-            break
+                   avail: float, first: bool = True) -> list[str]:
+    """Bulleted warnings in ``avail`` points; returns those that did not fit (the heading says
+    they continue on the next page). A continuation page takes at least one."""
+    heights = [pdf.para(0, 0, cw - 10, escape(msg), size=8, draw=False) for msg in warns]
+    used, n = 12.0, 0
+    while n < len(warns) and (used + heights[n] <= avail or (not first and n == 0)):
+        used += heights[n] + 2
+        n += 1
+    title = f"Warnings ({len(warns)})" if first else "Warnings (continued)"
+    if n < len(warns):
+        title += f" - {len(warns) - n} more on the next page"
+    t = pdf.section(x0, top, title)
+    for msg, h in zip(warns[:n], heights, strict=False):
         pdf.c.setFillColorRGB(*MUTED)
         pdf.c.circle(x0 + 3, pdf.y(t) - 4.2, 1.4, stroke=0, fill=1)
         pdf.para(x0 + 10, t, cw - 10, escape(msg), size=8)
         t += h + 2
-        used += h + 2
+    return warns[n:]
 
 
 def _draw_footer(pdf: PdfCanvas, result: ScreeningResult, model_card: dict | None, x0: float,

@@ -143,6 +143,31 @@ def referral_next_step(result: ScreeningResult) -> tuple[str, str]:
             "refer anyway if the patient has fractures or strong risk factors.")
 
 
+# --- warnings, most important first ----------------------------------------------------
+
+#: engine notes that are not a reason the image failed its checks (the reasons carry no
+#: common prefix: on an image that is not assessable, every other warning is one)
+NOTE_PREFIXES = ("pixel spacing unknown", "no model installed", "no landmark model", "calibration profiles",
+                 "risk not computed", "klemetti hint", "two readings disagree", "the installed model")
+
+
+def warning_rank(result: ScreeningResult, warning: str) -> int:
+    """0: the phantom-model warning and the reasons an image is not assessable; 1: the
+    spacing (no calibration); 2: two readings disagree; 3: the rest."""
+    low = warning.lower()
+    if "synthetic phantoms" in low or (not result.assessable and not low.startswith(NOTE_PREFIXES)):
+        return 0
+    if low.startswith("pixel spacing unknown") or "calibration" in low:
+        return 1
+    return 2 if low.startswith("two readings disagree") else 3
+
+
+def warnings_by_importance(result: ScreeningResult) -> list[str]:
+    """The result's warnings, most important first (in their own order within a rank)."""
+    warns = [w for w in result.warnings if w]
+    return sorted(warns, key=lambda w: warning_rank(result, w))
+
+
 # --- numbers and names ----------------------------------------------------------------
 
 
@@ -286,6 +311,8 @@ def pmi_text(result: ScreeningResult, side: str) -> str:
     txt = "PMI n/a" if v is None else f"PMI {v:.2f}"
     if finite(detail.get("pmi_dentist")) is not None:
         txt += f" (dentist {float(detail['pmi_dentist']):.2f})"
+    if detail.get("check"):  # above 0.5 (normal about 0.3): kept, but the point is suspect
+        txt += " - high: check the foramen point"
     return txt
 
 

@@ -39,6 +39,9 @@ CSV_FIELDS = [
     "spacing_profile", "spacing_magnification", "pmi_left", "pmi_right",
     "mental_foramen_left_x", "mental_foramen_left_y", "mental_foramen_right_x", "mental_foramen_right_y",
     "mcw_mm_dentist_left", "mcw_mm_dentist_right",
+    # issue 17 review (appended after the above, same rule)
+    "mcw_px_left", "mcw_px_right", "mental_foramen_left_confidence", "mental_foramen_right_confidence",
+    "mental_foramen_left_source", "mental_foramen_right_source",
 ]
 
 
@@ -204,11 +207,23 @@ def flatten(res: ScreeningResult | None, file_label: str, error: str = "") -> di
         "pmi_left": r(res.pmi_left, 3), "pmi_right": r(res.pmi_right, 3),
         "mcw_mm_dentist_left": r(res.mcw_dentist_left_mm, 3), "mcw_mm_dentist_right": r(res.mcw_dentist_right_mm, 3),
     })
-    for side in ("left", "right"):
-        p = res.foramen(side)
-        row[f"mental_foramen_{side}_x"] = "" if p is None else round(float(p.x), 1)
-        row[f"mental_foramen_{side}_y"] = "" if p is None else round(float(p.y), 1)
+    row.update(_scale_free_cells(res))
     return row
+
+
+def _scale_free_cells(res: ScreeningResult) -> dict[str, Any]:
+    """MCW in pixels and the mental foramen per side (centre, confidence, source)."""
+    out: dict[str, Any] = {}
+    for side in ("left", "right"):
+        px = res.mcw_left_px if side == "left" else res.mcw_right_px
+        out[f"mcw_px_{side}"] = "" if px is None else round(float(px), 2)
+        p = res.foramen(side)
+        out[f"mental_foramen_{side}_x"] = "" if p is None else round(float(p.x), 1)
+        out[f"mental_foramen_{side}_y"] = "" if p is None else round(float(p.y), 1)
+        out[f"mental_foramen_{side}_confidence"] = "" if p is None or p.confidence is None else round(
+            float(p.confidence), 3)
+        out[f"mental_foramen_{side}_source"] = "" if p is None else p.source
+    return out
 
 
 @dataclass

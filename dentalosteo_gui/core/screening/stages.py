@@ -19,6 +19,7 @@ from typing import Any, cast
 import numpy as np
 
 from .. import anatomy
+from ..anatomy.foramen import pmi_check
 from ..cards import classify_risk_level, operating_point, referral_decision, trained_on_phantoms
 from ..errors import AnatomyError, DentalOsteoError
 from ..imaging.heatmap import normalise_map, place_in_image
@@ -111,11 +112,16 @@ def check_quality(case: Case) -> None:
     case.timings["quality"] = _ms(t)
 
 
+def spacing_warning(mm_per_px: float) -> str:
+    """What an uncalibrated screening says about its scale: the widths are in pixels (and as
+    PMI); millimetres would rest on the assumed default."""
+    return (f"pixel spacing unknown (no calibration): MCW given in pixels and as PMI; mm would rest "
+            f"on an assumed {mm_per_px:g} mm/px; calibrate (dentalosteo calibrate, or Tools > Ruler)")
+
+
 def note_spacing(case: Case) -> None:
     if case.spacing.assumed:
-        case.warnings.append(
-            f"pixel spacing unknown: {case.spacing.mm_per_px:g} mm/px assumed, so MCW in mm is approximate"
-        )
+        case.warnings.append(spacing_warning(case.spacing.mm_per_px))
 
 
 def choose_model_scale(case: Case) -> None:
@@ -324,6 +330,8 @@ def measure_pmi(case: Case) -> None:
         height = detail.get("height_px")
         if dentist is not None and isinstance(height, float) and height > dentist:
             detail["pmi_dentist"] = round(dentist / height, 3)
+            if "check" not in detail:
+                detail.update(pmi_check(dentist / height, "with the dentist's width"))
         case.pmi_detail[side] = {"foramen_source": pt.source, **detail}
         if val is not None:
             case.pmi[side] = float(val)
