@@ -308,3 +308,48 @@ def test_uncalibrated_pdf_with_dentist_keeps_every_warning(tmp_path: Path) -> No
         assert w.strip() in everything
     assert everything.count("not a diagnosis") >= 2  # the disclaimer on every page
     assert "dentist-measured 30 px" in first
+
+
+def test_roi_cli_gives_pixels_without_calibration(tmp_path, capsys, monkeypatch):
+    """`dentalosteo roi` on a PNG with no spacing prints MCW in px (and its JSON has mcw_px);
+    with a typed spacing, mm = px x spacing (to the sampling of the normals)."""
+    import cv2
+
+    monkeypatch.setenv("DENTALOSTEO_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("DENTALOSTEO_DATA_DIR", str(tmp_path / "data"))
+    case = generate_phantom(1)
+    png = tmp_path / "pano.png"
+    cv2.imwrite(str(png), case.image)
+    assert cli_main(["roi", str(png)]) == 0
+    text = capsys.readouterr().out
+    assert "mcw_right_px" in text and "mcw_right_mm" not in text
+    assert cli_main(["roi", str(png), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["spacing"]["assumed"] and d["mcw_px"]["right"] is not None
+    assert d["warnings"][-1] == spacing_warning(d["spacing"]["mm_per_px"])
+    assert cli_main(["roi", str(png), "--pixel-spacing", "0.2", "--json"]) == 0
+    typed = json.loads(capsys.readouterr().out)
+    # the cortex windows are set in mm, so the normals sampled differ a little with the spacing
+    assert typed["mcw_mm"]["right"] == pytest.approx(d["mcw_px"]["right"] * 0.2, rel=0.05)
+
+
+def test_roi_cli_places_no_landmarks_on_a_non_panoramic(tmp_path, capsys, monkeypatch):
+    """A chest-like image (no mandible arch) gets no landmarks from `roi`, as `screen` gives
+    no reading: points on a chest would look like anatomy that is not there."""
+    monkeypatch.setenv("DENTALOSTEO_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("DENTALOSTEO_DATA_DIR", str(tmp_path / "data"))
+    dicoms = sorted((Path(__file__).resolve().parents[2] / "shared" / "realdata" / "dicom").rglob("*.dcm"))
+    if not dicoms:
+        pytest.skip("../shared/realdata/dicom not present")
+    from dentalosteo_gui.cli.roi import analyse
+
+    seen = 0
+    for f in dicoms:
+        try:
+            d, _ = analyse(str(f))
+        except Exception:  # noqa: BLE001 - the deliberately broken files
+            continue
+        if any("not a dental panoramic" in w or "not a panoramic" in w for w in d["warnings"]):
+            assert d["landmarks"] == {} and d["mcw_mm"]["right"] is None
+            seen += 1
+    assert seen >= 1

@@ -20,6 +20,7 @@ from ..core.anatomy import (
 from ..core.errors import ConfigError
 from ..core.imaging.imageio import load_radiograph
 from ..core.screening.spacing import resolve_spacing
+from ..core.screening.stages import spacing_warning
 from ..core.system.settings import load_settings
 from .common import print_json, spacing_arg
 
@@ -58,24 +59,22 @@ def _r(v: float | None, nd: int = 3) -> float | None:
 def analyse(path: str, pixel_spacing: float | None = None) -> tuple[dict[str, Any], Any]:
     """Run the anatomy pipeline on one file; returns (JSON dict, overlay RGB array).
 
-    An image that is not a dental panoramic gets its box and trace but no MCW and no
-    Klemetti hint (as in ``screen``)."""
+    An image that is not a dental panoramic gets its box and trace but no landmarks, no MCW
+    and no Klemetti hint (as in ``screen``)."""
     rad = load_radiograph(path)
     settings = load_settings()
     prop = propose_roi(rad)
-    lms = propose_landmarks(rad, prop)
     spacing = resolve_spacing(rad, pixel_spacing, float(settings.default_pixel_spacing_mm))
     quality = assess_quality(rad, prop)
-    cortex = None if is_not_panoramic(quality) else measure_cortex(rad, prop, spacing)
+    panoramic = not is_not_panoramic(quality)
+    lms = propose_landmarks(rad, prop) if panoramic else {}
+    cortex = measure_cortex(rad, prop, spacing) if panoramic else None
     warnings: list[str] = list(rad.warnings)
     for reason in prop.reasons + quality:
         if reason not in warnings:
             warnings.append(reason)
     if cortex is not None and cortex.assumed_spacing:
-        warnings.append(
-            f"pixel spacing unknown: {cortex.pixel_spacing_mm:g} mm/px assumed, MCW may be off "
-            "(give --pixel-spacing)"
-        )
+        warnings.append(spacing_warning(cortex.pixel_spacing_mm))
     sides = (cortex.left, cortex.right) if cortex is not None else (None, None)
     d: dict[str, Any] = {
         "path": str(path),
@@ -92,6 +91,8 @@ def analyse(path: str, pixel_spacing: float | None = None) -> tuple[dict[str, An
             "right": _r(sides[1].mcw_mm if sides[1] else None),
             "assumed_spacing": spacing.assumed,
         },
+        "mcw_px": {side: _r(s.mcw_mm / spacing.mm_per_px if s and s.mcw_mm is not None else None)
+                   for side, s in (("left", sides[0]), ("right", sides[1]))},
         "mcw_iqr_mm": {"left": _r(sides[0].mcw_iqr_mm if sides[0] else None),
                        "right": _r(sides[1].mcw_iqr_mm if sides[1] else None)},
         "pixel_spacing_mm": spacing.mm_per_px,
@@ -130,10 +131,11 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"{'roi':22s} x={r['x']} y={r['y']} w={r['w']} h={r['h']}\n")
     out.write(f"{'confidence':22s} {d['confidence']:.2f}\n")
     m = d["mcw_mm"]
-    star = " (assumed spacing)" if m["assumed_spacing"] else ""
+    unit = "px" if m["assumed_spacing"] else "mm"  # no calibration: widths in pixels
+    values = d["mcw_px"] if m["assumed_spacing"] else m
     for side in ("right", "left"):
-        v = m[side]
-        out.write(f"{'mcw_' + side + '_mm':22s} {'n/a' if v is None else f'{v:.2f}'}{star}\n")
+        v = values[side]
+        out.write(f"{'mcw_' + side + '_' + unit:22s} {'n/a' if v is None else f'{v:.2f}'}\n")
     rule = d["klemetti_evidence"].get("rule", {})
     why = rule.get("abstain_reason") if d["klemetti_rule"] is None else rule.get("why")
     out.write(f"{'klemetti_rule':22s} {d['klemetti_rule'] or 'n/a'}{f' ({why})' if why else ''}\n")
