@@ -1,6 +1,7 @@
 """Evaluate the ROI proposal and border trace on the real abdi_dev images (issue 4 targets).
 
 Usage: python bench/eval_roi.py [--data ../shared/realdata/abdi_dev] [--overlays DIR] [--per-image]
+       python bench/eval_roi.py --phantoms N   (whole-trace error on phantoms, both styles)
 
 Prints JSON. Images flagged CHECK in image_index.csv are left out of the scores (listed).
 Definitions (documented in docs/anatomy.md):
@@ -16,7 +17,9 @@ Definitions (documented in docs/anatomy.md):
   rater 2 and the raters' mean; the inter-rater figure is the same mean of |rater 1 -
   rater 2| over the same columns. Target: median and p90 over images of the trace error
   <= 2 x the inter-rater median and p90. Extent: how far the trace runs past the raters'
-  border at either end (px; > 0 means it left the mandible).
+  border at either end (px; > 0 means it left the mandible). Also per development split:
+  ``whole_trace_px_odd`` (odd positions of the sorted ids: the images the method was chosen
+  on) and ``whole_trace_px_even`` (held out from those choices).
 - box coverage (issue 15): the fraction of images whose box holds the rater-1 border in
   >= 90 % of its columns (target >= 95 %).
 - time: propose_roi wall time per image with OpenCV on one thread.
@@ -168,6 +171,8 @@ def evaluate(data: Path, overlays: Path | None, per_image: bool, with_cortex: bo
     cv2.setNumThreads(1)
     index, truth = load_truth(data)
     rows = [_image_row(data, iid, index[iid], truth[iid], overlays, with_cortex) for iid in sorted(index)]
+    for pos, r in enumerate(rows):
+        r["pos"] = pos
     out = summarise(rows)
     if per_image:
         out["per_image"] = rows
@@ -199,6 +204,10 @@ def summarise(rows: list[dict]) -> dict:
             "target": ">= 0.95 of images with the rater-1 border inside the box in >= 90 % of its columns",
         },
         "whole_trace_px": whole_trace_summary(scored),
+        # development split (issue 15): the method was chosen looking at the odd positions of
+        # the sorted ids only; the even ones were held out from those choices
+        "whole_trace_px_odd": whole_trace_summary([r for r in scored if r["pos"] % 2 == 1]),
+        "whole_trace_px_even": whole_trace_summary([r for r in scored if r["pos"] % 2 == 0]),
         "box_width_frac": {"min": float(widths.min()), "max": float(widths.max()), "target": "0.45-0.70"},
         "centre_offset_frac": {
             "median": round(float(np.median([r["centre_offset_frac"] for r in scored])), 4),
@@ -234,13 +243,44 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def phantom_border(seeds: range, style: str) -> dict:
+    """Whole traced polyline vs the phantom's true periosteal border (the same metric as on
+    abdi_dev: per phantom the mean |dy| over the traced columns that the truth covers), and
+    how far the trace runs past the true border's ends."""
+    from dentalosteo_gui.core.data.phantoms import generate_phantom
+    from dentalosteo_gui.core.imaging.imageio import from_array
+
+    errs, over, times = [], [], []
+    for seed in seeds:
+        case = generate_phantom(seed, style=style)
+        rad = from_array(case.image, spacing=case.truth.pixel_spacing_mm)
+        t0 = time.perf_counter()
+        prop = propose_roi(rad)
+        times.append(time.perf_counter() - t0)
+        tb = np.asarray(sorted(list(case.truth.border_right) + list(case.truth.border_left)), dtype=float)
+        bx, by = border_arrays(prop)
+        if bx.size < 2:
+            continue
+        on = (tb[:, 0] >= bx.min()) & (tb[:, 0] <= bx.max())
+        errs.append(float(np.mean(np.abs(np.interp(tb[on, 0], bx, by) - tb[on, 1]))))
+        over.append(float(max(tb[0, 0] - bx.min(), bx.max() - tb[-1, 0], 0.0)))
+    return {"style": style, "n": len(errs), "whole_trace_mean_abs_px": _dist(errs),
+            "overrun_px": _dist(over), "time_s_median": round(float(np.median(times)), 3)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "realdata" / "abdi_dev")
     ap.add_argument("--overlays", type=Path, default=None)
     ap.add_argument("--per-image", action="store_true")
     ap.add_argument("--cortex", action="store_true", help="also run landmarks + cortex")
+    ap.add_argument("--phantoms", type=int, default=0, metavar="N",
+                    help="instead: the whole-trace error on N phantoms of each style (seeds 0..N-1)")
     a = ap.parse_args()
+    if a.phantoms:
+        cv2.setNumThreads(1)
+        print(json.dumps([phantom_border(range(a.phantoms), st) for st in ("v1", "v2")], indent=2))
+        return 0
     if not (a.data / "image_index.csv").exists():
         print(json.dumps({"error": f"{a.data} not found"}))
         return 2

@@ -7,8 +7,9 @@ patch extractor of the product (the landmark model's input and the GUI's preview
   fitted to the posterior part of the traced inferior border. The landmark is the point of the
   mandible nearest to their intersection, moved a little into the bone along the bisector
   (the angle's trabecular bone, not the air next to it).
-- Condyle: on the ramus line, 58 % of the image height above the gonial angle (the ramus
-  height of an adult on a standard panoramic frame), moved inward by the condyle's radius.
+- Condyle: on the ramus line, 58 % of the content frame's height above the gonial angle
+  (the ramus height of an adult on a standard panoramic frame), moved inward by the
+  condyle's radius, kept inside the content frame.
 - Premolar region: above the traced border at the second premolar's usual distance from
   the midline (14 % of the image width), 16 % of the image height above the border
   (trabecular bone below the apices).
@@ -36,9 +37,12 @@ log = logging.getLogger(__name__)
 
 PREMOLAR_DX, PREMOLAR_DY = 0.14, 0.16
 TUBER_DX, TUBER_DY = 0.275, 0.47
-CONDYLE_DY = 0.58
+CONDYLE_DY = 0.58  # condyle above the gonial angle, fraction of the content frame's height
+CONDYLE_TOP = 0.04  # never above this fraction of the content frame's height
 CONDYLE_INSET = 0.02
 GONIAL_INSET = 0.03
+RAMUS_REACH = 0.08  # the posterior ramus border is searched this fraction of the width around
+# the gonial guess (the ramus is about 0.1 of the width wide; its posterior border is near the angle)
 
 
 def _fit_line(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float] | None:
@@ -68,11 +72,10 @@ def _ramus_edge(pix: np.ndarray, sign: int, y_top: float, y_bot: float, x_gon_gu
     edge = np.maximum(0.0, gx if sign < 0 else -gx)
     sh, sw = small.shape
     r0, r1 = int(max(0, y_top / scale)), int(min(sh - 1, y_bot / scale))
-    # the posterior border lies between the image edge and a bit inside the gonial guess
-    if sign < 0:
-        c0, c1 = 0, int(min(sw, (x_gon_guess + 0.08 * w) / scale))
-    else:
-        c0, c1 = int(max(0, (x_gon_guess - 0.08 * w) / scale)), sw
+    # the posterior border lies within RAMUS_REACH of the width either side of the gonial
+    # guess (not out to the frame's edge: a wider field of view shows the cervical spine there)
+    c0 = int(max(0, (x_gon_guess - RAMUS_REACH * w) / scale))
+    c1 = int(min(sw, (x_gon_guess + RAMUS_REACH * w) / scale))
     if r1 - r0 < 5 or c1 - c0 < 5:
         return np.zeros(0), np.zeros(0)
     sub = edge[r0:r1, c0:c1]
@@ -106,53 +109,58 @@ def _border_turn(bx: np.ndarray, by: np.ndarray, mid: float, sign: int, w: int) 
     return default
 
 
-def _side_landmarks(
-    rad: Radiograph, bx: np.ndarray, by: np.ndarray, mid: float, sign: int
-) -> dict[str, tuple[float, float]]:
+def _gonial_angle(rad: Radiograph, bx: np.ndarray, by: np.ndarray, mid: float,
+                  sign: int) -> tuple[tuple[float, float], tuple[float, float] | None]:
+    """The gonial angle of one side and the posterior ramus line (x = a*y + b) or None."""
     h, w = rad.pixels.shape
-
-    def border_y(x: float) -> float:
-        return float(np.interp(x, bx, by))
-
-    # --- gonial angle ------------------------------------------------------------------
     # posterior body line from the traced border, 25-36 % of the width from the midline
     xa, xb = sorted((mid + sign * 0.25 * w, mid + sign * 0.36 * w))
     sel = (bx >= xa) & (bx <= xb)
     body = _fit_line(bx[sel], by[sel]) if sel.sum() >= 5 else None
     x_gon_guess = _border_turn(bx, by, mid, sign, w)
-    y_body_end = border_y(x_gon_guess)
+    y_body_end = float(np.interp(x_gon_guess, bx, by))
     rx, ry = _ramus_edge(rad.pixels, sign, 0.3 * h, y_body_end - 0.06 * h, x_gon_guess)
     ramus = _fit_line(ry, rx) if rx.size >= 10 else None  # x = a*y + b
-    gon: tuple[float, float]
-    if body is not None and ramus is not None:
-        a_b, b_b = body  # y = a_b x + b_b
-        a_r, b_r = ramus  # x = a_r y + b_r
-        den = 1.0 - a_b * a_r
-        if abs(den) > 1e-6:
-            y_i = (a_b * b_r + b_b) / den
-            x_i = a_r * y_i + b_r
-        else:
-            x_i, y_i = x_gon_guess, y_body_end
-        # sanity: the intersection must lie near the expected corner
-        if not (abs(x_i - x_gon_guess) < 0.08 * w and abs(y_i - y_body_end) < 0.15 * h):
-            x_i, y_i = x_gon_guess, y_body_end
-        # move into the bone along the bisector (up and toward the midline)
-        gon = (x_i - sign * GONIAL_INSET * 0.5 * h, y_i - GONIAL_INSET * h)
+    if body is None or ramus is None:
+        return (x_gon_guess - sign * GONIAL_INSET * 0.5 * h, y_body_end - GONIAL_INSET * h), None
+    a_b, b_b = body  # y = a_b x + b_b
+    a_r, b_r = ramus  # x = a_r y + b_r
+    den = 1.0 - a_b * a_r
+    if abs(den) > 1e-6:
+        y_i = (a_b * b_r + b_b) / den
+        x_i = a_r * y_i + b_r
     else:
-        ramus = None
-        gon = (x_gon_guess - sign * GONIAL_INSET * 0.5 * h, y_body_end - GONIAL_INSET * h)
+        x_i, y_i = x_gon_guess, y_body_end
+    # sanity: the intersection must lie near the expected corner
+    if not (abs(x_i - x_gon_guess) < 0.08 * w and abs(y_i - y_body_end) < 0.15 * h):
+        x_i, y_i = x_gon_guess, y_body_end
+    # move into the bone along the bisector (up and toward the midline)
+    return (x_i - sign * GONIAL_INSET * 0.5 * h, y_i - GONIAL_INSET * h), ramus
 
-    # --- condyle -----------------------------------------------------------------------
-    y_con = max(0.04 * h, gon[1] - CONDYLE_DY * h)
+
+def _condyle(gon: tuple[float, float], ramus: tuple[float, float] | None, sign: int,
+             ramus_h: float, h: int, w: int) -> tuple[float, float]:
+    """On the posterior ramus line, ``ramus_h`` above the gonial angle, moved inward by the
+    condyle's radius; kept inside the content frame (a frame that cuts the condyle gives
+    the highest point of the ramus in it)."""
+    y_con = max(CONDYLE_TOP * h, gon[1] - ramus_h)
+    x_post = gon[0]
     if ramus is not None:
-        x_post = ramus[0] * y_con + ramus[1]
-        if abs(x_post - gon[0]) > 0.08 * w:
-            x_post = gon[0]
-    else:
-        x_post = gon[0]
-    con = (x_post - sign * CONDYLE_INSET * w, y_con)
+        x_r = ramus[0] * y_con + ramus[1]
+        if abs(x_r - gon[0]) <= 0.08 * w:
+            x_post = x_r
+    return (x_post - sign * CONDYLE_INSET * w, y_con)
 
-    # --- premolar and tuberosity -------------------------------------------------------
+
+def _side_landmarks(rad: Radiograph, bx: np.ndarray, by: np.ndarray, mid: float, sign: int,
+                    gon: tuple[float, float], ramus: tuple[float, float] | None,
+                    ramus_h: float) -> dict[str, tuple[float, float]]:
+    h, w = rad.pixels.shape
+
+    def border_y(x: float) -> float:
+        return float(np.interp(x, bx, by))
+
+    con = _condyle(gon, ramus, sign, ramus_h, h, w)
     xp = mid + sign * PREMOLAR_DX * w
     pm = (xp, border_y(xp) - PREMOLAR_DY * h)
     xt = mid + sign * TUBER_DX * w
@@ -184,8 +192,11 @@ def _landmarks_in_frame(rad: Radiograph, proposal: RoiProposal) -> dict[str, tup
         bx = np.array([0.0, float(w - 1)])
         by = np.array([float(proposal.box.y + proposal.box.h)] * 2)
     out: dict[str, tuple[float, float]] = {}
+    gonials = {side: _gonial_angle(rad, bx, by, mid, sign) for side, sign in (("right", -1), ("left", +1))}
+    ramus_h = CONDYLE_DY * h
     for side, sign in (("right", -1), ("left", +1)):
-        for k, (x, y) in _side_landmarks(rad, bx, by, mid, sign).items():
+        gon, ramus = gonials[side]
+        for k, (x, y) in _side_landmarks(rad, bx, by, mid, sign, gon, ramus, ramus_h).items():
             out[f"{side}_{k}"] = (float(np.clip(x, 0, w - 1)), float(np.clip(y, 0, h - 1)))
     return {name: out[name] for name in LANDMARK_NAMES}
 

@@ -5,9 +5,9 @@ radiographs we never saw). Here:
 
 1. Everything is done on the content frame (``frame.crop_to_content``): a black margin
    added around a radiograph moves nothing relative to the anatomy.
-2. The trace stops at each gonial angle (where the border turns up into the ramus, a
-   short stub of ramus kept): a wider field of view (cervical spine at both edges) does
-   not pull it off the mandible.
+2. The trace stops at each gonial angle (where the border turns up into the ramus, or the
+   path loses its edge behind the molars; no ramus is kept): a wider field of view
+   (cervical spine at both edges) does not pull it off the mandible.
 3. The box is the published 700 x 140 box on the image resized to 1200 x 630, centred on
    the midline and placed so the traced border in its columns lies inside it; it is never
    wider than ``BOX_SPAN_MAX`` of the traced border's span (gonial angle to gonial angle).
@@ -42,7 +42,12 @@ GONIAL_SLOPE = 1.0  # the border rises faster than 45 degrees going outward: the
 GONIAL_SMOOTH = 0.005  # Gaussian sigma (fraction of the width) of the border for that slope
 FLAT_RUN = 0.05  # ... or when it has not risen over this fraction of the width (left sideways)
 FLAT_RISE = 0.0  # "not risen": mean outward rise per column over that run at most this
-RAMUS_STUB = 0.005  # fraction of the width kept past the turn (the ramus itself is not traced)
+RAMUS_STUB = 0.0  # fraction of the width kept past the turn: none (the ramus is not the inferior
+# border, and one y per column cannot represent a border steeper than 45 degrees)
+WEAK_EDGE = 0.05  # mean path edge strength below this is "no edge at all" (a twentieth of a clear edge)
+WEAK_RUN = 0.01  # ... over this fraction of the width: the path has left the cortex
+WEAK_FROM = 0.3  # ... looked for behind the molars only (gonial angles lie at 35-45 % of the
+# width from the midline; a faint stretch of the body must not end the border)
 BOX_SPAN_MAX = 0.8  # the box is at most this fraction of the traced border's span
 
 
@@ -84,28 +89,49 @@ def box_size(width: int, height: int) -> tuple[int, int]:
     return int(round(BOX_W_REF / REF_W * width)), int(round(BOX_H_REF / REF_H * height))
 
 
-def _outward_end(out: np.ndarray, rise: np.ndarray, width: int) -> int | None:
-    """Index (into columns sorted outward) where one side of the border ends: the first
-    column beyond ``GONIAL_FROM`` of the width where it turns up faster than
-    ``GONIAL_SLOPE`` (the ramus); without such a turn, where it does not rise on average
-    over ``FLAT_RUN`` of the width (it left the mandible sideways, e.g. along a vertebra of
-    a wide field of view)."""
+def _first_run(values: np.ndarray, ok: np.ndarray, run: int, below: float) -> int | None:
+    """First index where ``ok`` holds and the mean of ``values`` over the next ``run``
+    entries is at most ``below``; None if there is none."""
+    if values.size < run:
+        return None
+    mean = np.convolve(values, np.ones(run) / run, mode="valid")
+    hit = np.flatnonzero(ok[: mean.size] & (mean <= below))
+    return int(hit[0]) if hit.size else None
+
+
+def _outward_end(out: np.ndarray, rise: np.ndarray, width: int,
+                 strength: np.ndarray | None = None) -> int | None:
+    """Index (into columns sorted outward) where one side of the border ends, whichever of
+    these comes first:
+
+    - the first column beyond ``GONIAL_FROM`` of the width where it turns up faster than
+      ``GONIAL_SLOPE`` (the ramus); without such a turn, where it does not rise on average
+      over ``FLAT_RUN`` of the width (it left the mandible sideways, e.g. along a vertebra
+      of a wide field of view; with a turn, a flat stretch before it is the antegonial notch);
+    - beyond ``WEAK_FROM``, where a run of ``WEAK_RUN`` of the width has no bone edge under
+      it (mean ``strength`` below ``WEAK_EDGE``: the path left the cortex for soft tissue or
+      the airway).
+    """
     beyond = out > GONIAL_FROM * width
+    ends = []
     steep = np.flatnonzero(beyond & (rise > GONIAL_SLOPE))
-    if steep.size:  # a flat stretch before it is the antegonial notch, not the end
-        return int(steep[0])
-    run = max(2, int(round(FLAT_RUN * width)))
-    if rise.size >= run:
-        mean_rise = np.convolve(rise, np.ones(run) / run, mode="valid")
-        full = np.flatnonzero(beyond[: mean_rise.size] & (mean_rise <= FLAT_RISE))
-        if full.size:
-            return int(full[0])
-    return None
+    if steep.size:
+        ends.append(int(steep[0]))
+    else:
+        flat = _first_run(rise, beyond, max(2, int(round(FLAT_RUN * width))), FLAT_RISE)
+        if flat is not None:
+            ends.append(flat)
+    if strength is not None:
+        weak = _first_run(strength, out > WEAK_FROM * width, max(2, int(round(WEAK_RUN * width))),
+                          WEAK_EDGE)
+        if weak is not None:
+            ends.append(weak)
+    return min(ends) if ends else None
 
 
 def _stop_at_gonial_angles(trace: BorderTrace, width: int) -> BorderTrace:
-    """The trace cut at each gonial angle (plus a short stub): going outward from the
-    midline, where the border turns up into the ramus or stops rising (``_outward_end``)."""
+    """The trace cut at each gonial angle: going outward from the midline, where the border
+    turns up into the ramus, stops rising or loses its edge (``_outward_end``)."""
     xs = np.arange(trace.x0, trace.x1)
     if xs.size < 10:
         return trace
@@ -115,7 +141,8 @@ def _stop_at_gonial_angles(trace: BorderTrace, width: int) -> BorderTrace:
         order = np.flatnonzero((xs - trace.midline_x) * sign > 0)[:: sign]  # outward
         if order.size < 10:
             continue
-        k = _outward_end((xs[order] - trace.midline_x) * sign, -sign * slope[order], width)
+        k = _outward_end((xs[order] - trace.midline_x) * sign, -sign * slope[order], width,
+                         trace.strength[order])
         if k is None:
             continue
         cut = int(round(xs[order[k]] + sign * RAMUS_STUB * width))

@@ -5,7 +5,9 @@
    support, clipping and detector-step suppression.
 3. A convex dynamic programme across columns (the border is U-shaped) finds the coarse path.
 4. The coarse path is refined at full resolution by a second dynamic programme in a narrow
-   band around it, with sub-pixel peak interpolation.
+   band around it, on the vertical derivative weighted towards the outer of two parallel
+   edges (the periosteal edge where bone meets soft tissue, not the inner line of a double
+   contour), with sub-pixel peak interpolation.
 5. The midline: where the U-shaped border crosses several heights, symmetric.
 
 Everything is returned in the pixels of the array given. numpy / OpenCV only.
@@ -33,6 +35,12 @@ LOW_PRIOR = 0.25  # cost per unit of height above the bottom of the search band
 NODE_STEP = 3  # work columns per node of the convex dynamic programme
 MIN_TRACE_COLS = 6  # smallest search region (work px) the tracer accepts
 MIN_TRACE_ROWS = 4
+FINE_BAND = 3.0  # half-height (work px) of the full-resolution band: 2 x the coarse edge scale
+# (EDGE_SIGMAS), so an edge the coarse map blurred by its Gaussian is inside the band
+FINE_SMOOTH = 0.05  # smoothness cost of the full-resolution path
+LOG_FLOOR = 1.0 / 255.0  # grey levels below this are clipped black for the log
+FINE_DLT = 2.0  # the outer edge's soft-tissue side is read 2 blur scales below it (past the
+# edge's own blur)
 
 
 @dataclass
@@ -324,26 +332,40 @@ def _coarse_path(sub: np.ndarray) -> np.ndarray:
 
 
 def _gradient_band(pixels: np.ndarray, x0: int, x1: int, y_coarse: np.ndarray,
-                   scale: float) -> tuple[np.ndarray, np.ndarray]:
+                   scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertical gradient (bright above, dark below) in a narrow band around ``y_coarse``.
 
-    Returns ``band`` (offsets x columns) and the image row of each of its cells.
+    Returns ``band`` (offsets x columns), the image row of each of its cells and ``outer``
+    (0..1 per cell): how much of the fall from the brightest level above the cell to the
+    darkest within one band height below it has happened one blur scale below the cell. At
+    the periosteal (outer) edge, where bone meets soft tissue, nearly all of it (1); at the
+    inner contour of a double contour or ramp (a rounded base projected obliquely), only part.
     """
     h = pixels.shape[0]
     sigma = max(1.0, 0.6 * scale)
-    r = int(math.ceil(1.5 * scale)) + 2
-    # Smooth and differentiate only the rows the band can touch.
+    r = int(math.ceil(FINE_BAND * scale)) + 2
+    dlt = int(math.ceil(FINE_DLT * sigma))
+    # Smooth and differentiate only the rows the band (and one band height below) can touch.
     ylo = int(max(0, np.floor(y_coarse.min()) - r - 8))
-    yhi = int(min(h, np.ceil(y_coarse.max()) + r + 9))
+    yhi = int(min(h, np.ceil(y_coarse.max()) + 2 * r + 9))
     strip: np.ndarray = cv2.GaussianBlur(pixels[ylo:yhi, x0:x1].astype(np.float32), (0, 0), sigma)
     gy = -(np.roll(strip, -1, axis=0) - np.roll(strip, 1, axis=0)) * 0.5
     gy[0, :] = 0
     gy[-1, :] = 0
-    offs = np.arange(-r, r + 1)
+    offs = np.arange(-r, 2 * r + 1)
     rows_idx = np.clip(np.round(y_coarse).astype(np.int64)[None, :] + offs[:, None] - ylo, 1, strip.shape[0] - 2)
     cols_idx = np.arange(x1 - x0)[None, :]
-    band = gy[rows_idx, cols_idx]
-    return band, rows_idx + ylo
+    n = 2 * r + 1
+    band = gy[rows_idx[:n], cols_idx]
+    # read on log grey levels: a change of gamma or gain is then a uniform scale or offset,
+    # which the ratio below does not see
+    prof = np.log(np.maximum(strip[rows_idx, cols_idx], LOG_FLOOR))
+    top = np.maximum.accumulate(prof, axis=0)[:n]
+    low = np.minimum.accumulate(prof[::-1], axis=0)[::-1]
+    below = prof[dlt : dlt + n]
+    lowest = low[np.minimum(np.arange(n) + r, prof.shape[0] - 1)]
+    outer = np.clip((top - below) / np.maximum(top - lowest, 1e-9), 0.0, 1.0)
+    return band, rows_idx[:n] + ylo, outer
 
 
 def _subpixel_rows(band: np.ndarray, rows: np.ndarray, sel: np.ndarray,
@@ -367,13 +389,15 @@ def _refine_trace(pixels: np.ndarray, x0: int, x1: int, y_coarse: np.ndarray,
                   scale: float) -> np.ndarray:
     """Full-resolution border y for every column in [x0, x1), in a narrow band around the
     coarse trace ``y_coarse``."""
-    band, rows = _gradient_band(pixels, x0, x1, y_coarse, scale)
-    bmax = float(np.percentile(band, 99)) if band.size else 0.0
-    bcost = -(band / bmax) if bmax > 1e-9 else np.zeros_like(band)
+    band, rows, outer = _gradient_band(pixels, x0, x1, y_coarse, scale)
+    # Of two parallel edges (a double contour, a ramp), the outer one: bone meets soft tissue.
+    band_sel = np.maximum(band, 0.0) * outer
+    bmax = float(np.percentile(band_sel, 99)) if band.size else 0.0
+    bcost = -(band_sel / bmax) if bmax > 1e-9 else np.zeros_like(band)
     # The fine DP runs on every `step`-th column (speed), then is interpolated.
     step = max(1, int(round(scale / 2)))
     sel = np.arange(0, x1 - x0, step)
-    fine = dp_path(bcost[:, sel], max_step=max(1, step), smooth=0.05 / max(1, step))
+    fine = dp_path(bcost[:, sel], max_step=max(1, step), smooth=FINE_SMOOTH / max(1, step))
     y_fine: np.ndarray = np.interp(np.arange(x1 - x0), sel, _subpixel_rows(band, rows, sel, fine))
     return y_fine
 
