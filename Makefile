@@ -39,9 +39,11 @@ typecheck: venv
 importlint: venv
 	$(BIN)/lint-imports
 
-## Train the bundled default model on phantoms (CPU, < 60 min on 2 cores)
+## Train the bundled default model on phantoms (CPU, < 60 min on 2 cores).
+## PHANTOM_STYLE: v1 (the committed packs' training data) or v2 (`make model PHANTOM_STYLE=v2`)
+PHANTOM_STYLE ?= v1
 model: venv
-	$(BIN)/python -m dentalosteo_gui.ml.bundle_models --out models
+	$(BIN)/python -m dentalosteo_gui.ml.bundle_models --out models --style $(PHANTOM_STYLE)
 
 bench: venv
 	$(BIN)/python bench/run_bench.py

@@ -5,9 +5,12 @@ Usage::
     python bench/realism.py --real DIR --phantoms DIR [--plots DIR] [--montage OUT.png]
                             [--anatomy] [--limit N] [--repeats 3] [--out JSON]
 
-``DIR`` is any folder of radiographs (PNG/JPEG/TIFF/BMP/DICOM; searched recursively). A
-folder with a ``labels.csv`` (dataset format) takes each image's pixel spacing from it;
-otherwise the file's own spacing is used, else 0.1 mm/px is assumed (as the app does).
+``DIR`` is any folder of radiographs (PNG/JPEG/TIFF/BMP/DICOM; searched recursively, but
+sub-folders named ``mask*`` are skipped and, when the folder has an ``images/`` sub-folder and
+no ``labels.csv``, only that is read: ``../shared/realdata/abdi_dev`` gives its 29
+radiographs, not their segmentation masks too). A folder with a ``labels.csv`` (dataset
+format) takes each image's pixel spacing from it; otherwise the file's own spacing is used,
+else 0.1 mm/px is assumed (as the app does).
 
 Every image goes through the product's code (``propose_roi`` + ``core.anatomy.band``, see
 ``realism_features.py``); features are measured per side on the z-scored cortex strip and on
@@ -73,7 +76,9 @@ def iter_images(folder: Path, limit: int = 0) -> Iterator[Item]:
         rows = {r.file.resolve(): r for r in read_dataset(folder)}
         files = list(rows)
     else:
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS)
+        root = folder / "images" if (folder / "images").is_dir() else folder
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS
+                       and not any(d.lower().startswith("mask") for d in p.relative_to(root).parts[:-1]))
     for i, path in enumerate(files):
         if limit and i >= limit:
             return
@@ -226,7 +231,8 @@ def summarise(real: list[ImageStats], phantom: list[ImageStats], repeats: int = 
     tab = _table(ok_r, ok_p)
     feats = feature_summary(tab)
     disc = discriminate(tab, repeats)
-    give_away = sorted(feats, key=lambda n: -abs(feats[n]["auc"] - 0.5))[:8]
+    ranked = sorted(feats, key=lambda n: -abs(feats[n]["auc"] - 0.5))
+    give_away = ranked[:8]
     cc = feats["cortex_contrast_sd"]
     return {
         "n_images": {"real": len(real), "phantom": len(phantom)},
@@ -237,6 +243,7 @@ def summarise(real: list[ImageStats], phantom: list[ImageStats], repeats: int = 
         "discriminator": disc,
         "cortex_contrast_sd": {"real": cc["real"], "phantom": cc["phantom"]},
         "give_away": {n: feats[n] for n in give_away},
+        "separation_ranking": [[n, round(abs(feats[n]["auc"] - 0.5) * 2.0, 3)] for n in ranked],
         "features": feats,
         "definitions": {
             "cortex_contrast_sd": "peak of the side's mean depth profile within 5 mm above the traced "
@@ -244,6 +251,9 @@ def summarise(real: list[ImageStats], phantom: list[ImageStats], repeats: int = 
                                   "the z-scored strip (the model's input); median over sides",
             "cortex_zone_contrast_sd": "same with the fixed cortex zone 0.6-2.4 mm instead of the peak",
             "auc": "image-level; 0.5 = the sets cannot be told apart, 1 or 0 = fully separable",
+            "separation_ranking": "every feature by |2 AUC - 1| (0 = no separation, 1 = complete)",
+            "trab_texture_*": "the trabecular zone minus its blur at TEXTURE_SIGMA_PX (~0.8 mm): "
+                              "SD share and skew of the texture; trab_smooth_skew: skew of the blur",
         },
     }
 

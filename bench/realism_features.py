@@ -10,6 +10,12 @@ row per side, grouped by image) on the strip z-scored as the model sees it
 Depth zones (mm above the traced border, negative below it): trabecular 5.5-9.8, cortex
 0.6-2.4, soft tissue -2.8 to -0.6. Fixed mm zones, not the measured MCW, so a poor MCW
 measurement cannot bias the comparison; the same tracer cuts real and phantom strips.
+
+The trabecular zone is also split at ``TEXTURE_SIGMA_PX`` (about 0.8 mm in the strip) into
+its texture (zone minus blur: ``trab_texture_sd_ratio``, ``trab_texture_skew``) and its smooth
+part (``trab_smooth_skew``), plus the share of along-border variation
+(``trab_along_border_sd``): these tell whether a mismatch of ``trab_skew`` or of the spectrum
+lies in the fine texture or in the density variation over millimetres.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ SPECTRUM_BANDS = ((0.1, 0.3), (0.3, 0.6), (0.6, 1.0), (1.0, 1.6), (1.6, 2.4))
 SPECTRUM_BINS = np.linspace(0.05, 2.4, 24)
 BOX_SIZE = (96, 480)  # the ROI box resized for its histogram / spectrum (rows, cols)
 GREY_BINS = np.linspace(-4.0, 4.0, 41)
+TEXTURE_SIGMA_PX = 4.0  # the trabecular texture: the zone minus its blur at this sigma (~0.8 mm)
 
 
 @dataclass
@@ -142,6 +149,10 @@ def side_features(z: np.ndarray, d_col_mm: float, depth: np.ndarray) -> tuple[di
     soft = z[_zone(depth, SOFT_MM)]
     t_sd = max(float(trab.std()), 1e-6)
     hp = trab - cv2.GaussianBlur(trab.astype(np.float32), (0, 0), 1.5)
+    smooth = cv2.GaussianBlur(trab.astype(np.float32), (0, 0), TEXTURE_SIGMA_PX)
+    tex = trab - smooth
+    tex_sd = max(float(tex.std()), 1e-6)
+    lf_sd = max(float(smooth.std()), 1e-6)
     prof = z.mean(axis=1)
     d_row = float(abs(depth[1] - depth[0]))
     spec_curve = radial_spectrum(trab, d_row, d_col_mm)
@@ -158,6 +169,10 @@ def side_features(z: np.ndarray, d_col_mm: float, depth: np.ndarray) -> tuple[di
         "trab_sd": t_sd,
         "trab_highpass_ratio": float(hp.std() / t_sd),
         "trab_skew": float(((trab - trab.mean()) ** 3).mean() / t_sd**3),
+        "trab_texture_sd_ratio": tex_sd / t_sd,
+        "trab_texture_skew": float(((tex - tex.mean()) ** 3).mean() / tex_sd**3),
+        "trab_along_border_sd": float(trab.mean(axis=0).std() / t_sd),
+        "trab_smooth_skew": float(((smooth - smooth.mean()) ** 3).mean() / lf_sd**3),
     }
     f.update(_spectrum_features(spec_curve))
     f.update(_profile_features(prof, depth))

@@ -101,3 +101,18 @@ def test_v2_is_closer_to_real_images_than_v1(shared_dir: Path, tmp_path: Path) -
     c_real = float(np.median([f["cortex_contrast_sd"] for s in real if s.ok for f in s.sides]))
     assert abs(contrast["v2"] - c_real) < 0.5 * abs(contrast["v1"] - c_real), (c_real, contrast)
     assert contrast["v1"] > c_real + 0.6
+
+
+def test_dataset_folder_reads_its_images_not_its_masks(tmp_path: Path) -> None:
+    """A folder like abdi_dev (images/ beside masks_rater*/): only the radiographs are read."""
+    import cv2
+
+    for sub in ("images", "masks_rater1"):
+        (tmp_path / sub).mkdir()
+        cv2.imwrite(str(tmp_path / sub / "1.png"), np.full((300, 600), 128, np.uint8))
+    assert [p.name for p in realism.iter_images(tmp_path)] == ["images/1.png"]
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "masks").mkdir()
+    cv2.imwrite(str(tmp_path / "flat" / "a.png"), np.full((300, 600), 128, np.uint8))
+    cv2.imwrite(str(tmp_path / "flat" / "masks" / "a.png"), np.full((300, 600), 255, np.uint8))
+    assert [p.name for p in realism.iter_images(tmp_path / "flat")] == ["a.png"]

@@ -1,9 +1,11 @@
 """Build the bundled model packs (``make model``): ``models/default`` and ``models/landmarks``.
 
-1. Draw ``--n`` phantoms (``core.phantoms.generate_phantom``, reproducible from ``--seed``)
-   in worker processes, straight to memory (the same uint16 pixels a PNG would hold), and
-   cache per image the ROI / landmark inputs (``ml.data``); the cache is kept in ``--work``
-   so a re-run skips this step.
+1. Draw ``--n`` phantoms (``core.phantoms.generate_phantom``, reproducible from ``--seed``,
+   look ``--style``: :data:`BUNDLED_STYLE` by default, the style the committed packs were
+   trained on) in worker processes, straight to memory (the same uint16 pixels a PNG would
+   hold), and cache per image the ROI / landmark inputs (``ml.data``); the cache is kept in
+   ``--work``, keyed on the style and ``phantoms.generator_fingerprint()`` (every generator
+   source file), so a re-run skips this step and v1 and v2 data are never mixed up.
 2. Split the phantoms once, stratified by label: 60 % train, 15 % validation (early
    stopping, temperature scaling, operating points), 25 % test (held out: never used to
    fit or choose anything).
@@ -55,19 +57,31 @@ LM_SHAPE = (8, PATCH, PATCH, 1)
 BAND_SHAPE = (64, 384, 1)
 CACHE_VERSION = 3
 DEFAULT_ARCH = "compact-band"
+BUNDLED_STYLE = "v1"  # phantom style of the committed packs; ``--style v2`` to retrain on v2
 
 Split = tuple[np.ndarray, np.ndarray, np.ndarray]  # train / validation / test indices
 
 
-def _encode_phantom(args: tuple[int, int]) -> dict[str, Any]:
-    """Worker: draw phantom ``i`` of set ``seed`` and cache its model inputs."""
-    seed, i = args
+def _generator_key(style: str) -> str:
+    """Cache key of the phantom generator: the style and the fingerprint of its sources."""
+    import hashlib
+
+    from ..core.data import phantoms
+
+    fp = getattr(phantoms, "generator_fingerprint", None)
+    gen = fp() if fp is not None else hashlib.sha256(Path(phantoms.__file__).read_bytes()).hexdigest()[:16]
+    return f"{style}_g{gen}"
+
+
+def _encode_phantom(args: tuple[int, int, str]) -> dict[str, Any]:
+    """Worker: draw phantom ``i`` of set ``seed`` in ``style`` and cache its model inputs."""
+    seed, i, style = args
     from ..core.anatomy import propose_roi
     from ..core.data import phantoms
     from ..core.imaging.pixels import to_unit_float
     from ..core.types import Radiograph
 
-    case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i))
+    case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i), style=style)
     px = to_unit_float(case.image, 16 if case.image.dtype == np.uint16 else 8)
     tr = case.truth
     row = tr.csv_row(f"phantom_{i:05d}.png")
@@ -93,21 +107,17 @@ def _encode_phantom(args: tuple[int, int]) -> dict[str, Any]:
             "band_exact": b_exact, "band_ctx": b_ctx, "band_inner": b_inner}
 
 
-def generate_cached(n: int, seed: int, workers: int, work: Path, cache_file: str | None = None
-                    ) -> list[dict[str, Any]]:
-    """All phantoms' cached inputs, from ``work`` when already computed."""
+def generate_cached(n: int, seed: int, workers: int, work: Path, cache_file: str | None = None,
+                    style: str = BUNDLED_STYLE) -> list[dict[str, Any]]:
+    """All phantoms' cached inputs (phantom ``style``), from ``work`` when already computed."""
     work.mkdir(parents=True, exist_ok=True)
-    import hashlib
-
-    from ..core.data import phantoms
-
-    gen = hashlib.sha256(Path(phantoms.__file__).read_bytes()).hexdigest()[:10]
+    gen = _generator_key(style)
     if cache_file:
         with open(cache_file, "rb") as f:
             items = pickle.load(f)
         print(f"phantoms: {len(items)} from {cache_file}", flush=True)
         return items[:n]
-    cache = work / (f"phantoms_v{CACHE_VERSION}_g{gen}_s{seed}_n{n}_{ROI_SHAPE[0]}x{ROI_SHAPE[1]}"
+    cache = work / (f"phantoms_v{CACHE_VERSION}_{gen}_s{seed}_n{n}_{ROI_SHAPE[0]}x{ROI_SHAPE[1]}"
                     f"_p{PATCH}_b{BAND_SHAPE[0]}x{BAND_SHAPE[1]}.pkl")
     if cache.is_file():
         with open(cache, "rb") as f:
@@ -117,7 +127,7 @@ def generate_cached(n: int, seed: int, workers: int, work: Path, cache_file: str
     t0 = time.monotonic()
     items: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=max(1, workers)) as ex:
-        for k, it in enumerate(ex.map(_encode_phantom, [(seed, i) for i in range(n)], chunksize=4)):
+        for k, it in enumerate(ex.map(_encode_phantom, [(seed, i, style) for i in range(n)], chunksize=4)):
             items.append(it)
             if (k + 1) % 25 == 0 or k + 1 == n:
                 el = time.monotonic() - t0
@@ -129,9 +139,9 @@ def generate_cached(n: int, seed: int, workers: int, work: Path, cache_file: str
     return items
 
 
-def _measure_phantom(args: tuple[int, int]) -> float | None:
+def _measure_phantom(args: tuple[int, int, str]) -> float | None:
     """Worker: the anatomy module's mean MCW on phantom ``i`` (proposed ROI, as the app does)."""
-    seed, i = args
+    seed, i, style = args
     from ..core.anatomy import measure_cortex, propose_roi
     from ..core.data import phantoms
     from ..core.imaging.pixels import to_unit_float
@@ -139,7 +149,7 @@ def _measure_phantom(args: tuple[int, int]) -> float | None:
     from ..core.system.settings import DEFAULT_PIXEL_SPACING_MM
     from ..core.types import Radiograph
 
-    case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i))
+    case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i), style=style)
     px = to_unit_float(case.image, 16 if case.image.dtype == np.uint16 else 8)
     rad = Radiograph(pixels=px, pixel_spacing_mm=float(case.truth.pixel_spacing_mm))
     try:
@@ -150,17 +160,16 @@ def _measure_phantom(args: tuple[int, int]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def measured_mcw_cached(seed: int, indices: np.ndarray, workers: int, work: Path) -> list[float | None]:
+def measured_mcw_cached(seed: int, indices: np.ndarray, workers: int, work: Path,
+                        style: str = BUNDLED_STYLE) -> list[float | None]:
     """Measured mean MCW of the given phantoms (cached in ``work``)."""
     import hashlib
 
     from ..core import anatomy
-    from ..core.data import phantoms
 
     src = b"".join(p.read_bytes() for p in sorted(Path(anatomy.__file__).parent.glob("*.py")))
     anatomy_sha = hashlib.sha256(src).hexdigest()[:12]
-    key = hashlib.sha256(Path(phantoms.__file__).read_bytes()
-                         + np.asarray(indices).tobytes()).hexdigest()[:12]
+    key = hashlib.sha256(_generator_key(style).encode() + np.asarray(indices).tobytes()).hexdigest()[:12]
     cache = work / f"measured_mcw_s{seed}_{key}.json"
     if cache.is_file():  # the anatomy module may have changed since: the file records which
         got = json.loads(cache.read_text())
@@ -170,7 +179,7 @@ def measured_mcw_cached(seed: int, indices: np.ndarray, workers: int, work: Path
         return list(got["values"])
     t0 = time.monotonic()
     with ProcessPoolExecutor(max_workers=max(1, workers)) as ex:
-        vals = list(ex.map(_measure_phantom, [(seed, int(i)) for i in indices], chunksize=4))
+        vals = list(ex.map(_measure_phantom, [(seed, int(i), style) for i in indices], chunksize=4))
     print(f"measured MCW on {len(vals)} test phantoms in {time.monotonic() - t0:.0f}s", flush=True)
     cache.write_text(json.dumps({"anatomy_sha": anatomy_sha, "values": vals}))
     return vals
@@ -270,6 +279,7 @@ class _Bundle:
     use_mcw: bool
     split: Split
     cfg: TrainConfig
+    style: str = BUNDLED_STYLE  # phantom style
 
 
 @dataclass
@@ -338,13 +348,14 @@ def _mcw_rule(ho: _HeldOut, mcw: np.ndarray, test: ArrayDataset, measured: list[
 def _training_section(b: _Bundle, hist: dict[str, Any], train_s: float) -> dict[str, Any]:
     """The ``training`` section of a bundled model's card."""
     tr, va, te = b.split
-    phantoms = f"{b.n_total} synthetic phantoms (dentalosteo_gui.core.data.phantoms, seed {b.gen_seed})"
+    phantoms = (f"{b.n_total} synthetic phantoms (dentalosteo_gui.core.data.phantoms, seed {b.gen_seed}, "
+                f"style {b.style})")
     return {
         "data": {"roi": f"{phantoms}; ground-truth ROI boxes",
                  "band": f"{phantoms}; cortex band along the border traced by core.anatomy on the "
                          "proposed ROI (as the app does)",
                  }.get(b.mode, f"{b.n_total} synthetic phantoms (seed {b.gen_seed}); ground-truth landmarks"),
-        "source": "phantom",
+        "source": "phantom", "phantom_style": b.style,
         "n": int(b.n_total), "n_train": int(tr.size), "n_val": int(va.size), "n_test": int(te.size),
         "split": "stratified 60/15/25 train/validation/test (validation: early stopping, "
                  "calibration, operating points; test: held out)",
@@ -369,9 +380,9 @@ def _bundle_card(b: _Bundle, model: Any, ho: _HeldOut, rule: dict[str, Any], tra
         **card_model_io(b.arch, b.mode, b.shape, PATCH_MM, b.klemetti, b.use_mcw),
         "training_data": {
             "description": (f"{b.n_total} synthetic phantoms (dentalosteo_gui.core.data.phantoms, seed "
-                            f"{b.gen_seed}), {tr.size} for training, {va.size} validation, {te.size} "
-                            "held-out test"),
-            "source": "phantom", "n": int(b.n_total)},
+                            f"{b.gen_seed}, style {b.style}), {tr.size} for training, {va.size} "
+                            f"validation, {te.size} held-out test"),
+            "source": "phantom", "n": int(b.n_total), "phantom_style": b.style},
         "training": training,
         "metrics": {"held_out": ho.held, "validation": ho.validation, "mcw_rule_same_images": rule},
         "calibration": {"temperature": ho.temperature, "method": "temperature scaling (NLL) on the validation split"},
@@ -391,6 +402,7 @@ def train_one(
     arch: str, items: list[dict[str, Any]], split: Split,
     epochs: int, seed: int, out: Path, n_total: int, gen_seed: int, klemetti: bool, lr: float,
     work: Path, measured: list[float | None] | None = None, mcw_head: bool = False,
+    style: str = BUNDLED_STYLE,
 ) -> dict[str, Any]:
     """Train, calibrate, evaluate and save one bundled pack; returns its card."""
     mode = zoo.mode_of(arch)
@@ -407,10 +419,11 @@ def train_one(
     # same (0.864 / 0.856 vs 0.866 / 0.873). So compact-band is trained with it.
     use_mcw = bool(mcw_head) and mode != "landmarks"
     b = _Bundle(arch, mode, _SHAPES.get(mode, LM_SHAPE), out, n_total, gen_seed, seed, klemetti, use_mcw,
-                split, cfg)
+                split, cfg, style)
     model = zoo.build_model(arch, b.shape, weights="none", klemetti=klemetti, branch="light", mcw=use_mcw)
     t0 = time.monotonic()
-    ckpt = work / f"{out.name}_{arch}{'_mcw' if use_mcw else ''}_n{n_total}_s{gen_seed}_t{seed}.ckpt"
+    tag = "" if style == BUNDLED_STYLE else f"_{style}"  # v1 checkpoints keep their names
+    ckpt = work / f"{out.name}_{arch}{'_mcw' if use_mcw else ''}{tag}_n{n_total}_s{gen_seed}_t{seed}.ckpt"
     hist = fit(model, ds.subset(tr), ds.subset(va), cfg, ckpt_dir=ckpt, progress=_printer(arch))
     train_s = time.monotonic() - t0
     val, test = ds.subset(va), ds.subset(te)
@@ -431,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="models", help="folder for the packs (default: models)")
     ap.add_argument("--n", type=int, default=800, help="number of phantoms (default 800)")
     ap.add_argument("--seed", type=int, default=2026, help="phantom set seed (default 2026)")
+    ap.add_argument("--style", choices=("v1", "v2"), default=BUNDLED_STYLE,
+                    help=f"phantom look (default {BUNDLED_STYLE}: what the committed packs were trained on; "
+                         "v2: closer to real panoramics, see bench/realism.py)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--train-seeds", default="1,2,3,4",
                     help="training seeds of the default model (initialisation and augmentation); each "
@@ -452,19 +468,20 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     t0 = time.monotonic()
     out = Path(args.out)
-    items = generate_cached(args.n, args.seed, args.workers, Path(args.work), args.cache)
+    items = generate_cached(args.n, args.seed, args.workers, Path(args.work), args.cache, args.style)
     gen_s = time.monotonic() - t0
     labels = np.array([it["label"] for it in items])
     split = stratified_split(labels, args.seed)
     print(f"split: train {split[0].size}, validation {split[1].size}, test {split[2].size}; "
           f"prevalence {labels.mean():.2f}", flush=True)
-    summary: dict[str, Any] = {"n": args.n, "seed": args.seed, "generation_seconds": round(gen_s, 1)}
+    summary: dict[str, Any] = {"n": args.n, "seed": args.seed, "style": args.style,
+                               "generation_seconds": round(gen_s, 1)}
     summary["device"] = select_device("cpu")
     ckdir = Path(args.work)
     measured = None
     if not args.no_measured_rule:
         try:
-            measured = measured_mcw_cached(args.seed, split[2], args.workers, ckdir)
+            measured = measured_mcw_cached(args.seed, split[2], args.workers, ckdir, args.style)
         except ImportError as exc:
             print(f"measured MCW rule skipped ({exc})", flush=True)
     if args.only in ("default", "both"):
@@ -472,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         summary["default"] = _brief(card)
     if args.only in ("landmarks", "both"):
         card = train_one("siamese-attention", items, split, args.epochs, args.seed, out / "landmarks",
-                         args.n, args.seed, False, 3e-3, ckdir, measured)
+                         args.n, args.seed, False, 3e-3, ckdir, measured, style=args.style)
         summary["landmarks"] = _brief(card)
     summary["total_seconds"] = round(time.monotonic() - t0, 1)
     print(json.dumps(summary, indent=2, default=float), flush=True)
@@ -500,7 +517,8 @@ def train_default(args: argparse.Namespace, items: list[dict[str, Any]],
     for ts in seeds:
         tmp = out / f"default.seed{ts}"
         card = train_one(args.default_arch, items, split, args.epochs, ts, tmp, args.n, args.seed, True,
-                         args.lr, ckdir, measured, mcw_head=args.mcw_head)
+                         args.lr, ckdir, measured, mcw_head=args.mcw_head,
+                         style=getattr(args, "style", BUNDLED_STYLE))
         runs.append((_best_val_loss(card), ts, tmp, card))
         print(f"default: training seed {ts}: best validation loss {runs[-1][0]:.4f}, held-out AUC "
               f"{card['metrics']['held_out']['auc']:.3f}", flush=True)

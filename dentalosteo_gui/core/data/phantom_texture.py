@@ -171,15 +171,19 @@ class Acquisition:
 
 
 def draw_acquisition(rng: np.random.Generator, s: float, mm_px: float) -> Acquisition:
-    """Random device / processing settings; ``s`` scales pixel sizes with the image size."""
+    """Random device / processing settings. Blur and edge enhancement are in mm (``mm_px``:
+    canvas mm per pixel); the noise correlation is in detector pixels. ``s`` (the size scale
+    of the canvas) is kept for callers and no longer used."""
     return Acquisition(
-        blur_px=float(rng.uniform(0.03, 0.12)) / mm_px,
-        noise=float(rng.uniform(0.002, 0.009)),
-        noise_corr_px=float(rng.uniform(0.2, 0.7)) * s,
+        blur_px=float(rng.uniform(0.02, 0.06)) / mm_px,
+        noise=float(rng.uniform(0.002, 0.007)),
+        # quanta spread by the scintillator and the pixel aperture: correlated over about
+        # half a detector pixel (a detector property, so in pixels, not mm)
+        noise_corr_px=float(rng.uniform(0.45, 0.57)),
         usm_large_px=float(rng.uniform(3.0, 8.0)) / mm_px,
-        usm_large_gain=float(rng.uniform(0.1, 0.8)),
-        usm_small_px=float(rng.uniform(1.0, 2.5)) * s + 0.3,
-        usm_small_gain=float(rng.uniform(0.0, 0.5)),
+        usm_large_gain=float(rng.uniform(0.0, 0.4)),
+        usm_small_px=float(rng.uniform(0.08, 0.2)) / mm_px,
+        usm_small_gain=float(rng.uniform(0.3, 0.9)),
         gamma=float(rng.uniform(0.8, 1.25)),
         contrast=float(rng.uniform(0.85, 1.15)),
         offset=float(rng.uniform(-0.04, 0.04)),
@@ -210,7 +214,7 @@ def acquire(rng: np.random.Generator, img: np.ndarray, acq: Acquisition, nf: flo
     masking, display LUT; returns the displayed image in [0, 1]."""
     if nf > 0:
         qn = rng.standard_normal(img.shape, dtype=np.float32)
-        if acq.noise_corr_px > 0.25:
+        if acq.noise_corr_px > 0.1:
             qn = np.asarray(cv2.GaussianBlur(qn, (0, 0), acq.noise_corr_px), dtype=np.float32)
         qn /= float(qn.std()) or 1.0
         img += (nf * acq.noise) * np.sqrt(np.clip(img, 0.02, 1.0)) * qn
@@ -236,16 +240,16 @@ def spine_ghost(rng: np.random.Generator, mask: np.ndarray, cx: float) -> np.nda
     pixels) and fainter below it."""
     h, w = mask.shape
     xs = np.arange(w, dtype=np.float32)[None, :] - (cx + float(rng.normal(0.0, 0.01)) * w)
-    half = float(rng.uniform(0.09, 0.19)) * w
-    column = _smooth_edge(xs, half, float(rng.uniform(0.006, 0.03)) * w)
+    half = float(rng.uniform(0.05, 0.1)) * w
+    column = _smooth_edge(xs, half, float(rng.uniform(0.01, 0.04)) * w)
     ys = np.arange(h, dtype=np.float32)[:, None]
     period = float(rng.uniform(0.12, 0.17)) * h
     phase = float(rng.uniform(0.0, 2 * math.pi))
     bands = 0.85 + 0.15 * np.cos(2 * math.pi * ys / period + phase)
     fade = np.clip((ys / h - 0.25) / 0.35, 0.0, 1.0)
-    below = float(rng.uniform(0.0, 0.4))
+    below = float(rng.uniform(0.2, 0.8))
     inside = np.clip(mask + below * (1.0 - mask), 0.0, 1.0)
-    out: np.ndarray = (float(rng.uniform(0.08, 0.3)) * column * bands * fade * inside).astype(np.float32)
+    out: np.ndarray = (float(rng.uniform(0.15, 0.45)) * column * bands * fade * inside).astype(np.float32)
     return out
 
 
@@ -276,7 +280,7 @@ def hyoid_ghosts(rng: np.random.Generator, shape: tuple[int, int], cx: float,
             continue
         x = cx + sign * float(rng.uniform(0.1, 0.3)) * w
         col = int(np.clip(x, 0, w - 1))
-        y = (border_y[col] if np.isfinite(border_y[col]) else 0.9 * h) + float(rng.uniform(-0.02, 0.08)) * h
+        y = (border_y[col] if np.isfinite(border_y[col]) else 0.9 * h) + float(rng.uniform(0.03, 0.1)) * h
         axes = (int(float(rng.uniform(0.025, 0.06)) * w), max(1, int(float(rng.uniform(0.006, 0.016)) * h)))
         ang = float(rng.uniform(-25.0, 25.0))
         cv2.ellipse(canvas, (int(x), int(y)), axes, ang, 0, 360, float(rng.uniform(0.4, 1.0)),
@@ -294,7 +298,7 @@ def ghost_blobs(rng: np.random.Generator, shape: tuple[int, int], cx: float,
     canvas pixels of ``mm_px``."""
     h, w = shape
     canvas = np.zeros((h, w), np.float32)
-    for _ in range(int(rng.integers(1, 9))):
+    for _ in range(int(rng.integers(0, 5))):
         x = cx + (1 if rng.random() < 0.5 else -1) * float(rng.uniform(0.08, 0.36)) * w
         col = int(np.clip(x, 0, w - 1))
         if not np.isfinite(border_y[col]):

@@ -22,16 +22,20 @@ Two looks share the geometry, the label model and the ground truth (``style``):
 - ``v1`` (the original; :func:`generate_phantom`'s default so existing callers, the shipped
   samples and model caches stay byte-identical): a crisp bright cortex on smooth bone;
 - ``v2`` (issue 16; the default of new phantom folders, :data:`DEFAULT_STYLE`): built to be
-  hard to tell from real panoramics in the cortex strip - the rounded base projected as a
-  ramp with a double contour, a cortex about as far above the trabecular bone as on real
-  images with wider endosteal transitions, fractal trabecular texture, ghosts (central spine
-  / symphysis superimposition, contralateral jaw, hyoid), ridge lines, extra positioning
+  hard to tell from real panoramics in the cortex strip - the rounded base projected with a
+  blurred penumbra and a double contour (body, cortical shell and the obliquely seen
+  buccal / lingual plates each with their own projection envelope, so the intensity rises
+  over about 3 mm and peaks near 3-4 mm as on real images), a cortex about as far above
+  the trabecular bone as on real images with wider, softened endosteal transitions,
+  plate-and-rod trabecular texture with a log-normal density mottle (positively skewed, as
+  measured on real strips), ghosts (central spine / symphysis superimposition, the arch
+  turn, contralateral jaw, hyoid below the border), ridge lines, extra positioning
   variation, partly edentulous and edentulous jaws with implants, and a device chain
-  (correlated noise, two-scale unsharp masking, display LUT). Its extra choices come from a
-  second generator, so v1's draw order is untouched. The pure building blocks live in
-  ``phantom_texture.py``; the v2 orchestration stays here because it interleaves with the
-  v1 stages and their draws. ``bench/realism.py`` measures how far either look is from real
-  images.
+  (scintillator-correlated noise, two-scale unsharp masking, display LUT). Its extra
+  choices come from a second generator, so v1's draw order is untouched. The pure building
+  blocks live in ``phantom_texture.py`` and ``phantom_realism.py``; the v2 orchestration
+  stays here because it interleaves with the v1 stages and their draws.
+  ``bench/realism.py`` measures how far either look is from real images (docs/models.md).
 
 Coordinates are original-image pixels (x right, y down). Left/right are the PATIENT's
 sides: the patient's right is the image-LEFT half. Pure numpy/OpenCV; deterministic for a
@@ -40,9 +44,9 @@ given seed. No Qt, no TensorFlow.
 Size: this module is deliberately over the usual 600-line limit. The generator is a chain of
 small stage functions that share private geometry types and draw from ONE random generator
 in a fixed order (moving a stage elsewhere invites reordering, which silently changes every
-phantom), and ``ml/bundle_models.py`` keys its phantom caches on this file's bytes, so the
-whole generator stays in this one file (the v2 building blocks in ``phantom_texture.py``
-are part of it too: key caches on :func:`generator_fingerprint`).
+phantom), so the whole generator stays in this one file (the v2 building blocks in
+``phantom_texture.py`` and ``phantom_realism.py`` are part of it too: ``ml/bundle_models.py``
+keys its phantom caches on :func:`generator_fingerprint` and the style).
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ import numpy as np
 
 from ..errors import ConfigError, DatasetError
 from ..types import KLEMETTI_CLASSES, LANDMARK_NAMES, RoiBox
+from . import phantom_realism as prl
 from . import phantom_texture as ptx
 
 log = logging.getLogger(__name__)
@@ -1149,6 +1154,9 @@ class _LookV2:
 
     ramp_px: float  # height of the rounded inferior border (projection ramp)
     ramp_power: float  # its shape: 0.5 round (square-root onset) .. 1 flat (linear onset)
+    shell_px: float  # radius of the cortical shell's chord (its projection peaks at the margin)
+    plate_px: float  # depth where the obliquely seen buccal / lingual plates add most
+    plate_gain: float  # and how much they add to the body there
     spread_px: float  # blur of the bone's envelope (not of its texture)
     edge_gain: float  # endosteal transition width relative to v1
     residue_gain: float  # endosteal residues (C2/C3) relative to v1
@@ -1156,8 +1164,10 @@ class _LookV2:
     double_px: float  # inferior border double contour: the inner edge's height above the outer
     double_w: float  # and its share of the envelope
     cortex: float  # inferior cortex amplitude
+    cortex_blur_px: float  # residues and pores softened by the superimposed buccal / lingual plates
     bone: float  # bone (body) amplitude before the density term
     trab: float  # trabecular texture amplitude
+    mottle: float  # smooth (log-normal) bone-density variation amplitude
     lines: float  # ridge / ghost line amplitude
     n_lines: int
     below_dark: float  # how much fainter the soft tissue is below the mandible (< 0: brighter neck)
@@ -1166,20 +1176,25 @@ class _LookV2:
 
     @classmethod
     def draw(cls, rng2: np.random.Generator, fr: _Frame) -> _LookV2:
-        return cls(ramp_px=float(rng2.uniform(3.0, 7.0)) / fr.spacing_c,
-                   ramp_power=float(rng2.uniform(0.5, 0.8)),
-                   spread_px=float(rng2.uniform(0.1, 0.6)) / fr.spacing_c,
+        return cls(ramp_px=float(rng2.uniform(4.0, 9.0)) / fr.spacing_c,
+                   ramp_power=float(rng2.uniform(0.8, 1.3)),
+                   shell_px=float(rng2.uniform(3.0, 7.0)) / fr.spacing_c,
+                   plate_px=float(rng2.uniform(3.0, 5.5)) / fr.spacing_c,
+                   plate_gain=float(rng2.uniform(0.2, 0.45)),
+                   spread_px=float(rng2.uniform(1.0, 2.5)) / fr.spacing_c,
                    edge_gain=float(rng2.uniform(1.2, 3.0)),
-                   residue_gain=float(rng2.uniform(0.35, 0.8)),
-                   density_slope=float(rng2.uniform(-0.1, 0.6)),
-                   double_px=float(rng2.uniform(0.0, 0.6)) / fr.spacing_c,
-                   double_w=float(rng2.uniform(0.2, 0.5)),
-                   cortex=float(rng2.uniform(0.06, 0.22)),
+                   residue_gain=float(rng2.uniform(0.0, 0.15)),
+                   density_slope=float(rng2.uniform(0.2, 0.6)),
+                   double_px=float(rng2.uniform(0.3, 1.5)) / fr.spacing_c,
+                   double_w=float(rng2.uniform(0.3, 0.6)),
+                   cortex=float(rng2.uniform(0.15, 0.3)),
+                   cortex_blur_px=float(rng2.uniform(0.15, 0.4)) / fr.spacing_c,
                    bone=float(rng2.uniform(0.12, 0.18)),
-                   trab=float(rng2.uniform(0.03, 0.11)),
+                   trab=float(rng2.uniform(0.03, 0.065)),
+                   mottle=float(rng2.uniform(0.02, 0.05)),
                    lines=float(rng2.uniform(0.02, 0.1)),
-                   n_lines=int(rng2.integers(1, 7)),
-                   below_dark=float(rng2.uniform(-0.2, 0.3)),
+                   n_lines=int(rng2.integers(0, 5)),
+                   below_dark=float(rng2.uniform(-0.45, 0.05)),
                    below_offset=float(rng2.uniform(-0.005, 0.01)),
                    acq=ptx.draw_acquisition(rng2, fr.s, fr.spacing_c))
 
@@ -1209,20 +1224,28 @@ def _pose_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, overrides: dict[s
     return DentalState(missing_p=missing, implant_p=implant_p)
 
 
-def _envelope_v2(rng2: np.random.Generator, an: _Anatomy, look: _LookV2) -> np.ndarray:
-    """Projected bone envelope: the rounded-edge ramp, blurred, with a double contour (the
-    buccal and lingual halves of the base seen at slightly different heights; the outer edge
-    stays the truth border)."""
+def _envelope_v2(rng2: np.random.Generator, an: _Anatomy, look: _LookV2) -> tuple[np.ndarray, np.ndarray]:
+    """Projected envelopes of the bone body and of the cortical shell: rounded-edge ramps,
+    blurred, with a double contour (the buccal and lingual halves of the base seen at slightly
+    different heights; the outer edge stays the truth border). The shell is seen tangentially
+    (a flattened circular chord over ``shell_px``), so its projection keeps rising to
+    the endosteal margin; the body fills in more slowly (``ramp_px``, ``ramp_power``)."""
     W, H = an.fr.W, an.fr.H
     w2, h2 = max(8, W // 2), max(8, H // 2)  # smooth: computed at half resolution
     depth = cv2.resize(an.depth, (w2, h2), interpolation=cv2.INTER_AREA)
-    ramp = ptx.projection_ramp(depth, look.ramp_px, 0.0, look.ramp_power)
     wob = _noise(rng2, (1, max(8, w2 // 30)), (2.0, 0.0), (1, w2))
     delta = (look.double_px * np.clip(0.6 + 0.4 * wob, 0.0, 1.2)).astype(np.float32)
-    inner = ptx.projection_ramp(np.maximum(depth - delta, 0.0), look.ramp_px, 0.0, look.ramp_power)
-    out = (1.0 - look.double_w) * ramp + look.double_w * inner
-    out = ptx.spread(out, look.spread_px / 2.0)  # linear: blurring the sum = summing the blurs
-    return np.asarray(cv2.resize(out, (W, H), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+    inner_depth = np.maximum(depth - delta, 0.0)
+    outs: list[np.ndarray] = []
+    for radius, power in ((look.ramp_px, look.ramp_power), (look.shell_px, 0.7)):
+        ramp = ptx.projection_ramp(depth, radius, 0.0, power)
+        inner = ptx.projection_ramp(inner_depth, radius, 0.0, power)
+        out = (1.0 - look.double_w) * ramp + look.double_w * inner
+        if not outs:  # the body: plus the buccal and lingual plates, seen obliquely near the base
+            out *= 1.0 + look.plate_gain * prl.plate_hump(depth, look.plate_px / 2.0)
+        out = ptx.spread(out, look.spread_px / 2.0)  # linear: blurring the sum = summing the blurs
+        outs.append(np.asarray(cv2.resize(out, (W, H), interpolation=cv2.INTER_LINEAR), dtype=np.float32))
+    return outs[0], outs[1]
 
 
 def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarray,
@@ -1235,6 +1258,7 @@ def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarr
     by_q = (np.interp(qc.Xq[0], fr.xcol, ybcol) / qc.q).astype(np.float32)
     g = ptx.spine_ghost(rng2, mask_q, cxq)
     g += ptx.opposite_side_ghost(rng2, mask_q, cxq)
+    g += prl.arch_turn(rng2, mask_q, cxq)
     g += ptx.hyoid_ghosts(rng2, (qc.hq, qc.wq), cxq, by_q)
     g += ptx.ghost_blobs(rng2, (qc.hq, qc.wq), cxq, by_q, fr.spacing_c * qc.q)
     return g
@@ -1247,11 +1271,13 @@ def _render_v2(rng: np.random.Generator, rng2: np.random.Generator, an: _Anatomy
     device chain (blur, correlated noise, unsharp masking, LUT) of ``phantom_texture``."""
     fr, jaw = an.fr, an.jaw
     look = _LookV2.draw(rng2, fr)
-    ramp = _envelope_v2(rng2, an, look)
-    cortex = _draw_cortex(rng, fr, jaw, an.kl, an.depth, an.sharp * ramp, an.ybcol, an.wcol,
+    ramp, shell = _envelope_v2(rng2, an, look)
+    # the envelopes' blur (penumbra) reaches below the border: the mask must not cut it off
+    soft_mask = np.maximum(an.sharp, ptx.spread(an.sharp, look.spread_px))
+    cortex = _draw_cortex(rng, fr, jaw, an.kl, an.depth, soft_mask * shell, an.ybcol, an.wcol,
                           an.extra, look.edge_gain, look.residue_gain, look.density_slope)
     density = _trabecular_density(rng, an.t)
-    trab = ptx.trabecular_network(rng2, (fr.H, fr.W), fr.spacing_c, density)
+    trab = prl.trabecular_texture(rng2, (fr.H, fr.W), fr.spacing_c, density)
     teeth_h, tuber_x, premolar_x = _draw_teeth(rng, fr.W, fr.H, jaw.cx, jaw.y_occ, fr.s, dental)
     teeth = cv2.resize(teeth_h, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR)
     ghosts_q = _ghosts_v2(rng2, fr, jaw, an.sharp, an.ybcol)  # drawn after the v1 stages' draws
@@ -1264,17 +1290,19 @@ def _render_v2(rng: np.random.Generator, rng2: np.random.Generator, an: _Anatomy
     bone *= look.trab * (0.6 + 0.6 * density)
     bone += look.bone + 0.06 * density
     bone += look.lines * lines
-    bone += 0.02 * low_full
+    qc = _Quarter.of(fr)
+    mottle = prl.density_mottle(rng2, (qc.hq, qc.wq), fr.spacing_c * qc.q)
+    bone += look.mottle * cv2.resize(mottle, (fr.W, fr.H), interpolation=cv2.INTER_LINEAR)
     bone -= 0.045 * canal_full
     bone *= ramp
-    bone *= an.mandible
+    bone *= np.maximum(an.mandible, soft_mask)
     img: np.ndarray = lf_full
     img += bone
-    img += look.cortex * cortex
+    img += look.cortex * cv2.GaussianBlur(cortex, (0, 0), look.cortex_blur_px)
     img += teeth
     np.clip(img, 0.0, None, out=img)
     _shoulder(img)
-    img = _blur(rng2, fr, jaw.cx, img, 0.5, look.acq.blur_px)
+    img = _blur(rng2, fr, jaw.cx, img, 0.3, look.acq.blur_px)
     img, M = _warp(fr, img)
     img = ptx.acquire(rng2, img, look.acq, float(overrides.get("noise", 1.0)))
     _burn_marker(rng2, fr, img, overrides)
@@ -1427,11 +1455,12 @@ def write_dataset(
 
 
 def generator_fingerprint() -> str:
-    """sha256 (hex, 16 characters) of the generator's source: this module and
-    ``phantom_texture.py``. A phantom cache keyed on it is invalidated by any change to
-    either (keying on this file alone misses changes to the v2 building blocks)."""
+    """sha256 (hex, 16 characters) of the generator's source: this module,
+    ``phantom_texture.py`` and ``phantom_realism.py``. A phantom cache keyed on it is
+    invalidated by any change to them (keying on this file alone misses changes to the v2
+    building blocks)."""
     h = hashlib.sha256()
-    for mod in (__file__, ptx.__file__):
+    for mod in (__file__, ptx.__file__, prl.__file__):
         h.update(Path(mod).read_bytes())
     return h.hexdigest()[:16]
 

@@ -1,0 +1,139 @@
+"""Realism of the v2 phantoms (issue 16), pinned with the bench's own statistics.
+
+The reference values are the medians ``bench/realism.py`` measured on the 29 real abdi_dev
+panoramics (``../shared/realdata/abdi_dev``, 2026-12-01, per side of the cortex strip). They
+are constants here, so these tests need no real images: they measure phantoms only, with the
+bench code, and check that v2 stays within a stated range of the real median (and, where v1
+is far off, nearer than v1). The ranges are wide on purpose: medians over 20 sides move by
+a few tenths between samples.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dentalosteo_gui.core.data import phantom_realism as prl
+from dentalosteo_gui.core.data.phantoms import generate_phantom, generator_fingerprint, phantom_seed
+from dentalosteo_gui.core.types import Radiograph
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import realism_features as rf  # noqa: E402
+
+# real medians (bench/realism.py, abdi_dev, per side) and the range v2 must stay within
+REAL = {
+    "trab_skew": (0.89, 0.6),
+    "trab_smooth_skew": (0.84, 0.65),
+    "trab_spectral_slope": (-3.08, 0.7),
+    "border_rise_mm": (3.1, 1.1),
+    "cortex_peak_mm": (3.9, 1.5),
+    "cortex_contrast_sd": (0.43, 0.7),
+    "box_noise_colour": (-0.46, 0.25),
+}
+N = 10  # phantoms per style (20 sides)
+
+
+def _medians(style: str) -> dict[str, float]:
+    vals: dict[str, list[float]] = {k: [] for k in REAL}
+    for i in range(N):
+        case = generate_phantom(phantom_seed(16, i), style=style)
+        scale = 65535.0 if case.image.dtype == np.uint16 else 255.0
+        rad = Radiograph(pixels=case.image.astype(np.float32) / scale)
+        st = rf.measure_image(f"p{i}", rad, case.truth.pixel_spacing_mm)
+        assert st.ok, st.reason
+        for side in st.sides:
+            for k in REAL:
+                vals[k].append(side[k])
+    return {k: float(np.median(v)) for k, v in vals.items()}
+
+
+@pytest.fixture(scope="module")
+def medians() -> dict[str, dict[str, float]]:
+    return {"v1": _medians("v1"), "v2": _medians("v2")}
+
+
+@pytest.mark.parametrize("feature", sorted(REAL))
+def test_v2_statistics_lie_near_the_real_medians(medians: dict[str, dict[str, float]], feature: str) -> None:
+    real, tol = REAL[feature]
+    v2 = medians["v2"][feature]
+    assert abs(v2 - real) <= tol, (feature, v2, real, tol, medians["v1"][feature])
+
+
+def test_v2_is_nearer_the_real_medians_than_v1_where_v1_was_far(medians: dict[str, dict[str, float]]) -> None:
+    for feature in ("trab_skew", "trab_smooth_skew", "border_rise_mm", "cortex_peak_mm",
+                    "cortex_contrast_sd", "box_noise_colour"):
+        real = REAL[feature][0]
+        assert abs(medians["v2"][feature] - real) < abs(medians["v1"][feature] - real), feature
+
+
+def test_trabecular_texture_is_plate_and_rod_like() -> None:
+    rng = np.random.default_rng(3)
+    for density in (0.3, 0.9):
+        t = prl.trabecular_texture(rng, (300, 900), 0.1, density)
+        assert t.shape == (300, 900) and t.dtype == np.float32
+        assert abs(float(t.mean())) < 0.02 and float(t.std()) == pytest.approx(0.3, abs=0.02)
+        z = (t - t.mean()) / t.std()
+        assert float((z**3).mean()) > 0.3  # bright plates over marrow: positive skew
+    # lower density: larger marrow spaces -> less power at fine scales (0.2-0.5 mm periods)
+    def fine_share(d: float) -> float:
+        t = prl.trabecular_texture(np.random.default_rng(5), (256, 512), 0.1, d)
+        p = np.abs(np.fft.rfft2(t)) ** 2
+        f = np.hypot(np.fft.fftfreq(256)[:, None], np.fft.rfftfreq(512)[None, :])
+        return float(p[f > 0.2].sum() / p.sum())
+
+    assert fine_share(0.2) < fine_share(1.0)
+
+
+def test_density_mottle_plate_hump_and_arch_turn() -> None:
+    rng = np.random.default_rng(1)
+    m = prl.density_mottle(rng, (200, 400), 0.4)
+    assert abs(float(m.mean())) < 1e-4 and float(m.std()) == pytest.approx(1.0, abs=1e-3)
+    assert float((m**3).mean()) > 0.5  # log-normal: bright bundles on an even floor
+    d = np.linspace(0.0, 100.0, 101, dtype=np.float32)
+    h = prl.plate_hump(d, 40.0)
+    assert h[0] == 0.0 and int(np.argmax(h)) == 40 and h[40] == pytest.approx(1.0) and h[-1] < h[40]
+    mask = np.zeros((100, 400), np.float32)
+    mask[40:, 50:350] = 1.0
+    a = prl.arch_turn(rng, mask, 200.0)
+    assert a.shape == mask.shape and float(a.min()) >= 0.0 and float(a[mask == 0].max()) == 0.0
+
+
+def test_v2_ground_truth_stays_exact_and_v1_untouched() -> None:
+    """The v2 look draws from its own generator: v1 bytes and every label stay as they were,
+    and the v2 truth MCW is the drawn cortex width at the foramen."""
+    a = generate_phantom(21, style="v2", size_scale=0.3)
+    v1 = generate_phantom(21, size_scale=0.3)
+    assert np.array_equal(v1.image, generate_phantom(21, style="v1", size_scale=0.3).image)
+    for k in ("t_score", "label", "klemetti", "mcw_right_mm", "mcw_left_mm"):
+        assert getattr(a.truth, k) == getattr(v1.truth, k)
+    for side in ("right", "left"):
+        border = np.asarray(getattr(a.truth, f"border_{side}"))
+        endo = np.asarray(getattr(a.truth, f"endosteal_{side}"))
+        mf = np.asarray(getattr(a.truth, f"mental_foramen_{side}"))
+        i = int(np.argmin(np.abs(border[:, 0] - mf[0])))
+        width = float(np.hypot(*(endo[i] - border[i]))) * a.truth.pixel_spacing_mm
+        assert width == pytest.approx(getattr(a.truth, f"mcw_{side}_mm"), rel=0.03)
+
+
+def test_generator_fingerprint_covers_the_realism_module() -> None:
+    import hashlib
+
+    from dentalosteo_gui.core.data import phantom_texture, phantoms
+
+    h = hashlib.sha256()
+    for mod in (phantoms, phantom_texture, prl):
+        h.update(Path(str(mod.__file__)).read_bytes())
+    assert generator_fingerprint() == h.hexdigest()[:16]
+
+
+def test_bundle_cache_key_separates_styles() -> None:
+    from dentalosteo_gui.ml import bundle_models as bm
+
+    assert bm.BUNDLED_STYLE == "v1"  # the committed packs' training data, until retrained
+    k1, k2 = bm._generator_key("v1"), bm._generator_key("v2")
+    assert k1 != k2 and generator_fingerprint() in k1 and k1.startswith("v1_")
