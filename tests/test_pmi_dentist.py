@@ -8,21 +8,18 @@ import dataclasses
 import json
 import shutil
 import subprocess
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dentalosteo_gui.cli.main import main as cli_main
-from dentalosteo_gui.core.data.phantoms import generate_phantom
-from dentalosteo_gui.core.imaging.imageio import from_array
 from dentalosteo_gui.core.records.history import History
 from dentalosteo_gui.core.records.report import next_step_text, result_from_dict, write_report
 from dentalosteo_gui.core.records.report_text import mcw_rows, measured_referral_signs
 from dentalosteo_gui.core.screening.batch import CSV_FIELDS, flatten
-from dentalosteo_gui.core.screening.engine import Engine, EngineOptions
-from dentalosteo_gui.core.types import ModelInfo, Radiograph, ScreeningResult, Spacing
+from dentalosteo_gui.core.types import ModelInfo, ScreeningResult, Spacing
+from tests.phantom_case import phantom_radiograph, screen_phantom
 
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
 # the batch CSV's columns before issue 17, in order: they must stay exactly so
@@ -41,16 +38,8 @@ NEW_CSV_FIELDS = [
 ]
 
 
-@lru_cache(maxsize=1)
-def _rad() -> Radiograph:
-    case = generate_phantom(1)
-    img = case.image.astype(np.float32) / (65535.0 if case.image.dtype == np.uint16 else 255.0)
-    return from_array(img)
-
-
-def _screen(spacing: float | Spacing | None = None, **kw: object) -> ScreeningResult:
-    eng = Engine(options=EngineOptions(use_calibration_profiles=False))
-    return eng.screen(_rad(), pixel_spacing_mm=spacing, **kw)  # type: ignore[arg-type]
+_rad = phantom_radiograph
+_screen = screen_phantom
 
 
 def _dentist_pair(res: ScreeningResult, side: str, width_px: float) -> tuple[tuple[float, float], tuple[float, float]]:

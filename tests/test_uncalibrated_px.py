@@ -20,19 +20,19 @@ from dentalosteo_gui.core import anatomy
 from dentalosteo_gui.core.anatomy.foramen import PMI_CHECK, PMI_MAX, pmi_check
 from dentalosteo_gui.core.anatomy.foramen import measure_pmi as foramen_measure_pmi
 from dentalosteo_gui.core.data.phantoms import generate_phantom
-from dentalosteo_gui.core.imaging.imageio import from_array, load_radiograph
+from dentalosteo_gui.core.imaging.imageio import load_radiograph
 from dentalosteo_gui.core.records.dicom_burn import render_result_image, result_lines
 from dentalosteo_gui.core.records.history import CSV_COLUMNS, History
 from dentalosteo_gui.core.records.report import write_report
 from dentalosteo_gui.core.records.report_images import MAGENTA
 from dentalosteo_gui.core.records.report_text import mcw_rows, pmi_text, warnings_by_importance
 from dentalosteo_gui.core.screening.batch import CSV_FIELDS, flatten
-from dentalosteo_gui.core.screening.engine import Engine, EngineOptions
 from dentalosteo_gui.core.screening.stages import spacing_warning
 from dentalosteo_gui.core.system.profiles import ProfileStore
-from dentalosteo_gui.core.types import CortexSide, ModelInfo, Radiograph, ScreeningResult, Spacing
+from dentalosteo_gui.core.types import CortexSide, ModelInfo, ScreeningResult, Spacing
 from dentalosteo_gui.gui.wording import plain_language
 from dentalosteo_gui.services import reading_text, summary_line
+from tests.phantom_case import phantom_radiograph, screen_phantom
 
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
 CAL = Spacing(0.1, "calibrated", profile="clinic-A", magnification=1.25)
@@ -42,16 +42,8 @@ REVIEW_CSV_FIELDS = ["mcw_px_left", "mcw_px_right", "mental_foramen_left_confide
                      "mental_foramen_right_confidence", "mental_foramen_left_source", "mental_foramen_right_source"]
 
 
-@lru_cache(maxsize=1)
-def _rad() -> Radiograph:
-    case = generate_phantom(1)
-    img = case.image.astype(np.float32) / (65535.0 if case.image.dtype == np.uint16 else 255.0)
-    return from_array(img)
-
-
-def _screen(spacing: float | Spacing | None = None, **kw: object) -> ScreeningResult:
-    eng = Engine(options=EngineOptions(use_calibration_profiles=False))
-    return eng.screen(_rad(), pixel_spacing_mm=spacing, **kw)  # type: ignore[arg-type]
+_rad = phantom_radiograph
+_screen = screen_phantom
 
 
 @lru_cache(maxsize=2)

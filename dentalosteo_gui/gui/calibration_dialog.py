@@ -91,17 +91,24 @@ class _CalibrationDialog(QtWidgets.QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
-    def _finish_layout(self) -> None:
-        note = QtWidgets.QLabel(MAGNIFICATION_NOTE)
-        note.setWordWrap(True)
-        note.setObjectName("Muted")
+    def _muted_row(self, text: str) -> None:
+        label = QtWidgets.QLabel(text)
+        label.setWordWrap(True)
+        label.setObjectName("Muted")
+        self.form.addRow("", label)
+
+    def _finish_layout(self, hint: str, focus: QtWidgets.QWidget) -> None:
+        """The dialog's own hint under its field, then the fields every calibration has;
+        ``focus`` gets the keyboard."""
+        self._muted_row(hint)
         self.form.addRow("Magnification", self.mag_edit)
-        self.form.addRow("", note)
+        self._muted_row(MAGNIFICATION_NOTE)
         self.form.addRow("Profile name", self.name_edit)
         self.form.addRow("", self.folder_check)
         self.form.addRow("", self.scope)
         self.layout().addWidget(self.buttons)
         self._show_scope()
+        focus.setFocus()
 
     def _show_scope(self) -> None:
         key = SourceKey.of(self.rad)
@@ -144,13 +151,8 @@ class RulerDialog(_CalibrationDialog):
         self.known_edit = QtWidgets.QLineEdit()
         self.known_edit.setPlaceholderText("e.g. 25")
         self.form.addRow("Known length (mm)", self.known_edit)
-        hint = QtWidgets.QLabel("A ruler, a calibration ball or an implant of known length at the jaw is at "
-                                "the anatomical scale already: leave the magnification empty.")
-        hint.setWordWrap(True)
-        hint.setObjectName("Muted")
-        self.form.addRow("", hint)
-        self._finish_layout()
-        self.known_edit.setFocus()
+        self._finish_layout("A ruler, a calibration ball or an implant of known length at the jaw is at "
+                            "the anatomical scale already: leave the magnification empty.", self.known_edit)
 
     def build(self) -> Profile:
         known = parse_number(self.known_edit.text(), "Known length", *KNOWN_MM_RANGE, unit="mm")
@@ -173,13 +175,8 @@ class PixelSizeDialog(_CalibrationDialog):
         self.size_edit = QtWidgets.QLineEdit()
         self.size_edit.setPlaceholderText("e.g. 0.1")
         self.form.addRow("Detector pixel size (mm)", self.size_edit)
-        hint = QtWidgets.QLabel("From the device's data sheet (the size of one pixel at the detector); "
-                                "it is divided by the magnification below.")
-        hint.setWordWrap(True)
-        hint.setObjectName("Muted")
-        self.form.addRow("", hint)
-        self._finish_layout()
-        self.size_edit.setFocus()
+        self._finish_layout("From the device's data sheet (the size of one pixel at the detector); "
+                            "it is divided by the magnification below.", self.size_edit)
 
     def build(self) -> Profile:
         size = parse_number(self.size_edit.text(), "Detector pixel size", 0.005, 1.0, unit="mm")
