@@ -89,6 +89,19 @@ def test_trabecular_texture_is_plate_and_rod_like() -> None:
     assert fine_share(0.2) < fine_share(1.0)
 
 
+def test_trabecular_network_is_thin_lines_at_millimetre_mesh() -> None:
+    """Thin bright lines (a small share of the area) whose spectrum peaks at 1.7-6 mm
+    periods, not at the sub-millimetre scale of the plates and rods."""
+    px = 0.1
+    net = prl.trabecular_network(np.random.default_rng(7), (512, 1024), px, 0.7)
+    assert net.dtype == np.float32 and float(net.min()) >= 0.0 and float(net.max()) <= 1.0
+    assert 0.05 < float((net > 0.5).mean()) < 0.4  # lines, not blobs
+    p = np.abs(np.fft.rfft2(net - net.mean())) ** 2
+    f = np.hypot(np.fft.fftfreq(512)[:, None], np.fft.rfftfreq(1024)[None, :]) / px  # cycles/mm
+    mm_share = float(p[(f >= 0.17) & (f < 0.6)].sum() / p.sum())
+    assert mm_share > float(p[f < 0.1].sum() / p.sum())
+
+
 def test_density_mottle_plate_hump_and_arch_turn() -> None:
     rng = np.random.default_rng(1)
     m = prl.density_mottle(rng, (200, 400), 0.4)

@@ -13,10 +13,14 @@ generator they are given (sizes in mm, converted with the canvas pixel size):
   layers (the beam crosses the whole bone thickness) is a band-limited random field whose
   excursions above a density-dependent level become plates (a soft threshold: sparse bright
   islands, hence the positive skew) plus the zero-crossing ridges of a second field as rods
-  (thin connected lines); a faint power-law component gives the fractal tail of the
-  spectrum. Large marrow spaces and fewer, thinner plates at lower density.
+  (thin connected lines); over them a coarser network of thin bright trabeculae
+  (:func:`trabecular_network`, mesh 2.5-6.5 mm: the structure at 1.7-3.3 mm periods real
+  strips show); a faint power-law component gives the fractal tail of the spectrum. Large
+  marrow spaces and fewer, thinner plates at lower density.
 - :func:`density_mottle`: the smooth density variation of the basal bone, log-normal
-  (bright bundles on an even floor), correlated over several mm, mean 0, SD 1.
+  (bright bundles on an even floor), correlated over 0.5-0.9 mm across the border and up to
+  3 times that along it (round 3: over several mm it put too much of the trabecular power
+  below 0.3 cycles/mm), mean 0, SD 1.
 
 Pure numpy / OpenCV; no Qt, no TensorFlow.
 """
@@ -31,6 +35,10 @@ import numpy as np
 from . import phantom_texture as ptx
 
 LAYERS = (2, 4)  # superimposed trabecular layers per projection (inclusive range)
+MOTTLE_SIGMA_MM = (0.5, 0.9)  # density mottle: Gaussian correlation across the border (mm)
+MOTTLE_ELONG = (1.5, 3.0)  # and how much longer along it
+MOTTLE_LOG_SD = (1.0, 1.4)  # log-normal shape (larger: brighter, sparser bundles)
+NET_WEIGHT = 2.0  # the thin-line network relative to one plate-and-rod layer
 
 
 def _plates_and_rods(rng: np.random.Generator, tile: tuple[int, int], px_mm: float,
@@ -53,6 +61,24 @@ def _plates_and_rods(rng: np.random.Generator, tile: tuple[int, int], px_mm: flo
     return out
 
 
+def trabecular_network(rng: np.random.Generator, tile: tuple[int, int], px_mm: float,
+                       density: float) -> np.ndarray:
+    """Connected network of thin bright trabeculae (unnormalised, >= 0): the zero-crossing
+    lines of a band-passed field whose period (2.5-5 mm, larger at lower density) sets the
+    mesh, drawn at a line width of 0.12-0.25 mm (the distance to the zero-crossing is
+    ``|g| / |grad g|``, so every line has the same width however steep the field is there).
+    The field is stretched along the basal trajectories (roughly parallel to the border)."""
+    period_mm = float(rng.uniform(2.5, 5.0)) + 1.5 * (1.0 - density)
+    aniso = float(rng.uniform(1.3, 2.2))
+    angle = float(rng.uniform(-0.25, 0.25))
+    g = ptx.spectral_noise(rng, tile, px_mm / period_mm, 0.35, aniso, angle)
+    gy, gx = np.gradient(g)
+    dist = np.abs(g) / (np.hypot(gx, gy) + 1e-6)
+    width_px = float(rng.uniform(0.12, 0.25)) / px_mm
+    out: np.ndarray = np.exp(-((dist / width_px) ** 2)).astype(np.float32)
+    return out
+
+
 def trabecular_texture(rng: np.random.Generator, shape: tuple[int, int], px_mm: float,
                        density: float) -> np.ndarray:
     """Projected plate-and-rod trabecular bone, mean 0, SD 0.3, positively skewed, drawn on
@@ -63,6 +89,8 @@ def trabecular_texture(rng: np.random.Generator, shape: tuple[int, int], px_mm: 
     for _ in range(int(rng.integers(LAYERS[0], LAYERS[1] + 1))):
         layer = _plates_and_rods(rng, tile, px_mm, density)
         acc += layer / max(float(layer.std()), 1e-6)
+    net = trabecular_network(rng, tile, px_mm, density)
+    acc += NET_WEIGHT * (0.5 + 0.5 * density) * net / max(float(net.std()), 1e-6)
     # the fractal tail: a faint power-law field, flat beyond 3 mm (no large blotches)
     beta = float(rng.uniform(2.0, 2.8))
     acc += float(rng.uniform(0.5, 1.0)) * ptx.powerlaw_noise(rng, tile, beta, px_mm / 3.0)
@@ -75,18 +103,18 @@ def trabecular_texture(rng: np.random.Generator, shape: tuple[int, int], px_mm: 
 
 def density_mottle(rng: np.random.Generator, shape: tuple[int, int], px_mm: float) -> np.ndarray:
     """Smooth bone-density variation (mean 0, SD 1, positively skewed: log-normal), correlated
-    over 0.9-1.8 mm (Gaussian sigma) across the border and 2-4 times that along it (bundles
-    run with the basal cortex); ``shape`` / ``px_mm`` of the canvas it is
-    drawn on (any resolution: it is smooth)."""
-    sigma_px = float(rng.uniform(0.9, 1.8)) / px_mm  # Gaussian correlation, not a ring
-    elong = float(rng.uniform(2.0, 4.0))
+    over :data:`MOTTLE_SIGMA_MM` (Gaussian sigma) across the border and :data:`MOTTLE_ELONG`
+    times that along it (bundles run with the basal cortex); ``shape`` / ``px_mm`` of the
+    canvas it is drawn on (any resolution: it is smooth)."""
+    sigma_px = float(rng.uniform(*MOTTLE_SIGMA_MM)) / px_mm  # Gaussian correlation, not a ring
+    elong = float(rng.uniform(*MOTTLE_ELONG))
     g = rng.standard_normal(shape, dtype=np.float32)
     fine = cv2.GaussianBlur(g, (0, 0), sigmaX=sigma_px * elong, sigmaY=sigma_px)
     # band-pass (difference of Gaussians): no density drift over centimetres
     g = np.asarray(fine - cv2.GaussianBlur(g, (0, 0), sigmaX=4.0 * sigma_px * elong, sigmaY=4.0 * sigma_px),
                    dtype=np.float32)
     g /= max(float(g.std()), 1e-6)
-    m = np.exp(float(rng.uniform(0.6, 0.9)) * g)
+    m = np.exp(float(rng.uniform(*MOTTLE_LOG_SD)) * g)
     m -= float(m.mean())
     out: np.ndarray = (m / max(float(m.std()), 1e-6)).astype(np.float32)
     return out

@@ -69,6 +69,9 @@ def powerlaw_noise(rng: np.random.Generator, shape: tuple[int, int], beta: float
     return _filtered(rng, shape, np.maximum(f, f_lo) ** (-beta / 2.0))
 
 
+SPINE_HALF = (0.09, 0.16)  # half-width of the central column, fraction of the image width
+SPINE_STREAK = (0.1, 0.3)  # relative amplitude of its vertical streaks
+SPINE_GAIN = (0.15, 0.45)  # its brightness
 TEXTURE_TILE = (512, 1024)  # texture is drawn on a periodic tile this size and repeated
 
 
@@ -235,13 +238,18 @@ def _smooth_edge(x: np.ndarray, half: float, soft: float) -> np.ndarray:
 
 def spine_ghost(rng: np.random.Generator, mask: np.ndarray, cx: float) -> np.ndarray:
     """The central superimposition panoramic units show over the symphysis (cervical spine,
-    both halves of the anterior mandible): a broad, fairly flat bright column with steep
-    sides and faint vertebral banding, strongest inside the mandible (``mask``, canvas
-    pixels) and fainter below it."""
+    both halves of the anterior mandible): a broad bright column (a fifth to a third of the
+    width) with steep sides, vertical streaks and faint vertebral banding, strongest inside
+    the mandible (``mask``, canvas pixels) and fainter below it."""
     h, w = mask.shape
     xs = np.arange(w, dtype=np.float32)[None, :] - (cx + float(rng.normal(0.0, 0.01)) * w)
-    half = float(rng.uniform(0.05, 0.1)) * w
+    half = float(rng.uniform(*SPINE_HALF)) * w
     column = _smooth_edge(xs, half, float(rng.uniform(0.01, 0.04)) * w)
+    # vertebral bodies / symphysis edges: vertical streaks across the column
+    streak = np.asarray(cv2.GaussianBlur(rng.standard_normal((1, w)).astype(np.float32), (0, 0),
+                                         max(1.0, 0.006 * w)), dtype=np.float32)
+    streak /= max(float(streak.std()), 1e-6)
+    column = column * np.clip(1.0 + float(rng.uniform(*SPINE_STREAK)) * streak, 0.3, 2.0)
     ys = np.arange(h, dtype=np.float32)[:, None]
     period = float(rng.uniform(0.12, 0.17)) * h
     phase = float(rng.uniform(0.0, 2 * math.pi))
@@ -249,7 +257,7 @@ def spine_ghost(rng: np.random.Generator, mask: np.ndarray, cx: float) -> np.nda
     fade = np.clip((ys / h - 0.25) / 0.35, 0.0, 1.0)
     below = float(rng.uniform(0.2, 0.8))
     inside = np.clip(mask + below * (1.0 - mask), 0.0, 1.0)
-    out: np.ndarray = (float(rng.uniform(0.15, 0.45)) * column * bands * fade * inside).astype(np.float32)
+    out: np.ndarray = (float(rng.uniform(*SPINE_GAIN)) * column * bands * fade * inside).astype(np.float32)
     return out
 
 

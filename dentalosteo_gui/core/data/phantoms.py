@@ -789,7 +789,10 @@ def _cortex_band(rng: np.random.Generator, fr: _Frame, kl: str, thr: np.ndarray,
     if edge_gain != 1.0:
         edge = edge * edge_gain
     band_c = np.clip(0.5 + (thr[None, :] - tdepth) * wfield / (2.0 * edge), 0.0, 1.0)
-    band_c *= 1.0 + density_slope * np.clip(tdepth, 0.0, 1.0)
+    # v2 (density_slope > 0, densest at the endosteum): the gradient runs to each column's own
+    # margin, so the cortex left between lacunae is no denser than the floor of a lacuna
+    tnorm = tdepth / thr[None, :] if density_slope > 0 else tdepth
+    band_c *= 1.0 + density_slope * np.clip(tnorm, 0.0, 1.0)
     if kl != "C1":
         band_c = _degrade_cortex(rng, fr, kl, band_c, thr, tdepth, residue_gain)
     return band_c
@@ -1191,7 +1194,7 @@ class _LookV2:
                    cortex_blur_px=float(rng2.uniform(0.15, 0.4)) / fr.spacing_c,
                    bone=float(rng2.uniform(0.12, 0.18)),
                    trab=float(rng2.uniform(0.03, 0.065)),
-                   mottle=float(rng2.uniform(0.02, 0.05)),
+                   mottle=float(rng2.uniform(0.012, 0.03)),
                    lines=float(rng2.uniform(0.02, 0.1)),
                    n_lines=int(rng2.integers(0, 5)),
                    below_dark=float(rng2.uniform(-0.45, 0.05)),
