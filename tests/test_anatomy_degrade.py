@@ -13,8 +13,8 @@ border as the truth of where the mandible is:
   is given: children are not detected as such, see docs/anatomy.md; the box must still hold
   the mandible's border).
 
-Not covered here because it does not work yet: an edentulous jaw (the real edentulous abdi
-images 5 and 17 and the edentulous v2 phantoms all pass the crown check).
+- edentulous: the two real edentulous radiographs of abdi_dev (5 and 17, checked by eye) are
+  not assessable with an "edentulous" reason; the dentate ones used here are not called so.
 """
 
 from __future__ import annotations
@@ -118,3 +118,19 @@ def test_child_proportions_keep_the_box_on_the_mandible(case) -> None:
     xs, ys = _truth(iid)
     if not reasons:  # no reason (children are not detected): then the box must be on the border
         assert _box_holds(prop, xs * f + x0, ys * f + y0) >= 0.9
+
+
+EDENTULOUS_IDS = (5, 17)
+
+
+@pytest.mark.parametrize("iid", EDENTULOUS_IDS)
+def test_real_edentulous_is_not_assessable(iid: int) -> None:
+    rad = load_radiograph(ABDI / "images" / f"{iid}.png")
+    reasons = assess_quality(rad, propose_roi(rad))
+    assert any(r.startswith("edentulous") for r in reasons), reasons
+
+
+def test_real_dentate_is_not_called_edentulous(case) -> None:
+    iid, px, prop = case
+    reasons = assess_quality(from_array(px), prop)
+    assert not any("edentulous" in r for r in reasons), (iid, reasons)

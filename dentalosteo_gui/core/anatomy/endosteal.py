@@ -17,6 +17,12 @@ tangentially). A per-profile "first strong fall" then lands on texture. Here:
 4. The endosteal margin is the path through the strip, one depth per normal, that collects
    the most (saturated) response under a smoothness cost (a dynamic programme, as for the
    border): a margin that continues along the border outweighs isolated texture steps.
+4b. Past pore lines: the endosteal margin is the *last* fall from cortical to trabecular
+   level, not the first dark line. Where a second fall of at least ``Z_CONFIDENT`` lies
+   0.3-1.5 mm deeper than the path and the bone between the two is still at cortical
+   level (nearer the cortex above than the trabecular bone below), the first fall was a
+   pore line inside a porous cortex and the margin moves to the deeper one. Decided over
+   1 mm of border (a margin is continuous along the border, pore lines are short).
 5. Per-normal confidence: the response on the path (at its clearest scale, in log or
    linear grey levels, averaged over 1 mm of border) is at least ``Z_CONFIDENT`` robust SDs
    and the path is not at the search limits; widths are read only there.
@@ -51,6 +57,8 @@ CONF_SMOOTH_MM = 1.0  # the response is averaged over this length of border firs
 PATH_SLOPE = 1.0  # the margin may move at most this many mm in depth per mm along the border
 PATH_SMOOTH = 0.02  # cost per (depth sample)^2 of change between neighbouring normals
 REFINE_MM = 0.4  # the margin is refined within this distance of the path
+PORE_GAP_MM, PORE_REACH_MM = 0.3, 1.5  # a deeper fall is looked for this far past the path
+PORE_LEVEL = 0.5  # the bone between is "cortical" above this fraction of (cortex - trabecular)
 STRIP_DEPTH_MM = 12.5  # aligned strip depth (margin search + trabecular reference beyond it)
 
 
@@ -167,6 +175,38 @@ def step_response(strip: np.ndarray, step_mm: float, lo: int, hi: int) -> np.nda
     return out
 
 
+def past_pore_lines(strip: np.ndarray, zmax: np.ndarray, path: np.ndarray, lims: tuple[int, int],
+                    step: float, normal_step_mm: float) -> np.ndarray:
+    """The path moved past pore lines (module doc, step 4b): per normal, the deeper fall is
+    taken where, averaged over 1 mm of border, the bone between the two falls is nearer the
+    cortical level (between the periosteum and the path) than the trabecular level (1 mm
+    past the deeper fall) and the deeper fall's response is at least ``Z_CONFIDENT``."""
+    lo, hi = lims
+    n, m = strip.shape
+    g, reach = max(1, int(round(PORE_GAP_MM / step))), max(2, int(round(PORE_REACH_MM / step)))
+    depth_idx = np.arange(m)[None, :]
+    allowed = (depth_idx >= (path + g)[:, None]) & (depth_idx <= np.minimum(path + reach, hi - 1)[:, None])
+    deeper = smooth_path(np.where(allowed, zmax, 0.0), lo, hi, step, normal_step_mm)
+    t = max(2, int(round(1.0 / step)))
+    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(strip, axis=1)], axis=1)
+    rows = np.arange(n)
+
+    def mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = np.clip(a, 0, m), np.clip(b, 0, m)
+        return (cs[rows, np.maximum(b, a + 1)] - cs[rows, a]) / np.maximum(b - a, 1)
+
+    skin = max(1, int(round(0.2 / step)))
+    cortex = mean(np.full(n, skin), np.maximum(path - 1, skin + 1))
+    between = mean(path + 1, deeper - 1)
+    trab = mean(deeper + 1, deeper + 1 + t)
+    frac = (between - trab) / np.maximum(cortex - trab, 1e-12)
+    sm = max(0.5, CONF_SMOOTH_MM / normal_step_mm / 2.0)
+    frac = gaussian_filter1d(np.where(cortex > trab, frac, 0.0), sigma=sm, mode="nearest")
+    zd = gaussian_filter1d(zmax[rows, np.clip(deeper, 0, m - 1)], sigma=sm, mode="nearest")
+    move = (frac > PORE_LEVEL) & (zd >= Z_CONFIDENT) & (deeper - path >= g)
+    return np.where(move, deeper, path)
+
+
 def _refine(zm: np.ndarray, path: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     """Sub-sample position of the largest scale-averaged response within +-r of the path
     (saturation in the path search makes broad responses flat), and that response."""
@@ -196,6 +236,7 @@ def find_margins(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
     zs_all = step_response(strip, step, lo, hi)
     zmax = zs_all.max(axis=0)
     path = smooth_path(zmax, lo, hi, step, normal_step_mm)
+    path = past_pore_lines(strip, zmax, path, (lo, hi), step, normal_step_mm)
     zloc = zs_all if locate is None else step_response(aligned_strip(locate, t_mm, peri, step)[0], step, lo, hi)
     k, _ = _refine(zloc.mean(axis=0), path, max(1, int(round(REFINE_MM / step))))
     width = np.interp(k - 0.5, np.arange(depth.size), depth)

@@ -13,8 +13,15 @@ patch extractor of the product (the landmark model's input and the GUI's preview
 - Premolar region: above the traced border at the second premolar's usual distance from
   the midline (14 % of the image width), 16 % of the image height above the border
   (trabecular bone below the apices).
-- Maxillary tuberosity: behind the last upper molar (27.5 % of the width from the midline),
-  at the level of the upper alveolar process, found from the traced border's height.
+- Maxillary tuberosity: the rounded distal end of the upper alveolar process, just behind
+  the last upper crown (``dentition``: the occlusal gap between the arches is traced above
+  the border and the upper crowns along it are followed outward), 2 % of the width (about
+  half a molar) behind its distal surface and never in front of 25.5 % of the width (the
+  tuberosity stays behind the second molar's place when molars are lost); at the level of
+  the upper alveolar crest, above the occlusal plane by 0.23 x the occlusal plane's height
+  above the inferior border (about one crown height). Without a row of crowns (edentulous,
+  teeth in tight occlusion): 27.5 % of the width from the midline, 47 % of the height above
+  the border.
 
 All points are clipped into the image. Left/right are the patient's sides.
 """
@@ -23,20 +30,24 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
 
 from ..imaging.sampling import as_gray, crop_padded, resize_area, spacing_or_default
 from ..types import LANDMARK_NAMES, Radiograph, RoiProposal
+from .dentition import OcclusalSide, last_upper_crown, occlusal_sides
 from .frame import crop_to_content, shift_proposal
 from .roi import border_arrays, dp_path, propose_roi
 
 log = logging.getLogger(__name__)
 
 PREMOLAR_DX, PREMOLAR_DY = 0.14, 0.16
-TUBER_DX, TUBER_DY = 0.275, 0.47
+TUBER_DX, TUBER_DY = 0.275, 0.47  # without a row of upper crowns
+TUBER_BEHIND = 0.02  # behind the last upper crown's distal surface, fraction of the width
+TUBER_MIN_DX = 0.255  # never in front of the second molar's place, fraction of the width
+TUBER_UP = 0.23  # above the occlusal plane, fraction of the plane's height above the border
 CONDYLE_DY = 0.58  # condyle above the gonial angle, fraction of the content frame's height
 CONDYLE_TOP = 0.04  # never above this fraction of the content frame's height
 CONDYLE_INSET = 0.02
@@ -152,9 +163,22 @@ def _condyle(gon: tuple[float, float], ramus: tuple[float, float] | None, sign: 
     return (x_post - sign * CONDYLE_INSET * w, y_con)
 
 
+def _tuberosity(occ: OcclusalSide | None, mid: float, sign: int, w: int, h: int,
+                border_y: Callable[[float], float]) -> tuple[float, float]:
+    """Just behind the last upper crown, at the upper alveolar crest (see the module doc)."""
+    last = last_upper_crown(occ, w, mid) if occ is not None else None
+    line = occ.line if occ is not None else None
+    if last is None or line is None:
+        xt = mid + sign * TUBER_DX * w
+        return (xt, border_y(xt) - TUBER_DY * h)
+    xt = mid + sign * max(last + TUBER_BEHIND, TUBER_MIN_DX) * w
+    y_occ = line[0] * xt + line[1]
+    return (xt, y_occ - TUBER_UP * (border_y(xt) - y_occ))
+
+
 def _side_landmarks(rad: Radiograph, bx: np.ndarray, by: np.ndarray, mid: float, sign: int,
                     gon: tuple[float, float], ramus: tuple[float, float] | None,
-                    ramus_h: float) -> dict[str, tuple[float, float]]:
+                    ramus_h: float, occ: OcclusalSide | None) -> dict[str, tuple[float, float]]:
     h, w = rad.pixels.shape
 
     def border_y(x: float) -> float:
@@ -163,8 +187,7 @@ def _side_landmarks(rad: Radiograph, bx: np.ndarray, by: np.ndarray, mid: float,
     con = _condyle(gon, ramus, sign, ramus_h, h, w)
     xp = mid + sign * PREMOLAR_DX * w
     pm = (xp, border_y(xp) - PREMOLAR_DY * h)
-    xt = mid + sign * TUBER_DX * w
-    tub = (xt, border_y(xt) - TUBER_DY * h)
+    tub = _tuberosity(occ, mid, sign, w, h, border_y)
     return {"condyle": con, "gonial_angle": gon, "premolar": pm, "maxillary_tuberosity": tub}
 
 
@@ -194,9 +217,11 @@ def _landmarks_in_frame(rad: Radiograph, proposal: RoiProposal) -> dict[str, tup
     out: dict[str, tuple[float, float]] = {}
     gonials = {side: _gonial_angle(rad, bx, by, mid, sign) for side, sign in (("right", -1), ("left", +1))}
     ramus_h = CONDYLE_DY * h
+    occ = occlusal_sides(rad.pixels, bx, by, mid)
     for side, sign in (("right", -1), ("left", +1)):
         gon, ramus = gonials[side]
-        for k, (x, y) in _side_landmarks(rad, bx, by, mid, sign, gon, ramus, ramus_h).items():
+        occ_side = occ[side] if occ is not None else None
+        for k, (x, y) in _side_landmarks(rad, bx, by, mid, sign, gon, ramus, ramus_h, occ_side).items():
             out[f"{side}_{k}"] = (float(np.clip(x, 0, w - 1)), float(np.clip(y, 0, h - 1)))
     return {name: out[name] for name in LANDMARK_NAMES}
 

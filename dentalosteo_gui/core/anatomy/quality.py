@@ -11,8 +11,11 @@ ROI confidence), the anatomy-level checks a reading depends on:
   windows;
 - not the lower border: a traced edge high in the image lies among the teeth or on the
   occlusal plane, not at the lower border of the mandible (cropped or child programmes);
-- no teeth: no tooth crown brighter than bone above the border (an edentulous jaw: the
-  mental-foramen window and the published ROI assume a dentate mandible).
+- no teeth (edentulous): on either side, no tooth-by-tooth rhythm along the arch above the
+  border (``dentition.tooth_rhythm``: crowns and roots side by side with dark interdental
+  spaces; a toothless ridge, the maxilla and the palate run smoothly), or no tooth crown
+  brighter than bone above the border. The mental-foramen window and the published ROI
+  assume a dentate mandible, so an edentulous jaw is not assessable (issue 15).
 
 All thresholds are ratios or fractions of the content frame, never grey levels of one device.
 """
@@ -26,6 +29,7 @@ import cv2
 import numpy as np
 
 from ..types import Radiograph, RoiProposal
+from .dentition import MIN_RHYTHM, tooth_rhythm
 from .frame import content_bounds
 from .roi import border_arrays, propose_roi
 
@@ -194,10 +198,24 @@ def anatomy_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:
     if min(metal) >= METAL_FRAC:
         reasons.append(f"metal (implant, plate or restoration) over the cortex on both sides "
                        f"({metal[0]:.0%} / {metal[1]:.0%} of the measurement windows saturated)")
-    if has_crowns(pix, bx, by, mid, cw) is False:
-        reasons.append("no tooth crowns found above the lower border (edentulous jaw?): the measurement "
-                       "window and ROI assume a dentate mandible; measure the cortex by eye")
+    edentulous = _edentulous_reason(pix[y0:y1, x0:x1], bx - x0, by - y0, mid - x0)
+    if edentulous is None and has_crowns(pix, bx, by, mid, cw) is False:
+        edentulous = ("no tooth crowns found above the lower border (edentulous jaw?): the measurement "
+                      "window and ROI assume a dentate mandible; measure the cortex by eye")
+    if edentulous is not None:
+        reasons.append(edentulous)
     return reasons
+
+
+def _edentulous_reason(frame: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float) -> str | None:
+    """The reason when a side of the mandible shows no row of teeth (in the content frame)."""
+    rhythm = tooth_rhythm(frame, bx, by, mid)
+    if rhythm is None or min(rhythm) >= MIN_RHYTHM:
+        return None
+    side = "either side" if max(rhythm) < MIN_RHYTHM else ("the right side" if rhythm[0] < rhythm[1] else "the left side")
+    return (f"edentulous jaw: no row of teeth above the lower border on {side} (tooth-by-tooth contrast "
+            f"{min(rhythm):.3f}, a dentate side shows at least {MIN_RHYTHM:g}); the measurement window and ROI "
+            "assume a dentate mandible; measure the cortex by eye")
 
 
 def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None) -> list[str]:
