@@ -63,7 +63,7 @@ def _prepare(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     scale factor from image pixels to work pixels."""
     h, w = pixels.shape
     f = min(1.0, WORK_W / w)
-    small = cv2.resize(pixels.astype(np.float32), (max(8, int(round(w * f))), max(8, int(round(h * f)))),
+    small = cv2.resize(pixels.astype(np.float32, copy=False), (max(8, int(round(w * f))), max(8, int(round(h * f)))),
                        interpolation=cv2.INTER_AREA)
     lo_p, hi_p = np.percentile(small, [1.0, 99.5])
     img = np.clip((small - lo_p) / max(float(hi_p - lo_p), 1e-6), 0.0, 1.0).astype(np.float32)

@@ -169,14 +169,21 @@ def _disc(r: float, r_out: float | None = None) -> np.ndarray:
     return out
 
 
-def contrast_map(img: np.ndarray, r: float) -> np.ndarray:
-    """Per pixel: how much darker a disc of radius ``r`` is than its annulus (1.3-2.3 r), in
-    units of the annulus' spread (log grey levels: gain and gamma become offsets)."""
+def log_grey(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log grey levels (gain and gamma become offsets), and the levels with their squares as
+    two channels (the surround's mean and spread come from one filtering of both)."""
     lg = np.log(np.maximum(img, 1.0 / 255.0)).astype(np.float32)
+    return lg, np.dstack([lg, lg * lg])
+
+
+def contrast_map(img: np.ndarray, r: float, logs: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Per pixel: how much darker a disc of radius ``r`` is than its annulus (1.3-2.3 r), in
+    units of the annulus' spread, on log grey levels (``logs``: ``log_grey(img)``, computed
+    once for several radii)."""
+    lg, both = logs if logs is not None else log_grey(img)
     inner = cv2.filter2D(lg, -1, _disc(INNER_FRAC * r), borderType=cv2.BORDER_REFLECT)
-    ring = _disc(RING_FRAC[0] * r, RING_FRAC[1] * r)
-    out_m = cv2.filter2D(lg, -1, ring, borderType=cv2.BORDER_REFLECT)
-    out_sq = cv2.filter2D(lg * lg, -1, ring, borderType=cv2.BORDER_REFLECT)
+    ring = cv2.filter2D(both, -1, _disc(RING_FRAC[0] * r, RING_FRAC[1] * r), borderType=cv2.BORDER_REFLECT)
+    out_m, out_sq = ring[..., 0], ring[..., 1]
     sd = np.sqrt(np.maximum(out_sq - out_m**2, 1e-8)) + SPREAD_FLOOR
     z: np.ndarray = (out_m - inner) / sd
     return z
@@ -184,7 +191,8 @@ def contrast_map(img: np.ndarray, r: float) -> np.ndarray:
 
 def blob_maps(img: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The best contrast over the radii per pixel, and the index of that radius."""
-    stack = np.stack([contrast_map(img, float(r)) for r in radii])
+    logs = log_grey(img)
+    stack = np.stack([contrast_map(img, float(r), logs) for r in radii])
     return stack.max(axis=0), stack.argmax(axis=0)
 
 

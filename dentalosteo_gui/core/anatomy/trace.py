@@ -139,19 +139,21 @@ def _dp_convex(
     acc = np.repeat(cost[:, 0][None, :].astype(np.float64), ns, axis=0)  # [slope, row]
     back_s = np.zeros((n, ns, rows), dtype=np.int8)
     tot = np.empty((ns, ns, rows))
-    # new[k, y] = best[k, y - slopes[k]] (new row y = row_prev + slope); rows no slope reaches
-    # hold `big` and a zero back-pointer
+    # new[k, y] = best[k, y - slopes[k]] (new row y = row_prev + slope), gathered through one
+    # flat index into (ns, rows + 1) arrays whose last column is the sentinel: rows no slope
+    # reaches read `big` and a zero back-pointer
     src = np.arange(rows)[None, :] - slopes[:, None]
-    valid = (src >= 0) & (src < rows)
-    src_c = np.clip(src, 0, rows - 1)
-    k_idx = np.repeat(np.arange(ns)[:, None], rows, axis=1)
+    base = np.arange(ns)[:, None] * (rows + 1)
+    flat = np.where((src >= 0) & (src < rows), base + np.clip(src, 0, rows - 1), base + rows)
+    best = np.empty((ns, rows + 1))
+    best[:, rows] = big
+    arg = np.zeros((ns, rows + 1), dtype=np.int8)
     for j in range(1, n):
         np.add(acc[:, None, :], trans[:, :, None], out=tot)  # [s_prev, s_new, row_prev]
-        arg = np.argmin(tot, axis=0)  # [s_new, row_prev]
-        best = np.take_along_axis(tot, arg[None], axis=0)[0]
-        new = np.where(valid, best[k_idx, src_c], big)
-        back_s[j] = np.where(valid, arg[k_idx, src_c], 0)
-        acc = new + cost[:, j][None, :]
+        arg[:, :rows] = np.argmin(tot, axis=0)  # [s_new, row_prev]
+        np.min(tot, axis=0, out=best[:, :rows])
+        back_s[j] = np.take(arg, flat)
+        acc = np.take(best, flat) + cost[:, j][None, :]
     k0, y0 = np.unravel_index(int(np.argmin(acc)), acc.shape)
     k, y = int(k0), int(y0)
     path = np.zeros(n, dtype=np.int64)

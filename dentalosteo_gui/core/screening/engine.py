@@ -142,7 +142,7 @@ class Engine:
         stages.check_cancel(cancel)
         stages.note_spacing(case)
         stages.choose_model_scale(case)
-        cortex_job = stages.CortexJob(case)  # cortex + foramen in a thread, beside quality and the model
+        cortex_job = stages.CortexJob(case)  # in its own thread, beside quality and the model
         stages.check_quality(case)
         stages.check_cancel(cancel)
         gradcam = None if opts.gradcam_method == "none" else opts.gradcam_method
@@ -154,7 +154,8 @@ class Engine:
             stages.check_cancel(cancel)
             stages.cross_check(case, self.roi_backend, self.landmark_backend, self._lock)
         stages.place_heatmap(case)
-        cortex_job.join()  # the cortex and the mental foramen
+        stages.locate_foramen(case)  # here, while the cortex thread is still busy
+        cortex_job.join()
         stages.measure_pmi(case)
         result = stages.build_result(case, opts.operating_point, opts.min_roi_confidence)
         result.timings_ms["total"] = (time.perf_counter() - t_start) * 1000.0

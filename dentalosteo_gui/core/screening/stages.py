@@ -138,10 +138,8 @@ def choose_model_scale(case: Case) -> None:
 
 # ---------------------------------------------------------------------------- cortex || model
 class CortexJob:
-    """The cortex measurement and the mental-foramen search (numpy / OpenCV) in a thread
-    beside the model call (TensorFlow): both release the GIL for most of their work; the
-    result is the same as in sequence. The foramen stage writes only its own fields
-    (``foramen``, ``pmi_detail``, its timing)."""
+    """The cortex measurement (numpy / OpenCV) in a thread beside the model call (TensorFlow):
+    both release the GIL for most of their work; the result is the same as in sequence."""
 
     def __init__(self, case: Case) -> None:
         self.case = case
@@ -161,16 +159,10 @@ class CortexJob:
         except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
             self.out["raise"] = exc
         self.out["ms"] = _ms(t0)
-        try:
-            locate_foramen(self.case)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-            self.out.setdefault("raise", exc)
 
     def join(self) -> None:
         case = self.case
-        if self.thread is None:
-            locate_foramen(case)  # it says why there is no foramen (no traced border)
-        else:
+        if self.thread is not None:
             self.thread.join()
             if "raise" in self.out:
                 raise self.out["raise"]
