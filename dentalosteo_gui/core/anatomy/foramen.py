@@ -47,7 +47,7 @@ from ..types import CortexSide, ForamenPoint, Point, RoiProposal
 
 log = logging.getLogger(__name__)
 
-WORK_SPAN_PX = 800.0  # the traced span at the working resolution
+WORK_SPAN_PX = 400.0  # the traced span at the working resolution (constants chosen at 800; see docs/scale.md)
 WINDOW_SPAN = (0.14, 0.30)  # search columns: distance from the midline / span
 DEPTH_SPAN = (0.035, 0.085)  # search rows: foramen centre above the border / span
 STRIP_DEPTH_SPAN = 0.125  # the straightened strip reaches this far above the border
