@@ -216,7 +216,9 @@ def _draw_operating_point(pdf: PdfCanvas, op: dict[str, Any], ox: float, x1: flo
     lines = [("Name", pdf.fit(name, ow - 56, 9, "Helvetica-Bold"))] + operating_point_rows(op)
     for i, (k, v) in enumerate(lines):
         pdf.text(ox, top + 13 + i * 11, k, size=8.5, color=MUTED)
-        pdf.text(ox + 56, top + 13 + i * 11, pdf.fit(v, ow - 56, 9, "Helvetica-Bold"), size=9, bold=True)
+        # a long value ("held-out phantoms") steps down to a smaller size before it is cut
+        size = 9.0 if pdf.fit(v, ow - 56, 9, "Helvetica-Bold") == v else 7.5
+        pdf.text(ox + 56, top + 13 + i * 11, pdf.fit(v, ow - 56, size, "Helvetica-Bold"), size=size, bold=True)
 
 
 def _draw_score_bar(pdf: PdfCanvas, x: float, top: float, w: float, risk: float,
