@@ -191,3 +191,17 @@ def test_landmark_patches_are_the_model_input(qtbot: Any, png: Path, monkeypatch
     assert "What the landmark model sees: 12 mm patches at 32 x 32 px" in win.panel.patch_note.text()
     assert all(not img.pixmap().isNull() for img, _ in win.panel.patch_labels.values())
     close_window(win)
+
+
+def test_advice_fits_the_reason() -> None:
+    """An edentulous, metal or tilted image is not fixed by 'more contrast': the advice says
+    what the dentist can do (the reasons' own words from core/anatomy/quality.py)."""
+    from dentalosteo_gui.gui.wording import advice
+
+    edentulous = ("edentulous jaw: no row of teeth above the lower border on either side "
+                  "(tooth-by-tooth contrast 0.021, a dentate side shows at least 0.035)")
+    assert "Measure" in advice([edentulous]) and "contrast" not in advice([edentulous])
+    metal = "metal (implant, plate or restoration) over the cortex on both sides (40% / 35% of the measurement windows saturated)"
+    assert "metal" in advice([metal])
+    assert "head level" in advice(["the head is tilted or the image rotated: the two sides differ by 14 degrees"])
+    assert "more contrast" in advice(["the lower border of the mandible is too faint: its contrast is 0.8 times"])

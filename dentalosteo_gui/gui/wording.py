@@ -41,6 +41,13 @@ _ADVICE: list[tuple[str, str]] = [
     ("confidence", "Move the box onto the lower border of the mandible, below the teeth; it is "
                    "screened again when you let go."),
     ("out of frame", "Use a radiograph that shows the whole lower border of the mandible."),
+    ("edentulous", "Read the cortex on the radiograph yourself (the automatic window assumes teeth); "
+                   "you can measure its width with Measure (Ctrl+M)."),
+    ("metal", "Read the cortex yourself where the metal leaves it free, or measure it with Measure "
+              "(Ctrl+M)."),
+    ("tilted", "Use a radiograph taken with the head level, or read the cortex on each side yourself."),
+    ("among the teeth", "Move the box onto the lower border of the mandible, below the teeth; it is "
+                        "screened again when you let go."),
     ("saturated", "Use a better exposed radiograph."),
     ("contrast", "Use a radiograph with more contrast, or one taken with the usual settings."),
 ]
