@@ -38,24 +38,13 @@ from dentalosteo_gui.core.types import (  # noqa: E402
 
 from .test_gui_support import (  # noqa: E402
     FakeEngine,
-    capture_warnings,
     close_window,
-    make_png,
     make_window,
     open_and_wait,
 )
 
 pytestmark = pytest.mark.gui
 
-
-@pytest.fixture
-def png(tmp_path: Path) -> Path:
-    return make_png(tmp_path)
-
-
-@pytest.fixture
-def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    return capture_warnings(monkeypatch)
 
 # ---------------------------------------------------------------------------------------
 

@@ -28,9 +28,7 @@ from dentalosteo_gui.gui.wording import mcw_reading, spacing_status  # noqa: E40
 
 from .test_gui_support import (  # noqa: I001 - first: it sets up Qt offscreen
     FakeEngine,
-    capture_warnings,
     close_window,
-    make_png,
     make_window,
     open_and_wait,
 )
@@ -71,15 +69,6 @@ class CalibEngine(FakeEngine):
             setattr(res, f"mcw_dentist_{side}_mm", math.dist(*seg) * sp.mm_per_px)
         return res
 
-
-@pytest.fixture
-def png(tmp_path: Path) -> Path:
-    return make_png(tmp_path)
-
-
-@pytest.fixture
-def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    return capture_warnings(monkeypatch)
 
 
 def _fake_exec(monkeypatch: pytest.MonkeyPatch, cls: type, **fields: str) -> list[Any]:

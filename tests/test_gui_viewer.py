@@ -7,7 +7,6 @@ history)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,27 +27,13 @@ from .test_gui_support import (  # noqa: E402
     FakeEngine,
     capture_warnings,
     close_window,
-    make_png,
     make_window,
     open_and_wait,
 )
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_error_dialogs")]
 Key = QtCore.Qt.Key
 Mod = QtCore.Qt.KeyboardModifier
-
-
-@pytest.fixture
-def png(tmp_path: Path) -> Path:
-    return make_png(tmp_path)
-
-
-@pytest.fixture(autouse=True)
-def _no_error_dialogs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """An error dialog fails the test (patched: it never blocks it)."""
-    seen = capture_warnings(monkeypatch)
-    yield
-    assert seen == [], seen
 
 
 def _drag_box_to(qtbot: Any, win: Any, x: int) -> None:

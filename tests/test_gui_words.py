@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,32 +22,17 @@ from .test_gui_support import (  # noqa: E402
     CARD,
     LANDMARK_CARD,
     FakeEngine,
-    capture_warnings,
     close_window,
-    make_png,
     make_window,
     open_and_wait,
 )
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_error_dialogs")]
 
 REASON = "low ROI confidence (0.20): the traced edge is weak"
 SPACING_NOTE = spacing_warning(0.1)  # the engine's own words (a note, not a reason)
 OP = {"name": "high_sensitivity", "label": "High sensitivity (misses fewer, refers more)", "threshold": 0.4,
       "sensitivity": 0.9, "specificity": 0.6, "measured_on": "held-out test set"}
-
-
-@pytest.fixture
-def png(tmp_path: Path) -> Path:
-    return make_png(tmp_path)
-
-
-@pytest.fixture(autouse=True)
-def _no_error_dialogs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """An error dialog fails the test (patched: it never blocks it)."""
-    seen = capture_warnings(monkeypatch)
-    yield
-    assert seen == [], seen
 
 
 def _panel_text(win: Any) -> str:
