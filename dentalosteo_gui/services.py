@@ -15,7 +15,6 @@ from typing import Any
 from .core.errors import DentalOsteoError, ModelError
 from .core.imaging.imageio import load_radiograph
 from .core.records.report import write_report
-from .core.records.report_text import mcw_px
 from .core.screening.batch import collect_files
 from .core.screening.engine import Engine, EngineOptions
 from .core.system import paths
@@ -126,7 +125,7 @@ def mcw_text(res: Any) -> str:
     is known, pixels when it is assumed (mm would rest on a guessed spacing)."""
     sides = ("right", "left")
     if res.spacing.assumed:
-        text = "MCW right/left " + "/".join(_px(mcw_px(res, s)) for s in sides) + " px"
+        text = "MCW right/left " + "/".join(_px(res.mcw_px(s)) for s in sides) + " px"
         said = [f"{s} {v:.0f} px" for s in sides if (v := res.dentist_mcw_px(s)) is not None]
     else:
         text = "MCW right/left " + "/".join(_num(v) for v in (res.mcw_right_mm, res.mcw_left_mm)) + " mm"

@@ -7,6 +7,7 @@ the patient's right is the image-left half.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,6 +239,13 @@ class RoiProposal:
 Landmarks = dict[str, tuple[float, float]]
 
 Point = tuple[float, float]
+
+
+def segment_length(seg: Any) -> float:
+    """Length in pixels of a two-point segment ((x1, y1), (x2, y2))."""
+    return float(math.dist(seg[0], seg[1]))
+
+
 #: where a mental-foramen point came from: proposed by the anatomy code, or placed by the dentist
 FORAMEN_SOURCES: tuple[str, ...] = ("auto", "user")
 SIDES: tuple[str, ...] = ("left", "right")  # the patient's sides
@@ -357,10 +365,16 @@ class ScreeningResult(Measured):
     def dentist_mcw_px(self, side: str) -> float | None:
         """The dentist's two-point width in pixels on ``side`` (None: not measured)."""
         pts = (self.dentist_mcw or {}).get(side)
-        if not pts:
-            return None
-        (x1, y1), (x2, y2) = pts
-        return float(((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5)
+        return segment_length(pts) if pts else None
+
+    def mcw_px(self, side: str) -> float | None:
+        """The automatic MCW in pixels on ``side`` (from the mm and the spacing on results
+        saved before the pixel width was kept); None when not measured or not finite."""
+        px = self.mcw_left_px if side == "left" else self.mcw_right_px
+        mm = self.mcw_left_mm if side == "left" else self.mcw_right_mm
+        if px is None and mm is not None and math.isfinite(mm):
+            px = mm / self.spacing.mm_per_px
+        return float(px) if px is not None and math.isfinite(px) else None
 
     def mcw_used_mm(self, side: str) -> tuple[float | None, str]:
         """The MCW the rule and the referral text use on ``side``: the dentist's when measured

@@ -23,7 +23,7 @@ from ..core.system.profiles import (
     from_pixel_size,
     from_ruler,
 )
-from ..core.types import Radiograph
+from ..core.types import Radiograph, segment_length
 from .session import Segment
 
 KNOWN_MM_RANGE = (0.5, 500.0)
@@ -56,10 +56,6 @@ def default_profile_name(rad: Radiograph) -> str:
         if rad.format == "DICOM" else ""
     folder = Path(rad.path).parent.name if rad.path and not rad.path.startswith("<") else ""
     return f"{dev or folder or 'images'} {rad.width}x{rad.height}"
-
-
-def segment_length(seg: Segment) -> float:
-    return math.dist(seg[0], seg[1])
 
 
 class _CalibrationDialog(QtWidgets.QDialog):

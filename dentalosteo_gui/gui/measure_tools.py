@@ -20,9 +20,10 @@ from typing import Any, cast
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.types import segment_length
 from . import theme
 from .actions import make_action
-from .calibration_dialog import PixelSizeDialog, RulerDialog, segment_length
+from .calibration_dialog import PixelSizeDialog, RulerDialog
 from .canvas_tools import SIDE_NAMES, length_text
 
 MIN_RULER_PX = 10.0

@@ -227,10 +227,7 @@ def mcw_reading(res: ScreeningResult | None, side: str) -> McwReading:
     auto_mm = getattr(res, f"mcw_{side}_mm", None)
     dentist_mm = getattr(res, f"mcw_dentist_{side}_mm", None)
     if in_px:
-        auto = getattr(res, f"mcw_{side}_px", None)
-        if auto is None and auto_mm is not None:
-            auto = auto_mm / sp.mm_per_px
-        dentist = None if dentist_mm is None else dentist_mm / sp.mm_per_px
+        auto, dentist = res.mcw_px(side), res.dentist_mcw_px(side)
     else:
         auto, dentist = auto_mm, dentist_mm
     shown = dentist if dentist is not None else auto

@@ -20,7 +20,7 @@ from ... import __version__
 from ..imaging.heatmap import blend, gray_to_rgb
 from ..types import ScreeningResult
 from .report_images import MAGENTA, foramen_and_dentist_marks
-from .report_text import foramen_note, mcw_px, pmi_text, spacing_text
+from .report_text import foramen_note, pmi_text, spacing_text
 
 YELLOW = (255, 214, 0)  # ROI box (RGB)
 CYAN = (51, 217, 242)  # traced border
@@ -86,7 +86,7 @@ def _mcw_side(result: ScreeningResult, side: str) -> str:
     """One side's MCW as the report gives it: mm when calibrated, pixels when the spacing is
     assumed; the dentist's value first where they measured."""
     if result.spacing.assumed:
-        auto, dentist = _fmt(mcw_px(result, side), 0, " px"), result.dentist_mcw_px(side)
+        auto, dentist = _fmt(result.mcw_px(side), 0, " px"), result.dentist_mcw_px(side)
         return auto if dentist is None else f"dentist-measured {dentist:.0f} px, automatic {auto}"
     auto = _fmt(result.mcw_left_mm if side == "left" else result.mcw_right_mm, 2, " mm")
     used, src = result.mcw_used_mm(side)

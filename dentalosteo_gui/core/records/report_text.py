@@ -295,15 +295,6 @@ def klemetti_rows(result: ScreeningResult) -> list[tuple[str, str]]:
     return rows
 
 
-def mcw_px(result: ScreeningResult, side: str) -> float | None:
-    """The automatic MCW in pixels (from the mm and the spacing on older results)."""
-    px = result.mcw_left_px if side == "left" else result.mcw_right_px
-    mm = finite(result.mcw_left_mm if side == "left" else result.mcw_right_mm)
-    if px is None and mm is not None:
-        px = mm / result.spacing.mm_per_px
-    return finite(px)
-
-
 def pmi_text(result: ScreeningResult, side: str) -> str:
     """``PMI 0.31`` (with the dentist's width's PMI when they measured), or ``PMI n/a``."""
     v = finite(result.pmi_left if side == "left" else result.pmi_right)
@@ -323,7 +314,7 @@ def _side_value(result: ScreeningResult, side: str) -> str:
     auto_mm = result.mcw_left_mm if side == "left" else result.mcw_right_mm
     used, src = result.mcw_used_mm(side)
     if result.spacing.assumed:
-        auto = fmt_num(mcw_px(result, side), 0, "px")
+        auto = fmt_num(result.mcw_px(side), 0, "px")
         dpx = result.dentist_mcw_px(side)
         txt = f"dentist-measured {dpx:.0f} px;\nautomatic {auto}\n" if dpx is not None else f"{auto}; "
         return txt + pmi_text(result, side)

@@ -36,6 +36,7 @@ from ..types import (
     RoiProposal,
     ScreeningResult,
     Spacing,
+    segment_length,
 )
 from .model_api import CortexStripModel, LandmarkModel, ModelPrediction, ProposalModel, RoiBoxModel
 
@@ -302,10 +303,7 @@ def locate_foramen(case: Case) -> None:
 
 def dentist_width_px(case: Case, side: str) -> float | None:
     pts = (case.dentist_mcw or {}).get(side)
-    if not pts:
-        return None
-    (x1, y1), (x2, y2) = pts
-    return float(np.hypot(x2 - x1, y2 - y1))
+    return segment_length(pts) if pts else None
 
 
 def measure_pmi(case: Case) -> None:
