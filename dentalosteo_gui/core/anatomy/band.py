@@ -111,7 +111,7 @@ def _side_curve(pts: np.ndarray, x_lo: float, x_hi: float, n: int, smooth_px: fl
     return np.stack([xn, yn], axis=1), normals
 
 
-def _midline(proposal: RoiProposal, right: np.ndarray, left: np.ndarray) -> float:
+def midline(proposal: RoiProposal, right: np.ndarray, left: np.ndarray) -> float:
     """Where the two sides meet: the proposal's midline, else the split of its polylines."""
     if proposal.midline_x is not None and np.isfinite(proposal.midline_x):
         return float(proposal.midline_x)
@@ -133,7 +133,7 @@ def band_geometry(proposal: RoiProposal, spacing_mm: float, spec: BandSpec,
         raise AnatomyError("the inferior mandibular border was not found on both sides: "
                            "adjust the box so it holds the lower border of the mandible")
     box = proposal.box
-    mid = _midline(proposal, right, left)
+    mid = midline(proposal, right, left)
     half = box.w / 2.0
     lo, hi = spec.window
     w0, w1 = max(0.02, lo - pad_frac), hi + pad_frac

@@ -44,6 +44,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from ..types import CortexSide, ForamenPoint, Point, RoiProposal
+from .band import midline
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +106,7 @@ def frame_of(proposal: RoiProposal) -> tuple[float, float] | None:
     if r.shape[0] < 4 or le.shape[0] < 4:
         return None
     span = float(le[:, 0].max() - r[:, 0].min())
-    mid = proposal.midline_x
-    if mid is None or not np.isfinite(mid):
-        mid = 0.5 * (float(r[:, 0].max()) + float(le[:, 0].min()))
-    return (float(mid), span) if span > 64 else None
+    return (midline(proposal, r, le), span) if span > 64 else None
 
 
 def build_strip(pix: np.ndarray, pts: np.ndarray, x_lo: float, x_hi: float, span: float) -> Strip | None:
