@@ -98,6 +98,19 @@ class Spacing:
         return text + ", MCW in mm approximate" if self.assumed else text
 
 
+def years_between(born: str, on: str) -> float | None:
+    """Years (one decimal) from the DICOM date ``born`` to the DICOM date ``on`` (YYYYMMDD);
+    None when either is not a date or ``on`` comes first."""
+    from datetime import datetime
+
+    try:
+        b = datetime.strptime(str(born).strip(), "%Y%m%d").date()
+        o = datetime.strptime(str(on).strip(), "%Y%m%d").date()
+    except ValueError:
+        return None
+    return round((o - b).days / 365.25, 1) if o >= b else None
+
+
 @dataclass
 class PatientInfo:
     """Patient/study metadata from DICOM or entered by the user. Never logged.
@@ -131,6 +144,11 @@ class PatientInfo:
             "manufacturer": self.manufacturer,
             "model": self.model,
         }
+
+    def age_years(self) -> float | None:
+        """Age at the study (years, one decimal) from ``birth_date`` and ``study_date``
+        (DICOM YYYYMMDD); None when either is missing or not a date."""
+        return years_between(self.birth_date, self.study_date)
 
     def is_empty(self) -> bool:
         return not any(self.as_dict().values())

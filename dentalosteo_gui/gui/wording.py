@@ -23,6 +23,7 @@ DISAGREE_PREFIX = "two readings disagree"
 _PLAIN: list[tuple[str, str]] = [
     # engine phrase (lower case) -> a short plain-language lead-in (first match wins)
     ("not a panoramic", "Not a dental panoramic radiograph?"),
+    ("years old", "The screening is for adults."),
     ("confidence", "The box may be off the lower mandibular border: check it, move it if needed."),
     ("out of frame", "The lower mandibular border is cut off."),
     ("saturated", "Over- or under-exposed image."),
@@ -41,6 +42,8 @@ _ADVICE: list[tuple[str, str]] = [
     ("confidence", "Move the box onto the lower border of the mandible, below the teeth; it is "
                    "screened again when you let go."),
     ("out of frame", "Use a radiograph that shows the whole lower border of the mandible."),
+    ("years old", "Do not screen a child or adolescent for osteoporosis; if the birth date in the "
+                  "file is wrong, correct it where the image was taken and export it again."),
     ("edentulous", "Read the cortex on the radiograph yourself (the automatic window assumes teeth); "
                    "you can measure its width with Measure (Ctrl+M)."),
     ("metal", "Read the cortex yourself where the metal leaves it free, or measure it with Measure "

@@ -44,12 +44,13 @@ from ..types import (
 from .endosteal import Margins, aligned_strip, find_margins
 from .frame import crop_to_content, shift_proposal
 from .quality import METAL_FRAC, METAL_LEVEL
+from .roi import MEASURE_WINDOW
 from .texture import cortex_texture
 
 log = logging.getLogger(__name__)
 
 # Measurement window: distance from the mandible's midline as a fraction of the content width.
-WINDOW_FRAC = (0.13, 0.20)
+WINDOW_FRAC = MEASURE_WINDOW
 NORMAL_STEP_MM = 0.25  # spacing of the normals along the border
 OUTSIDE_MM, INSIDE_MM = 4.5, 14.5  # profile extent outside/inside the border
 SAMPLE_MM = 0.04  # profile sampling step

@@ -31,10 +31,11 @@ import numpy as np
 from ..types import Radiograph, RoiProposal
 from .dentition import MIN_RHYTHM, tooth_rhythm
 from .frame import content_bounds
-from .roi import border_arrays, propose_roi
+from .roi import MEASURE_WINDOW, border_arrays, propose_roi
 
 log = logging.getLogger(__name__)
 
+ADULT_AGE = 18.0  # years: the published MCW cut-offs and Klemetti classes are for adults
 ASPECT_RANGE = (1.6, 3.2)  # panoramic radiographs are about twice as wide as tall
 LOW_CONFIDENCE = 0.5
 SATURATED_FRAC = 0.25  # fraction of ROI pixels at the extremes of the range
@@ -43,7 +44,7 @@ MIN_BORDER_CNR = 4.0  # bone-to-soft-tissue step across the border / pixel noise
 STEP_BAND = (0.004, 0.02)  # the step is measured this far (fraction of the height) each side
 MAX_TILT_DEG = 6.0  # height difference of the border at mirror positions, as an angle
 TILT_AT = 0.22  # mirror positions this far (fraction of the width) from the midline
-WINDOW = (0.13, 0.20)  # the cortex measurement windows (as in cortex.WINDOW_FRAC)
+WINDOW = MEASURE_WINDOW  # the cortex measurement windows
 METAL_LEVEL = 0.97  # saturated: at least this grey level (metal saturates the detector)
 METAL_FRAC = 0.02  # a window is covered by metal above this fraction of its pixels
 METAL_DEPTH = 0.08  # the window region reaches this far (fraction of the height) above the border
@@ -218,16 +219,31 @@ def _edentulous_reason(frame: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: f
             "assume a dentate mandible; measure the cortex by eye")
 
 
+def age_reason(age: float | None) -> str | None:
+    """Why the reading does not apply to a patient of ``age`` years, or None (adult or age
+    unknown). The cortical signs (MCW cut-offs, Klemetti classes) were defined on adults; a
+    child's or adolescent's mandible is still growing, its cortex still thickening."""
+    if age is None or age >= ADULT_AGE:
+        return None
+    return (f"the patient is {age:g} years old at the study (from the file's birth and study dates): "
+            f"the cortical signs are defined for adults ({ADULT_AGE:g} and over), a growing mandible "
+            "is not read")
+
+
 def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None) -> list[str]:
     """Reasons (plain language) why the image is not assessable; empty list = assessable.
 
-    Checks: not a panoramic (aspect ratio, no mandible found), cortex out of frame, saturated
+    Checks: not a panoramic (aspect ratio, no mandible found), a patient under ``ADULT_AGE``
+    by the file's dates (children are not recognised from the pixels), cortex out of frame, saturated
     or very low-contrast ROI, low ROI confidence, and the anatomy checks (faint border,
     tilt, metal over both windows, border among the teeth, no teeth).
     """
     if proposal is None:
         proposal = propose_roi(rad)
     reasons = _frame_reasons(rad, proposal)
+    child = age_reason(rad.patient.age_years())
+    if child is not None:
+        reasons.append(child)
     if not is_not_panoramic(reasons):
         reasons += anatomy_reasons(rad, proposal)
     if proposal.confidence < LOW_CONFIDENCE:

@@ -49,6 +49,13 @@ WEAK_RUN = 0.01  # ... over this fraction of the width: the path has left the co
 WEAK_FROM = 0.3  # ... looked for behind the molars only (gonial angles lie at 35-45 % of the
 # width from the midline; a faint stretch of the body must not end the border)
 BOX_SPAN_MAX = 0.8  # the box is at most this fraction of the traced border's span
+MEASURE_WINDOW = (0.13, 0.20)  # the cortex is measured this far (fraction of the content width)
+# either side of the midline (premolar to first molar: cortex, quality and here read it)
+BOTTOM_MARGIN = 0.006  # a border this close (fraction of the height) to the bottom edge touches it
+TURN_PEAK = 0.5  # a path whose outward rise reached this (about 27 degrees) ...
+TURN_BACK = 0.5  # ... and then fell below this fraction of it, never to reach it again, has
+# lost the angle: past the antegonial notch the real border only steepens into the ramus, so
+# a path that flattens out for good runs on along soft tissue or a detector step
 
 
 def border_for_box(rad: Radiograph, box: RoiBox, auto: RoiProposal | None) -> RoiProposal:
@@ -99,6 +106,24 @@ def _first_run(values: np.ndarray, ok: np.ndarray, run: int, below: float) -> in
     return int(hit[0]) if hit.size else None
 
 
+def _turned_back(rise: np.ndarray, beyond: np.ndarray) -> int | None:
+    """First index (columns sorted outward) where the border, having risen by at least
+    ``TURN_PEAK`` per column beyond the body, falls below ``TURN_BACK`` of that peak and
+    never reaches the peak again; None if it does not. An antegonial notch dips and then
+    rises steeper than before, so it is not a turn back."""
+    idx = np.flatnonzero(beyond)
+    if idx.size < 3:
+        return None
+    r = rise[idx]
+    peak = np.maximum.accumulate(r)
+    later_max = np.maximum.accumulate(r[::-1])[::-1]  # the highest rise from here outward
+    low = (peak >= TURN_PEAK) & (r < TURN_BACK * peak)
+    # never reached again: nothing after this column rises as much as the peak before it
+    after = np.append(later_max[1:], -np.inf)
+    hit = np.flatnonzero(low & (after < peak))
+    return int(idx[hit[0]]) if hit.size else None
+
+
 def _outward_end(out: np.ndarray, rise: np.ndarray, width: int,
                  strength: np.ndarray | None = None) -> int | None:
     """Index (into columns sorted outward) where one side of the border ends, whichever of
@@ -108,6 +133,7 @@ def _outward_end(out: np.ndarray, rise: np.ndarray, width: int,
       ``GONIAL_SLOPE`` (the ramus); without such a turn, where it does not rise on average
       over ``FLAT_RUN`` of the width (it left the mandible sideways, e.g. along a vertebra
       of a wide field of view; with a turn, a flat stretch before it is the antegonial notch);
+    - where it turns back (``_turned_back``): it rose, then flattened out for good;
     - beyond ``WEAK_FROM``, where a run of ``WEAK_RUN`` of the width has no bone edge under
       it (mean ``strength`` below ``WEAK_EDGE``: the path left the cortex for soft tissue or
       the airway).
@@ -121,6 +147,9 @@ def _outward_end(out: np.ndarray, rise: np.ndarray, width: int,
         flat = _first_run(rise, beyond, max(2, int(round(FLAT_RUN * width))), FLAT_RISE)
         if flat is not None:
             ends.append(flat)
+    back = _turned_back(rise, beyond)
+    if back is not None:
+        ends.append(back)
     if strength is not None:
         weak = _first_run(strength, out > WEAK_FROM * width, max(2, int(round(WEAK_RUN * width))),
                           WEAK_EDGE)
@@ -199,10 +228,20 @@ def _confidence(trace: BorderTrace, box: RoiBox, width: int, height: int) -> tup
     if weak_frac > 0.25:
         conf -= 0.4 * min(1.0, (weak_frac - 0.25) / 0.5)
         reasons.append(f"no clear border found in {weak_frac:.0%} of the ROI columns")
-    at_bottom = float(np.mean(ys > height - 1 - 0.006 * height))
-    if at_bottom > 0.05:
-        conf -= 0.5 * min(1.0, at_bottom / 0.3)
+    # Touching the bottom edge: in a measurement window the cortex there cannot be read (cut
+    # off); only at the chin, the reading holds and the dentist is told where it touches.
+    bottom = ys > height - 1 - BOTTOM_MARGIN * height
+    dist = np.abs(cols - trace.midline_x) / max(1, width)
+    in_win = (dist >= MEASURE_WINDOW[0]) & (dist <= MEASURE_WINDOW[1])
+    at_bottom_win = float(np.mean(bottom[in_win])) if in_win.any() else 0.0
+    at_bottom = float(np.mean(bottom))
+    if at_bottom_win > 0.05:
+        conf -= 0.5 * min(1.0, max(at_bottom, at_bottom_win) / 0.3)
         reasons.append("the inferior cortex is cut off by the bottom of the image")
+    elif at_bottom > 0.05:
+        conf -= 0.1
+        reasons.append("the lower border touches the bottom of the image near the chin, outside the "
+                       "measurement windows")
     # Shape: the border should be U-shaped (lowest near the midline, higher at the box sides).
     q = max(1, box.w // 8)
     side_y = 0.5 * (float(np.median(ys[:q])) + float(np.median(ys[-q:])))

@@ -166,6 +166,17 @@ def _dp_convex(
     return np.clip(path, 0, rows - 1)
 
 
+def _shift_rows(a: np.ndarray, n: int) -> np.ndarray:
+    """``a`` moved down by ``n`` rows (up for negative ``n``), the first (last) row repeated
+    into the gap: the image does not wrap round, so a chin that touches the bottom edge is
+    compared with the tissue at that edge, not with the skull at the top."""
+    if n == 0:
+        return a
+    idx = np.clip(np.arange(a.shape[0]) - n, 0, a.shape[0] - 1)
+    out: np.ndarray = a[idx]
+    return out
+
+
 def _edge_map(work: np.ndarray, scale: float, raw: np.ndarray | None = None) -> np.ndarray:
     """Edge strength (0..1) of the mandible's lower edge: bright bone above, dark below."""
     h, w = work.shape
@@ -178,22 +189,24 @@ def _edge_map(work: np.ndarray, scale: float, raw: np.ndarray | None = None) -> 
     for sigma in EDGE_SIGMAS:
         # Scale-normalised derivatives (x sigma): soft, blurred borders answer at the larger
         # scale as strongly as sharp ones at the smaller.
-        sm_s = cv2.GaussianBlur(work, (0, 0), sigma)
-        gy = cv2.Sobel(sm_s, cv2.CV_32F, 0, 1, ksize=3) / 8.0 * (sigma / EDGE_SIGMAS[0])
-        gx = cv2.Sobel(sm_s, cv2.CV_32F, 1, 0, ksize=3) / 8.0 * (sigma / EDGE_SIGMAS[0])
+        # Replicated (not mirrored) at the image edge: a chin whose border falls in the last
+        # rows still makes an edge there instead of being cancelled by its own reflection.
+        sm_s = cv2.GaussianBlur(work, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+        gy = cv2.Sobel(sm_s, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE) / 8.0 * (sigma / EDGE_SIGMAS[0])
+        gx = cv2.Sobel(sm_s, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE) / 8.0 * (sigma / EDGE_SIGMAS[0])
         down = np.maximum(0.0, -gy)
         # Near the sides the border turns up into the ramus: there the outward direction has a
         # horizontal part (image-left half: darker to the left; right half: darker to the right).
         outward = np.where(xs < 0.5, np.maximum(0.0, gx), np.maximum(0.0, -gx))
         e = np.maximum(e, np.sqrt(down**2 + (outward * side_w[None, :]) ** 2))
-    sm = cv2.GaussianBlur(work, (0, 0), EDGE_SIGMAS[0])
+    sm = cv2.GaussianBlur(work, (0, 0), EDGE_SIGMAS[0], borderType=cv2.BORDER_REPLICATE)
     # Bone support: the cortex and the body above it are brighter than the tissue below over
     # a band of several millimetres; thin bright clutter (letters, hyoid ghost) is not.
     band = max(3, int(round(6.0 * 640.0 / max(w, 1))))
     k = np.ones((band, 1), np.float32) / band
     mean = cv2.filter2D(sm, -1, k, borderType=cv2.BORDER_REPLICATE)
-    above = np.roll(mean, band // 2 + 1, axis=0)
-    below = np.roll(mean, -(band // 2 + 1), axis=0)
+    above = _shift_rows(mean, band // 2 + 1)
+    below = _shift_rows(mean, -(band // 2 + 1))
     support = np.clip((above - below) / 0.15, 0.0, 1.0)
     e = e * support
     if raw is not None:
@@ -201,7 +214,7 @@ def _edge_map(work: np.ndarray, scale: float, raw: np.ndarray | None = None) -> 
         # edges with the dark soft tissue above them; keep an edge next to clipping only when
         # bone-bright pixels are above it (a chin touching the clipped region).
         clipped = (raw <= CLIP_LEVEL).astype(np.float32)
-        clip_below = np.roll(cv2.filter2D(clipped, -1, k, borderType=cv2.BORDER_REPLICATE), -(band // 2 + 1), axis=0)
+        clip_below = _shift_rows(cv2.filter2D(clipped, -1, k, borderType=cv2.BORDER_REPLICATE), -(band // 2 + 1))
         valid = sm[raw > CLIP_LEVEL]
         bone_level = float(np.percentile(valid, 50)) if valid.size else 0.5
         e = np.where((clip_below > 0.3) & (above < bone_level), 0.0, e)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from ..types import years_between
 from .audit import utc_now
 from .history import History
 from .outcomes import OutcomeError, radiograph_date
@@ -112,13 +113,8 @@ def _dicom_age(ds: Any) -> float | None:
     per_year = {"Y": 1.0, "M": 12.0, "W": 52.1775, "D": 365.25}
     if len(text) == 4 and text[:3].isdigit() and text[3] in per_year:
         return round(int(text[:3]) / per_year[text[3]], 1)
-    try:
-        born = datetime.strptime(str(ds.get("PatientBirthDate", "")).strip(), "%Y%m%d").date()
-        on = str(ds.get("StudyDate", "") or ds.get("AcquisitionDate", "") or "").strip()
-        seen = datetime.strptime(on, "%Y%m%d").date() if on else date.today()
-    except ValueError:
-        return None
-    return round((seen - born).days / 365.25, 1)
+    on = str(ds.get("StudyDate", "") or ds.get("AcquisitionDate", "") or "").strip()
+    return years_between(str(ds.get("PatientBirthDate", "")), on or date.today().strftime("%Y%m%d"))
 
 
 def context_from_dicom(path: Path) -> tuple[float | None, str | None, float | None]:
