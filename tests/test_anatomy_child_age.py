@@ -65,3 +65,6 @@ def test_child_dicom_gets_no_reading(tmp_path) -> None:
         if young:
             assert res.risk is None and res.status == "not_assessable"
             assert any("12.5 years old" in w for w in res.warnings), res.warnings
+            # the other mode's reading is withheld with it (its warning used to quote both scores)
+            assert res.other_reading is None
+            assert not any(w.startswith("two readings disagree") for w in res.warnings), res.warnings

@@ -26,6 +26,9 @@ def _assert_no_reading(res) -> None:  # type: ignore[no-untyped-def]
     assert d["risk"] is None and d["band"] is None and d["klemetti"]["class"] is None
     row = flatten(res, "x")
     assert row["risk"] == "" and row["band"] == "" and row["klemetti_p_C2"] == ""
+    # nor through the cross-check: its warning quotes both scores
+    assert d["other_reading"] is None
+    assert not any(w.startswith("two readings disagree") for w in res.warnings), res.warnings
 
 
 def test_square_image_is_not_a_panoramic_and_gets_no_reading() -> None:

@@ -238,6 +238,7 @@ def place_heatmap(case: Case) -> None:
 # ---------------------------------------------------------------------------- cross-check
 #: ROI and landmark readings disagree when their risk levels differ or the scores differ by more
 DISAGREEMENT_MARGIN = 0.2
+DISAGREE_WARNING = "two readings disagree"
 
 
 def cross_check(case: Case, proposal_model: ProposalModel | None, landmark_model: LandmarkModel | None,
@@ -267,7 +268,7 @@ def cross_check(case: Case, proposal_model: ProposalModel | None, landmark_model
     if own_level != level or abs(own - risk) > DISAGREEMENT_MARGIN:
         names = {"roi": "ROI", "landmarks": "landmark"}
         case.warnings.append(
-            f"two readings disagree: the {names[case.screening_mode]} reading is {own:.2f} ({own_level}), "
+            f"{DISAGREE_WARNING}: the {names[case.screening_mode]} reading is {own:.2f} ({own_level}), "
             f"the {names[other.screening_mode]} reading {risk:.2f} ({level}); judge the cortex "
             "yourself and say which you relied on"
         )
@@ -431,6 +432,9 @@ def withhold_unassessable(case: Case) -> bool:
     panoramic = not anatomy.is_not_panoramic(case.reasons)
     case.prediction = None
     case.heatmap = None
+    # the cross-check's warning quotes both withheld scores: it goes with them
+    case.other_reading = None
+    case.warnings = [w for w in case.warnings if not w.startswith(DISAGREE_WARNING)]
     if not panoramic:
         case.cortex = None
     return panoramic
