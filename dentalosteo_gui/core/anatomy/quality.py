@@ -226,8 +226,8 @@ def age_reason(age: float | None) -> str | None:
     if age is None or age >= ADULT_AGE:
         return None
     return (f"the patient is {age:g} years old at the study (from the file's birth and study dates): "
-            f"the cortical signs are defined for adults ({ADULT_AGE:g} and over), a growing mandible "
-            "is not read")
+            f"the cortical signs are defined for adults ({ADULT_AGE:g} and over): no score for a growing "
+            "mandible")
 
 
 def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None) -> list[str]:
