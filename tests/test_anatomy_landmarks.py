@@ -106,3 +106,44 @@ def test_extract_patches_is_the_model_input_extractor() -> None:
         extract_patches(img, {n: lms[n] for n in LANDMARK_NAMES[1:]}, 0.1)
     with pytest.raises(ValueError):
         extract_patches(img, {**lms, LANDMARK_NAMES[0]: (float("nan"), 1.0)}, 0.1)
+
+
+def _side_with_edges(spans: list[tuple[float, float, float]], w: int = 1000, mid: float = 500.0):
+    """A left-side OcclusalSide whose crown edge is ``v`` over each (start, end, v) fraction of
+    the width from the midline, a faint 0.05 elsewhere."""
+    from dentalosteo_gui.core.anatomy.dentition import OcclusalSide
+
+    d = np.arange(0.06, 0.40, 0.002)
+    ce = np.full(d.size, 0.05)
+    for a, b, v in spans:
+        ce[(d >= a) & (d <= b)] = v
+    xs = mid + d * w
+    z = np.zeros(d.size)
+    return OcclusalSide(xs=xs, ys=z + 300.0, gap=z, upper=z, line=(0.0, 300.0), crown_edge=ce), w, mid
+
+
+def test_last_upper_crown_passes_over_faint_edges_behind_the_dentition() -> None:
+    """v2 tuberosity outliers (25-35 mm): a faint edge behind the last upper crown (the ramus,
+    the soft palate) passed the column threshold and was taken for a further crown."""
+    from dentalosteo_gui.core.anatomy.dentition import last_upper_crown
+
+    occ, w, mid = _side_with_edges([(0.12, 0.24, 1.0), (0.30, 0.325, 0.55)])
+    assert last_upper_crown(occ, w, mid) == pytest.approx(0.24, abs=0.005)
+
+
+def test_last_upper_crown_bridges_lost_premolars() -> None:
+    """Premolars and the first molar lost: the molars behind the gap still end the dentition."""
+    from dentalosteo_gui.core.anatomy.dentition import last_upper_crown
+
+    occ, w, mid = _side_with_edges([(0.12, 0.13, 1.0), (0.25, 0.29, 1.0)])
+    assert last_upper_crown(occ, w, mid) == pytest.approx(0.29, abs=0.005)
+
+
+@pytest.mark.parametrize(("seed", "side"), [(502, "right"), (507, "left"), (525, "left")])
+def test_v2_tuberosity_not_on_the_ramus(seed: int, side: str) -> None:
+    """v2 phantoms whose tuberosity was put 24-35 mm too far back (on the ramus)."""
+    case = generate_phantom(seed, style="v2")
+    rad = from_array(case.image, spacing=case.truth.pixel_spacing_mm)
+    k = f"{side}_maxillary_tuberosity"
+    got, t = propose_landmarks(rad)[k], case.truth.landmarks[k]
+    assert float(np.hypot(got[0] - t[0], got[1] - t[1])) * case.truth.pixel_spacing_mm < 8.0

@@ -42,7 +42,11 @@ CROWN_SPAN = (0.12, 0.36)  # premolars to third molars, fraction of the width fr
 CROWN_REF_PCT = 80  # reference crown contrast: this percentile over the span (metal
 # restorations, far brighter than enamel, must not raise it)
 MIN_CROWN = 0.012  # shortest run counted as a crown (half a premolar), fraction of the width
-MAX_GAP = 0.10  # longest run without crowns inside a dentition (two molars lost)
+MAX_GAP = 0.15  # longest run without crowns inside a dentition (both premolars and the
+# first molar lost)
+CROWN_RUN_REL = 0.65  # a crown run's median edge reaches this x the reference: a crown is
+# enamel over its whole width; the fainter edges behind the dentition (the ramus, the soft
+# palate, the tuberosity itself) reach the column threshold only in places
 
 
 @dataclass(frozen=True)
@@ -212,7 +216,7 @@ def last_upper_crown(side: OcclusalSide, w: int, mid: float) -> float | None:
         j = i
         while crown[i] and j + 1 < crown.size and crown[j + 1]:
             j += 1
-        if crown[i] and j - i + 1 >= n_min:
+        if crown[i] and j - i + 1 >= n_min and float(np.median(ce[i:j + 1])) >= CROWN_RUN_REL * ref:
             if d[i] - prev_end > MAX_GAP or j == crown.size - 1:
                 break  # too far from the dentition, or running on past it (the ramus)
             last = prev_end = float(d[j])
