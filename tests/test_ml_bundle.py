@@ -55,3 +55,8 @@ def test_default_model_keeps_the_training_seed_with_the_lowest_validation_loss(t
     assert (tmp_path / "default" / "model.keras").read_bytes() == bytes([2])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["default"]
     assert json.loads((tmp_path / "default" / "card.json").read_text())["training"]["seed_selection"] == sel
+    # the card was rewritten after the pack was saved: its manifest must follow, or the app
+    # refuses the freshly trained pack as tampered with ("card.json: was modified")
+    from dentalosteo_gui.ml.packs import verify_manifest
+
+    verify_manifest(tmp_path / "default")

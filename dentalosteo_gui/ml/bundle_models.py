@@ -539,6 +539,7 @@ def train_default(args: argparse.Namespace, items: list[dict[str, Any]],
         "chosen": best[1],
     }
     (final / "card.json").write_text(json.dumps(card, indent=2))
+    write_manifest(final)  # the card changed: the pack's own integrity check must still pass
     return card
 
 
