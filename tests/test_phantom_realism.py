@@ -150,3 +150,33 @@ def test_bundle_cache_key_separates_styles() -> None:
     assert bm.BUNDLED_STYLE == "v1"  # the committed packs' training data, until retrained
     k1, k2 = bm._generator_key("v1"), bm._generator_key("v2")
     assert k1 != k2 and generator_fingerprint() in k1 and k1.startswith("v1_")
+
+
+def test_spine_core_peaks_the_column_and_leaves_the_other_draws() -> None:
+    """Round 4: the central column has a narrower bright core (its own child stream, so the
+    column's other draws and every later draw of the generator stay put) and is fainter
+    below the mandible than inside it."""
+    from dentalosteo_gui.core.data import phantom_texture as ptx
+
+    mask = np.zeros((200, 800), np.float32)
+    mask[:120] = 1.0  # mandible above row 120
+    flat_rng, core_rng = np.random.default_rng(5), np.random.default_rng(5)
+    flat = ptx.spine_ghost(flat_rng, mask, 400.0)
+    cored = ptx.spine_ghost(core_rng, mask, 400.0, np.random.default_rng(9))
+    assert flat_rng.random() == core_rng.random()  # same draws from the main stream
+    assert not np.array_equal(flat, cored)
+    hit = None
+    for seed in range(20):  # some draw has a core of clear weight
+        c = ptx.spine_ghost(np.random.default_rng(5), mask, 400.0, np.random.default_rng(seed))
+        row = c[110]
+        on = row > 0.05 * float(row.max())
+        xs = np.flatnonzero(on)
+        shoulders = float(np.median(row[xs[0]:xs[0] + (xs[-1] - xs[0]) // 6]))
+        if float(row.max()) > 1.4 * shoulders:
+            hit = seed
+            break
+    assert hit is not None
+    assert ptx.SPINE_BELOW[1] < 1.0 and 0.0 <= ptx.SPINE_CORE[0] < ptx.SPINE_CORE[1] < 1.0
+    col = flat[:, 400]
+    assert float(col[150:].max()) <= ptx.SPINE_BELOW[1] * float(col[80:120].max()) + 1e-6
+

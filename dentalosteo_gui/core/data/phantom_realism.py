@@ -39,6 +39,7 @@ MOTTLE_SIGMA_MM = (0.5, 0.9)  # density mottle: Gaussian correlation across the 
 MOTTLE_ELONG = (1.5, 3.0)  # and how much longer along it
 MOTTLE_LOG_SD = (1.0, 1.4)  # log-normal shape (larger: brighter, sparser bundles)
 NET_WEIGHT = 2.0  # the thin-line network relative to one plate-and-rod layer
+PLATE_SOFTNESS = (0.25, 0.8)  # soft threshold of the plates (larger: less sparse, less skewed)
 
 
 def _plates_and_rods(rng: np.random.Generator, tile: tuple[int, int], px_mm: float,
@@ -50,7 +51,7 @@ def _plates_and_rods(rng: np.random.Generator, tile: tuple[int, int], px_mm: flo
     f0 = px_mm / cell_mm  # cycles per pixel
     g = ptx.spectral_noise(rng, tile, f0, 0.5, aniso, angle)
     level = float(rng.uniform(-0.4, 0.1)) + 0.5 * (1.0 - density)
-    soft = float(rng.uniform(0.25, 0.45))
+    soft = float(rng.uniform(*PLATE_SOFTNESS))
     plates = np.logaddexp(0.0, (g - level) / soft) * soft  # softplus: sparse bright islands
     f_rod = px_mm / (float(rng.uniform(0.3, 0.6)) + 0.3 * (1.0 - density))  # finer rod network
     r = ptx.spectral_noise(rng, tile, f_rod, 0.45, aniso, angle)

@@ -72,6 +72,9 @@ def powerlaw_noise(rng: np.random.Generator, shape: tuple[int, int], beta: float
 SPINE_HALF = (0.09, 0.16)  # half-width of the central column, fraction of the image width
 SPINE_STREAK = (0.1, 0.3)  # relative amplitude of its vertical streaks
 SPINE_GAIN = (0.15, 0.45)  # its brightness
+SPINE_BELOW = (0.05, 0.5)  # its strength below the mandible relative to inside
+SPINE_CORE = (0.0, 0.6)  # share of the column's brightness in a narrower central core
+SPINE_CORE_WIDTH = (0.25, 0.6)  # the core's Gaussian sigma relative to the column half-width
 TEXTURE_TILE = (512, 1024)  # texture is drawn on a periodic tile this size and repeated
 
 
@@ -236,15 +239,24 @@ def _smooth_edge(x: np.ndarray, half: float, soft: float) -> np.ndarray:
     return out
 
 
-def spine_ghost(rng: np.random.Generator, mask: np.ndarray, cx: float) -> np.ndarray:
+def spine_ghost(rng: np.random.Generator, mask: np.ndarray, cx: float,
+                rng_core: np.random.Generator | None = None) -> np.ndarray:
     """The central superimposition panoramic units show over the symphysis (cervical spine,
     both halves of the anterior mandible): a broad bright column (a fifth to a third of the
     width) with steep sides, vertical streaks and faint vertebral banding, strongest inside
-    the mandible (``mask``, canvas pixels) and fainter below it."""
+    the mandible (``mask``, canvas pixels) and fainter below it. With ``rng_core`` (its own
+    stream, so the other draws stay put) the column is not a flat plateau: a narrower
+    brighter core (the vertebral bodies and the symphysis seen end-on) over dimmer shoulders,
+    :data:`SPINE_CORE` (share of the brightness in the core) and :data:`SPINE_CORE_WIDTH`."""
     h, w = mask.shape
     xs = np.arange(w, dtype=np.float32)[None, :] - (cx + float(rng.normal(0.0, 0.01)) * w)
     half = float(rng.uniform(*SPINE_HALF)) * w
     column = _smooth_edge(xs, half, float(rng.uniform(0.01, 0.04)) * w)
+    if rng_core is not None:
+        share = float(rng_core.uniform(*SPINE_CORE))
+        core_w = float(rng_core.uniform(*SPINE_CORE_WIDTH)) * half
+        core = np.exp(-0.5 * ((xs - float(rng_core.normal(0.0, 0.15)) * half) / core_w) ** 2)
+        column = column * ((1.0 - share) + 2.0 * share * core)
     # vertebral bodies / symphysis edges: vertical streaks across the column
     streak = np.asarray(cv2.GaussianBlur(rng.standard_normal((1, w)).astype(np.float32), (0, 0),
                                          max(1.0, 0.006 * w)), dtype=np.float32)
@@ -255,7 +267,7 @@ def spine_ghost(rng: np.random.Generator, mask: np.ndarray, cx: float) -> np.nda
     phase = float(rng.uniform(0.0, 2 * math.pi))
     bands = 0.85 + 0.15 * np.cos(2 * math.pi * ys / period + phase)
     fade = np.clip((ys / h - 0.25) / 0.35, 0.0, 1.0)
-    below = float(rng.uniform(0.2, 0.8))
+    below = float(rng.uniform(*SPINE_BELOW))
     inside = np.clip(mask + below * (1.0 - mask), 0.0, 1.0)
     out: np.ndarray = (float(rng.uniform(*SPINE_GAIN)) * column * bands * fade * inside).astype(np.float32)
     return out

@@ -1259,7 +1259,7 @@ def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarr
     mask_q = cv2.resize(sharp, (qc.wq, qc.hq), interpolation=cv2.INTER_AREA)
     cxq = jaw.cx / qc.q
     by_q = (np.interp(qc.Xq[0], fr.xcol, ybcol) / qc.q).astype(np.float32)
-    g = ptx.spine_ghost(rng2, mask_q, cxq)
+    g = ptx.spine_ghost(rng2, mask_q, cxq, rng2.spawn(1)[0])  # the core: a child stream
     g += ptx.opposite_side_ghost(rng2, mask_q, cxq)
     g += prl.arch_turn(rng2, mask_q, cxq)
     g += ptx.hyoid_ghosts(rng2, (qc.hq, qc.wq), cxq, by_q)
