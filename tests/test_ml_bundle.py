@@ -60,3 +60,12 @@ def test_default_model_keeps_the_training_seed_with_the_lowest_validation_loss(t
     from dentalosteo_gui.ml.packs import verify_manifest
 
     verify_manifest(tmp_path / "default")
+
+
+def test_mixed_style_alternates_v1_and_v2_per_phantom():
+    from dentalosteo_gui.ml import bundle_models as bm
+
+    assert [bm.item_style(bm.MIXED_STYLE, i) for i in range(4)] == ["v1", "v2", "v1", "v2"]
+    assert {bm.item_style("v1", i) for i in range(5)} == {"v1"} and bm.item_style("v2", 3) == "v2"
+    # its own cache: never mixed up with a v1-only or v2-only phantom set
+    assert len({bm._generator_key(s) for s in ("v1", "v2", bm.MIXED_STYLE)}) == 3

@@ -58,6 +58,14 @@ BAND_SHAPE = (64, 384, 1)
 CACHE_VERSION = 3
 DEFAULT_ARCH = "compact-band"
 BUNDLED_STYLE = "v1"  # phantom style of the committed packs; ``--style v2`` to retrain on v2
+MIXED_STYLE = "mix"  # half the phantoms v1, half v2 (even / odd index), one split over both
+
+
+def item_style(style: str, i: int) -> str:
+    """The generator style of phantom ``i`` of a set drawn in ``style``."""
+    if style == MIXED_STYLE:
+        return "v1" if i % 2 == 0 else "v2"
+    return style
 
 Split = tuple[np.ndarray, np.ndarray, np.ndarray]  # train / validation / test indices
 
@@ -81,7 +89,7 @@ def _encode_phantom(args: tuple[int, int, str]) -> dict[str, Any]:
     from ..core.imaging.pixels import to_unit_float
     from ..core.types import Radiograph
 
-    case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i), style=style)
+    case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i), style=item_style(style, i))
     px = to_unit_float(case.image, 16 if case.image.dtype == np.uint16 else 8)
     tr = case.truth
     row = tr.csv_row(f"phantom_{i:05d}.png")
@@ -149,7 +157,7 @@ def _measure_phantom(args: tuple[int, int, str]) -> float | None:
     from ..core.system.settings import DEFAULT_PIXEL_SPACING_MM
     from ..core.types import Radiograph
 
-    case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i), style=style)
+    case = phantoms.generate_phantom(phantoms.phantom_seed(seed, i), style=item_style(style, i))
     px = to_unit_float(case.image, 16 if case.image.dtype == np.uint16 else 8)
     rad = Radiograph(pixels=px, pixel_spacing_mm=float(case.truth.pixel_spacing_mm))
     try:
@@ -444,9 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="models", help="folder for the packs (default: models)")
     ap.add_argument("--n", type=int, default=800, help="number of phantoms (default 800)")
     ap.add_argument("--seed", type=int, default=2026, help="phantom set seed (default 2026)")
-    ap.add_argument("--style", choices=("v1", "v2"), default=BUNDLED_STYLE,
+    ap.add_argument("--style", choices=("v1", "v2", MIXED_STYLE), default=BUNDLED_STYLE,
                     help=f"phantom look (default {BUNDLED_STYLE}: what the committed packs were trained on; "
-                         "v2: closer to real panoramics, see bench/realism.py)")
+                         f"v2: closer to real panoramics, see bench/realism.py; {MIXED_STYLE}: half v1, half v2)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--train-seeds", default="1,2,3,4",
                     help="training seeds of the default model (initialisation and augmentation); each "
