@@ -40,7 +40,7 @@ importlint: venv
 	$(BIN)/lint-imports
 
 ## Train the bundled default model on phantoms (CPU, < 60 min on 2 cores).
-## PHANTOM_STYLE: v1 (the committed packs' training data) or v2 (`make model PHANTOM_STYLE=v2`)
+## PHANTOM_STYLE: v1 (the committed packs' training data), v2 or mix (half each): `make model PHANTOM_STYLE=v2`
 PHANTOM_STYLE ?= v1
 model: venv
 	$(BIN)/python -m dentalosteo_gui.ml.bundle_models --out models --style $(PHANTOM_STYLE)
