@@ -16,9 +16,8 @@ from html import escape
 from typing import Any, NamedTuple
 
 from ..core.cards import operating_point_label, score_is_probability, trained_on_phantoms
+from ..core.records.report_text import DISAGREE_PREFIX, NOTE_PREFIXES
 from ..core.types import ModelInfo, ScreeningResult, Spacing
-
-DISAGREE_PREFIX = "two readings disagree"
 
 _PLAIN: list[tuple[str, str]] = [
     # engine phrase (lower case) -> a short plain-language lead-in (first match wins)
@@ -69,17 +68,11 @@ def plain_language(warning: str) -> str:
     return body
 
 
-# warnings that are not a reason the image failed the checks (the engine lists the reasons
-# first, then these; the result does not mark where the reasons end)
-_NOT_REASONS = ("pixel spacing unknown", "no model installed", "no landmark model", "calibration profiles",
-                "risk not computed", "klemetti hint", DISAGREE_PREFIX, "the installed model")
-
-
 def not_assessable_reasons(res: ScreeningResult, file_warnings: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The reasons an image failed the checks: its warnings less the notes that are not
     reasons and less ``file_warnings`` (the radiograph's own, from reading the file)."""
     reasons = [w for w in res.warnings
-               if w not in file_warnings and not w.lower().startswith(_NOT_REASONS)]
+               if w not in file_warnings and not w.lower().startswith(NOTE_PREFIXES)]
     return reasons or ["it did not pass the image checks"]
 
 

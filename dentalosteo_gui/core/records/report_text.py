@@ -145,10 +145,14 @@ def referral_next_step(result: ScreeningResult) -> tuple[str, str]:
 
 # --- warnings, most important first ----------------------------------------------------
 
+#: how the engine's cross-check warning starts (``stages.cross_check`` writes it; the report,
+#: the GUI and ``stages.withhold_unassessable`` recognise it by this)
+DISAGREE_PREFIX = "two readings disagree"
+
 #: engine notes that are not a reason the image failed its checks (the reasons carry no
 #: common prefix: on an image that is not assessable, every other warning is one)
 NOTE_PREFIXES = ("pixel spacing unknown", "no model installed", "no landmark model", "calibration profiles",
-                 "risk not computed", "klemetti hint", "two readings disagree", "the installed model")
+                 "risk not computed", "klemetti hint", DISAGREE_PREFIX, "the installed model")
 
 
 def warning_rank(result: ScreeningResult, warning: str) -> int:
@@ -159,7 +163,7 @@ def warning_rank(result: ScreeningResult, warning: str) -> int:
         return 0
     if low.startswith("pixel spacing unknown") or "calibration" in low:
         return 1
-    return 2 if low.startswith("two readings disagree") else 3
+    return 2 if low.startswith(DISAGREE_PREFIX) else 3
 
 
 def warnings_by_importance(result: ScreeningResult) -> list[str]:

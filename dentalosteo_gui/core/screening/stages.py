@@ -23,6 +23,7 @@ from ..anatomy.foramen import pmi_check
 from ..cards import classify_risk_level, operating_point, referral_decision, trained_on_phantoms
 from ..errors import AnatomyError, DentalOsteoError
 from ..imaging.heatmap import normalise_map, place_in_image
+from ..records.report_text import DISAGREE_PREFIX
 from ..types import (
     KLEMETTI_CLASSES,
     MEASURED_SPACING_SOURCES,
@@ -238,7 +239,6 @@ def place_heatmap(case: Case) -> None:
 # ---------------------------------------------------------------------------- cross-check
 #: ROI and landmark readings disagree when their risk levels differ or the scores differ by more
 DISAGREEMENT_MARGIN = 0.2
-DISAGREE_WARNING = "two readings disagree"
 
 
 def cross_check(case: Case, proposal_model: ProposalModel | None, landmark_model: LandmarkModel | None,
@@ -268,7 +268,7 @@ def cross_check(case: Case, proposal_model: ProposalModel | None, landmark_model
     if own_level != level or abs(own - risk) > DISAGREEMENT_MARGIN:
         names = {"roi": "ROI", "landmarks": "landmark"}
         case.warnings.append(
-            f"{DISAGREE_WARNING}: the {names[case.screening_mode]} reading is {own:.2f} ({own_level}), "
+            f"{DISAGREE_PREFIX}: the {names[case.screening_mode]} reading is {own:.2f} ({own_level}), "
             f"the {names[other.screening_mode]} reading {risk:.2f} ({level}); judge the cortex "
             "yourself and say which you relied on"
         )
@@ -434,7 +434,7 @@ def withhold_unassessable(case: Case) -> bool:
     case.heatmap = None
     # the cross-check's warning quotes both withheld scores: it goes with them
     case.other_reading = None
-    case.warnings = [w for w in case.warnings if not w.startswith(DISAGREE_WARNING)]
+    case.warnings = [w for w in case.warnings if not w.startswith(DISAGREE_PREFIX)]
     if not panoramic:
         case.cortex = None
     return panoramic
