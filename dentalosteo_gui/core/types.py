@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -101,8 +102,6 @@ class Spacing:
 def years_between(born: str, on: str) -> float | None:
     """Years (one decimal) from the DICOM date ``born`` to the DICOM date ``on`` (YYYYMMDD);
     None when either is not a date or ``on`` comes first."""
-    from datetime import datetime
-
     try:
         b = datetime.strptime(str(born).strip(), "%Y%m%d").date()
         o = datetime.strptime(str(on).strip(), "%Y%m%d").date()
