@@ -7,6 +7,9 @@
   the real abdi_dev image 65 the edge filter used to mirror the image at its edge, cancel
   the border and send the trace 15-30 px up into the symphysis), and touching the bottom at
   the chin only, outside the measurement windows, does not make the image "out of frame".
+- A sharp gonial angle is followed, not cut by a chord through the faint bone of the angle
+  (the convex programme pays for the increase of slope past the corner); short weak gaps
+  (crossings) and weak runs open at the trace's end are left alone.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pytest
 
 from dentalosteo_gui.core.anatomy import assess_quality, border_arrays, propose_roi
 from dentalosteo_gui.core.anatomy.roi import _turned_back
+from dentalosteo_gui.core.anatomy.trace import BRIDGE_MIN_RUN, _bridge_weak_runs
 from dentalosteo_gui.core.data.phantoms import generate_phantom
 from dentalosteo_gui.core.imaging.imageio import from_array
 
@@ -75,3 +79,59 @@ def test_real_chin_at_the_bottom_edge(shared_dir) -> None:
     bx, by = border_arrays(propose_roi(rad))
     ys = np.interp([1110, 1160, 1210], bx, by)
     assert np.all(ys >= rad.height - 12), np.round(ys, 1)
+
+
+def _corner_edge_map() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 60 x 100 edge map with a gonial corner on the left (steep ramus down to column 25,
+    flat to 45, then down towards the chin), the border on it and a chord cutting the corner."""
+    cols = np.arange(100)
+    true = np.where(cols < 25, 10 + 1.2 * cols, 40.0)
+    true = np.where(cols > 45, 40 + 0.3 * (cols - 45), true)
+    sub = np.zeros((60, 100), np.float32)
+    sub[np.round(true).astype(int), cols] = 1.0
+    chord = true.copy()
+    sel = (cols >= 12) & (cols <= 40)
+    chord[sel] = np.interp(cols[sel], [12, 40], [true[12], true[40]])
+    return sub, np.round(true).astype(np.int64), np.round(chord).astype(np.int64)
+
+
+def test_corner_chord_is_replaced_by_the_border_below() -> None:
+    sub, true, chord = _corner_edge_map()
+    assert np.abs(chord - true).max() >= 8  # the chord cuts the corner by many rows
+    out = _bridge_weak_runs(sub, chord)
+    assert np.abs(out - true).max() <= 1, (out - true)[10:45]
+
+
+def test_short_gaps_and_open_ends_are_left_alone() -> None:
+    sub, true, _ = _corner_edge_map()
+    # a crossing: the border edge missing over fewer columns than a corner spans, with a
+    # stronger edge a few rows below it there
+    gap = sub.copy()
+    c0 = 60
+    gap[:, c0:c0 + BRIDGE_MIN_RUN - 2] = 0.0
+    gap[true[c0] + 5, c0 - 1:c0 + BRIDGE_MIN_RUN - 1] = 1.0
+    assert np.array_equal(_bridge_weak_runs(gap, true), true)
+    # a weak run reaching the end of the traced width (the ramus fading out): nothing to pin
+    open_end = sub.copy()
+    open_end[:, :20] = 0.0
+    open_end[np.clip(true[:20] + 6, 0, 59), np.arange(20)] = 1.0
+    assert np.array_equal(_bridge_weak_runs(open_end, true), true)
+
+
+def test_real_gonial_corner_is_followed(shared_dir) -> None:
+    """abdi_dev 5 (development image): both dentists draw a sharp left gonial angle at
+    x 340-410; the trace used to cut it with a chord up to 41 px inside the bone."""
+    import csv
+
+    data = shared_dir / "realdata" / "abdi_dev"
+    if not (data / "images" / "5.png").exists():
+        pytest.skip("../shared/realdata/abdi_dev is not here")
+    from dentalosteo_gui.core.imaging.imageio import load_radiograph
+
+    rows = [r for r in csv.DictReader(open(data / "inferior_border_by_column.csv")) if r["image_id"] == "5"]
+    xs = np.array([int(r["x"]) for r in rows])
+    y1 = np.array([int(r["y_lowest_mask_px_rater1"]) for r in rows])
+    bx, by = border_arrays(propose_roi(load_radiograph(data / "images" / "5.png")))
+    sel = (xs >= 340) & (xs <= 410)
+    err = np.abs(np.interp(xs[sel], bx, by) - y1[sel])
+    assert np.median(err) <= 6.0, np.round(err, 1)

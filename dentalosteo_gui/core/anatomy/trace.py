@@ -41,6 +41,16 @@ FINE_SMOOTH = 0.05  # smoothness cost of the full-resolution path
 LOG_FLOOR = 1.0 / 255.0  # grey levels below this are clipped black for the log
 FINE_DLT = 2.0  # the outer edge's soft-tissue side is read 2 blur scales below it (past the
 # edge's own blur)
+# Corner bridging (see ``_bridge_weak_runs``): in the outer parts of the traced width, a stretch
+# where the convex path runs on weak edges is searched again below it for a stronger path.
+BRIDGE_OUTER = 0.35  # fraction of the traced columns at each end (the gonial angles)
+BRIDGE_WEAK = 0.35  # edge strength below which the convex path is on no edge
+BRIDGE_MIN_RUN = 8  # work columns (about 3-4 mm): shorter gaps are crossings, not corners
+BRIDGE_DOWN, BRIDGE_UP = 12, 2  # work rows searched below / above the convex path
+BRIDGE_MIN_DEPTH = 3  # work rows: a corner lies this far below its chord somewhere (a path that
+# keeps within a row or two of the convex one is the same border, seen on weak edges)
+BRIDGE_ACCEPT = 0.5  # the new stretch's mean edge strength must reach this
+BRIDGE_GAIN = 2.0  # and this many times the old stretch's
 
 
 @dataclass
@@ -343,7 +353,54 @@ def _coarse_path(sub: np.ndarray) -> np.ndarray:
     )
     nodes = _dp_convex(pooled, max_slope=6, c_change=0.01, c_concave=C_CONCAVE)
     path: np.ndarray = np.round(np.interp(np.arange(ncols), node_x + (NODE_STEP - 1) / 2, nodes)).astype(np.int64)
-    return path
+    return _bridge_weak_runs(sub, path)
+
+
+def _weak_runs(weak: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of every run of True in ``weak``."""
+    edges = np.diff(np.r_[0, weak.astype(np.int8), 0])
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
+
+
+def _bridge_weak_runs(sub: np.ndarray, path: np.ndarray) -> np.ndarray:
+    """The convex path with its corner chords replaced by the border below them.
+
+    The gonial angle is a sharp corner, and beyond it the border often turns down again
+    (antegonial notch): the convex programme pays for every increase of slope, so it may cut
+    the corner with a chord through the faint bone of the angle, on no edge. In the outer
+    parts of the traced width, every stretch of at least ``BRIDGE_MIN_RUN`` columns where the
+    path runs on weak edges, between two columns on an edge, is searched again: a free
+    (smooth, not convex) path from ``BRIDGE_UP`` rows above to ``BRIDGE_DOWN`` rows below the
+    chord, pinned to both ends. It replaces the chord only if its edges are clearly stronger
+    (``BRIDGE_ACCEPT``, ``BRIDGE_GAIN``). Short weak stretches are crossings of other
+    structures (hyoid, ghosts), which the chord rightly ignores; runs that reach the end of
+    the traced width are left alone (nothing to pin there: the ramus)."""
+    rows, ncols = sub.shape
+    n_end = int(BRIDGE_OUTER * ncols)
+    if n_end < BRIDGE_MIN_RUN:
+        return path
+    cols = np.arange(ncols)
+    strength = sub[path, cols]
+    offs = np.arange(-BRIDGE_UP, BRIDGE_DOWN + 1)
+    pin = np.full(offs.size, 1e6)
+    pin[BRIDGE_UP] = 0.0
+    out = path.copy()
+    for a, b in _weak_runs(strength < BRIDGE_WEAK):
+        in_outer = a < n_end or b > ncols - n_end
+        if not in_outer or b - a < BRIDGE_MIN_RUN or a == 0 or b == ncols:
+            continue
+        lo, hi = a - 1, b + 1  # the two pinned columns are on the convex path
+        rr = np.clip(path[None, lo:hi] + offs[:, None], 0, rows - 1)
+        e = sub[rr, cols[None, lo:hi]].astype(np.float64)
+        cost = -e
+        cost[:, 0] += pin
+        cost[:, -1] += pin
+        k = dp_path(cost, max_step=2, smooth=FINE_SMOOTH)
+        new = e[k, np.arange(hi - lo)][1:-1].mean()
+        deep = int(offs[k].max()) >= BRIDGE_MIN_DEPTH
+        if deep and new >= max(BRIDGE_ACCEPT, BRIDGE_GAIN * float(strength[a:b].mean())):
+            out[lo:hi] = rr[k, np.arange(hi - lo)]
+    return out
 
 
 def _gradient_band(pixels: np.ndarray, x0: int, x1: int, y_coarse: np.ndarray,
