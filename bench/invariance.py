@@ -14,6 +14,15 @@ re-encodings of the same radiograph that must not change the reading:
 - ``pad``: a black margin (6 % of the width) on all four sides;
 - ``uint16``: stored as a 16-bit PNG (x 257) and read back.
 
+Opt-in "other device" stresses (``--variants device`` for all four; not part of issue 15's
+targets, since each one changes the image a little, but a reading built for one device should
+not fall apart under them):
+
+- ``halfres``: resized by 0.5 (a coarser detector), the pixel spacing doubled;
+- ``unsharp``: the unsharp masking panoramic units apply (Gaussian sigma 2 mm, amount 0.8);
+- ``noise``: Gaussian noise of 2 % of the grey range plus a 0.6 px blur (a noisier sensor);
+- ``lowcontrast``: the grey range squeezed to 0.25-0.75 (a flat, foggy exposure).
+
 The base spacing is the file's, else the configured default; it is passed explicitly to
 every variant (scaled for ``resample``). Prints ONE JSON object:
 ``{"overall": {...}, "per_variant": {name: {...}}, "base": {...}, "targets": {...}}`` with,
@@ -51,6 +60,9 @@ GAMMA = 0.8
 JPEG_QUALITY = 80
 PAD_FRAC = 0.06
 VARIANTS = ("flip", "resample", "gamma", "jpeg", "pad", "uint16")
+DEVICE_STRESSES = ("halfres", "unsharp", "noise", "lowcontrast")
+UNSHARP_SIGMA_MM, UNSHARP_AMOUNT = 2.0, 0.8
+NOISE_SD, NOISE_BLUR_PX = 0.02, 0.6
 SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"}
 TARGETS = {
     "mcw_abs_diff_median_mm": "<= 0.15",
@@ -108,8 +120,25 @@ def make_variants(rad: Radiograph, spacing_mm: float, tmp: Path,
         elif name == "uint16":
             u16 = (_u8(px).astype(np.uint16) * 257).astype(np.uint16)
             out[name] = Variant(_via_file(u16, ".png", [], tmp), spacing_mm)
+        elif name == "halfres":
+            size = (int(round(w * 0.5)), int(round(h * 0.5)))
+            sx = size[0] / w
+            out[name] = Variant(from_array(cv2.resize(px, size, interpolation=cv2.INTER_AREA)),
+                                spacing_mm / sx, scale=sx)
+        elif name == "unsharp":
+            blur = cv2.GaussianBlur(px, (0, 0), UNSHARP_SIGMA_MM / spacing_mm)
+            sharp = np.clip(px + UNSHARP_AMOUNT * (px - blur), 0.0, 1.0).astype(np.float32)
+            out[name] = Variant(from_array(sharp), spacing_mm)
+        elif name == "noise":
+            rng = np.random.default_rng(h * 7919 + w)  # the same noise for the same image
+            noisy = cv2.GaussianBlur(px + rng.normal(0.0, NOISE_SD, px.shape).astype(np.float32),
+                                     (0, 0), NOISE_BLUR_PX)
+            out[name] = Variant(from_array(np.clip(noisy, 0.0, 1.0).astype(np.float32)), spacing_mm)
+        elif name == "lowcontrast":
+            out[name] = Variant(from_array((0.25 + 0.5 * px).astype(np.float32)), spacing_mm)
         else:
-            raise ValueError(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
+            raise ValueError(f"unknown variant {name!r}; choose from "
+                             f"{', '.join(VARIANTS + DEVICE_STRESSES)}")
     return out
 
 
@@ -255,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("--limit", type=int, default=0, help="at most N images per run (0: all)")
-    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="comma-separated; 'device' adds the four opt-in device stresses")
     ap.add_argument("--per-image", action="store_true")
     ap.add_argument("--recursive", action="store_true")
     a = ap.parse_args(argv)
@@ -266,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"error": "no images found", "dirs": [str(d) for d in a.dirs]}))
         return 2
     names = [v.strip() for v in a.variants.split(",") if v.strip()]
+    if "device" in names:
+        names = [n for n in names if n != "device"] + list(DEVICE_STRESSES)
     out = run_invariance(files, engine_screen(), names, a.per_image)
     print(json.dumps(out, indent=2, default=str))
     return 0

@@ -119,3 +119,22 @@ def test_padding_keeps_box_on_the_anatomy_phantom() -> None:
 @pytest.mark.realdata
 def test_padding_keeps_box_on_the_anatomy_real(abdi_files: list[Path]) -> None:
     _padding_keeps_anatomy(load_radiograph(abdi_files[0]), 0.1)
+
+
+def test_device_stresses_are_what_the_bench_says(tmp_path: Path) -> None:
+    """The opt-in device stresses: coarser pixels with the spacing doubled, unsharp masking
+    (edges overshoot), noise (the image changes, its mean does not) and a squeezed range."""
+    ramp = np.tile(np.r_[np.full(80, 0.2), np.full(80, 0.8)].astype(np.float32), (140, 1))
+    rad = from_array(ramp)
+    out = IV.make_variants(rad, 0.1, tmp_path, IV.DEVICE_STRESSES)
+    assert set(out) == set(IV.DEVICE_STRESSES)
+    half = out["halfres"]
+    assert half.rad.pixels.shape == (70, 80) and half.spacing_mm == pytest.approx(0.2) and half.scale == 0.5
+    sharp = out["unsharp"].rad.pixels
+    assert sharp[:, 81].mean() > 0.8 + 0.02 and sharp[:, 78].mean() < 0.2 - 0.02  # overshoot at the step
+    noisy = out["noise"].rad.pixels
+    assert abs(float(noisy.mean()) - float(ramp.mean())) < 0.01 and float(np.abs(noisy - ramp).mean()) > 0.003
+    flat = out["lowcontrast"].rad.pixels
+    assert flat.min() == pytest.approx(0.35) and flat.max() == pytest.approx(0.65)
+    with pytest.raises(ValueError, match="unknown variant"):
+        IV.make_variants(rad, 0.1, tmp_path, ["blur"])
