@@ -13,7 +13,12 @@ tangentially). A per-profile "first strong fall" then lands on texture. Here:
    ``a`` before minus the mean ``a`` after each depth (bright cortex before, darker bone
    after). Each scale is divided by its own robust spread over the strip (1.4826 x the
    median absolute deviation), so the response is a z-score: free of the image's grey
-   scale, gain and (locally) gamma; the largest z over the scales is kept.
+   scale, gain and (locally) gamma. The margin's path (step 4) follows the z averaged over
+   the scales: a fall that holds at every scale. (Taking the largest z let the winning
+   scale decide which edge is the margin, and sensor noise, which dims the finest scale, or
+   a device's unsharp masking, which lifts the coarse one, then switched between two
+   candidate edges: on abdi_dev the p90 of the MCW change under 2 % noise was 0.78 mm with
+   the maximum and 0.35 mm with the mean.) The confidence (step 5) keeps the clearest scale.
 4. The endosteal margin is the path through the strip, one depth per normal, that collects
    the most (saturated) response under a smoothness cost (a dynamic programme, as for the
    border): a margin that continues along the border outweighs isolated texture steps.
@@ -175,7 +180,7 @@ def step_response(strip: np.ndarray, step_mm: float, lo: int, hi: int) -> np.nda
     return out
 
 
-def past_pore_lines(strip: np.ndarray, zmax: np.ndarray, path: np.ndarray, lims: tuple[int, int],
+def past_pore_lines(strip: np.ndarray, zpath: np.ndarray, path: np.ndarray, lims: tuple[int, int],
                     step: float, normal_step_mm: float) -> np.ndarray:
     """The path moved past pore lines (module doc, step 4b): per normal, the deeper fall is
     taken where, averaged over 1 mm of border, the bone between the two falls is nearer the
@@ -186,7 +191,7 @@ def past_pore_lines(strip: np.ndarray, zmax: np.ndarray, path: np.ndarray, lims:
     g, reach = max(1, int(round(PORE_GAP_MM / step))), max(2, int(round(PORE_REACH_MM / step)))
     depth_idx = np.arange(m)[None, :]
     allowed = (depth_idx >= (path + g)[:, None]) & (depth_idx <= np.minimum(path + reach, hi - 1)[:, None])
-    deeper = smooth_path(np.where(allowed, zmax, 0.0), lo, hi, step, normal_step_mm)
+    deeper = smooth_path(np.where(allowed, zpath, 0.0), lo, hi, step, normal_step_mm)
     t = max(2, int(round(1.0 / step)))
     cs = np.concatenate([np.zeros((n, 1)), np.cumsum(strip, axis=1)], axis=1)
     rows = np.arange(n)
@@ -202,7 +207,7 @@ def past_pore_lines(strip: np.ndarray, zmax: np.ndarray, path: np.ndarray, lims:
     frac = (between - trab) / np.maximum(cortex - trab, 1e-12)
     sm = max(0.5, CONF_SMOOTH_MM / normal_step_mm / 2.0)
     frac = gaussian_filter1d(np.where(cortex > trab, frac, 0.0), sigma=sm, mode="nearest")
-    zd = gaussian_filter1d(zmax[rows, np.clip(deeper, 0, m - 1)], sigma=sm, mode="nearest")
+    zd = gaussian_filter1d(zpath[rows, np.clip(deeper, 0, m - 1)], sigma=sm, mode="nearest")
     move = (frac > PORE_LEVEL) & (zd >= Z_CONFIDENT) & (deeper - path >= g)
     return np.where(move, deeper, path)
 
@@ -234,15 +239,15 @@ def find_margins(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
     strip, depth = aligned_strip(prof, t_mm, peri, step)
     lo, hi = (int(v) for v in np.searchsorted(depth, [MIN_WIDTH_MM, MAX_WIDTH_MM]))
     zs_all = step_response(strip, step, lo, hi)
-    zmax = zs_all.max(axis=0)
-    path = smooth_path(zmax, lo, hi, step, normal_step_mm)
-    path = past_pore_lines(strip, zmax, path, (lo, hi), step, normal_step_mm)
+    zpath = zs_all.mean(axis=0)  # the fall that holds at every scale (module doc, step 3)
+    path = smooth_path(zpath, lo, hi, step, normal_step_mm)
+    path = past_pore_lines(strip, zpath, path, (lo, hi), step, normal_step_mm)
     zloc = zs_all if locate is None else step_response(aligned_strip(locate, t_mm, peri, step)[0], step, lo, hi)
     k, _ = _refine(zloc.mean(axis=0), path, max(1, int(round(REFINE_MM / step))))
     width = np.interp(k - 0.5, np.arange(depth.size), depth)
     # confidence at the scale, and in the grey-level representation (log or linear), where
     # the margin is clearest
-    zc = np.maximum(zmax, zloc.max(axis=0))
+    zc = np.maximum(zs_all.max(axis=0), zloc.max(axis=0))
     zp = zc[np.arange(zc.shape[0]), np.clip(np.round(k).astype(np.int64), 0, zc.shape[1] - 1)]
     zs = gaussian_filter1d(zp, sigma=max(0.5, CONF_SMOOTH_MM / normal_step_mm / 2.0), mode="nearest")
     inner = (path > lo) & (path < hi - 1)
