@@ -28,7 +28,10 @@ Two looks share the geometry, the label model and the ground truth (``style``):
   over about 3 mm and peaks near 3-4 mm as on real images), a cortex about as far above
   the trabecular bone as on real images with wider, softened endosteal transitions,
   plate-and-rod trabecular texture with a log-normal density mottle (positively skewed, as
-  measured on real strips), ghosts (central spine / symphysis superimposition, the arch
+  measured on real strips), an eroded C2/C3 cortex drawn as real thinned cortices look
+  (wide shallow resorption bays whose eaten inner cortex stays at reduced density with
+  lamellae and fine pores, a crisp margin at the truth depth, no dark gap above it; see
+  :func:`_eroded_band_v2`), ghosts (central spine / symphysis superimposition, the arch
   turn, contralateral jaw, hyoid below the border), ridge lines, extra positioning
   variation, partly edentulous and edentulous jaws with implants, and a device chain
   (scintillator-correlated noise, two-scale unsharp masking, display LUT). Its extra
@@ -736,11 +739,13 @@ def _border_columns(rng: np.random.Generator, fr: _Frame,
 def _draw_cortex(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str, depth: np.ndarray,
                  sharp: np.ndarray, ybcol: np.ndarray, wcol: np.ndarray,
                  extra: dict[str, Any], edge_gain: float = 1.0, residue_gain: float = 1.0,
-                 density_slope: float = -0.22) -> np.ndarray:
+                 density_slope: float = -0.22,
+                 erosion_rng: np.random.Generator | None = None) -> np.ndarray:
     """Thin cortex along every border plus the inferior cortex band of the Klemetti class
     (``edge_gain`` widens the endosteal transition, the margin itself does not move;
     ``residue_gain`` scales the endosteal residues of C2/C3; ``density_slope``: relative change
-    of the cortex density from the periosteum to the endosteal margin)."""
+    of the cortex density from the periosteum to the endosteal margin). ``erosion_rng`` (v2):
+    the C2/C3 erosion of :func:`_eroded_band_v2` with its own draws from this generator."""
     H = fr.H
     # thin cortex (ramus borders), weak, everywhere; the inferior cortex band below
     thin_px = 1.2 / fr.spacing_c
@@ -752,17 +757,25 @@ def _draw_cortex(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str, depth
     lower = np.clip((yb_rel + 0.13 * H) / (0.05 * H), 0.0, 1.0)
     wfield = np.maximum(wcol[None, :].astype(np.float32), thin_px)
     tdepth = dB / wfield  # 0 at periosteum, 1 at the endosteal margin
-    thr = _endosteal_margin(rng, fr, jaw, kl)
+    thr = _endosteal_margin(rng, fr, jaw, kl, smooth=erosion_rng is not None)
     extra["lacunae_fraction"] = float(np.mean(thr < 0.99))
-    band_c = _cortex_band(rng, fr, kl, thr, tdepth, wfield, edge_gain, residue_gain, density_slope)
+    if erosion_rng is not None and kl != "C1":
+        band_c = _eroded_band_v2(rng, erosion_rng, fr, kl, thr, tdepth, wfield, edge_gain,
+                                 residue_gain, density_slope)
+    else:
+        band_c = _cortex_band(rng, fr, kl, thr, tdepth, wfield, edge_gain, residue_gain, density_slope)
     cortex[y_band:] = np.maximum(cortex[y_band:], band_c * lower)
     cortex *= sharp
     return cortex
 
 
-def _endosteal_margin(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str) -> np.ndarray:
+def _endosteal_margin(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str,
+                      smooth: bool = False) -> np.ndarray:
     """Endosteal margin per column in normalised depth: 1 (even, C1) or eaten into by
-    semilunar lacunae (C2 some, C3 many and deeper)."""
+    semilunar lacunae (C2 some, C3 many and deeper). ``smooth`` (v2): the same draws shaped
+    as wide, shallow, round-ended resorption bays (a raised cosine over ``EROSION_BAY_WIDTH``
+    times the radius, ``EROSION_BAY_DEPTH`` times the depth) instead of sharp-cornered
+    semicircles: real eroded margins undulate, they are not scalloped."""
     W, cx = fr.W, jaw.cx
     thr = np.ones(W, np.float32)
     if kl in ("C2", "C3"):
@@ -772,9 +785,14 @@ def _endosteal_margin(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str) 
             for xc in rng.uniform(lo, hi, n_lac):
                 r = rng.uniform(0.7, 1.8) * sd.mcw_px
                 d = rng.uniform(0.25, 0.5) if kl == "C2" else rng.uniform(0.35, 0.7)
+                if smooth:
+                    r, d = r * EROSION_BAY_WIDTH, d * EROSION_BAY_DEPTH
                 x0, x1 = int(max(0, xc - r)), int(min(W, xc + r + 1))
                 xx = np.arange(x0, x1, dtype=np.float32)
-                bump = d * np.sqrt(np.clip(1.0 - ((xx - xc) / r) ** 2, 0.0, 1.0))
+                if smooth:
+                    bump = d * 0.5 * (1.0 + np.cos(np.pi * np.clip((xx - xc) / r, -1.0, 1.0)))
+                else:
+                    bump = d * np.sqrt(np.clip(1.0 - ((xx - xc) / r) ** 2, 0.0, 1.0))
                 thr[x0:x1] = np.minimum(thr[x0:x1], 1.0 - bump)
     return thr
 
@@ -819,6 +837,65 @@ def _degrade_cortex(rng: np.random.Generator, fr: _Frame, kl: str, band_c: np.nd
         inner = np.clip((tdepth - 0.55) / 0.3, 0.0, 1.0)
         band_c *= 1.0 - 0.35 * np.clip((por - 1.2) * 2.0, 0.0, 1.0) * inner
     return band_c
+
+
+# v2 erosion (C2/C3, issue 16): real thinned cortices are laminated and trabecularised on
+# their inner side, not scalloped by dark semicircles. The inner cortex eaten by the bays is
+# kept at a reduced density (EROSION_FILL of the cortex, per class) with thin lamellae along
+# the border and fine pores, and still ends at the truth margin (with the C1 edge: the
+# margin the MCW reader must find stays crisp); residues beyond it are faint thin lamellae.
+EROSION_BAY_WIDTH = 2.0  # bay half-width relative to the v1 lacuna radius
+EROSION_BAY_DEPTH = 0.8  # bay depth relative to the v1 lacuna depth
+EROSION_FILL = {"C2": (0.45, 0.7), "C3": (0.4, 0.6)}  # eroded inner cortex density share
+EROSION_LAMELLA = (0.15, 0.35)  # lamellar modulation of the eroded zone (relative)
+EROSION_PORE = {"C2": (0.1, 0.2), "C3": (0.15, 0.3)}  # fine pores: darkening where present
+EROSION_RESIDUE = {"C2": (0.1, 0.25), "C3": (0.2, 0.4)}  # lamellar residues past the margin
+# the body's projection past a thin (C2/C3) cortex: the bone envelope reaches its full
+# thickness within this many cortex widths past the truth margin (a monotone rise, no edge of
+# its own), so no dark gap opens between the cortex and the trabecular bone
+EROSION_BODY_LIFT = (0.6, 1.2)
+# the thinned cortex is least dense at the periosteum (intracortical porosity of the outer
+# cortex): its density there, relative to the v2 gradient's start
+EROSION_PERIOSTEAL = (0.55, 0.8)
+
+
+def _eroded_band_v2(rng: np.random.Generator, rng_e: np.random.Generator, fr: _Frame, kl: str,
+                    thr: np.ndarray, tdepth: np.ndarray, wfield: np.ndarray, edge_gain: float,
+                    residue_gain: float, density_slope: float) -> np.ndarray:
+    """C2/C3 cortex band of style v2: the intact cortex down to the bays (``thr``) with the
+    density gradient of v2, the eroded (trabecularised, laminated, finely porous) inner cortex
+    between the bays and the truth margin, then a crisp margin at the truth depth and faint
+    lamellar residues past it. The v1 draws of :func:`_degrade_cortex` are still taken from
+    ``rng`` (so every later stage keeps its draws); the new choices come from ``rng_e``."""
+    s = fr.s
+    hb, wb = tdepth.shape
+    _noise(rng, (max(4, hb // 2), wb // 2), (6.0 * s, 2.0 * s), (hb, wb))  # v1's residue draw
+    _noise(rng, (max(4, hb // 2), wb // 2), (3.5 * s, 0.6 * s), (hb, wb))  # v1's porosity draw
+    edge_margin = (0.6 * s + 0.05 * wfield) * edge_gain  # as crisp as C1 at the truth margin
+    edge_bay = (1.0 * s + 0.1 * wfield) * edge_gain  # softer where the bays eat in
+    full = np.clip(0.5 + (1.0 - tdepth) * wfield / (2.0 * edge_margin), 0.0, 1.0)
+    core = np.clip(0.5 + (thr[None, :] - tdepth) * wfield / (2.0 * edge_bay), 0.0, 1.0)
+    core = np.minimum(core, full)
+    fill = float(rng_e.uniform(*EROSION_FILL[kl]))
+    lam_amp = float(rng_e.uniform(*EROSION_LAMELLA))
+    pore_amp = float(rng_e.uniform(*EROSION_PORE[kl]))
+    res_amp = float(rng_e.uniform(*EROSION_RESIDUE[kl])) * (0.5 + residue_gain)
+    peri = float(rng_e.uniform(*EROSION_PERIOSTEAL))
+    # lamellae: thin bright lines along the border (long along, narrow across)
+    lam = _noise(rng_e, (max(4, hb // 2), max(4, wb // 4)), (5.0 * s, 0.5 * s), (hb, wb))
+    pores = _noise(rng_e, (max(4, hb // 2), max(4, wb // 2)), (0.8 * s, 0.5 * s), (hb, wb))
+    eroded = (full - core) * fill * np.clip(1.0 + lam_amp * lam, 0.3, 1.7)
+    tn = np.clip(tdepth / thr[None, :], 0.0, 1.0)
+    grad = peri + (1.0 - peri + density_slope) * tn
+    band = core * grad + eroded
+    # fine pores in the inner cortex (deeper than half the width; all of it in C3)
+    inner = np.clip((tdepth - (0.15 if kl == "C3" else 0.5)) / 0.3, 0.0, 1.0)
+    band *= 1.0 - pore_amp * np.clip(pores - 0.5, 0.0, 1.5) * inner
+    # residues: faint lamellae just past the truth margin, fading over half a cortex width
+    past = tdepth - 1.0
+    fade = np.clip(1.0 - past / 0.5, 0.0, 1.0) * (past > 0)
+    band = np.maximum(band, res_amp * np.clip(lam - 0.8, 0.0, 1.0) * fade)
+    return band
 
 
 def _trabecular_density(rng: np.random.Generator, t: float) -> float:
@@ -1251,6 +1328,19 @@ def _envelope_v2(rng2: np.random.Generator, an: _Anatomy, look: _LookV2) -> tupl
     return outs[0], outs[1]
 
 
+def _lift_body_v2(rng_e: np.random.Generator, fr: _Frame, an: _Anatomy, ramp: np.ndarray) -> np.ndarray:
+    """Body envelope past a thin (C2/C3) cortex: full thickness within ``EROSION_BODY_LIFT``
+    cortex widths past the truth margin (smoothstep from the margin), never lower than drawn."""
+    lift_w = float(rng_e.uniform(*EROSION_BODY_LIFT))
+    y_band = int(max(0, np.nanmin(an.ybcol) - 0.16 * fr.H))
+    wfield = np.maximum(an.wcol[None, :].astype(np.float32), 1.2 / fr.spacing_c)
+    t = (an.depth[y_band:] / wfield - 1.0) / lift_w
+    lift = np.clip(t, 0.0, 1.0)
+    lift = lift * lift * (3.0 - 2.0 * lift)
+    np.maximum(ramp[y_band:], lift, out=ramp[y_band:])
+    return ramp
+
+
 def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarray,
                ybcol: np.ndarray) -> np.ndarray:
     """The central (spine / symphysis) superimposition, the opposite side's mandible, hyoid
@@ -1277,8 +1367,12 @@ def _render_v2(rng: np.random.Generator, rng2: np.random.Generator, an: _Anatomy
     ramp, shell = _envelope_v2(rng2, an, look)
     # the envelopes' blur (penumbra) reaches below the border: the mask must not cut it off
     soft_mask = np.maximum(an.sharp, ptx.spread(an.sharp, look.spread_px))
+    rng_e = rng.spawn(1)[0]  # the erosion's own child stream: rng's draws stay put
     cortex = _draw_cortex(rng, fr, jaw, an.kl, an.depth, soft_mask * shell, an.ybcol, an.wcol,
-                          an.extra, look.edge_gain, look.residue_gain, look.density_slope)
+                          an.extra, look.edge_gain, look.residue_gain, look.density_slope,
+                          erosion_rng=rng_e)
+    if an.kl != "C1":
+        ramp = _lift_body_v2(rng_e, fr, an, ramp)
     density = _trabecular_density(rng, an.t)
     trab = prl.trabecular_texture(rng2, (fr.H, fr.W), fr.spacing_c, density)
     teeth_h, tuber_x, premolar_x = _draw_teeth(rng, fr.W, fr.H, jaw.cx, jaw.y_occ, fr.s, dental)
