@@ -3,7 +3,9 @@
 1. Work on a copy downscaled to about 640 px wide (speed; the border is a large structure).
 2. Edge map of "bright bone above, dark soft tissue below" (see ``_edge_map``), with bone
    support, clipping and detector-step suppression.
-3. A convex dynamic programme across columns (the border is U-shaped) finds the coarse path.
+3. A convex dynamic programme across columns (the border is U-shaped) finds the coarse path;
+   in its outer parts, a long stretch on weak edges (a chord cutting a sharp gonial angle)
+   is searched again below it (``_bridge_weak_runs``).
 4. The coarse path is refined at full resolution by a second dynamic programme in a narrow
    band around it, on the vertical derivative weighted towards the outer of two parallel
    edges (the periosteal edge where bone meets soft tissue, not the inner line of a double
