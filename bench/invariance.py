@@ -20,7 +20,8 @@ not fall apart under them):
 
 - ``halfres``: resized by 0.5 (a coarser detector), the pixel spacing doubled;
 - ``unsharp``: the unsharp masking panoramic units apply (Gaussian sigma 2 mm, amount 0.8);
-- ``noise``: Gaussian noise of 2 % of the grey range plus a 0.6 px blur (a noisier sensor);
+- ``noise``: Gaussian white noise of 2 % of the grey range, then a 0.6 px blur (a noisier,
+  correlated sensor; about 1 % of the grey range is left after the blur);
 - ``lowcontrast``: the grey range squeezed to 0.25-0.75 (a flat, foggy exposure).
 
 The base spacing is the file's, else the configured default; it is passed explicitly to
@@ -130,7 +131,7 @@ def make_variants(rad: Radiograph, spacing_mm: float, tmp: Path,
             sharp = np.clip(px + UNSHARP_AMOUNT * (px - blur), 0.0, 1.0).astype(np.float32)
             out[name] = Variant(from_array(sharp), spacing_mm)
         elif name == "noise":
-            rng = np.random.default_rng(h * 7919 + w)  # the same noise for the same image
+            rng = np.random.default_rng(h * 7919 + w)  # the same noise for images of one size
             noisy = cv2.GaussianBlur(px + rng.normal(0.0, NOISE_SD, px.shape).astype(np.float32),
                                      (0, 0), NOISE_BLUR_PX)
             out[name] = Variant(from_array(np.clip(noisy, 0.0, 1.0).astype(np.float32)), spacing_mm)

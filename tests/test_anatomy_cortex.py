@@ -120,3 +120,19 @@ def test_overlay_shows_where_the_width_was_taken() -> None:
     magenta = np.all(ov == np.asarray(ENDO, dtype=np.uint8), axis=2)
     assert magenta[520:530].sum() > 100  # on the margin itself
     assert magenta[:400].sum() > 100  # and in the magnified insets at the top
+
+
+@pytest.mark.parametrize("width_mm", [0.65, 1.2, 3.0])
+def test_thin_margin_is_not_pulled_to_where_the_coarse_scale_fits(width_mm: float) -> None:
+    """The endosteal path follows the step response averaged over the scales that fit at
+    each depth: the 0.8 mm scale only fits from 0.8 mm inward, and counting it as 0 above
+    that pulled a 0.65 mm cortex to 0.79 mm."""
+    from dentalosteo_gui.core.anatomy.endosteal import find_margins
+
+    step = 0.04
+    t = np.arange(-3.0, 14.0 + 1e-9, step)
+    rng = np.random.default_rng(1)
+    prof = np.where(t < 0, 0.1, np.where(t < width_mm, 1.0, 0.6)) + rng.normal(0.0, 0.02, (60, t.size))
+    m = find_margins(prof, t, 0.1)
+    assert m is not None and m.confident.mean() > 0.9
+    assert float(np.median(m.endo - m.peri)) == pytest.approx(width_mm, abs=0.05)

@@ -150,7 +150,8 @@ def all_abdi_files() -> list[Path]:
 @pytest.mark.realdata
 def test_mcw_holds_under_sensor_noise_and_unsharp_masking(all_abdi_files: list[Path]) -> None:
     """Device stresses on all 29 abdi_dev images (development figures): the endosteal path
-    used to follow the clearest scale, so 2 % noise (dimming the finest scale) or a device's
+    used to follow the clearest scale, so noise (2 % white, then blurred: about 1 %; it dims
+    the finest scale) or a device's
     unsharp masking (lifting the coarsest) switched a few sides between two candidate inner
     margins, by 2-5 mm (p90 0.78 and 0.88 mm). Following the fall averaged over the scales:
     0.35 and 0.48 mm."""

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 
@@ -21,7 +23,7 @@ from dentalosteo_gui.core.anatomy import assess_quality, border_arrays, propose_
 from dentalosteo_gui.core.anatomy.roi import _turned_back
 from dentalosteo_gui.core.anatomy.trace import BRIDGE_MIN_RUN, _bridge_weak_runs
 from dentalosteo_gui.core.data.phantoms import generate_phantom
-from dentalosteo_gui.core.imaging.imageio import from_array
+from dentalosteo_gui.core.imaging.imageio import from_array, load_radiograph
 
 
 def test_turned_back_cuts_a_path_that_flattens_for_good() -> None:
@@ -67,14 +69,13 @@ def test_chin_touching_the_bottom_is_not_out_of_frame(chin_at_bottom) -> None:
     assert not any("out of frame" in r for r in reasons), reasons
 
 
+@pytest.mark.realdata
 def test_real_chin_at_the_bottom_edge(shared_dir) -> None:
     """abdi_dev 65 (development image): both dentists put the chin's border 2-4 px above the
     bottom edge; the trace used to run 15-30 px higher there."""
     path = shared_dir / "realdata" / "abdi_dev" / "images" / "65.png"
     if not path.exists():
         pytest.skip("../shared/realdata/abdi_dev is not here")
-    from dentalosteo_gui.core.imaging.imageio import load_radiograph
-
     rad = load_radiograph(path)
     bx, by = border_arrays(propose_roi(rad))
     ys = np.interp([1110, 1160, 1210], bx, by)
@@ -118,17 +119,15 @@ def test_short_gaps_and_open_ends_are_left_alone() -> None:
     assert np.array_equal(_bridge_weak_runs(open_end, true), true)
 
 
+@pytest.mark.realdata
 def test_real_gonial_corner_is_followed(shared_dir) -> None:
     """abdi_dev 5 (development image): both dentists draw a sharp left gonial angle at
     x 340-410; the trace used to cut it with a chord up to 41 px inside the bone."""
-    import csv
-
     data = shared_dir / "realdata" / "abdi_dev"
     if not (data / "images" / "5.png").exists():
         pytest.skip("../shared/realdata/abdi_dev is not here")
-    from dentalosteo_gui.core.imaging.imageio import load_radiograph
-
-    rows = [r for r in csv.DictReader(open(data / "inferior_border_by_column.csv")) if r["image_id"] == "5"]
+    with open(data / "inferior_border_by_column.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["image_id"] == "5"]
     xs = np.array([int(r["x"]) for r in rows])
     y1 = np.array([int(r["y_lowest_mask_px_rater1"]) for r in rows])
     bx, by = border_arrays(propose_roi(load_radiograph(data / "images" / "5.png")))

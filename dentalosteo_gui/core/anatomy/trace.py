@@ -376,7 +376,9 @@ def _bridge_weak_runs(sub: np.ndarray, path: np.ndarray) -> np.ndarray:
     chord, pinned to both ends. It replaces the chord only if its edges are clearly stronger
     (``BRIDGE_ACCEPT``, ``BRIDGE_GAIN``). Short weak stretches are crossings of other
     structures (hyoid, ghosts), which the chord rightly ignores; runs that reach the end of
-    the traced width are left alone (nothing to pin there: the ramus)."""
+    the traced width are left alone (nothing to pin there: the ramus). The outer parts are
+    those of the search region: when the user's box covers one half of the jaw, the chin
+    end of it counts as outer too (a chord there is bridged by the same rule)."""
     rows, ncols = sub.shape
     n_end = int(BRIDGE_OUTER * ncols)
     if n_end < BRIDGE_MIN_RUN:

@@ -1330,15 +1330,22 @@ def _envelope_v2(rng2: np.random.Generator, an: _Anatomy, look: _LookV2) -> tupl
 
 def _lift_body_v2(rng_e: np.random.Generator, fr: _Frame, an: _Anatomy, ramp: np.ndarray) -> np.ndarray:
     """Body envelope past a thin (C2/C3) cortex: full thickness within ``EROSION_BODY_LIFT``
-    cortex widths past the truth margin (smoothstep from the margin), never lower than drawn."""
+    cortex widths past the truth margin (smoothstep from the margin), never lower than drawn.
+    Only above the inferior border (the band ``_draw_cortex`` draws the inferior cortex in):
+    the depth map measures to every edge of the mandible, and the ramus and alveolar borders
+    must not change with the Klemetti class. Returns a new array."""
     lift_w = float(rng_e.uniform(*EROSION_BODY_LIFT))
-    y_band = int(max(0, np.nanmin(an.ybcol) - 0.16 * fr.H))
+    H = fr.H
+    y_band = int(max(0, np.nanmin(an.ybcol) - 0.16 * H))
     wfield = np.maximum(an.wcol[None, :].astype(np.float32), 1.2 / fr.spacing_c)
     t = (an.depth[y_band:] / wfield - 1.0) / lift_w
     lift = np.clip(t, 0.0, 1.0)
     lift = lift * lift * (3.0 - 2.0 * lift)
-    np.maximum(ramp[y_band:], lift, out=ramp[y_band:])
-    return ramp
+    yy = np.arange(y_band, H, dtype=np.float32)[:, None]
+    lower = np.clip((yy - an.ybcol[None, :].astype(np.float32) + 0.13 * H) / (0.05 * H), 0.0, 1.0)
+    out = ramp.copy()
+    np.maximum(out[y_band:], lift * np.nan_to_num(lower), out=out[y_band:])
+    return out
 
 
 def _ghosts_v2(rng2: np.random.Generator, fr: _Frame, jaw: _Jaw, sharp: np.ndarray,
