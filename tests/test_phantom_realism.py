@@ -212,3 +212,27 @@ def test_v2_erosion_keeps_the_draws_and_fills_the_bays() -> None:
         past = tdepth > 1.3
         assert float(band[past].mean()) < 0.05  # past the truth margin: faint residues only
         assert float(band[(tdepth > 0.2) & (tdepth < 0.5)].mean()) > 0.6  # the intact cortex
+
+
+def test_v2_body_lift_stays_at_the_inferior_border(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C2/C3 body lift must not change the ramus or alveolar edges (a class-linked change
+    away from the cortex a model could learn): with the lift switched off (its draw still
+    taken), the image more than 0.2 of the height above the inferior border differs by at
+    most rounding. Seed 4 (C2 at this size): the first, unconfined lift changed pixels there
+    by up to 61 grey levels."""
+    import dentalosteo_gui.core.data.phantoms as ph
+
+    lifted = generate_phantom(4, style="v2", size_scale=0.3)
+    assert lifted.truth.klemetti in ("C2", "C3")
+
+    def no_lift(rng_e: np.random.Generator, fr: object, an: object, ramp: np.ndarray) -> np.ndarray:
+        rng_e.uniform(*ph.EROSION_BODY_LIFT)
+        return ramp.copy()
+
+    monkeypatch.setattr(ph, "_lift_body_v2", no_lift)
+    flat = generate_phantom(4, style="v2", size_scale=0.3)
+    border = np.asarray(lifted.truth.border_right + lifted.truth.border_left, dtype=float)
+    top = int(border[:, 1].min() - 0.2 * lifted.image.shape[0])
+    diff = np.abs(lifted.image.astype(np.int32) - flat.image.astype(np.int32))
+    assert top > 0 and int(diff[:top].max()) <= 2, int(diff[:top].max())
+    assert float(diff[top:].mean()) > 0.05  # the lift does act near the border
