@@ -62,6 +62,7 @@ JPEG_QUALITY = 80
 PAD_FRAC = 0.06
 VARIANTS = ("flip", "resample", "gamma", "jpeg", "pad", "uint16")
 DEVICE_STRESSES = ("halfres", "unsharp", "noise", "lowcontrast")
+HALFRES = 0.5
 UNSHARP_SIGMA_MM, UNSHARP_AMOUNT = 2.0, 0.8
 NOISE_SD, NOISE_BLUR_PX = 0.02, 0.6
 SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"}
@@ -95,6 +96,14 @@ def _via_file(px: np.ndarray, suffix: str, params: list[int], tmp: Path) -> Radi
     return load_radiograph(path)
 
 
+def _resampled(px: np.ndarray, factor: float, spacing_mm: float) -> Variant:
+    """``px`` resized by ``factor`` (INTER_AREA), the pixel spacing scaled to match."""
+    h, w = px.shape
+    size = (int(round(w * factor)), int(round(h * factor)))
+    sx = size[0] / w
+    return Variant(from_array(cv2.resize(px, size, interpolation=cv2.INTER_AREA)), spacing_mm / sx, scale=sx)
+
+
 def make_variants(rad: Radiograph, spacing_mm: float, tmp: Path,
                   names: Iterable[str] = VARIANTS) -> dict[str, Variant]:
     """The re-encodings of ``rad`` (pixels in [0, 1]) named in ``names``."""
@@ -105,10 +114,7 @@ def make_variants(rad: Radiograph, spacing_mm: float, tmp: Path,
         if name == "flip":
             out[name] = Variant(from_array(np.ascontiguousarray(px[:, ::-1])), spacing_mm, flipped=True)
         elif name == "resample":
-            size = (int(round(w * RESAMPLE)), int(round(h * RESAMPLE)))
-            small = cv2.resize(px, size, interpolation=cv2.INTER_AREA)
-            sx = size[0] / w
-            out[name] = Variant(from_array(small), spacing_mm / sx, scale=sx)
+            out[name] = _resampled(px, RESAMPLE, spacing_mm)
         elif name == "gamma":
             out[name] = Variant(from_array(np.power(px, GAMMA).astype(np.float32)), spacing_mm)
         elif name == "jpeg":
@@ -122,10 +128,7 @@ def make_variants(rad: Radiograph, spacing_mm: float, tmp: Path,
             u16 = (_u8(px).astype(np.uint16) * 257).astype(np.uint16)
             out[name] = Variant(_via_file(u16, ".png", [], tmp), spacing_mm)
         elif name == "halfres":
-            size = (int(round(w * 0.5)), int(round(h * 0.5)))
-            sx = size[0] / w
-            out[name] = Variant(from_array(cv2.resize(px, size, interpolation=cv2.INTER_AREA)),
-                                spacing_mm / sx, scale=sx)
+            out[name] = _resampled(px, HALFRES, spacing_mm)
         elif name == "unsharp":
             blur = cv2.GaussianBlur(px, (0, 0), UNSHARP_SIGMA_MM / spacing_mm)
             sharp = np.clip(px + UNSHARP_AMOUNT * (px - blur), 0.0, 1.0).astype(np.float32)

@@ -19,9 +19,6 @@ border as the truth of where the mandible is:
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -29,18 +26,15 @@ import pytest
 from dentalosteo_gui.core.anatomy import assess_quality, border_arrays, measure_cortex, propose_roi
 from dentalosteo_gui.core.imaging.imageio import from_array, load_radiograph
 from dentalosteo_gui.core.types import RoiProposal, Spacing
+from tests.abdi_truth import ABDI, rater1_border
 
-ABDI = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "abdi_dev"
 IDS = (9, 45)
 
 pytestmark = pytest.mark.skipif(not (ABDI / "image_index.csv").exists(), reason="../shared/realdata/abdi_dev absent")
 
 
 def _truth(iid: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = [r for r in csv.DictReader(open(ABDI / "inferior_border_by_column.csv")) if int(r["image_id"]) == iid]
-    xy = np.array([(float(r["x"]), float(r["y_lowest_mask_px_rater1"])) for r in rows])
-    xy = xy[xy[:, 1] >= 0]
-    return xy[:, 0], xy[:, 1]
+    return rater1_border(iid, ABDI)
 
 
 @pytest.fixture(scope="module", params=IDS)

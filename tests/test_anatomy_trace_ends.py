@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
 
@@ -24,6 +22,7 @@ from dentalosteo_gui.core.anatomy.roi import _turned_back
 from dentalosteo_gui.core.anatomy.trace import BRIDGE_MIN_RUN, _bridge_weak_runs
 from dentalosteo_gui.core.data.phantoms import generate_phantom
 from dentalosteo_gui.core.imaging.imageio import from_array, load_radiograph
+from tests.abdi_truth import rater1_border
 
 
 def test_turned_back_cuts_a_path_that_flattens_for_good() -> None:
@@ -126,10 +125,7 @@ def test_real_gonial_corner_is_followed(shared_dir) -> None:
     data = shared_dir / "realdata" / "abdi_dev"
     if not (data / "images" / "5.png").exists():
         pytest.skip("../shared/realdata/abdi_dev is not here")
-    with open(data / "inferior_border_by_column.csv", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["image_id"] == "5"]
-    xs = np.array([int(r["x"]) for r in rows])
-    y1 = np.array([int(r["y_lowest_mask_px_rater1"]) for r in rows])
+    xs, y1 = rater1_border(5, data)
     bx, by = border_arrays(propose_roi(load_radiograph(data / "images" / "5.png")))
     sel = (xs >= 340) & (xs <= 410)
     err = np.abs(np.interp(xs[sel], bx, by) - y1[sel])

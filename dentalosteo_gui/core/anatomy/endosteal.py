@@ -170,13 +170,17 @@ def aligned_strip(prof: np.ndarray, t_mm: np.ndarray, peri: np.ndarray,
     return strip, depth
 
 
+def _half_widths(step_mm: float) -> list[int]:
+    """Half-width in samples of each ``STEP_SCALES_MM`` scale."""
+    return [max(1, int(round(a_mm / step_mm))) for a_mm in STEP_SCALES_MM]
+
+
 def step_response(strip: np.ndarray, step_mm: float, lo: int, hi: int) -> np.ndarray:
     """Fall response (bright before, dark after) per scale in robust SDs, (scales, normals,
     depth); 0 where a scale does not fit. Each scale's spread is measured over depth
     columns [lo, hi). Column k is the boundary between depth samples k - 1 and k."""
     out = np.zeros((len(STEP_SCALES_MM),) + strip.shape)
-    for s, a_mm in enumerate(STEP_SCALES_MM):
-        a = max(1, int(round(a_mm / step_mm)))
+    for s, a in enumerate(_half_widths(step_mm)):
         r = -_haar(strip, a)
         ref = r[:, lo:hi]
         spread = 1.4826 * float(np.median(np.abs(ref - np.median(ref)))) + 1e-12
@@ -192,8 +196,7 @@ def scale_mean(zs: np.ndarray, step_mm: float) -> np.ndarray:
     m = zs.shape[-1]
     cols = np.arange(m)
     fits = np.zeros((len(STEP_SCALES_MM), m))
-    for s, a_mm in enumerate(STEP_SCALES_MM):
-        a = max(1, int(round(a_mm / step_mm)))
+    for s, a in enumerate(_half_widths(step_mm)):
         fits[s] = (cols >= a) & (cols <= m - a)
     w = fits[:, None, :]
     out: np.ndarray = (zs * w).sum(axis=0) / np.maximum(w.sum(axis=0), 1.0)

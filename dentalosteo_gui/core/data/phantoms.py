@@ -746,17 +746,10 @@ def _draw_cortex(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str, depth
     ``residue_gain`` scales the endosteal residues of C2/C3; ``density_slope``: relative change
     of the cortex density from the periosteum to the endosteal margin). ``erosion_rng`` (v2):
     the C2/C3 erosion of :func:`_eroded_band_v2` with its own draws from this generator."""
-    H = fr.H
     # thin cortex (ramus borders), weak, everywhere; the inferior cortex band below
-    thin_px = 1.2 / fr.spacing_c
-    cortex = np.clip(1.0 - depth / thin_px, 0.0, 1.0) * 0.3
-    y_band = int(max(0, np.nanmin(ybcol) - 0.16 * H))
-    dB = depth[y_band:]
-    yy = np.arange(H, dtype=np.float32)[:, None]
-    yb_rel = yy[y_band:] - ybcol[None, :].astype(np.float32)
-    lower = np.clip((yb_rel + 0.13 * H) / (0.05 * H), 0.0, 1.0)
-    wfield = np.maximum(wcol[None, :].astype(np.float32), thin_px)
-    tdepth = dB / wfield  # 0 at periosteum, 1 at the endosteal margin
+    cortex = np.clip(1.0 - depth / _thin_cortex_px(fr), 0.0, 1.0) * 0.3
+    y_band, lower, wfield = _inferior_band(fr, ybcol, wcol)
+    tdepth = depth[y_band:] / wfield  # 0 at periosteum, 1 at the endosteal margin
     thr = _endosteal_margin(rng, fr, jaw, kl, smooth=erosion_rng is not None)
     extra["lacunae_fraction"] = float(np.mean(thr < 0.99))
     if erosion_rng is not None and kl != "C1":
@@ -767,6 +760,26 @@ def _draw_cortex(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str, depth
     cortex[y_band:] = np.maximum(cortex[y_band:], band_c * lower)
     cortex *= sharp
     return cortex
+
+
+def _thin_cortex_px(fr: _Frame) -> float:
+    """Width (px) of the thin cortex drawn along every border of the mandible (1.2 mm)."""
+    return 1.2 / fr.spacing_c
+
+
+def _inferior_band(fr: _Frame, ybcol: np.ndarray,
+                   wcol: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Where the inferior cortex is drawn: the band's first row (0.16 of the height above the
+    highest border point), each band row's weight per column (1 up to 0.08 of the height above
+    the border, 0 from 0.13 up) and the cortex width per column (px, at least the thin
+    cortex's)."""
+    H = fr.H
+    y_band = int(max(0, np.nanmin(ybcol) - 0.16 * H))
+    yy = np.arange(H, dtype=np.float32)[:, None]
+    yb_rel = yy[y_band:] - ybcol[None, :].astype(np.float32)
+    lower = np.clip((yb_rel + 0.13 * H) / (0.05 * H), 0.0, 1.0)
+    wfield = np.maximum(wcol[None, :].astype(np.float32), _thin_cortex_px(fr))
+    return y_band, lower, wfield
 
 
 def _endosteal_margin(rng: np.random.Generator, fr: _Frame, jaw: _Jaw, kl: str,
@@ -1335,14 +1348,10 @@ def _lift_body_v2(rng_e: np.random.Generator, fr: _Frame, an: _Anatomy, ramp: np
     the depth map measures to every edge of the mandible, and the ramus and alveolar borders
     must not change with the Klemetti class. Returns a new array."""
     lift_w = float(rng_e.uniform(*EROSION_BODY_LIFT))
-    H = fr.H
-    y_band = int(max(0, np.nanmin(an.ybcol) - 0.16 * H))
-    wfield = np.maximum(an.wcol[None, :].astype(np.float32), 1.2 / fr.spacing_c)
+    y_band, lower, wfield = _inferior_band(fr, an.ybcol, an.wcol)
     t = (an.depth[y_band:] / wfield - 1.0) / lift_w
     lift = np.clip(t, 0.0, 1.0)
     lift = lift * lift * (3.0 - 2.0 * lift)
-    yy = np.arange(y_band, H, dtype=np.float32)[:, None]
-    lower = np.clip((yy - an.ybcol[None, :].astype(np.float32) + 0.13 * H) / (0.05 * H), 0.0, 1.0)
     out = ramp.copy()
     np.maximum(out[y_band:], lift * np.nan_to_num(lower), out=out[y_band:])
     return out
