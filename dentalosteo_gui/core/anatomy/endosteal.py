@@ -266,7 +266,8 @@ def find_margins(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
     path = smooth_path(zpath, lo, hi, step, normal_step_mm)
     path = past_pore_lines(strip, zpath, path, (lo, hi), step, normal_step_mm)
     zloc = zs_all if locate is None else step_response(aligned_strip(locate, t_mm, peri, step)[0], step, lo, hi)
-    k, _ = _refine(scale_mean(zloc, step), path, max(1, int(round(REFINE_MM / step))))
+    zloc_mean = zpath if locate is None else scale_mean(zloc, step)
+    k, _ = _refine(zloc_mean, path, max(1, int(round(REFINE_MM / step))))
     width = np.interp(k - 0.5, np.arange(depth.size), depth)
     # confidence at the scale, and in the grey-level representation (log or linear), where
     # the margin is clearest
