@@ -16,7 +16,10 @@ Definitions (documented in docs/anatomy.md):
   polyline (both sides, every 5th column) where the rater has a border, against rater 1,
   rater 2 and the raters' mean; the inter-rater figure is the same mean of |rater 1 -
   rater 2| over the same columns. Target: median and p90 over images of the trace error
-  <= 2 x the inter-rater median and p90. Extent: how far the trace runs past the raters'
+  <= 2 x the inter-rater median and p90. ``whole_trace_px_independent``: the same over the
+  images where the two raters' borders differ somewhere (on some abdi_dev images the two
+  masks are byte-identical copies: an inter-rater figure of 0 px there measures nothing and
+  pulls the noise floor down). Extent: how far the trace runs past the raters'
   border at either end (px; > 0 means it left the mandible). Also per development split:
   ``whole_trace_px_odd`` (odd positions of the sorted ids: the images the method was chosen
   on) and ``whole_trace_px_even`` (held out from those choices).
@@ -84,6 +87,8 @@ def whole_trace(prop, x: np.ndarray, y1: np.ndarray, y2: np.ndarray) -> dict:
         "vs_rater2": float(np.mean(np.abs(ty - y2[both]))) if both.any() else float("nan"),
         "vs_mean": float(np.mean(np.abs(ty - 0.5 * (y1[both] + y2[both])))) if both.any() else float("nan"),
         "interrater": float(np.mean(np.abs(y1[both] - y2[both]))) if both.any() else float("nan"),
+        # the two masks give the same border in every column: a copy, not a second reading
+        "independent": bool(not np.array_equal(y1, y2)),
         "overrun_px": float(max(xs_r.min() - bx.min(), bx.max() - xs_r.max(), 0.0)) if xs_r.size else 0.0,
     }
 
@@ -208,6 +213,14 @@ def summarise(rows: list[dict]) -> dict:
         # the sorted ids only; the even ones were held out from those choices
         "whole_trace_px_odd": whole_trace_summary([r for r in scored if r["pos"] % 2 == 1]),
         "whole_trace_px_even": whole_trace_summary([r for r in scored if r["pos"] % 2 == 0]),
+        # the noise floor measured only where two dentists really read the image: on some
+        # images the two masks are byte-identical copies, whose "disagreement" of 0 px is no
+        # measurement of it (trace and raters compared on the same images)
+        "whole_trace_px_independent": {
+            "n_images": sum(1 for r in scored if r["whole"].get("independent")),
+            "identical_masks": [r["id"] for r in scored if r["whole"].get("independent") is False],
+            **whole_trace_summary([r for r in scored if r["whole"].get("independent")]),
+        },
         "box_width_frac": {"min": float(widths.min()), "max": float(widths.max()), "target": "0.45-0.70"},
         "centre_offset_frac": {
             "median": round(float(np.median([r["centre_offset_frac"] for r in scored])), 4),
