@@ -10,6 +10,9 @@
 - A sharp gonial angle is followed, not cut by a chord through the faint bone of the angle
   (the convex programme pays for the increase of slope past the corner); short weak gaps
   (crossings) and weak runs open at the trace's end are left alone.
+- A chin whose border arches up at the midline (abdi_dev 21: a spine ghost below it) is
+  followed, not cut by a flat chord through the ghost below it; a faint chin with nothing
+  stronger above the path is left alone.
 """
 
 from __future__ import annotations
@@ -130,3 +133,50 @@ def test_real_gonial_corner_is_followed(shared_dir) -> None:
     sel = (xs >= 340) & (xs <= 410)
     err = np.abs(np.interp(xs[sel], bx, by) - y1[sel])
     assert np.median(err) <= 6.0, np.round(err, 1)
+
+
+def _chin_arch_edge_map() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 60 x 200 edge map of a U-shaped border whose chin (columns 80-120) arches up by 7
+    rows, fainter at its top (a ghost overlies it), and the flat chord below the arch."""
+    cols = np.arange(200)
+    true = 45 - 0.002 * (cols - 100.0) ** 2
+    arch = np.clip(1 - np.abs(cols - 100) / 20.0, 0, 1)
+    true = true - 7 * arch
+    sub = np.zeros((60, 200), np.float32)
+    sub[np.round(true).astype(int), cols] = (1.0 - 0.6 * arch).astype(np.float32)
+    chord = true.copy()
+    sel = (cols >= 78) & (cols <= 122)
+    chord[sel] = np.interp(cols[sel], [78, 122], [true[78], true[122]])
+    return sub, np.round(true).astype(np.int64), np.round(chord).astype(np.int64)
+
+
+def test_chin_arch_chord_is_replaced_by_the_border_above() -> None:
+    sub, true, chord = _chin_arch_edge_map()
+    assert np.abs(chord - true).max() >= 6
+    out = _bridge_weak_runs(sub, chord)
+    assert np.abs(out - true).max() <= 1, (out - true)[75:125]
+
+
+def test_faint_chin_without_a_border_above_is_left_alone() -> None:
+    sub, true, _ = _chin_arch_edge_map()
+    flat = true.copy()
+    sel = (np.arange(200) >= 78) & (np.arange(200) <= 122)
+    flat[sel] = true[78]
+    faint = sub.copy()
+    faint[:, 80:121] = 0.0  # no edge anywhere over the chin: the path keeps its course
+    assert np.array_equal(_bridge_weak_runs(faint, flat), flat)
+
+
+@pytest.mark.realdata
+def test_real_chin_arch_is_followed(shared_dir) -> None:
+    """abdi_dev 21 (development image): both dentists draw the chin's border arching up
+    about 40 px at x 1300-1600 above a cervical-spine ghost; the trace used to run flat
+    through the ghost, 27-40 px below them."""
+    data = shared_dir / "realdata" / "abdi_dev"
+    if not (data / "images" / "21.png").exists():
+        pytest.skip("../shared/realdata/abdi_dev is not here")
+    xs, y1 = rater1_border(21, data)
+    bx, by = border_arrays(propose_roi(load_radiograph(data / "images" / "21.png")))
+    sel = (xs >= 1300) & (xs <= 1600)
+    err = np.abs(np.interp(xs[sel], bx, by) - y1[sel])
+    assert np.median(err) <= 8.0, np.round(err, 1)

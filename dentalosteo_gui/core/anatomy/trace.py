@@ -51,6 +51,9 @@ BRIDGE_MIN_RUN = 8  # work columns (about 3-4 mm): shorter gaps are crossings, n
 BRIDGE_DOWN, BRIDGE_UP = 12, 2  # work rows searched below / above the convex path
 BRIDGE_MIN_DEPTH = 3  # work rows: a corner lies this far below its chord somewhere (a path that
 # keeps within a row or two of the convex one is the same border, seen on weak edges)
+BRIDGE_MID_UP = 10  # work rows (about 4-5 mm) searched above the path between the outer parts: a
+# chin whose border arches up at the midline (a notch, or a spine ghost below it) is cut by a chord
+# BELOW it, the convex path paying for the arch's increase of slope
 BRIDGE_ACCEPT = 0.5  # the new stretch's mean edge strength must reach this
 BRIDGE_GAIN = 2.0  # and this many times the old stretch's
 
@@ -365,7 +368,8 @@ def _weak_runs(weak: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _bridge_weak_runs(sub: np.ndarray, path: np.ndarray) -> np.ndarray:
-    """The convex path with its corner chords replaced by the border below them.
+    """The convex path with its chords replaced by the border beside them: below at the
+    gonial corners, above at the chin.
 
     The gonial angle is a sharp corner, and beyond it the border often turns down again
     (antegonial notch): the convex programme pays for every increase of slope, so it may cut
@@ -378,31 +382,39 @@ def _bridge_weak_runs(sub: np.ndarray, path: np.ndarray) -> np.ndarray:
     structures (hyoid, ghosts), which the chord rightly ignores; runs that reach the end of
     the traced width are left alone (nothing to pin there: the ramus). The outer parts are
     those of the search region: when the user's box covers one half of the jaw, the chin
-    end of it counts as outer too (a chord there is bridged by the same rule)."""
+    end of it counts as outer too (a chord there is bridged by the same rule).
+
+    Between the outer parts, the chin's border may arch up at the midline (a notch, often
+    with a cervical-spine ghost below it): the convex programme pays for the arch's increase
+    of slope and runs flat through the ghost instead, on no edge. A weak run there is
+    searched up to ``BRIDGE_MID_UP`` rows above the chord; as the ghost also dims the arch's
+    edge, the new path needs only to run on an edge on average (``BRIDGE_WEAK``) and be
+    ``BRIDGE_GAIN`` times as strong as the chord."""
     rows, ncols = sub.shape
     n_end = int(BRIDGE_OUTER * ncols)
     if n_end < BRIDGE_MIN_RUN:
         return path
     cols = np.arange(ncols)
     strength = sub[path, cols]
-    offs = np.arange(-BRIDGE_UP, BRIDGE_DOWN + 1)
-    pin = np.full(offs.size, 1e6)
-    pin[BRIDGE_UP] = 0.0
     out = path.copy()
     for a, b in _weak_runs(strength < BRIDGE_WEAK):
-        in_outer = a < n_end or b > ncols - n_end
-        if not in_outer or b - a < BRIDGE_MIN_RUN or a == 0 or b == ncols:
+        if b - a < BRIDGE_MIN_RUN or a == 0 or b == ncols:
             continue
+        if a < n_end or b > ncols - n_end:  # a gonial corner: the border lies below the chord
+            offs, accept = np.arange(-BRIDGE_UP, BRIDGE_DOWN + 1), BRIDGE_ACCEPT
+        else:  # the chin: an arch above the chord, faint where a ghost overlies it
+            offs, accept = np.arange(-BRIDGE_MID_UP, BRIDGE_UP + 1), BRIDGE_WEAK
         lo, hi = a - 1, b + 1  # the two pinned columns are on the convex path
         rr = np.clip(path[None, lo:hi] + offs[:, None], 0, rows - 1)
         e = sub[rr, cols[None, lo:hi]].astype(np.float64)
         cost = -e
+        pin = np.where(offs == 0, 0.0, 1e6)
         cost[:, 0] += pin
         cost[:, -1] += pin
         k = dp_path(cost, max_step=2, smooth=FINE_SMOOTH)
         new = e[k, np.arange(hi - lo)][1:-1].mean()
-        deep = int(offs[k].max()) >= BRIDGE_MIN_DEPTH
-        if deep and new >= max(BRIDGE_ACCEPT, BRIDGE_GAIN * float(strength[a:b].mean())):
+        moved = int(np.abs(offs[k]).max()) >= BRIDGE_MIN_DEPTH
+        if moved and new >= max(accept, BRIDGE_GAIN * float(strength[a:b].mean())):
             out[lo:hi] = rr[k, np.arange(hi - lo)]
     return out
 
