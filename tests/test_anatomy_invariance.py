@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from dentalosteo_gui.core.anatomy import measure_cortex, propose_landmarks, propose_roi
+from dentalosteo_gui.core.anatomy.frame import black_floor
 from dentalosteo_gui.core.data.phantoms import generate_phantom
 from dentalosteo_gui.core.imaging.imageio import from_array, load_radiograph
 from dentalosteo_gui.core.types import Radiograph, Spacing
@@ -159,3 +160,29 @@ def test_mcw_holds_under_sensor_noise_and_unsharp_masking(all_abdi_files: list[P
     noise, sharp = out["per_variant"]["noise"], out["per_variant"]["unsharp"]
     assert noise["mcw_abs_diff_median_mm"] <= 0.15 and noise["mcw_abs_diff_p90_mm"] <= 0.5, noise
     assert sharp["mcw_abs_diff_median_mm"] <= 0.15 and sharp["mcw_abs_diff_p90_mm"] <= 0.6, sharp
+
+
+def test_black_floor_is_the_flat_darkest_level_only() -> None:
+    rng = np.random.default_rng(0)
+    tissue = rng.uniform(0.3, 0.9, (200, 300)).astype(np.float32)
+    assert black_floor(tissue) == 0.0  # no flat black region: absolute levels
+    raised = tissue.copy()
+    raised[:20] = 0.2  # a collimator band at a raised black level (pedestal)
+    assert black_floor(raised) == pytest.approx(0.2)
+    zero = tissue.copy()
+    zero[:20] = 0.0
+    assert black_floor(zero) == 0.0
+
+
+@pytest.mark.parametrize("style", ["v1", "v2"])
+def test_padding_on_a_device_with_a_raised_black_level(style: str) -> None:
+    """A device whose black sits at 0.2 (pedestal, offset LUT), padded with its own black: the
+    box stays on the anatomy (it used to take the margin for tissue and grow by 10 %)."""
+    case = generate_phantom(1, style=style)
+    px = case.image.astype(np.float32)
+    px = px / (65535.0 if px.max() > 255 else 255.0) if px.max() > 1.5 else px
+    m = int(0.05 * px.shape[1])
+    pedestal = (0.2 + 0.8 * _pad(px, m)).astype(np.float32)
+    a, b = propose_roi(from_array(px)), propose_roi(from_array(pedestal))
+    assert abs(b.box.x - m - a.box.x) <= 3 and abs(b.box.y - m - a.box.y) <= 3, (a.box, b.box)
+    assert abs(b.box.w - a.box.w) <= 3 and abs(b.box.h - a.box.h) <= 3, (a.box, b.box)

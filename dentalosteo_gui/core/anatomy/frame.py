@@ -16,12 +16,26 @@ from ..types import Radiograph, RoiBox, RoiProposal
 
 MARGIN_LEVEL = 8.0 / 255.0  # a margin pixel is at most this bright (JPEG ringing included)
 MARGIN_FRAC = 0.97  # a row / column is margin when at least this fraction of it is that dark
+FLAT_BLACK_STEP = 1.0 / 255.0  # pixels within this of the darkest level are "at" it
+FLAT_BLACK_FRAC = 0.01  # a flat black (clipped, collimated or padded) region holds at least this
+
+
+def black_floor(pixels: np.ndarray) -> float:
+    """The image's black level: its darkest grey level when a flat region sits there (a
+    collimator band, padding or clipping, at 0 on most devices but raised on some: a pedestal,
+    an offset LUT), else 0. Tissue is never flat at its darkest level (noise), so an image
+    without such a region keeps the absolute levels."""
+    lo = float(pixels.min())
+    if lo <= 0.0:
+        return 0.0
+    at_floor = np.count_nonzero(pixels <= lo + FLAT_BLACK_STEP) / max(1, pixels.size)
+    return lo if at_floor >= FLAT_BLACK_FRAC else 0.0
 
 
 def content_bounds(pixels: np.ndarray) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of the image without whole black rows / columns at its edges."""
     h, w = pixels.shape
-    dark = pixels <= MARGIN_LEVEL  # counted, not averaged: same fractions, no float copy
+    dark = pixels <= black_floor(pixels) + MARGIN_LEVEL  # counted, not averaged: same fractions, no float copy
     rows = np.flatnonzero(np.count_nonzero(dark, axis=1) / w < MARGIN_FRAC)
     cols = np.flatnonzero(np.count_nonzero(dark, axis=0) / h < MARGIN_FRAC)
     if rows.size < max(8, h // 8) or cols.size < max(8, w // 8):

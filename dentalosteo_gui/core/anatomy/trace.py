@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..errors import AnatomyError
+from .frame import black_floor
 
 WORK_W = 640  # working width of the coarse trace
 SEARCH_TOP = 0.42  # the border is searched below this fraction of the image height
@@ -91,8 +92,9 @@ def _working_copy(pixels: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _normalise(img: np.ndarray) -> np.ndarray:
-    """Robust contrast stretch to [0, 1] (1st-99th percentile of non-clipped pixels)."""
-    valid = img[(img > 0.01) & (img < 0.99)]
+    """Robust contrast stretch to [0, 1] (1st-99th percentile of non-clipped pixels; clipped
+    black is at the image's black level, :func:`frame.black_floor`)."""
+    valid = img[(img > black_floor(img) + 0.01) & (img < 0.99)]
     if valid.size < 100:
         valid = img.ravel()
     lo, hi = np.percentile(valid, [1, 99])
@@ -228,9 +230,10 @@ def _edge_map(work: np.ndarray, scale: float, raw: np.ndarray | None = None) -> 
         # Clipped black regions (collimator, cropped corners) make strong but meaningless
         # edges with the dark soft tissue above them; keep an edge next to clipping only when
         # bone-bright pixels are above it (a chin touching the clipped region).
-        clipped = (raw <= CLIP_LEVEL).astype(np.float32)
+        clip_level = black_floor(raw) + CLIP_LEVEL
+        clipped = (raw <= clip_level).astype(np.float32)
         clip_below = _shift_rows(cv2.filter2D(clipped, -1, k, borderType=cv2.BORDER_REPLICATE), -(band // 2 + 1))
-        valid = sm[raw > CLIP_LEVEL]
+        valid = sm[raw > clip_level]
         bone_level = float(np.percentile(valid, 50)) if valid.size else 0.5
         e = np.where((clip_below > 0.3) & (above < bone_level), 0.0, e)
     # Detector stitching and collimator steps are straight horizontal edges across most of
