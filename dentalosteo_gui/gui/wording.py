@@ -23,6 +23,7 @@ _PLAIN: list[tuple[str, str]] = [
     # engine phrase (lower case) -> a short plain-language lead-in (first match wins)
     ("not a panoramic", "Not a dental panoramic radiograph?"),
     ("years old", "The screening is for adults."),
+    ("looks like a child's", "The screening is for adults."),
     ("confidence", "The box may be off the lower mandibular border: check it, move it if needed."),
     ("out of frame", "The lower mandibular border is cut off."),
     ("saturated", "Over- or under-exposed image."),
@@ -43,6 +44,8 @@ _ADVICE: list[tuple[str, str]] = [
     ("out of frame", "Use a radiograph that shows the whole lower border of the mandible."),
     ("years old", "Do not screen a child or adolescent for osteoporosis; if the birth date in the "
                   "file is wrong, correct it where the image was taken and export it again."),
+    ("looks like a child's", "Do not screen a child for osteoporosis; if the radiograph is an adult's, "
+                             "read the cortex yourself or measure it with Measure (Ctrl+M)."),
     ("edentulous", "Read the cortex on the radiograph yourself (the automatic window assumes teeth); "
                    "you can measure its width with Measure (Ctrl+M)."),
     ("metal", "Read the cortex yourself where the metal leaves it free, or measure it with Measure "

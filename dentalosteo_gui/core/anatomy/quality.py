@@ -15,7 +15,10 @@ ROI confidence), the anatomy-level checks a reading depends on:
   border (``dentition.tooth_rhythm``: crowns and roots side by side with dark interdental
   spaces; a toothless ridge, the maxilla and the palate run smoothly), or no tooth crown
   brighter than bone above the border. The mental-foramen window and the published ROI
-  assume a dentate mandible, so an edentulous jaw is not assessable (issue 15).
+  assume a dentate mandible, so an edentulous jaw is not assessable (issue 15);
+- a child's dentition: unerupted permanent crowns (tooth germs, each in a dark follicle) inside
+  the mandibular body on both sides (``maturity.mixed_dentition``): the cortical signs are
+  defined for adults, and a plain PNG carries no birth date.
 
 All thresholds are ratios or fractions of the content frame, never grey levels of one device.
 """
@@ -31,6 +34,7 @@ import numpy as np
 from ..types import Radiograph, RoiProposal
 from .dentition import MIN_RHYTHM, tooth_rhythm
 from .frame import content_bounds
+from .maturity import mixed_dentition
 from .roi import MEASURE_WINDOW, border_arrays, propose_roi
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,8 @@ CROWN_RATIO = 1.1  # tooth crowns: brighter than the cortex by this ratio of (co
 # reasons that mean "this is not a dental panoramic at all" (no osteoporosis reading is given)
 NOT_PANORAMIC = "not a panoramic radiograph"
 NO_MANDIBLE = "no mandible found"
+# the reason given when the pixels show a child's mixed dentition (tests and the GUI match on it)
+CHILD_DENTITION = "the dentition looks like a child's"
 
 
 def is_not_panoramic(reasons: list[str]) -> bool:
@@ -173,7 +179,8 @@ def _frame_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:
 
 
 def anatomy_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:
-    """Faint border, tilt, metal over both windows, border among the teeth, no teeth."""
+    """Faint border, tilt, metal over both windows, border among the teeth, no teeth, a
+    child's mixed dentition."""
     bx, by = border_arrays(proposal)
     if bx.size < 10:
         return []
@@ -205,7 +212,20 @@ def anatomy_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:
                       "window and ROI assume a dentate mandible; measure the cortex by eye")
     if edentulous is not None:
         reasons.append(edentulous)
+    else:
+        child = child_dentition_reason(pix, bx, by, mid)
+        if child is not None:
+            reasons.append(child)
     return reasons
+
+
+def child_dentition_reason(pix: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float) -> str | None:
+    """The reason when the mandible shows a child's mixed dentition, else None."""
+    mixed = mixed_dentition(pix, bx, by, mid)
+    if mixed is None or not mixed.flagged:
+        return None
+    return (f"{CHILD_DENTITION} (unerupted permanent tooth crowns inside the mandible on both sides): "
+            "the MCW cut-offs and Klemetti classes are defined for adults; do not screen children")
 
 
 def _edentulous_reason(frame: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float) -> str | None:
@@ -234,9 +254,9 @@ def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None) -> list
     """Reasons (plain language) why the image is not assessable; empty list = assessable.
 
     Checks: not a panoramic (aspect ratio, no mandible found), a patient under ``ADULT_AGE``
-    by the file's dates (children are not recognised from the pixels), cortex out of frame, saturated
-    or very low-contrast ROI, low ROI confidence, and the anatomy checks (faint border,
-    tilt, metal over both windows, border among the teeth, no teeth).
+    by the file's dates, cortex out of frame, saturated or very low-contrast ROI, low ROI
+    confidence, and the anatomy checks (faint border, tilt, metal over both windows, border
+    among the teeth, no teeth, a child's mixed dentition seen in the pixels).
     """
     if proposal is None:
         proposal = propose_roi(rad)
