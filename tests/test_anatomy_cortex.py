@@ -136,3 +136,13 @@ def test_thin_margin_is_not_pulled_to_where_the_coarse_scale_fits(width_mm: floa
     m = find_margins(prof, t, 0.1)
     assert m is not None and m.confident.mean() > 0.9
     assert float(np.median(m.endo - m.peri)) == pytest.approx(width_mm, abs=0.05)
+
+
+@pytest.mark.parametrize("grey", [128 / 255, 0.3, 0.81])
+def test_a_uniform_image_has_no_margin(grey: float) -> None:
+    """A flat image has no cortex: its responses are float rounding, which divided by a
+    spread of rounding used to read as confident margins (a grey PNG: MCW 1.75 mm, rule C1)."""
+    rad = from_array(np.full((1200, 2800), grey, np.float32))
+    cx = measure_cortex(rad, propose_roi(rad), Spacing(0.1, "user"))
+    assert cx.right.mcw_mm is None and cx.left.mcw_mm is None
+    assert cx.klemetti_rule is None

@@ -62,6 +62,9 @@ STEP_SCALES_MM = (0.2, 0.4, 0.8)  # half-widths of the step (Haar) response
 MIN_WIDTH_MM, MAX_WIDTH_MM = 0.6, 8.0
 Z_SATURATE = 6.0  # responses saturate softly (tanh) at about this many robust SDs in the path
 Z_CONFIDENT = 2.0  # per-normal confidence: response on the path >= this (robust SDs)
+SPREAD_FLOOR = 1e-4  # smallest robust SD a response is divided by (log grey levels, about 0.01 %
+# contrast): a flat image's spread is float rounding, which turned rounding into "confident"
+# margins (a uniform grey PNG read an MCW of 1.75 mm); real and phantom spreads are >= 0.002
 CONF_SMOOTH_MM = 1.0  # the response is averaged over this length of border first
 PATH_SLOPE = 1.0  # the margin may move at most this many mm in depth per mm along the border
 PATH_SMOOTH = 0.02  # cost per (depth sample)^2 of change between neighbouring normals
@@ -139,7 +142,7 @@ def periosteal(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
     big = _haar(prof, max(1, int(round(PERI_STEP_MM / step))))
     lo, hi = (int(v) for v in np.searchsorted(t_mm, [-PERI_SEARCH_MM, PERI_SEARCH_MM]))
     ref = big[:, lo:hi]
-    zb = big / (1.4826 * float(np.median(np.abs(ref - np.median(ref)))) + 1e-12)
+    zb = big / max(1.4826 * float(np.median(np.abs(ref - np.median(ref)))), SPREAD_FLOOR)
     kb = smooth_path(zb, lo, hi, step, normal_step_mm)
     rows = np.arange(prof.shape[0])
     rises = big[rows, kb] > 0
@@ -183,7 +186,7 @@ def step_response(strip: np.ndarray, step_mm: float, lo: int, hi: int) -> np.nda
     for s, a in enumerate(_half_widths(step_mm)):
         r = -_haar(strip, a)
         ref = r[:, lo:hi]
-        spread = 1.4826 * float(np.median(np.abs(ref - np.median(ref)))) + 1e-12
+        spread = max(1.4826 * float(np.median(np.abs(ref - np.median(ref)))), SPREAD_FLOOR)
         out[s] = r / spread
     return out
 
