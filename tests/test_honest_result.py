@@ -170,3 +170,34 @@ def test_referral_comes_from_the_operating_point_and_never_from_a_phantom_model(
     assert res.referral == ("refer" if res.risk >= th else "no_referral")
     fake.card = {**fake.card, "training_data": {"source": "phantom"}}
     assert Engine(fake).screen(rad).referral is None
+
+
+@pytest.mark.parametrize("kind", ["grey", "noise"])
+def test_no_border_no_width(kind: str) -> None:
+    """A panoramic-shaped image with no mandible in it (uniform grey, pure noise): not
+    assessable, and no cortex width, Klemetti rule or PMI read off it (they used to be: a
+    grey PNG gave MCW 17.5 / 19.5 px and rule C1, noise 27 / 72 px and PMI 0.27)."""
+    rng = np.random.default_rng(3)
+    px = (np.full((1200, 2800), 128 / 255, np.float32) if kind == "grey"
+          else rng.integers(0, 256, (1200, 2800)).astype(np.float32) / 255)
+    res = Engine(FakeBackend()).screen(from_array(px))
+    _assert_no_reading(res)
+    assert res.status == "not_assessable"
+    assert res.mcw_left_mm is None and res.mcw_right_mm is None and res.klemetti_rule is None
+    assert res.mcw_left_px is None and res.mcw_right_px is None
+    assert res.pmi_left is None and res.pmi_right is None
+
+
+def test_a_border_that_is_there_keeps_its_width_when_not_assessable() -> None:
+    """Not assessable for a reason that leaves the border (here: a child, by the file's dates)
+    keeps the measured width for the dentist to look at; only the score goes."""
+    from dataclasses import replace
+
+    from dentalosteo_gui.core.types import PatientInfo
+
+    rad = from_array(_panoramic_like(), spacing=0.1)
+    child = replace(rad, patient=PatientInfo(birth_date="20150101", study_date="20250101"))
+    res = Engine(FakeBackend()).screen(child)
+    _assert_no_reading(res)
+    assert any("years old" in w for w in res.warnings), res.warnings
+    assert res.mcw_left_mm is not None or res.mcw_right_mm is not None

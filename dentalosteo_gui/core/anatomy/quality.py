@@ -60,6 +60,23 @@ NOT_PANORAMIC = "not a panoramic radiograph"
 NO_MANDIBLE = "no mandible found"
 # the reason given when the pixels show a child's mixed dentition (tests and the GUI match on it)
 CHILD_DENTITION = "the dentition looks like a child's"
+# reasons that leave no border to measure from: the cortex widths are withheld with the score
+OUT_OF_FRAME = "the inferior cortex is out of frame"
+SATURATED_ROI = "the ROI is saturated"
+LOW_CONTRAST_ROI = "very low contrast in the ROI"
+AMONG_TEETH = "the traced edge lies high in the image, among the teeth"
+FAINT_BORDER = "the lower border of the mandible is too faint"
+LOW_ROI_CONFIDENCE = "low ROI confidence"
+NO_BORDER = (NOT_PANORAMIC, NO_MANDIBLE, OUT_OF_FRAME, SATURATED_ROI, LOW_CONTRAST_ROI, AMONG_TEETH,
+             FAINT_BORDER, LOW_ROI_CONFIDENCE)
+
+
+def has_no_border(reasons: list[str]) -> bool:
+    """Whether a reason says the lower border was not found where a width could be measured
+    from it (not a panoramic, out of frame, saturated, too faint, low confidence ...): then a
+    cortex width would be a number read off noise. Tilt, metal on one side, no teeth or a
+    child's dentition leave the border and keep the measurement (shown, never scored)."""
+    return any(r.startswith(NO_BORDER) for r in reasons)
 
 
 def is_not_panoramic(reasons: list[str]) -> bool:
@@ -167,14 +184,14 @@ def _frame_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:
         reasons.append(f"{NO_MANDIBLE}: the inferior border of the mandible could not be traced; "
                        "open a dental panoramic (DPR) or draw the box on the lower border yourself")
     if any("cut off" in r for r in proposal.reasons):
-        reasons.append("the inferior cortex is out of frame (cut off by the image edge)")
+        reasons.append(f"{OUT_OF_FRAME} (cut off by the image edge)")
     if roi.size:
         sat = float(np.mean((roi >= 0.995) | (roi <= 0.005)))
         if sat > SATURATED_FRAC:
-            reasons.append(f"the ROI is saturated: {sat:.0%} of its pixels are pure black or white")
+            reasons.append(f"{SATURATED_ROI}: {sat:.0%} of its pixels are pure black or white")
         lo, hi = np.percentile(roi, [5, 95])
         if hi - lo < MIN_CONTRAST:
-            reasons.append("very low contrast in the ROI: the cortex cannot be seen")
+            reasons.append(f"{LOW_CONTRAST_ROI}: the cortex cannot be seen")
     return reasons
 
 
@@ -190,13 +207,13 @@ def anatomy_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:
     mid = float(proposal.midline_x) if proposal.midline_x is not None else proposal.box.x + proposal.box.w / 2
     reasons: list[str] = []
     if (float(by.max()) - y0) / max(1, ch) < MAX_BORDER_TOP:
-        reasons.append("the traced edge lies high in the image, among the teeth, not at the lower border "
+        reasons.append(f"{AMONG_TEETH}, not at the lower border "
                        "of the mandible (is the lower border outside the image?)")
         return reasons
     b = proposal.box
     cnr = border_cnr(pix, bx, by, b.x, b.x + b.w)
     if cnr is not None and cnr < MIN_BORDER_CNR:
-        reasons.append(f"the lower border of the mandible is too faint: its contrast is {cnr:.1f} times the "
+        reasons.append(f"{FAINT_BORDER}: its contrast is {cnr:.1f} times the "
                        f"image noise (needs {MIN_BORDER_CNR:g}); under-exposed or very soft image")
     tilt = tilt_deg(bx, by, mid, cw)
     if tilt is not None and tilt > MAX_TILT_DEG:
@@ -269,7 +286,7 @@ def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None) -> list
     if proposal.confidence < LOW_CONFIDENCE:
         detail = "; ".join(r for r in proposal.reasons if "cut off" not in r)
         reasons.append(
-            f"low ROI confidence ({proposal.confidence:.2f})" + (f": {detail}" if detail else "")
+            f"{LOW_ROI_CONFIDENCE} ({proposal.confidence:.2f})" + (f": {detail}" if detail else "")
             + "; check the ROI box and move it if needed"
         )
     return reasons

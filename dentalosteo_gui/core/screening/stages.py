@@ -405,7 +405,7 @@ def assessability(case: Case, min_roi_confidence: float) -> bool:
     proposal = case.proposal
     if proposal is not None and proposal.confidence < min_roi_confidence and not case.reasons:
         case.reasons.append(
-            f"low confidence in the proposed region ({proposal.confidence:.2f}): check and adjust the box"
+            f"{anatomy.LOW_ROI_CONFIDENCE} ({proposal.confidence:.2f}): check and adjust the box"
         )
     return not case.reasons
 
@@ -427,15 +427,16 @@ def evidence_with_normals(cortex: CortexMeasurement | None) -> dict[str, Any]:
 
 def withhold_unassessable(case: Case) -> bool:
     """No score without an assessable image: drop the model's reading (risk, Klemetti class,
-    attention, heatmap); on an image that is not a panoramic also the cortex measurement.
-    Returns whether the image is a panoramic."""
+    attention, heatmap); where no usable lower border was found (not a panoramic, out of
+    frame, too faint, low confidence ...: ``anatomy.has_no_border``) also the cortex
+    measurement, which would be read off noise. Returns whether the image is a panoramic."""
     panoramic = not anatomy.is_not_panoramic(case.reasons)
     case.prediction = None
     case.heatmap = None
     # the cross-check's warning quotes both withheld scores: it goes with them
     case.other_reading = None
     case.warnings = [w for w in case.warnings if not w.startswith(DISAGREE_PREFIX)]
-    if not panoramic:
+    if not panoramic or anatomy.has_no_border(case.reasons):
         case.cortex = None
     return panoramic
 
@@ -503,5 +504,7 @@ def add_scale_free(res: ScreeningResult, case: Case, dentist: dict[str, float], 
     if not panoramic:
         return
     res.mental_foramen = {s: case.foramen[s] for s in ("left", "right") if s in case.foramen}
+    if cortex is None:  # withheld (no usable border): the PMI is that width over a height
+        return
     res.pmi_left, res.pmi_right = case.pmi.get("left"), case.pmi.get("right")
     res.pmi_detail = {s: case.pmi_detail[s] for s in ("left", "right") if s in case.pmi_detail}
