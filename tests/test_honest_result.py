@@ -201,3 +201,19 @@ def test_a_border_that_is_there_keeps_its_width_when_not_assessable() -> None:
     _assert_no_reading(res)
     assert any("years old" in w for w in res.warnings), res.warnings
     assert res.mcw_left_mm is not None or res.mcw_right_mm is not None
+
+
+def test_a_child_gets_no_klemetti_class() -> None:
+    """The Klemetti classes, like the MCW cut-offs, are defined for adults: a child's image
+    keeps its measured width but gets no rule class (it used to show 'rule: C2')."""
+    from dataclasses import replace
+
+    from dentalosteo_gui.core.types import PatientInfo
+
+    rad = from_array(_panoramic_like(), spacing=0.1)
+    adult = Engine(FakeBackend()).screen(rad)
+    assert adult.klemetti_rule is not None
+    child = Engine(FakeBackend()).screen(replace(rad, patient=PatientInfo(birth_date="20150101",
+                                                                         study_date="20250101")))
+    assert child.klemetti_rule is None
+    assert "adults" in child.as_json_dict()["klemetti"]["evidence"]["rule"]["why"]

@@ -9,7 +9,7 @@ from .cortex import klemetti_rule, measure_cortex
 from .foramen import measure_pmi, propose_foramen
 from .landmarks import extract_patches, propose_landmarks
 from .overlay import draw_overlay
-from .quality import LOW_ROI_CONFIDENCE, assess_quality, has_no_border, is_not_panoramic
+from .quality import LOW_ROI_CONFIDENCE, assess_quality, has_no_border, is_child, is_not_panoramic
 from .roi import border_arrays, border_for_box, border_from_box, box_size, propose_roi, trace_border
 from .scale import anatomical_mm_per_px
 
@@ -27,6 +27,7 @@ __all__ = [
     "assess_quality",
     "is_not_panoramic",
     "has_no_border",
+    "is_child",
     "LOW_ROI_CONFIDENCE",
     "anatomical_mm_per_px",
     "draw_overlay",

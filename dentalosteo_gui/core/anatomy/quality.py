@@ -67,6 +67,8 @@ LOW_CONTRAST_ROI = "very low contrast in the ROI"
 AMONG_TEETH = "the traced edge lies high in the image, among the teeth"
 FAINT_BORDER = "the lower border of the mandible is too faint"
 LOW_ROI_CONFIDENCE = "low ROI confidence"
+CHILD_BY_AGE = "the patient is"  # ... N years old at the study (``age_reason``)
+NOT_ADULT = (CHILD_BY_AGE, CHILD_DENTITION)  # the Klemetti classes are not given to a child
 NO_BORDER = (NOT_PANORAMIC, NO_MANDIBLE, OUT_OF_FRAME, SATURATED_ROI, LOW_CONTRAST_ROI, AMONG_TEETH,
              FAINT_BORDER, LOW_ROI_CONFIDENCE)
 
@@ -77,6 +79,12 @@ def has_no_border(reasons: list[str]) -> bool:
     cortex width would be a number read off noise. Tilt, metal on one side, no teeth or a
     child's dentition leave the border and keep the measurement (shown, never scored)."""
     return any(r.startswith(NO_BORDER) for r in reasons)
+
+
+def is_child(reasons: list[str]) -> bool:
+    """Whether a reason says the patient is a child (by the file's dates or the dentition):
+    the Klemetti classes, like the MCW cut-offs, are defined for adults."""
+    return any(r.startswith(NOT_ADULT) for r in reasons)
 
 
 def is_not_panoramic(reasons: list[str]) -> bool:
@@ -262,7 +270,7 @@ def age_reason(age: float | None) -> str | None:
     child's or adolescent's mandible is still growing, its cortex still thickening."""
     if age is None or age >= ADULT_AGE:
         return None
-    return (f"the patient is {age:g} years old at the study (from the file's birth and study dates): "
+    return (f"{CHILD_BY_AGE} {age:g} years old at the study (from the file's birth and study dates): "
             f"the cortical signs are defined for adults ({ADULT_AGE:g} and over): no score for a growing "
             "mandible")
 

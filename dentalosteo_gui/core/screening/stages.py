@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
@@ -429,7 +429,8 @@ def withhold_unassessable(case: Case) -> bool:
     """No score without an assessable image: drop the model's reading (risk, Klemetti class,
     attention, heatmap); where no usable lower border was found (not a panoramic, out of
     frame, too faint, low confidence ...: ``anatomy.has_no_border``) also the cortex
-    measurement, which would be read off noise. Returns whether the image is a panoramic."""
+    measurement, which would be read off noise; for a child the Klemetti rule's class (an
+    adult's grade; the width stays). Returns whether the image is a panoramic."""
     panoramic = not anatomy.is_not_panoramic(case.reasons)
     case.prediction = None
     case.heatmap = None
@@ -438,6 +439,11 @@ def withhold_unassessable(case: Case) -> bool:
     case.warnings = [w for w in case.warnings if not w.startswith(DISAGREE_PREFIX)]
     if not panoramic or anatomy.has_no_border(case.reasons):
         case.cortex = None
+    elif case.cortex is not None and anatomy.is_child(case.reasons):
+        # the width is a measurement and stays; a Klemetti class is an adult's grade
+        why = "not graded: the Klemetti classes are defined for adults"
+        rule = {**case.cortex.evidence.get("rule", {}), "why": why, "abstain_reason": why}
+        case.cortex = replace(case.cortex, klemetti_rule=None, evidence={**case.cortex.evidence, "rule": rule})
     return panoramic
 
 
