@@ -185,3 +185,16 @@ def test_moving_the_box_keeps_the_midline_and_the_cortex_band(phantoms) -> None:
     # a midline far outside the box is ignored: the box centre is used
     far = border_from_box(rad, b, midline_x=b.x - 500.0)
     assert far.midline_x == pytest.approx(b.x + b.w / 2)
+
+
+def test_roi_command_shows_what_screen_shows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`dentalosteo roi` applies screen's rule (``quality.reportable_cortex``): no width read
+    off an image without a usable border (a noise PNG read 27 / 72 px)."""
+    import cv2
+
+    from dentalosteo_gui.cli.roi import analyse
+
+    noise = tmp_path / "noise.png"
+    cv2.imwrite(str(noise), np.random.default_rng(3).integers(0, 256, (1200, 2800), dtype=np.uint8))
+    d, _ = analyse(str(noise))
+    assert d["mcw_px"] == {"left": None, "right": None} and d["klemetti_rule"] is None

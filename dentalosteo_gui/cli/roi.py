@@ -16,6 +16,7 @@ from ..core.anatomy import (
     measure_cortex,
     propose_landmarks,
     propose_roi,
+    reportable_cortex,
 )
 from ..core.errors import ConfigError
 from ..core.imaging.imageio import load_radiograph
@@ -68,7 +69,8 @@ def analyse(path: str, pixel_spacing: float | None = None) -> tuple[dict[str, An
     quality = assess_quality(rad, prop)
     panoramic = not is_not_panoramic(quality)
     lms = propose_landmarks(rad, prop) if panoramic else {}
-    cortex = measure_cortex(rad, prop, spacing) if panoramic else None
+    # what `screen` would show: no width without a usable border, no Klemetti class for a child
+    cortex = reportable_cortex(measure_cortex(rad, prop, spacing), quality) if panoramic else None
     warnings: list[str] = list(rad.warnings)
     for reason in prop.reasons + quality:
         if reason not in warnings:

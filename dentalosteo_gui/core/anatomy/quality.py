@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
 
-from ..types import Radiograph, RoiProposal
+from ..types import CortexMeasurement, Radiograph, RoiProposal
 from .dentition import MIN_RHYTHM, tooth_rhythm
 from .frame import content_bounds
 from .maturity import mixed_dentition
@@ -85,6 +86,19 @@ def is_child(reasons: list[str]) -> bool:
     """Whether a reason says the patient is a child (by the file's dates or the dentition):
     the Klemetti classes, like the MCW cut-offs, are defined for adults."""
     return any(r.startswith(NOT_ADULT) for r in reasons)
+
+
+def reportable_cortex(cortex: CortexMeasurement | None, reasons: list[str]) -> CortexMeasurement | None:
+    """What of a cortex measurement may be shown given the not-assessable ``reasons``: nothing
+    without a usable border (:func:`has_no_border`), no Klemetti class for a child
+    (:func:`is_child`; the width stays and the rule's evidence says why), else all of it."""
+    if cortex is None or has_no_border(reasons):
+        return None
+    if is_child(reasons):
+        why = "not graded: the Klemetti classes are defined for adults"
+        rule = {**cortex.evidence.get("rule", {}), "why": why, "abstain_reason": why}
+        return replace(cortex, klemetti_rule=None, evidence={**cortex.evidence, "rule": rule})
+    return cortex
 
 
 def is_not_panoramic(reasons: list[str]) -> bool:

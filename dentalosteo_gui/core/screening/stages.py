@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -437,13 +437,7 @@ def withhold_unassessable(case: Case) -> bool:
     # the cross-check's warning quotes both withheld scores: it goes with them
     case.other_reading = None
     case.warnings = [w for w in case.warnings if not w.startswith(DISAGREE_PREFIX)]
-    if not panoramic or anatomy.has_no_border(case.reasons):
-        case.cortex = None
-    elif case.cortex is not None and anatomy.is_child(case.reasons):
-        # the width is a measurement and stays; a Klemetti class is an adult's grade
-        why = "not graded: the Klemetti classes are defined for adults"
-        rule = {**case.cortex.evidence.get("rule", {}), "why": why, "abstain_reason": why}
-        case.cortex = replace(case.cortex, klemetti_rule=None, evidence={**case.cortex.evidence, "rule": rule})
+    case.cortex = anatomy.reportable_cortex(case.cortex, case.reasons)
     return panoramic
 
 
