@@ -52,6 +52,8 @@ GERM_DX = (0.05, 0.26)  # canines to second premolars, fraction of the span from
 GERM_DEPTH = (0.25, 0.9)  # candidate centres: relative depth between the occlusal line (0) and the
 # border (1); germs lie under the deciduous molars' roots, above the cortex
 GERM_RADIUS = 0.022  # blob scale (half a premolar crown's width), fraction of the span
+DOG_STEP = 4  # the blob response is computed this many times coarser (its Gaussians are 15 and
+# 31 work px wide, so nothing is lost) and brought back: a quarter of the time per image
 N_CANDIDATES = 8  # strongest blobs examined per side
 LEVELS = (0.35, 0.5, 0.65)  # segmentation levels between the surrounding bone (0) and the centre (1)
 PATCH = 0.1  # half-size of the local patch, fraction of the span (twice a crown)
@@ -117,10 +119,11 @@ def mixed_dentition(pixels: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: flo
     img = cv2.resize(pixels.astype(np.float32, copy=False), (max(8, int(round(w * f))), max(8, int(round(h * f)))),
                      interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
     img = cv2.GaussianBlur(img, (0, 0), 1.0)
+    dog = _blob_response(img)
     found: dict[str, list[GermCandidate]] = {}
     for side, sign in (("right", -1), ("left", 1)):
         line = occlusal.get(side)
-        found[side] = [] if line is None else _side_candidates(img, f, bx, by, mid, sign, side, line)
+        found[side] = [] if line is None else _side_candidates(img, dog, f, bx, by, mid, sign, side, line)
     best = {s: max((c.enclosure for c in found[s]), default=0.0) for s in found}
     score = 0.0
     pair: tuple[GermCandidate, ...] = ()
@@ -133,8 +136,19 @@ def mixed_dentition(pixels: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: flo
                           germs=pair)
 
 
-def _side_candidates(img: np.ndarray, f: float, bx: np.ndarray, by: np.ndarray, mid: float, sign: int,
-                     side: str, line: tuple[float, float]) -> list[GermCandidate]:
+def _blob_response(img: np.ndarray) -> np.ndarray:
+    """Difference of Gaussians at the crown's scale (``GERM_RADIUS``), computed ``DOG_STEP``
+    times coarser and resized back to ``img``'s shape."""
+    hs, ws = img.shape
+    small = cv2.resize(img, (max(4, ws // DOG_STEP), max(4, hs // DOG_STEP)), interpolation=cv2.INTER_AREA)
+    sigma = GERM_RADIUS * WORK_SPAN / np.sqrt(2.0) / DOG_STEP
+    dog = cv2.GaussianBlur(small, (0, 0), sigma) - cv2.GaussianBlur(small, (0, 0), 2.0 * sigma)
+    out: np.ndarray = cv2.resize(dog, (ws, hs), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+def _side_candidates(img: np.ndarray, dog: np.ndarray, f: float, bx: np.ndarray, by: np.ndarray, mid: float,
+                     sign: int, side: str, line: tuple[float, float]) -> list[GermCandidate]:
     """The crown-like components of one side (enclosure > 0), in work pixels mapped back."""
     hs, ws = img.shape
     s = WORK_SPAN
@@ -151,8 +165,6 @@ def _side_candidates(img: np.ndarray, f: float, bx: np.ndarray, by: np.ndarray, 
     mask[:, xs] = (rows >= top[None, :]) & (rows < bot[None, :]) & (yb > yo)[None, :]
     if np.count_nonzero(mask) < 50:
         return []
-    sigma = GERM_RADIUS * s / np.sqrt(2.0)
-    dog = cv2.GaussianBlur(img, (0, 0), sigma) - cv2.GaussianBlur(img, (0, 0), 2.0 * sigma)
     k = int(2 * GERM_RADIUS * s) | 1
     peaks = (dog >= cv2.dilate(dog, np.ones((k, k), np.uint8))) & mask & (dog > 0)
     py, px = np.nonzero(peaks)
