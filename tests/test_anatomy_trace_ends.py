@@ -90,11 +90,19 @@ def _corner_edge_map() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cols = np.arange(100)
     true = np.where(cols < 25, 10 + 1.2 * cols, 40.0)
     true = np.where(cols > 45, 40 + 0.3 * (cols - 45), true)
-    sub = np.zeros((60, 100), np.float32)
-    sub[np.round(true).astype(int), cols] = 1.0
+    return _with_chord(true, np.ones(100), 12, 40)
+
+
+def _with_chord(true: np.ndarray, strength: np.ndarray, c0: int, c1: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 60-row edge map with the border ``true`` drawn at ``strength``, the border (rows) and
+    the straight chord between its columns c0 and c1."""
+    cols = np.arange(true.size)
+    sub = np.zeros((60, true.size), np.float32)
+    sub[np.round(true).astype(int), cols] = strength.astype(np.float32)
     chord = true.copy()
-    sel = (cols >= 12) & (cols <= 40)
-    chord[sel] = np.interp(cols[sel], [12, 40], [true[12], true[40]])
+    sel = (cols >= c0) & (cols <= c1)
+    chord[sel] = np.interp(cols[sel], [c0, c1], [true[c0], true[c1]])
     return sub, np.round(true).astype(np.int64), np.round(chord).astype(np.int64)
 
 
@@ -121,17 +129,22 @@ def test_short_gaps_and_open_ends_are_left_alone() -> None:
     assert np.array_equal(_bridge_weak_runs(open_end, true), true)
 
 
+def _real_trace_error(shared_dir, iid: int, x0: int, x1: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """|trace - rater 1| (px) over the rater's columns x0..x1 of abdi_dev image ``iid``."""
+    data = shared_dir / "realdata" / "abdi_dev"
+    if not (data / "images" / f"{iid}.png").exists():
+        pytest.skip("../shared/realdata/abdi_dev is not here")
+    xs, y1 = rater1_border(iid, data)
+    bx, by = border_arrays(propose_roi(load_radiograph(data / "images" / f"{iid}.png")))
+    sel = (xs >= x0) & (xs <= x1)
+    return np.abs(np.interp(xs[sel], bx, by) - y1[sel])
+
+
 @pytest.mark.realdata
 def test_real_gonial_corner_is_followed(shared_dir) -> None:
     """abdi_dev 5 (development image): both dentists draw a sharp left gonial angle at
     x 340-410; the trace used to cut it with a chord up to 41 px inside the bone."""
-    data = shared_dir / "realdata" / "abdi_dev"
-    if not (data / "images" / "5.png").exists():
-        pytest.skip("../shared/realdata/abdi_dev is not here")
-    xs, y1 = rater1_border(5, data)
-    bx, by = border_arrays(propose_roi(load_radiograph(data / "images" / "5.png")))
-    sel = (xs >= 340) & (xs <= 410)
-    err = np.abs(np.interp(xs[sel], bx, by) - y1[sel])
+    err = _real_trace_error(shared_dir, 5, 340, 410)
     assert np.median(err) <= 6.0, np.round(err, 1)
 
 
@@ -142,12 +155,7 @@ def _chin_arch_edge_map() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     true = 45 - 0.002 * (cols - 100.0) ** 2
     arch = np.clip(1 - np.abs(cols - 100) / 20.0, 0, 1)
     true = true - 7 * arch
-    sub = np.zeros((60, 200), np.float32)
-    sub[np.round(true).astype(int), cols] = (1.0 - 0.6 * arch).astype(np.float32)
-    chord = true.copy()
-    sel = (cols >= 78) & (cols <= 122)
-    chord[sel] = np.interp(cols[sel], [78, 122], [true[78], true[122]])
-    return sub, np.round(true).astype(np.int64), np.round(chord).astype(np.int64)
+    return _with_chord(true, 1.0 - 0.6 * arch, 78, 122)
 
 
 def test_chin_arch_chord_is_replaced_by_the_border_above() -> None:
@@ -172,11 +180,5 @@ def test_real_chin_arch_is_followed(shared_dir) -> None:
     """abdi_dev 21 (development image): both dentists draw the chin's border arching up
     about 40 px at x 1300-1600 above a cervical-spine ghost; the trace used to run flat
     through the ghost, 27-40 px below them."""
-    data = shared_dir / "realdata" / "abdi_dev"
-    if not (data / "images" / "21.png").exists():
-        pytest.skip("../shared/realdata/abdi_dev is not here")
-    xs, y1 = rater1_border(21, data)
-    bx, by = border_arrays(propose_roi(load_radiograph(data / "images" / "21.png")))
-    sel = (xs >= 1300) & (xs <= 1600)
-    err = np.abs(np.interp(xs[sel], bx, by) - y1[sel])
+    err = _real_trace_error(shared_dir, 21, 1300, 1600)
     assert np.median(err) <= 8.0, np.round(err, 1)
