@@ -326,3 +326,14 @@ def test_blackout_paints_the_pictures(tmp_path: Path) -> None:
     dark_b = int((b.sum(axis=2) < 30).sum())
     assert dark_b > dark_a + 500
     assert float(rad.pixels.min()) == 1.0  # the caller's radiograph is untouched
+
+
+def test_not_assessable_next_step_fits_the_reason() -> None:
+    """The PDF's next step for a child or an edentulous jaw is not 'retake the radiograph'
+    (it said so for every reason); it is the GUI's advice for that reason."""
+    from dentalosteo_gui.core.records.report_text import advice_for
+
+    child = ("the dentition looks like a child's (unerupted permanent tooth crowns inside the mandible "
+             "on both sides): the MCW cut-offs and Klemetti classes are defined for adults; do not screen children")
+    assert "Do not screen a child" in (advice_for([child]) or "")
+    assert advice_for(["no mandible found: the inferior border of the mandible could not be traced"]) is None

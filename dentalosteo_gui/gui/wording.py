@@ -16,7 +16,7 @@ from html import escape
 from typing import Any, NamedTuple
 
 from ..core.cards import operating_point_label, score_is_probability, trained_on_phantoms
-from ..core.records.report_text import DISAGREE_PREFIX, NOTE_PREFIXES
+from ..core.records.report_text import DEFAULT_ADVICE, DISAGREE_PREFIX, NOTE_PREFIXES, advice_for
 from ..core.types import ModelInfo, ScreeningResult, Spacing
 
 _PLAIN: list[tuple[str, str]] = [
@@ -37,26 +37,6 @@ _PLAIN: list[tuple[str, str]] = [
     ("synthetic phantoms", "Score for information only."),
 ]
 
-# what to do about a reason the image is not assessable (first match wins)
-_ADVICE: list[tuple[str, str]] = [
-    ("confidence", "Move the box onto the lower border of the mandible, below the teeth; it is "
-                   "screened again when you let go."),
-    ("out of frame", "Use a radiograph that shows the whole lower border of the mandible."),
-    ("years old", "Do not screen a child or adolescent for osteoporosis; if the birth date in the "
-                  "file is wrong, correct it where the image was taken and export it again."),
-    ("looks like a child's", "Do not screen a child for osteoporosis; if the radiograph is an adult's, "
-                             "read the cortex yourself or measure it with Measure (Ctrl+M)."),
-    ("edentulous", "Read the cortex on the radiograph yourself (the automatic window assumes teeth); "
-                   "you can measure its width with Measure (Ctrl+M)."),
-    ("metal", "Read the cortex yourself where the metal leaves it free, or measure it with Measure "
-              "(Ctrl+M)."),
-    ("tilted", "Use a radiograph taken with the head level, or read the cortex on each side yourself."),
-    ("among the teeth", "Move the box onto the lower border of the mandible, below the teeth; it is "
-                        "screened again when you let go."),
-    ("saturated", "Use a better exposed radiograph."),
-    ("contrast", "Use a radiograph with more contrast, or one taken with the usual settings."),
-]
-_DEFAULT_ADVICE = "Check the image and the box, then screen again (Ctrl+R)."
 
 NOT_PANORAMIC_TEXT = "Not a dental panoramic: no osteoporosis reading."
 
@@ -80,12 +60,8 @@ def not_assessable_reasons(res: ScreeningResult, file_warnings: list[str] | tupl
 
 
 def advice(reasons: list[str]) -> str:
-    """What to do about the reasons a result is not assessable."""
-    low = " ".join(reasons).lower()
-    for key, text in _ADVICE:
-        if key in low:
-            return text
-    return _DEFAULT_ADVICE
+    """What to do about the reasons a result is not assessable (the report's words too)."""
+    return advice_for(reasons) or DEFAULT_ADVICE
 
 
 def score_noun(card: dict[str, Any] | None) -> str:

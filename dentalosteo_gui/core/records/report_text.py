@@ -44,6 +44,38 @@ def band_key(result: ScreeningResult) -> str:
     return str(result.risk_level)
 
 
+# what to do about a reason the image is not assessable (first match wins)
+ADVICE: list[tuple[str, str]] = [
+    ("confidence", "Move the box onto the lower border of the mandible, below the teeth; it is "
+                   "screened again when you let go."),
+    ("out of frame", "Use a radiograph that shows the whole lower border of the mandible."),
+    ("years old", "Do not screen a child or adolescent for osteoporosis; if the birth date in the "
+                  "file is wrong, correct it where the image was taken and export it again."),
+    ("looks like a child's", "Do not screen a child for osteoporosis; if the radiograph is an adult's, "
+                             "read the cortex yourself or measure it with Measure (Ctrl+M)."),
+    ("edentulous", "Read the cortex on the radiograph yourself (the automatic window assumes teeth); "
+                   "you can measure its width with Measure (Ctrl+M)."),
+    ("metal", "Read the cortex yourself where the metal leaves it free, or measure it with Measure "
+              "(Ctrl+M)."),
+    ("tilted", "Use a radiograph taken with the head level, or read the cortex on each side yourself."),
+    ("among the teeth", "Move the box onto the lower border of the mandible, below the teeth; it is "
+                        "screened again when you let go."),
+    ("saturated", "Use a better exposed radiograph."),
+    ("contrast", "Use a radiograph with more contrast, or one taken with the usual settings."),
+]
+DEFAULT_ADVICE = "Check the image and the box, then screen again (Ctrl+R)."
+
+
+def advice_for(reasons: list[str]) -> str | None:
+    """What to do about the reasons a result is not assessable (first match of ``ADVICE``),
+    or None when no reason is known to it. The GUI and the PDF report say the same."""
+    low = " ".join(reasons).lower()
+    for key, text in ADVICE:
+        if key in low:
+            return text
+    return None
+
+
 def next_step_text(result: ScreeningResult) -> tuple[str, str]:
     """(what it means, suggested next step) in plain language for the result's band."""
     key = band_key(result)
@@ -77,8 +109,8 @@ def next_step_text(result: ScreeningResult) -> tuple[str, str]:
                                                          "did not allow a reliable reading"]
         return (
             "This radiograph could not be assessed reliably: " + "; ".join(reasons[:3]) + ".",
-            "Retake the radiograph (patient positioning, exposure) or adjust the ROI over the "
-            "inferior border of the mandible below the premolars, then screen again.",
+            advice_for(reasons) or "Retake the radiograph (patient positioning, exposure) or adjust "
+            "the ROI over the inferior border of the mandible below the premolars, then screen again.",
         )
     return (
         "No risk model was available, so only the cortical measurements are reported.",
