@@ -198,3 +198,5 @@ def test_roi_command_shows_what_screen_shows(tmp_path) -> None:  # type: ignore[
     cv2.imwrite(str(noise), np.random.default_rng(3).integers(0, 256, (1200, 2800), dtype=np.uint8))
     d, _ = analyse(str(noise))
     assert d["mcw_px"] == {"left": None, "right": None} and d["klemetti_rule"] is None
+    why = d["klemetti_evidence"]["rule"]["abstain_reason"]
+    assert why.startswith("no usable lower border") and "panoramic" not in why, why

@@ -216,4 +216,26 @@ def test_a_child_gets_no_klemetti_class() -> None:
     child = Engine(FakeBackend()).screen(replace(rad, patient=PatientInfo(birth_date="20150101",
                                                                          study_date="20250101")))
     assert child.klemetti_rule is None
-    assert "adults" in child.as_json_dict()["klemetti"]["evidence"]["rule"]["why"]
+    rule = child.as_json_dict()["klemetti"]["evidence"]["rule"]
+    assert "adults" in rule["why"] and "definition" not in rule and rule["sides_graded"] == []
+    assert all(not v["graded"] for v in rule["per_side"].values())
+
+
+def test_a_child_thin_cortex_is_no_referral_sign() -> None:
+    """The 3 mm cut-off is an adult's: a child's thin cortex is shown, not flagged."""
+    from dataclasses import replace
+
+    from dentalosteo_gui.core.data.phantoms import generate_phantom
+    from dentalosteo_gui.core.records.report_text import measured_referral_signs
+    from dentalosteo_gui.core.types import PatientInfo
+    from dentalosteo_gui.gui.wording import mcw_reading
+
+    case = generate_phantom(5, klemetti="C1", mcw_right_mm=2.0, mcw_left_mm=2.0)
+    rad = from_array(case.image, spacing=case.truth.pixel_spacing_mm)
+    adult = Engine(FakeBackend()).screen(rad)
+    assert any("under 3 mm" in s for s in measured_referral_signs(adult)), measured_referral_signs(adult)
+    child = Engine(FakeBackend()).screen(replace(rad, patient=PatientInfo(birth_date="20150101",
+                                                                         study_date="20250101")))
+    assert child.mcw_right_mm is not None and child.mcw_right_mm < 3.0
+    assert measured_referral_signs(child) == []
+    assert not mcw_reading(child, "right").low and mcw_reading(adult, "right").low

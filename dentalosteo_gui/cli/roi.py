@@ -12,6 +12,7 @@ import numpy as np
 from ..core.anatomy import (
     assess_quality,
     draw_overlay,
+    has_no_border,
     is_not_panoramic,
     measure_cortex,
     propose_landmarks,
@@ -101,7 +102,8 @@ def analyse(path: str, pixel_spacing: float | None = None) -> tuple[dict[str, An
         "spacing": spacing.as_dict(),
         "klemetti_rule": cortex.klemetti_rule if cortex is not None else None,
         "klemetti_evidence": cortex.evidence if cortex is not None
-        else {"rule": {"abstain_reason": "not a dental panoramic radiograph"}},
+        else {"rule": {"abstain_reason": "not a dental panoramic radiograph" if not panoramic
+                       else "no usable lower border: " + next((r for r in quality if has_no_border([r])), "")}},
         "confidence": round(float(prop.confidence), 3),
         "warnings": warnings,
     }

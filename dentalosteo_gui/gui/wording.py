@@ -16,7 +16,13 @@ from html import escape
 from typing import Any, NamedTuple
 
 from ..core.cards import operating_point_label, score_is_probability, trained_on_phantoms
-from ..core.records.report_text import DEFAULT_ADVICE, DISAGREE_PREFIX, NOTE_PREFIXES, advice_for
+from ..core.records.report_text import (
+    DEFAULT_ADVICE,
+    DISAGREE_PREFIX,
+    NOTE_PREFIXES,
+    adult_cutoffs_apply,
+    advice_for,
+)
 from ..core.types import ModelInfo, ScreeningResult, Spacing
 
 _PLAIN: list[tuple[str, str]] = [
@@ -215,5 +221,5 @@ def mcw_reading(res: ScreeningResult | None, side: str) -> McwReading:
     if pmi is not None and info.get("pmi_dentist") is not None:
         pmi_text += f" · yours {float(info['pmi_dentist']):.2f}"
     return McwReading(_fmt(shown, in_px, 2), detail, pmi_text,
-                      not in_px and shown is not None and shown < MCW_REFERRAL_MM,
+                      not in_px and shown is not None and shown < MCW_REFERRAL_MM and adult_cutoffs_apply(res),
                       str(info.get("reason") or "") if pmi is None else "")

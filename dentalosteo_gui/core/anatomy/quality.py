@@ -95,8 +95,13 @@ def reportable_cortex(cortex: CortexMeasurement | None, reasons: list[str]) -> C
     if cortex is None or has_no_border(reasons):
         return None
     if is_child(reasons):
+        # the grade goes with everything that says which class it was; the measured evidence
+        # (roughness, porosity, residues per side) stays
         why = "not graded: the Klemetti classes are defined for adults"
-        rule = {**cortex.evidence.get("rule", {}), "why": why, "abstain_reason": why}
+        old = cortex.evidence.get("rule", {})
+        per_side = {s: {**v, "graded": False} for s, v in old.get("per_side", {}).items()}
+        rule = {k: v for k, v in old.items() if k not in ("definition", "sides_graded", "per_side")}
+        rule.update(why=why, abstain_reason=why, sides_graded=[], per_side=per_side)
         return replace(cortex, klemetti_rule=None, evidence={**cortex.evidence, "rule": rule})
     return cortex
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import __version__
+from ..anatomy.quality import is_child
 from ..types import PatientInfo, Radiograph, ScreeningResult, Spacing
 
 INTENDED_USE = (
@@ -119,11 +120,19 @@ def next_step_text(result: ScreeningResult) -> tuple[str, str]:
     )
 
 
+def adult_cutoffs_apply(result: ScreeningResult) -> bool:
+    """False for a child (by the file's dates or the dentition): the MCW cut-off and the
+    Klemetti classes are defined for adults, so no measurement is called a referral sign."""
+    return not is_child(result.warnings)
+
+
 def measured_referral_signs(result: ScreeningResult) -> list[str]:
     """The published referral signs the measurements show (MCW under 3 mm, Klemetti C2/C3).
     The MCW is the dentist's where they measured it, else the automatic one; on an image
-    without calibration the mm are said to be assumed."""
-    signs = []
+    without calibration the mm are said to be assumed. None for a child."""
+    signs: list[str] = []
+    if not adult_cutoffs_apply(result):
+        return signs
     used = [(side, *result.mcw_used_mm(side)) for side in ("right", "left")]
     low = [(side, finite(v), src) for side, v, src in used if finite(v) is not None]
     if low:
@@ -355,7 +364,7 @@ def _side_value(result: ScreeningResult, side: str) -> str:
         txt = f"dentist-measured {dpx:.0f} px;\nautomatic {auto}\n" if dpx is not None else f"{auto}; "
         return txt + pmi_text(result, side)
     flag = ""
-    if finite(used) is not None and float(used or 0.0) < MCW_REFERRAL_MM:
+    if finite(used) is not None and float(used or 0.0) < MCW_REFERRAL_MM and adult_cutoffs_apply(result):
         flag = f" (below {MCW_REFERRAL_MM:g} mm)"
     if src == "dentist" and used is not None:
         return (f"dentist-measured {used:.1f} mm{flag};\nautomatic {fmt_num(auto_mm, 1, 'mm')}\n"
