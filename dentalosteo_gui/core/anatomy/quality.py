@@ -77,8 +77,9 @@ NO_BORDER = (NOT_PANORAMIC, NO_MANDIBLE, OUT_OF_FRAME, SATURATED_ROI, LOW_CONTRA
 def has_no_border(reasons: list[str]) -> bool:
     """Whether a reason says the lower border was not found where a width could be measured
     from it (not a panoramic, out of frame, saturated, too faint, low confidence ...): then a
-    cortex width would be a number read off noise. Tilt, metal on one side, no teeth or a
-    child's dentition leave the border and keep the measurement (shown, never scored)."""
+    cortex width would be a number read off noise. Tilt, metal, no teeth or a child's
+    dentition leave the border and keep the measurement (shown, never scored), unless the ROI
+    confidence is low too (it also falls for a strongly asymmetric or not U-shaped trace)."""
     return any(r.startswith(NO_BORDER) for r in reasons)
 
 
