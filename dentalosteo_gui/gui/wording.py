@@ -19,6 +19,7 @@ from ..core.cards import operating_point_label, score_is_probability, trained_on
 from ..core.records.report_text import (
     DEFAULT_ADVICE,
     DISAGREE_PREFIX,
+    MCW_REFERRAL_MM,
     NOTE_PREFIXES,
     adult_cutoffs_apply,
     advice_for,
@@ -42,7 +43,6 @@ _PLAIN: list[tuple[str, str]] = [
     ("the model says", "Look at the cortex yourself."),
     ("synthetic phantoms", "Score for information only."),
 ]
-
 
 NOT_PANORAMIC_TEXT = "Not a dental panoramic: no osteoporosis reading."
 
@@ -158,7 +158,6 @@ def model_name(info: ModelInfo | None = None, card: dict[str, Any] | None = None
 
 # ---------------------------------------------------------------------- spacing and MCW
 CALIBRATE_HINT = "calibrate (Tools ▸ Ruler)"
-MCW_REFERRAL_MM = 3.0  # METHODS.md: MCW under about 3 mm is a widely used referral threshold
 
 
 def spacing_status(sp: Spacing | None) -> str:

@@ -91,10 +91,10 @@ def _working_copy(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     return small.astype(np.float32), float(scale)
 
 
-def _normalise(img: np.ndarray) -> np.ndarray:
+def _normalise(img: np.ndarray, floor: float = 0.0) -> np.ndarray:
     """Robust contrast stretch to [0, 1] (1st-99th percentile of non-clipped pixels; clipped
-    black is at the image's black level, :func:`frame.black_floor`)."""
-    valid = img[(img > black_floor(img) + 0.01) & (img < 0.99)]
+    black is at ``floor``, the image's black level: :func:`frame.black_floor`)."""
+    valid = img[(img > floor + 0.01) & (img < 0.99)]
     if valid.size < 100:
         valid = img.ravel()
     lo, hi = np.percentile(valid, [1, 99])
@@ -194,7 +194,7 @@ def _shift_rows(a: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _edge_map(work: np.ndarray, scale: float, raw: np.ndarray | None = None) -> np.ndarray:
+def _edge_map(work: np.ndarray, scale: float, raw: np.ndarray | None = None, floor: float = 0.0) -> np.ndarray:
     """Edge strength (0..1) of the mandible's lower edge: bright bone above, dark below."""
     h, w = work.shape
     if GAMMA != 1.0:
@@ -230,7 +230,7 @@ def _edge_map(work: np.ndarray, scale: float, raw: np.ndarray | None = None) -> 
         # Clipped black regions (collimator, cropped corners) make strong but meaningless
         # edges with the dark soft tissue above them; keep an edge next to clipping only when
         # bone-bright pixels are above it (a chin touching the clipped region).
-        clip_level = black_floor(raw) + CLIP_LEVEL
+        clip_level = floor + CLIP_LEVEL  # ``raw``'s black level (:func:`frame.black_floor`)
         clipped = (raw <= clip_level).astype(np.float32)
         clip_below = _shift_rows(cv2.filter2D(clipped, -1, k, borderType=cv2.BORDER_REPLICATE), -(band // 2 + 1))
         valid = sm[raw > clip_level]
@@ -504,8 +504,9 @@ def trace_border(
     """
     h, w = pixels.shape
     work_raw, scale = _working_copy(pixels)
-    work = _normalise(work_raw)
-    edge = _edge_map(work, scale, work_raw)
+    floor = black_floor(work_raw)
+    work = _normalise(work_raw, floor)
+    edge = _edge_map(work, scale, work_raw, floor)
     reg = _search_region((h, w), work.shape, scale, x_range, y_range)
 
     sub = edge[reg.cy0 : reg.cy1, reg.cx0 : reg.cx1]
