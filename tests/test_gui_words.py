@@ -189,3 +189,15 @@ def test_advice_fits_the_reason() -> None:
     assert "metal" in advice([metal])
     assert "head level" in advice(["the head is tilted or the image rotated: the two sides differ by 14 degrees"])
     assert "more contrast" in advice(["the lower border of the mandible is too faint: its contrast is 0.8 times"])
+
+
+def test_the_rule_abstains_with_its_reason_in_the_panel(qtbot: Any, png: Path) -> None:
+    """No Klemetti rule class (a child's grade withheld, a margin not distinct): the panel says
+    why under the rule's '–' (it showed the dash alone)."""
+    why = "not graded: the Klemetti classes are defined for adults"
+    eng = FakeEngine(klemetti_rule=None, klemetti_agree=None,
+                     klemetti_evidence={"rule": {"why": why, "abstain_reason": why}})
+    win = make_window(qtbot, eng)
+    open_and_wait(qtbot, win, png)
+    assert why in win.panel.klemetti_label.text()
+    close_window(win)

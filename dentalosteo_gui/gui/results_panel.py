@@ -223,6 +223,9 @@ class ResultsPanel(QtWidgets.QScrollArea):
             lines.append(f"Model: <span style='color:{theme.MUTED}'>not computed</span>")
         rule = res.klemetti_rule
         lines.append(f"Cortex measurement rule: <b style='font-size:14pt'>{rule or '–'}</b>")
+        why_not = ((res.klemetti_evidence or {}).get("rule") or {}).get("abstain_reason")
+        if rule is None and why_not:  # the rule abstains only with its reason shown
+            lines.append(f"<span style='color:{theme.MUTED}'>{escape(str(why_not))}</span>")
         shown = res.klemetti_class or rule
         if shown:
             lines.append(f"<span style='color:{theme.MUTED}'>{escape(KLEMETTI_DEFINITIONS.get(shown, ''))}</span>")
