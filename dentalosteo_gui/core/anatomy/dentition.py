@@ -20,7 +20,7 @@ gain or gamma. Pure functions of the pixels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -74,50 +74,103 @@ def _prepare(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.GaussianBlur(img, (0, 0), 1.0), f
 
 
-def _shift(a: np.ndarray, k: int) -> np.ndarray:
-    """out[y] = a[y - k] (rows; k > 0 reads above), NaN where it falls outside."""
-    out = np.full_like(a, np.nan)
-    if k > 0:
-        out[k:] = a[:-k]
-    elif k < 0:
-        out[:k] = a[-k:]
-    else:
-        out[:] = a
+@dataclass(eq=False)
+class DentitionWork:
+    """The working copies of one image that the dentition checks share, each made once on
+    first use: the edentulous check (``tooth_rhythm``), the child check (``maturity``, through
+    ``occlusal_sides``) and the tuberosity landmarks all start from the same stretched, blurred
+    copy and the same band responses. Tied to one pixel array (``pixels``, by identity): a
+    check handed another array builds its own, so a stale copy is never read. The results are
+    those of the uncached functions, bit for bit."""
+
+    pixels: np.ndarray
+    _prepared: tuple[np.ndarray, float] | None = None
+    _band: np.ndarray | None = None
+    _bands: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # occlusal_sides per (border, midline): quality and landmarks split the sides at
+    # different midlines, so only an exact repeat is answered from here
+    _sides: dict[tuple[object, ...], dict[str, OcclusalSide] | None] = field(default_factory=dict)
+
+    def prepared(self) -> tuple[np.ndarray, float]:
+        if self._prepared is None:
+            self._prepared = _prepare(self.pixels)
+        return self._prepared
+
+    def crown_band(self) -> np.ndarray:
+        """Mean of a crown's height (``CROWN_H``) of rows centred on each row of the work copy."""
+        if self._band is None:
+            img = self.prepared()[0]
+            self._band = cv2.blur(img, (1, _crown_rows(img.shape[0])))
+        return self._band
+
+    def bands(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._bands is None:
+            self._bands = _bands(self.prepared()[0], self.crown_band())
+        return self._bands
+
+
+def dentition_work(pixels: np.ndarray, work: DentitionWork | None = None) -> DentitionWork:
+    """``work`` when it was made for ``pixels`` (the same array), else a fresh one."""
+    return work if work is not None and work.pixels is pixels else DentitionWork(pixels)
+
+
+def _crown_rows(hs: int) -> int:
+    return max(2, int(round(CROWN_H * hs)))
+
+
+def _diff_rows(a: np.ndarray, ka: int, b: np.ndarray, kb: int, fill: float) -> np.ndarray:
+    """out[y] = a[y - ka] - b[y - kb] (rows; k > 0 reads above), ``fill`` where either row
+    falls outside: one subtraction over the rows both exist, no NaN to fill afterwards."""
+    hs = a.shape[0]
+    lo, hi = max(0, ka, kb), min(hs, hs + ka, hs + kb)
+    out = np.full_like(a, fill)
+    if hi > lo:
+        out[lo:hi] = a[lo - ka : hi - ka] - b[lo - kb : hi - kb]
     return out
 
 
-def _bands(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bands(img: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per pixel: the best occlusal-gap response over the gap heights tried and its upper-band
-    contrast; and the upper-crown edge (band above minus the thin band below)."""
+    contrast; and the upper-crown edge (band above minus the thin band below). ``band``: the
+    mean of ``_crown_rows`` rows centred on each row (``DentitionWork.crown_band``)."""
     hs = img.shape[0]
-    c = max(2, int(round(CROWN_H * hs)))
-    band = cv2.blur(img, (1, c))  # mean of c rows centred on each row
+    c = _crown_rows(hs)
     best = np.full(img.shape, -1.0, np.float32)
     up_b = np.zeros_like(img)
     for gf in GAP_HALF:
         o = int(round(gf * hs))
         centre = cv2.blur(img, (1, 2 * o + 1)) if o > 0 else img
         sh = o + 1 + c // 2
-        up = np.nan_to_num(_shift(band, sh) - centre, nan=-1.0)
-        resp = np.minimum(up, np.nan_to_num(_shift(band, -sh) - centre, nan=-1.0))
+        up = _diff_rows(band, sh, centre, 0, -1.0)
+        resp = np.minimum(up, _diff_rows(band, -sh, centre, 0, -1.0))
         better = resp > best
-        best[better] = resp[better]
-        up_b[better] = up[better]
+        np.copyto(best, resp, where=better)
+        np.copyto(up_b, up, where=better)
     e = max(2, int(round(EDGE_BELOW * hs)))
     thin = cv2.blur(img, (1, e))
-    edge = np.nan_to_num(_shift(band, c // 2 + 1) - _shift(thin, -(e // 2 + 1)), nan=0.0)
+    edge = _diff_rows(band, c // 2 + 1, thin, -(e // 2 + 1), 0.0)
     return best, up_b, edge
 
 
-def occlusal_sides(pixels: np.ndarray, bx: np.ndarray, by: np.ndarray,
-                   mid: float) -> dict[str, OcclusalSide] | None:
+def occlusal_sides(pixels: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float,
+                   work: DentitionWork | None = None) -> dict[str, OcclusalSide] | None:
     """The occlusal path and crown evidence on each side (patient's ``right`` = image left),
-    or None when the border is not traced. ``bx``/``by``: the traced inferior border."""
-    h, w = pixels.shape
+    or None when the border is not traced. ``bx``/``by``: the traced inferior border;
+    ``work``: the image's shared working copies (``DentitionWork``), when there are any."""
     if bx.size < 10:
         return None
-    img, f = _prepare(pixels)
-    best, up_b, edge = _bands(img)
+    work = dentition_work(pixels, work)
+    key = (bx.dtype.str, bx.tobytes(), by.dtype.str, by.tobytes(), float(mid))
+    if key not in work._sides:
+        work._sides[key] = _occlusal_sides(work, bx, by, float(mid))
+    return work._sides[key]
+
+
+def _occlusal_sides(work: DentitionWork, bx: np.ndarray, by: np.ndarray,
+                    mid: float) -> dict[str, OcclusalSide] | None:
+    h, w = work.pixels.shape
+    f = work.prepared()[1]
+    best, up_b, edge = work.bands()
     out: dict[str, OcclusalSide] = {}
     for side, sign in (("right", -1), ("left", 1)):
         xs = mid + sign * np.arange(SEARCH_DX[0], SEARCH_DX[1], 1.0 / (f * w)) * w
@@ -230,8 +283,8 @@ RHYTHM_SIGMA = 0.012  # tooth-scale high-pass along the arch, fraction of the wi
 MIN_RHYTHM = 0.035  # a side with teeth shows at least this (fraction of the stretched range)
 
 
-def tooth_rhythm(pixels: np.ndarray, bx: np.ndarray, by: np.ndarray,
-                 mid: float) -> tuple[float, float] | None:
+def tooth_rhythm(pixels: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float,
+                 work: DentitionWork | None = None) -> tuple[float, float] | None:
     """Per side (patient's right, left): how strongly a crown-high band above the border
     varies from tooth to tooth along the arch. Teeth stand side by side, bright crowns and
     roots with dark interdental spaces and canals between them, at a period of a tooth's width;
@@ -240,15 +293,17 @@ def tooth_rhythm(pixels: np.ndarray, bx: np.ndarray, by: np.ndarray,
     RHYTHM_DX, high-passed along the arch (Gaussian, RHYTHM_SIGMA of the width), and the
     RMS is taken at the height where it is largest; units: the image stretched to its
     1st-99.5th percentiles (gain-free). None when the border is not traced. ``pixels``
-    should be the content frame (a black margin would change the stretch)."""
+    should be the content frame (a black margin would change the stretch); ``work``: its shared
+    working copies (``DentitionWork``), when there are any."""
     from scipy.ndimage import gaussian_filter1d
 
     h, w = pixels.shape
     if bx.size < 10:
         return None
-    img, f = _prepare(pixels)
+    work = dentition_work(pixels, work)
+    img, f = work.prepared()
     hs, ws = img.shape
-    band = cv2.blur(img, (1, max(2, int(round(CROWN_H * hs)))))
+    band = work.crown_band()
     dys = np.arange(RHYTHM_DY[0], RHYTHM_DY[1], 0.01)
     out = []
     for sign in (-1, 1):

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..imaging.sampling import as_gray, crop_padded, resize_area, spacing_or_default
 from ..types import LANDMARK_NAMES, Radiograph, RoiProposal
-from .dentition import OcclusalSide, last_upper_crown, occlusal_sides
+from .dentition import DentitionWork, OcclusalSide, last_upper_crown, occlusal_sides
 from .frame import crop_to_content, shift_proposal
 from .roi import border_arrays, dp_path, propose_roi
 
@@ -337,20 +337,24 @@ def _side_landmarks(rad: Radiograph, bx: np.ndarray, by: np.ndarray, mid: float,
     return {"condyle": con, "gonial_angle": gon, "premolar": pm, "maxillary_tuberosity": tub}
 
 
-def propose_landmarks(rad: Radiograph, proposal: RoiProposal | None = None) -> dict[str, tuple[float, float]]:
+def propose_landmarks(rad: Radiograph, proposal: RoiProposal | None = None,
+                      work: DentitionWork | None = None) -> dict[str, tuple[float, float]]:
     """Place the eight LANDMARK_NAMES on the anatomy (original pixels, patient's sides).
 
     Proportions are of the content frame (black margins left out, ``frame.content_bounds``),
-    so padding the radiograph does not move the landmarks on the anatomy."""
+    so padding the radiograph does not move the landmarks on the anatomy. ``work``: the
+    dentition working copies the quality check made for ``rad.pixels`` (used when the content
+    frame is the whole image, i.e. the same pixels)."""
     if proposal is None:
         proposal = propose_roi(rad)
     sub, dx, dy = crop_to_content(rad)
-    got = _landmarks_in_frame(sub, shift_proposal(proposal, -dx, -dy))
+    got = _landmarks_in_frame(sub, shift_proposal(proposal, -dx, -dy), work)
     h, w = rad.pixels.shape
     return {k: (float(np.clip(x + dx, 0, w - 1)), float(np.clip(y + dy, 0, h - 1))) for k, (x, y) in got.items()}
 
 
-def _landmarks_in_frame(rad: Radiograph, proposal: RoiProposal) -> dict[str, tuple[float, float]]:
+def _landmarks_in_frame(rad: Radiograph, proposal: RoiProposal,
+                        work: DentitionWork | None = None) -> dict[str, tuple[float, float]]:
     h, w = rad.pixels.shape
     bx, by = border_arrays(proposal)
     if proposal.border_right and proposal.border_left:
@@ -363,7 +367,7 @@ def _landmarks_in_frame(rad: Radiograph, proposal: RoiProposal) -> dict[str, tup
     out: dict[str, tuple[float, float]] = {}
     gonials = {side: _gonial_angle(rad, bx, by, mid, sign) for side, sign in (("right", -1), ("left", +1))}
     ramus_h = CONDYLE_DY * h
-    occ = occlusal_sides(rad.pixels, bx, by, mid)
+    occ = occlusal_sides(rad.pixels, bx, by, mid, work)
     for side, sign in (("right", -1), ("left", +1)):
         gon, ramus = gonials[side]
         occ_side = occ[side] if occ is not None else None

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .dentition import occlusal_sides
+from .dentition import DentitionWork, occlusal_sides
 
 WORK_SPAN = 1000.0  # work scale: the traced border spans this many pixels (a follicle is then
 # 3-6 px wide, a premolar crown about 50 px)
@@ -100,19 +100,21 @@ class MixedDentition:
 
 
 def mixed_dentition(pixels: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float,
-                    occlusal: dict[str, tuple[float, float]] | None = None) -> MixedDentition | None:
+                    occlusal: dict[str, tuple[float, float]] | None = None,
+                    work: DentitionWork | None = None) -> MixedDentition | None:
     """Whether the mandible shows unerupted permanent crowns (tooth germs) in its body on both
     sides. ``bx``/``by``: the traced inferior border (``roi.border_arrays``), ``mid``: the
     midline x; ``occlusal``: the occlusal line ``y = a*x + b`` per side (``"right"``,
     ``"left"``), found with ``dentition.occlusal_sides`` when not given. None when the border
-    is too short to give a scale; a side without an occlusal line scores 0 (no flag)."""
+    is too short to give a scale; a side without an occlusal line scores 0 (no flag). ``work``:
+    the image's shared dentition working copies (the edentulous check made them already)."""
     if bx.size < 10 or not np.all(np.isfinite(bx)) or not np.all(np.isfinite(by)):
         return None
     span = float(bx.max() - bx.min())
     if span < MIN_SPAN_PX:
         return None
     if occlusal is None:
-        sides = occlusal_sides(pixels, bx, by, mid)
+        sides = occlusal_sides(pixels, bx, by, mid, work)
         occlusal = {} if sides is None else {k: v.line for k, v in sides.items() if v.line is not None}
     f = WORK_SPAN / span
     h, w = pixels.shape
@@ -161,21 +163,21 @@ def _side_candidates(img: np.ndarray, dog: np.ndarray, f: float, bx: np.ndarray,
     yo = (a * (xs / f) + b) * f
     rows = np.arange(hs)[:, None]
     top, bot = yo + GERM_DEPTH[0] * (yb - yo), yo + GERM_DEPTH[1] * (yb - yo)
-    mask = np.zeros(img.shape, bool)
-    mask[:, xs] = (rows >= top[None, :]) & (rows < bot[None, :]) & (yb > yo)[None, :]
-    if np.count_nonzero(mask) < 50:
+    inside = (rows >= top[None, :]) & (rows < bot[None, :]) & (yb > yo)[None, :]  # (hs, xs.size)
+    if np.count_nonzero(inside) < 50:
         return []
-    k = int(2 * GERM_RADIUS * s) | 1
-    peaks = (dog >= cv2.dilate(dog, np.ones((k, k), np.uint8))) & mask & (dog > 0)
-    py, px = np.nonzero(peaks)
+    py, px = _peaks(dog, xs, inside)
     out = []
     for i in np.argsort(-dog[py, px])[:N_CANDIDATES]:
         cy, cx = int(py[i]), int(px[i])
         y_occ = (a * (cx / f) + b) * f
         y_bor = float(np.interp(cx / f, bx, by)) * f
+        around = _surround(img, cx, cy)
+        if around is None or y_bor <= y_occ:
+            continue  # no level gives a crown: the centre is not brighter than its bone, or no body
         best: GermCandidate | None = None
         for q in LEVELS:
-            c = _candidate(img, cx, cy, q, y_occ, y_bor, f, mid, side)
+            c = _candidate(around, cx, cy, q, y_occ, y_bor, f, mid, side)
             if c is not None and (best is None or c.enclosure > best.enclosure):
                 best = c
         if best is not None and best.enclosure > 0:
@@ -183,32 +185,74 @@ def _side_candidates(img: np.ndarray, dog: np.ndarray, f: float, bx: np.ndarray,
     return out
 
 
-def _candidate(img: np.ndarray, cx: int, cy: int, level: float, y_occ: float, y_bor: float, f: float,
-               mid: float, side: str) -> GermCandidate | None:
-    """The component through (cx, cy) at ``level`` if it is crown-shaped, with its enclosure."""
+def _peaks(dog: np.ndarray, xs: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns (row-major order) of the positive local maxima of ``dog`` (over a
+    crown-sized square) at columns ``xs`` where ``inside`` (rows x len(xs)) holds. Only the
+    region's bounding box, widened by the square's half-size, is dilated: a maximum filter
+    there reads the same pixels as over the whole image (the image edge counts as -inf either
+    way), so the peaks are the same at a fraction of the cost."""
+    hs, ws = dog.shape
+    k = int(2 * GERM_RADIUS * WORK_SPAN) | 1
+    r = k // 2
+    on = np.flatnonzero(inside.any(axis=1))
+    y0, y1, x0, x1 = int(on[0]), int(on[-1]) + 1, int(xs.min()), int(xs.max()) + 1
+    py0, py1, px0, px1 = max(0, y0 - r), min(hs, y1 + r), max(0, x0 - r), min(ws, x1 + r)
+    grown = cv2.dilate(dog[py0:py1, px0:px1], np.ones((k, k), np.uint8))[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0]
+    box = dog[y0:y1, x0:x1]
+    mask = np.zeros(box.shape, bool)
+    mask[:, xs - x0] = inside[y0:y1]
+    py, px = np.nonzero((box >= grown) & mask & (box > 0))
+    return py + y0, px + x0
+
+
+@dataclass(frozen=True)
+class _Surround:
+    """The local patch around a candidate centre and its two grey levels (the same at every
+    segmentation level, so read once per candidate)."""
+
+    patch: np.ndarray
+    x0: int
+    y0: int
+    centre: float  # median of the 5 x 5 pixels at the centre
+    bone: float  # median of the patch
+
+
+def _surround(img: np.ndarray, cx: int, cy: int) -> _Surround | None:
+    """The patch around (cx, cy), or None when its centre is not brighter than the bone."""
     hs, ws = img.shape
-    s = WORK_SPAN
-    half = int(PATCH * s)
+    half = int(PATCH * WORK_SPAN)
     x0, x1, y0, y1 = max(0, cx - half), min(ws, cx + half + 1), max(0, cy - half), min(hs, cy + half + 1)
     patch = img[y0:y1, x0:x1]
     centre = float(np.median(img[max(0, cy - 2) : cy + 3, max(0, cx - 2) : cx + 3]))
     bone = float(np.median(patch))
-    if centre <= bone or y_bor <= y_occ:
+    if centre <= bone:
         return None
-    _, lab = cv2.connectedComponents((patch >= bone + level * (centre - bone)).astype(np.uint8), connectivity=4)
-    lab_c = lab[cy - y0, cx - x0]
-    if lab_c == 0:
+    return _Surround(patch=patch, x0=x0, y0=y0, centre=centre, bone=bone)
+
+
+def _candidate(around: _Surround, cx: int, cy: int, level: float, y_occ: float, y_bor: float, f: float,
+               mid: float, side: str) -> GermCandidate | None:
+    """The component through (cx, cy) at ``level`` if it is crown-shaped, with its enclosure
+    (``around``: the patch about (cx, cy), brighter at its centre than its bone; y_bor > y_occ)."""
+    s = WORK_SPAN
+    patch, x0, y0, centre, bone = around.patch, around.x0, around.y0, around.centre, around.bone
+    bright = (patch >= bone + level * (centre - bone)).astype(np.uint8)
+    if not bright[cy - y0, cx - x0]:
         return None
-    comp = lab == lab_c
-    yy, xx = np.nonzero(comp)
-    if yy.min() == 0 or xx.min() == 0 or yy.max() == comp.shape[0] - 1 or xx.max() == comp.shape[1] - 1:
+    # the 4-connected component through the centre, filled from it (marked 2): the same pixels
+    # a labelling of the whole patch gives it, at the cost of the component alone; its bounding
+    # box comes with the fill, and most components fail the shape tests on that box alone
+    _, _, _, (bx0, by0, bw, bh) = cv2.floodFill(bright, None, (cx - x0, cy - y0), 2, flags=4)
+    if by0 == 0 or bx0 == 0 or by0 + bh == bright.shape[0] or bx0 + bw == bright.shape[1]:
         return None  # runs out of the patch: part of something larger (a root to its crown, the cortex)
-    wd, ht = (xx.max() - xx.min() + 1) / s, (yy.max() - yy.min() + 1) / s
-    top, bottom = ((yy.min() + y0 - y_occ) / (y_bor - y_occ), (yy.max() + y0 - y_occ) / (y_bor - y_occ))
+    wd, ht = bw / s, bh / s
+    top, bottom = ((by0 + y0 - y_occ) / (y_bor - y_occ), (by0 + bh - 1 + y0 - y_occ) / (y_bor - y_occ))
     if not (GERM_WIDTH[0] <= wd <= GERM_WIDTH[1] and GERM_HEIGHT[0] <= ht <= GERM_HEIGHT[1]) or ht > MAX_ASPECT * wd:
         return None
     if top < MIN_TOP or bottom > MAX_BOTTOM:
         return None
+    comp = bright == 2
+    yy, xx = np.nonzero(comp)
     hull = cv2.convexHull(np.stack([xx, yy], 1).astype(np.int32))
     if comp.sum() < MIN_SOLIDITY * max(cv2.contourArea(hull), 1.0):
         return None

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from ..types import CortexMeasurement, Radiograph, RoiProposal
-from .dentition import MIN_RHYTHM, tooth_rhythm
+from .dentition import MIN_RHYTHM, DentitionWork, dentition_work, tooth_rhythm
 from .frame import content_bounds
 from .maturity import mixed_dentition
 from .roi import MEASURE_WINDOW, border_arrays, propose_roi
@@ -223,9 +223,10 @@ def _frame_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:
     return reasons
 
 
-def anatomy_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:
+def anatomy_reasons(rad: Radiograph, proposal: RoiProposal, work: DentitionWork | None = None) -> list[str]:
     """Faint border, tilt, metal over both windows, border among the teeth, no teeth, a
-    child's mixed dentition."""
+    child's mixed dentition. ``work``: the image's dentition working copies, to be shared with
+    later stages (the landmarks); made here when not given."""
     bx, by = border_arrays(proposal)
     if bx.size < 10:
         return []
@@ -251,31 +252,37 @@ def anatomy_reasons(rad: Radiograph, proposal: RoiProposal) -> list[str]:
     if min(metal) >= METAL_FRAC:
         reasons.append(f"metal (implant, plate or restoration) over the cortex on both sides "
                        f"({metal[0]:.0%} / {metal[1]:.0%} of the measurement windows saturated)")
-    edentulous = _edentulous_reason(pix[y0:y1, x0:x1], bx - x0, by - y0, mid - x0)
+    work = dentition_work(pix, work)
+    # without black margins the content frame is the image itself: the edentulous check then
+    # reads the very working copy the child check reads (``DentitionWork``), made once
+    frame = pix if (x0, y0, x1, y1) == (0, 0, *pix.shape[::-1]) else pix[y0:y1, x0:x1]
+    edentulous = _edentulous_reason(frame, bx - x0, by - y0, mid - x0, work)
     if edentulous is None and has_crowns(pix, bx, by, mid, cw) is False:
         edentulous = ("no tooth crowns found above the lower border (edentulous jaw?): the measurement "
                       "window and ROI assume a dentate mandible; measure the cortex by eye")
     if edentulous is not None:
         reasons.append(edentulous)
     else:
-        child = child_dentition_reason(pix, bx, by, mid)
+        child = child_dentition_reason(pix, bx, by, mid, work)
         if child is not None:
             reasons.append(child)
     return reasons
 
 
-def child_dentition_reason(pix: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float) -> str | None:
+def child_dentition_reason(pix: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float,
+                           work: DentitionWork | None = None) -> str | None:
     """The reason when the mandible shows a child's mixed dentition, else None."""
-    mixed = mixed_dentition(pix, bx, by, mid)
+    mixed = mixed_dentition(pix, bx, by, mid, work=work)
     if mixed is None or not mixed.flagged:
         return None
     return (f"{CHILD_DENTITION} (unerupted permanent tooth crowns inside the mandible on both sides): "
             "the MCW cut-offs and Klemetti classes are defined for adults; do not screen children")
 
 
-def _edentulous_reason(frame: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float) -> str | None:
+def _edentulous_reason(frame: np.ndarray, bx: np.ndarray, by: np.ndarray, mid: float,
+                       work: DentitionWork | None = None) -> str | None:
     """The reason when a side of the mandible shows no row of teeth (in the content frame)."""
-    rhythm = tooth_rhythm(frame, bx, by, mid)
+    rhythm = tooth_rhythm(frame, bx, by, mid, work)
     if rhythm is None or min(rhythm) >= MIN_RHYTHM:
         return None
     side = "either side" if max(rhythm) < MIN_RHYTHM else ("the right side" if rhythm[0] < rhythm[1] else "the left side")
@@ -295,13 +302,15 @@ def age_reason(age: float | None) -> str | None:
             "mandible")
 
 
-def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None) -> list[str]:
+def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None,
+                   work: DentitionWork | None = None) -> list[str]:
     """Reasons (plain language) why the image is not assessable; empty list = assessable.
 
     Checks: not a panoramic (aspect ratio, no mandible found), a patient under ``ADULT_AGE``
     by the file's dates, cortex out of frame, saturated or very low-contrast ROI, low ROI
     confidence, and the anatomy checks (faint border, tilt, metal over both windows, border
-    among the teeth, no teeth, a child's mixed dentition seen in the pixels).
+    among the teeth, no teeth, a child's mixed dentition seen in the pixels). ``work``: a
+    ``dentition.DentitionWork`` for ``rad.pixels`` that later stages reuse (the landmarks).
     """
     if proposal is None:
         proposal = propose_roi(rad)
@@ -310,7 +319,7 @@ def assess_quality(rad: Radiograph, proposal: RoiProposal | None = None) -> list
     if child is not None:
         reasons.append(child)
     if not is_not_panoramic(reasons):
-        reasons += anatomy_reasons(rad, proposal)
+        reasons += anatomy_reasons(rad, proposal, work)
     if proposal.confidence < LOW_CONFIDENCE:
         detail = "; ".join(r for r in proposal.reasons if "cut off" not in r)
         reasons.append(

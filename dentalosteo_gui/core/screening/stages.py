@@ -19,6 +19,7 @@ from typing import Any, cast
 import numpy as np
 
 from .. import anatomy
+from ..anatomy.dentition import DentitionWork
 from ..anatomy.foramen import pmi_check
 from ..cards import classify_risk_level, operating_point, referral_decision, trained_on_phantoms
 from ..errors import AnatomyError, DentalOsteoError
@@ -71,6 +72,9 @@ class Case:
     whole_image: RoiProposal | None = None  # the whole-image proposal (differs for a user box)
     model_scale: Spacing | None = None  # what the model's input is scaled by
     reasons: list[str] = field(default_factory=list)
+    # the dentition working copies of rad.pixels: made by the quality check, reused by the
+    # landmarks (the same stretched image and band responses, computed once per screening)
+    dentition: DentitionWork | None = None
     cortex: CortexMeasurement | None = None
     prediction: ModelPrediction | None = None
     model_info: ModelInfo | None = None
@@ -110,7 +114,8 @@ def propose(case: Case, auto_proposal: Callable[[Radiograph], RoiProposal | None
 
 def check_quality(case: Case) -> None:
     t = time.perf_counter()
-    case.reasons = list(anatomy.assess_quality(case.rad, case.proposal))
+    case.dentition = DentitionWork(case.rad.pixels)
+    case.reasons = list(anatomy.assess_quality(case.rad, case.proposal, case.dentition))
     case.timings["quality"] = _ms(t)
 
 
@@ -191,7 +196,7 @@ def _take(case: Case, pred: ModelPrediction, backend: Any) -> None:
 
 def run_landmark_model(case: Case, backend: LandmarkModel | None, lock: threading.Lock) -> None:
     t = time.perf_counter()
-    case.used_landmarks = case.landmarks or anatomy.propose_landmarks(case.rad, case.proposal)
+    case.used_landmarks = case.landmarks or anatomy.propose_landmarks(case.rad, case.proposal, case.dentition)
     case.timings["landmarks"] = _ms(t)
     if backend is None:
         case.warnings.append("no landmark model installed: risk not computed in landmark mode")
@@ -249,7 +254,7 @@ def cross_check(case: Case, proposal_model: ProposalModel | None, landmark_model
     if case.prediction is None or case.proposal is None:
         return
     other = Case(rad=case.rad, spacing=case.spacing, proposal=case.proposal, whole_image=case.whole_image,
-                 model_scale=case.model_scale, warnings=[],
+                 model_scale=case.model_scale, warnings=[], dentition=case.dentition,
                  screening_mode="roi" if case.screening_mode == "landmarks" else "landmarks")
     if other.screening_mode == "landmarks":
         if landmark_model is None:
