@@ -8,7 +8,7 @@ comma   := ,
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)-$(subst $(comma),_,$(EXTRAS))
 PYTEST_ARGS ?=
 
-.PHONY: run test venv sysdeps lint typecheck importlint model bench fuzz bundle bundle-test deb dmg clean
+.PHONY: run test venv sysdeps lint typecheck importlint model bench realism fuzz bundle bundle-test deb dmg clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found; install Python 3.11" >&2; exit 2; }
@@ -47,6 +47,18 @@ model: venv
 
 bench: venv
 	$(BIN)/python bench/run_bench.py
+
+## Realism of the phantoms against the real panoramics in ../shared (issue 16; not a test):
+## 60 phantoms of REALISM_STYLE (v2 by default; seed 101), JSON + distribution plots + montage in build/realism/
+REAL_DIR ?= ../shared/realdata/abdi_dev
+REALISM_STYLE ?= v2
+realism: venv
+	@test -d $(REAL_DIR) || { echo "realism: $(REAL_DIR) not found (the real images live outside the repo)"; exit 2; }
+	rm -rf build/realism/phantoms
+	$(BIN)/python -m dentalosteo_gui.cli.main phantoms --n 60 --seed 101 --style $(REALISM_STYLE) --out build/realism/phantoms > /dev/null
+	$(BIN)/python bench/realism.py --real $(REAL_DIR) --phantoms build/realism/phantoms --anatomy \
+		--plots build/realism/plots --montage build/realism/montage.png --out build/realism/realism.json > /dev/null
+	@$(BIN)/python -c "import json; d = json.load(open('build/realism/realism.json')); print(json.dumps({k: d[k] for k in ('discriminator_auc', 'discriminator_auc_without_device_noise', 'cortex_contrast_sd')}))"
 
 fuzz: venv
 	FUZZ_EXAMPLES=20000 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/test_fuzz.py -q

@@ -20,6 +20,9 @@ the best image-level, out-of-fold AUC of three small classifiers (logistic regre
 gradient boosting on the features, logistic regression on the down-sampled strip pixels),
 cross-validated by image (StratifiedGroupKFold, both sides of one image always in the same
 fold, 3 shuffles averaged). ``give_away`` lists the features that tell the sets apart most.
+``discriminator_auc_without_device_noise`` repeats the discriminator without the ROI box's
+noise level and colour (a detector's fingerprint, see ``DEVICE_NOISE_FEATURES``), so what
+the anatomy and texture alone give away is visible beside the full figure.
 ``--plots DIR`` writes the distributions overlaid; ``--montage OUT.png`` strips and ROI boxes
 of both sets side by side at the same window (z-score, -3..3). ``--anatomy`` adds whether the
 product's anatomy works on each set: trace rate and, for a labelled folder, the MCW error.
@@ -55,6 +58,12 @@ from dentalosteo_gui.core.types import Radiograph  # noqa: E402
 
 ASSUMED_SPACING_MM = 0.1
 PIXEL_GRID = (16, 48)  # strip side down-sampled to this for the pixel discriminator
+# The ROI box's noise level and colour are a detector's fingerprint, not anatomy: on the real
+# CR/DX DICOMs of ../shared (four devices) the noise colour spans -1.1 to -0.2, on the one
+# device of abdi_dev -0.48 to -0.43 (one image -0.25); the phantoms spread it over the
+# devices' range on purpose, and a classifier can always fence in one device's narrow range.
+# ``discriminator_without_device_noise`` repeats the discriminator without these columns.
+DEVICE_NOISE_FEATURES = ("box_noise_colour", "box_noise_rel")
 
 
 @dataclass
@@ -209,6 +218,12 @@ def discriminate(tab: dict[str, np.ndarray], repeats: int = 3) -> dict[str, Any]
     }
 
 
+def without_features(tab: dict[str, np.ndarray], drop: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The same table without the named feature columns (pixels untouched)."""
+    keep = np.array([str(n) not in drop for n in tab["names"]])
+    return {**tab, "X": tab["X"][:, keep], "names": tab["names"][keep]}
+
+
 def feature_summary(tab: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     """Per feature: median of each set and the image-level AUC of the feature alone."""
     X, y, g = tab["X"], tab["y"], tab["g"]
@@ -231,6 +246,7 @@ def summarise(real: list[ImageStats], phantom: list[ImageStats], repeats: int = 
     tab = _table(ok_r, ok_p)
     feats = feature_summary(tab)
     disc = discriminate(tab, repeats)
+    disc_dev = discriminate(without_features(tab, DEVICE_NOISE_FEATURES), repeats)
     ranked = sorted(feats, key=lambda n: -abs(feats[n]["auc"] - 0.5))
     give_away = ranked[:8]
     cc = feats["cortex_contrast_sd"]
@@ -241,6 +257,8 @@ def summarise(real: list[ImageStats], phantom: list[ImageStats], repeats: int = 
                        "phantom": [s.name for s in phantom if not s.ok][:10]},
         "discriminator_auc": max(disc["auc"].values()),
         "discriminator": disc,
+        "discriminator_auc_without_device_noise": max(disc_dev["auc"].values()),
+        "discriminator_without_device_noise": {"excluded": list(DEVICE_NOISE_FEATURES), **disc_dev},
         "cortex_contrast_sd": {"real": cc["real"], "phantom": cc["phantom"]},
         "give_away": {n: feats[n] for n in give_away},
         "separation_ranking": [[n, round(abs(feats[n]["auc"] - 0.5) * 2.0, 3)] for n in ranked],

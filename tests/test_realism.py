@@ -40,6 +40,15 @@ def test_auc_and_table_grouping() -> None:
     assert realism._auc(np.array([1.0, 1.0]), np.array([0, 1])) == 0.5
 
 
+def test_without_features_drops_only_the_named_columns() -> None:
+    tab = {"X": np.arange(12.0).reshape(3, 4), "y": np.array([1, 0, 1]), "g": np.arange(3),
+           "P": np.ones((3, 2)), "names": np.array(["a", "box_noise_colour", "b", "box_noise_rel"])}
+    out = realism.without_features(tab, realism.DEVICE_NOISE_FEATURES)
+    assert out["names"].tolist() == ["a", "b"]
+    assert out["X"].tolist() == [[0.0, 2.0], [4.0, 6.0], [8.0, 10.0]]
+    assert out["P"] is tab["P"] and tab["X"].shape == (3, 4)
+
+
 @pytest.fixture(scope="module")
 def two_sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("realism")
@@ -60,6 +69,11 @@ def test_bench_end_to_end(two_sets: tuple[Path, Path], tmp_path: Path,
     assert report == json.loads((tmp_path / "r.json").read_text())
     assert 0.0 <= report["discriminator_auc"] <= 1.0
     assert set(report["discriminator"]["auc"]) == {"logistic", "boosting", "pixels"}
+    # the same discriminator without the detector's noise fingerprint
+    dev = report["discriminator_without_device_noise"]
+    assert report["discriminator_auc_without_device_noise"] == max(dev["auc"].values())
+    assert dev["excluded"] == list(realism.DEVICE_NOISE_FEATURES)
+    assert not set(dev["excluded"]) & (set(dev["boosting_importance"]) | set(dev["logistic_abs_coef"]))
     assert set(report["cortex_contrast_sd"]) == {"real", "phantom"}
     # the v1 cortex stands further above the trabecular bone than the v2 one
     assert report["cortex_contrast_sd"]["real"] > report["cortex_contrast_sd"]["phantom"]
