@@ -111,6 +111,15 @@ def main() -> int:
 
                 Path(args.heatmaps).mkdir(parents=True, exist_ok=True)
                 write_heatmap_png(Path(args.heatmaps) / f"{iid}.png", rad.pixels, res.heatmap, res.roi)
+        if (res.risk is not None and res.model_scale is not None and band_spec is not None
+                and "mcw_mm" in card.get("outputs", {}) and res.border_right and res.border_left):
+            # what the model itself reads as the cortex width (its auxiliary MCW output, at the
+            # scale the engine gave it): the risk of an MCW-head model follows this reading
+            prop = RoiProposal(box=res.roi, border_right=res.border_right, border_left=res.border_left,
+                               confidence=1.0, reasons=[])
+            xb, _ = engine.roi_backend.pack.prepare_band(rad.pixels, prop, res.model_scale.mm_per_px)
+            rec["model_mcw_mm"] = float(np.ravel(engine.roi_backend.pack.predict_arrays(xb)["mcw_mm"])[0])
+            rec["model_scale_mm_per_px"] = float(res.model_scale.mm_per_px)
         if res.risk is not None and res.roi is not None:
             b = res.roi
             deltas = []
@@ -150,6 +159,9 @@ def main() -> int:
                if r.get("stability_retrace_mean_abs_delta") is not None]
     mcw = [np.nanmean([v for v in (r["mcw_right_mm"], r["mcw_left_mm"]) if v is not None] or [np.nan]) for r in ok]
     pairs = [(r["risk"], m) for r, m in zip(ok, mcw, strict=True) if r["risk"] is not None and np.isfinite(m)]
+    # the reader's MCW at the model's scale, beside the model's own MCW output
+    head = [(r["model_mcw_mm"], m * r["model_scale_mm_per_px"] / spacing, r["risk"])
+            for r, m in zip(ok, mcw, strict=True) if r.get("model_mcw_mm") is not None and np.isfinite(m)]
     out = {
         "n_images": len(per), "n_scored_non_check": len(ok), "assumed_spacing_mm": spacing,
         "cortex_focus_median": float(np.median(focus)) if focus else None,
@@ -169,6 +181,11 @@ def main() -> int:
         "assessable": sum(1 for r in ok if r["assessable"]),
         "mcw_mean_mm_median": float(np.nanmedian(mcw)) if mcw else None,
         "spearman_risk_vs_mean_mcw": _spearman([p[0] for p in pairs], [p[1] for p in pairs]),
+        "model_mcw_mm_median": float(np.median([h[0] for h in head])) if head else None,
+        "model_mcw_mm_range": [min(h[0] for h in head), max(h[0] for h in head)] if head else None,
+        "measured_mcw_at_model_scale_mm_median": float(np.median([h[1] for h in head])) if head else None,
+        "spearman_model_mcw_vs_measured_mcw": _spearman([h[0] for h in head], [h[1] for h in head]),
+        "spearman_risk_vs_model_mcw": _spearman([h[2] for h in head], [h[0] for h in head]),
         "per_image": per,
     }
     if args.write_card and not args.limit:

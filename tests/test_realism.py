@@ -80,6 +80,10 @@ def test_bench_end_to_end(two_sets: tuple[Path, Path], tmp_path: Path,
     assert report["traced"] == {"real": 6, "phantom": 6}
     assert report["anatomy"]["phantom"]["traced_rate"] >= 0.8
     assert report["anatomy"]["phantom"]["mcw_mae_mm"] is not None
+    for key in ("halfmax_width_mm_median", "mcw_over_halfmax_median", "halfmax_minus_truth_mm_median"):
+        assert report["anatomy"]["phantom"][key] is not None, key
+    # the half-way fall from the cortex peak is no deeper than the true margin (to within a fraction)
+    assert report["anatomy"]["phantom"]["halfmax_minus_truth_mm_median"] < 0.5
     assert all(0.0 <= v["auc"] <= 1.0 for v in report["features"].values())
     assert len(report["give_away"]) == 8
     for name in ("curves.png", "features.png"):
