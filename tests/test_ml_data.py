@@ -131,3 +131,68 @@ def test_band_context_and_augmentation_stay_on_the_cortex():
         a = data.augment_band(ctx.astype(np.float32), inner, 32, 64, rng, data.AugmentConfig())
         assert a.shape == (32, 128) and np.isfinite(a).all()
         assert abs(float(a.mean())) < 0.2 and np.abs(a).max() <= pp.Z_CLIP + 1e-6
+
+
+def test_depth_zoom_widens_the_cortex_about_the_border_and_is_off_by_default():
+    """The MCW-consistent depth zoom: a cortex of 10 rows above the border row becomes 2z
+    wider rows at z = 2 and the border row stays put; off by default, when it draws nothing, so
+    the committed training recipe sees the same random stream."""
+    x = np.zeros((64, 8), np.float32)
+    br = data.AugmentConfig().border_frac * 63
+    top = int(round(br)) - 10
+    x[top:int(round(br)) + 1] = 1.0
+    y = data.zoom_depth(x, 2.0, br)
+    assert (y[:, 0] > 0.5).sum() == pytest.approx(2 * (x[:, 0] > 0.5).sum(), abs=2)
+    assert y[int(round(br)) - 1, 0] == 1.0 and y[int(round(br)) + 3, 0] == 0.0
+    from tests.test_anatomy_band import SPACING, _image, _proposal
+
+    img, prop = _image(40.0), _proposal(40.0)
+    spec = data.band_spec_for((32, 128, 1))
+    _, ctx, inner = data.band_inputs(img, prop, SPACING, spec)
+    ctx = ctx.astype(np.float32)
+    zooms: list[float] = []
+    a = data.augment_band(ctx, inner, 32, 64, np.random.default_rng(5), data.AugmentConfig(), zooms)
+    b = data.augment_band(ctx, inner, 32, 64, np.random.default_rng(5), data.AugmentConfig())
+    assert zooms == [1.0] and np.array_equal(a, b)
+    zooms = []
+    on = data.AugmentConfig(depth_zoom_p=1.0)
+    for k in range(6):
+        data.augment_band(ctx, inner, 32, 64, np.random.default_rng(k), on, zooms)
+    assert len(zooms) == 6 and all(1.0 <= z <= 2.0 for z in zooms) and len(set(zooms)) == 6
+
+
+def test_training_masks_the_risk_of_zoomed_samples_and_scales_their_mcw(monkeypatch: pytest.MonkeyPatch):
+    """The loop hands the step the MCW target times the zoom and a zero risk weight for a
+    zoomed sample (the label model's label belongs to the unzoomed width)."""
+    from dentalosteo_gui.ml import training
+
+    n = 6
+    ds = data.ArrayDataset("band", (32, 128, 1), np.array([0, 1] * 3), np.zeros(n, np.int64),
+                           np.zeros((n, 32, 128), np.float16), [np.zeros((40, 140), np.float16)] * n,
+                           [(2.0, 4.0, 60.0, 32.0, 72.0, 4.0, 60.0, 32.0)] * n, [], np.full(n, 3.0))
+    zs = iter([1.0, 1.5, 1.0, 2.0, 1.0, 1.25])
+
+    def fake_batch(idx, rng, aug, zooms=None):
+        for _ in idx:
+            zooms.append(next(zs))
+        return np.zeros((len(idx), 32, 128, 1), np.float32)
+
+    monkeypatch.setattr(ds, "batch", fake_batch)
+    seen = {}
+
+    class Loop(training._Loop):
+        def __init__(self) -> None:  # only what run_epoch's batch maker reads
+            self.train, self.cfg, self.n, self.bs, self.steps = ds, training.TrainConfig(epochs=1), n, n, 1
+            self.mcw_all = ds.mcw.astype(np.float32)
+            self.cancel, self.progress, self.kw = None, None, 0.0
+
+        def step(self, x, y, k, m, rw):  # type: ignore[override]
+            seen["m"], seen["rw"] = m.numpy(), rw.numpy()
+            return 0.0, 0.0
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        Loop().run_epoch(pool, 0)
+    assert seen["rw"].tolist() == [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    assert seen["m"].tolist() == pytest.approx([3.0, 4.5, 3.0, 6.0, 3.0, 3.75])

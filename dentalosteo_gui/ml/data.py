@@ -86,6 +86,14 @@ class AugmentConfig:
     haze: tuple[float, float] = (0.1, 0.6)
     field_p: float = 0.5
     field_amp: tuple[float, float] = (0.05, 0.35)
+    # cortex-band models with an MCW head only (off by default): the band zoomed in depth about
+    # the border row by a factor drawn log-uniformly from ``depth_zoom`` (the cortex looks that
+    # much wider); the MCW target is scaled by the same factor and the risk loss is masked for
+    # the zoomed sample, so the network learns to measure wider cortices than the phantoms'
+    # label model draws while the risk keeps that model's relation to width
+    depth_zoom_p: float = 0.0
+    depth_zoom: tuple[float, float] = (1.0, 2.0)
+    border_frac: float = 9.8 / 12.8  # the border's row in the band: BandSpec inside / (inside + outside)
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -199,15 +207,16 @@ class ArrayDataset:
         return np.repeat(x[..., None], c, axis=-1) if c > 1 else x[..., None]
 
     def batch(self, idx: Sequence[int] | np.ndarray, rng: np.random.Generator | None,
-              aug: AugmentConfig | None) -> np.ndarray:
-        """Model input for rows ``idx``: augmented when ``rng`` and ``aug.enabled``, else exact."""
+              aug: AugmentConfig | None, zooms: list[float] | None = None) -> np.ndarray:
+        """Model input for rows ``idx``: augmented when ``rng`` and ``aug.enabled``, else exact.
+        ``zooms`` (band mode): receives each sample's depth zoom (1 = none)."""
         ii = np.asarray(idx, dtype=np.int64)
         if rng is None or aug is None or not aug.enabled:
             return self._channels(self.exact[ii].astype(np.float32))
         if self.mode == "band":
             h, w = int(self.input_shape[0]), int(self.input_shape[1])
-            xs = np.stack([augment_band(self.ctx[i].astype(np.float32), self.inner[i], h, w // 2, rng, aug)
-                           for i in ii])
+            xs = np.stack([augment_band(self.ctx[i].astype(np.float32), self.inner[i], h, w // 2, rng, aug,
+                                        zooms) for i in ii])
         elif self.mode == "roi":
             h, w = int(self.input_shape[0]), int(self.input_shape[1])
             xs = np.stack([augment_roi(self.ctx[i].astype(np.float32), self.inner[i], h, w, rng, aug)
@@ -232,9 +241,19 @@ def _smooth_field(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return cv2.resize(g, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
+def zoom_depth(x: np.ndarray, z: float, border_row: float) -> np.ndarray:
+    """The band stretched ``z`` times in depth about ``border_row`` (rows; z > 1: a wider cortex)."""
+    rows, cols = x.shape
+    map_y = (border_row + (np.arange(rows, dtype=np.float32) - border_row) / z).astype(np.float32)
+    map_y = np.repeat(map_y[:, None], cols, axis=1)
+    map_x = np.repeat(np.arange(cols, dtype=np.float32)[None, :], rows, axis=0)
+    return np.asarray(cv2.remap(x, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+
+
 def augment_band(ctx: np.ndarray, inner: Sequence[float], rows: int, cols: int,
-                 rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
-    """One augmented, normalised (rows, 2*cols) cortex band from a context band."""
+                 rng: np.random.Generator, cfg: AugmentConfig, zooms: list[float] | None = None) -> np.ndarray:
+    """One augmented, normalised (rows, 2*cols) cortex band from a context band; ``zooms``
+    receives its depth zoom (``cfg.depth_zoom_p``; 1 = none)."""
     n = ctx.shape[1] // 2
     shift = rng.uniform(-cfg.band_shift, cfg.band_shift) * rows
     scale = 1.0 + rng.uniform(-cfg.band_scale, cfg.band_scale)
@@ -247,6 +266,12 @@ def augment_band(ctx: np.ndarray, inner: Sequence[float], rows: int, cols: int,
         halves.append(_affine_sample(ctx[:, k * n:(k + 1) * n], cx, cy, ww, h * scale,
                                      rng.uniform(-2.0, 2.0), rows, cols, False))
     x = np.concatenate(halves, axis=1)
+    z = 1.0
+    if cfg.depth_zoom_p > 0 and rng.random() < cfg.depth_zoom_p:  # no draw when off: recipes unchanged
+        z = float(np.exp(rng.uniform(np.log(cfg.depth_zoom[0]), np.log(cfg.depth_zoom[1]))))
+        x = zoom_depth(x, z, cfg.border_frac * (rows - 1))
+    if zooms is not None:
+        zooms.append(z)
     if cfg.flip and rng.random() < 0.5:
         x = np.ascontiguousarray(x[:, ::-1])
     x = acquisition_augment(x, rng, cfg)

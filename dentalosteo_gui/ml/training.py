@@ -106,13 +106,13 @@ def _step_fn(model: Any, opt: Any, cw: np.ndarray, kw: float, mw: float) -> Call
 
     cw_t = tf.constant(cw, dtype=tf.float32)
 
-    def step_fn(x, y, k, m):
+    def step_fn(x, y, k, m, rw):
         with tf.GradientTape() as tape:
             out = model(x, training=True)
             p = out["risk"] if isinstance(out, dict) else out
-            sw = tf.gather(cw_t, y)
+            sw = tf.gather(cw_t, y) * rw  # rw: 0 for a sample whose risk label does not apply (depth zoom)
             ce = -tf.reduce_sum(tf.one_hot(y, 2) * tf.math.log(tf.clip_by_value(p, 1e-7, 1.0)), -1)
-            loss_r = tf.reduce_sum(ce * sw) / tf.reduce_sum(sw)
+            loss_r = tf.reduce_sum(ce * sw) / tf.maximum(tf.reduce_sum(sw), 1e-6)
             loss = loss_r
             loss_k = tf.constant(0.0)
             if kw > 0:
@@ -246,7 +246,12 @@ class _Loop:
         aug_rng = np.random.default_rng([cfg.seed, epoch, 1])
 
         def make(b: np.ndarray) -> tuple:
-            return (train.batch(b, aug_rng, cfg.augment), train.labels[b], train.klemetti[b], self.mcw_all[b])
+            zooms: list[float] = []
+            x = train.batch(b, aug_rng, cfg.augment, zooms)
+            z = np.asarray(zooms, np.float32) if len(zooms) == len(b) else np.ones(len(b), np.float32)
+            # a depth-zoomed band shows a z times wider cortex: its MCW target follows, its risk
+            # label is left out (the label model ties the label to the unzoomed width)
+            return x, train.labels[b], train.klemetti[b], self.mcw_all[b] * z, (z == 1.0).astype(np.float32)
 
         t0 = time.monotonic()
         fut = pool.submit(make, batches[0])
@@ -254,11 +259,11 @@ class _Loop:
         for si in range(steps):
             if self.cancel is not None and self.cancel():
                 raise TrainingCancelled("training cancelled; run the same command again to resume")
-            x, y, k, mm = fut.result()
+            x, y, k, mm, rw = fut.result()
             if si + 1 < steps:
                 fut = pool.submit(make, batches[si + 1])
             lr_, lk_ = self.step(tf.constant(x), tf.constant(y, tf.int32), tf.constant(k, tf.int32),
-                                 tf.constant(mm, tf.float32))
+                                 tf.constant(mm, tf.float32), tf.constant(rw, tf.float32))
             lr_sum += float(lr_)
             lk_sum += float(lk_)
             self._report_step(epoch, si, lr_sum / (si + 1))
