@@ -135,12 +135,15 @@ def main() -> int:
                 # the engine keeps the whole-image border for a nudged box; also measure the harder
                 # case of a border re-traced inside every moved box
                 auto = propose_roi(rad)
+                scale = res.model_scale.mm_per_px if res.model_scale is not None else res.pixel_spacing_mm
                 re_d = []
                 for fx, fy in [(0.05, 0), (-0.05, 0), (0, 0.05), (0, -0.05)]:
                     moved = RoiBox(int(round(b.x + fx * b.w)), int(round(b.y + fy * b.h)), b.w, b.h)
                     prop = border_from_box(rad, moved, midline_x=auto.midline_x)
                     try:
-                        p2 = engine.roi_backend.predict_strip(rad.pixels, prop, res.pixel_spacing_mm, gradcam=None)
+                        # at the scale the engine gave the model (the span-derived one for a PNG),
+                        # so the figure is the border's effect alone, not a scale change too
+                        p2 = engine.roi_backend.predict_strip(rad.pixels, prop, scale, gradcam=None)
                     except Exception:  # noqa: BLE001 - a box where no band can be cut: skipped
                         continue
                     re_d.append(abs(float(p2.risk) - res.risk))
@@ -181,6 +184,7 @@ def main() -> int:
         "assessable": sum(1 for r in ok if r["assessable"]),
         "mcw_mean_mm_median": float(np.nanmedian(mcw)) if mcw else None,
         "spearman_risk_vs_mean_mcw": _spearman([p[0] for p in pairs], [p[1] for p in pairs]),
+        "n_spearman": len(pairs),  # images with both a risk and a measured MCW
         "model_mcw_mm_median": float(np.median([h[0] for h in head])) if head else None,
         "model_mcw_mm_range": [min(h[0] for h in head), max(h[0] for h in head)] if head else None,
         "measured_mcw_at_model_scale_mm_median": float(np.median([h[1] for h in head])) if head else None,
@@ -204,7 +208,7 @@ def _verdict(o: dict) -> str:
     """Plain words from the numbers (the same rules for every pack)."""
     focus, fu = o["cortex_focus_median"], o["cortex_focus_uniform_median"]
     fb, rho = o.get("cortex_focus_uniform_band_median"), o["spearman_risk_vs_mean_mcw"]
-    stab, n = o["stability_mean_abs_delta_mean"], o["n_scored_non_check"]
+    stab, n = o["stability_mean_abs_delta_mean"], o.get("n_spearman", o["n_scored_non_check"])
     parts = [f"risk {o['risk_min']:.2f}-{o['risk_max']:.2f} (quartiles "
              f"{', '.join(f'{q:.2f}' for q in o['risk_quartiles'])}), bands {o['bands']}",
              f"Klemetti head {o['klemetti_model']}"]
@@ -257,6 +261,14 @@ def _write_card(pack: Path, o: dict) -> None:
         "risk_change_when_roi_moves_5pct_and_border_is_retraced_mean_abs": (
             None if o.get("stability_retrace_mean_abs_delta_mean") is None
             else round(o["stability_retrace_mean_abs_delta_mean"], 4)),
+        "model_mcw_output_median_mm": (None if o.get("model_mcw_mm_median") is None
+                                       else round(o["model_mcw_mm_median"], 2)),
+        "measured_mcw_at_model_scale_median_mm": (None if o.get("measured_mcw_at_model_scale_mm_median") is None
+                                                  else round(o["measured_mcw_at_model_scale_mm_median"], 2)),
+        "spearman_model_mcw_vs_measured_mcw": (None if o.get("spearman_model_mcw_vs_measured_mcw") is None
+                                               else round(o["spearman_model_mcw_vs_measured_mcw"], 3)),
+        "spearman_risk_vs_model_mcw": (None if o.get("spearman_risk_vs_model_mcw") is None
+                                       else round(o["spearman_risk_vs_model_mcw"], 3)),
         "verdict": _verdict(o),
         "caveat": ("these images guided the design of the model (the cortex band, the MCW head, the choice "
                    "between variants), so the figures are a development check, not an independent test; "
