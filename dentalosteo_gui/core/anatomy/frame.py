@@ -48,12 +48,23 @@ def content_width(pixels: np.ndarray) -> int:
     return x1 - x0
 
 
+def content_view(pixels: np.ndarray, bounds: tuple[int, int, int, int]) -> np.ndarray:
+    """``pixels`` inside ``bounds`` (:func:`content_bounds`): the array itself when they cover
+    all of it (so working copies keyed on the array, ``dentition.DentitionWork``, are shared),
+    else a view, no copy."""
+    x0, y0, x1, y1 = bounds
+    if (x0, y0, x1, y1) == (0, 0, pixels.shape[1], pixels.shape[0]):
+        return pixels
+    return pixels[y0:y1, x0:x1]
+
+
 def crop_to_content(rad: Radiograph) -> tuple[Radiograph, int, int]:
     """The radiograph restricted to its content (a view, no copy) and the offset (dx, dy)."""
-    x0, y0, x1, y1 = content_bounds(rad.pixels)
-    if (x0, y0, x1, y1) == (0, 0, rad.width, rad.height):
+    bounds = content_bounds(rad.pixels)
+    view = content_view(rad.pixels, bounds)
+    if view is rad.pixels:
         return rad, 0, 0
-    return replace(rad, pixels=rad.pixels[y0:y1, x0:x1], warnings=[]), x0, y0
+    return replace(rad, pixels=view, warnings=[]), bounds[0], bounds[1]
 
 
 def shift_box(box: RoiBox, dx: float, dy: float) -> RoiBox:

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..types import CortexMeasurement, Radiograph, RoiProposal
 from .dentition import MIN_RHYTHM, DentitionWork, dentition_work, tooth_rhythm
-from .frame import content_bounds
+from .frame import content_bounds, content_view
 from .maturity import mixed_dentition
 from .roi import MEASURE_WINDOW, border_arrays, propose_roi
 
@@ -255,7 +255,7 @@ def anatomy_reasons(rad: Radiograph, proposal: RoiProposal, work: DentitionWork 
     work = dentition_work(pix, work)
     # without black margins the content frame is the image itself: the edentulous check then
     # reads the very working copy the child check reads (``DentitionWork``), made once
-    frame = pix if (x0, y0, x1, y1) == (0, 0, *pix.shape[::-1]) else pix[y0:y1, x0:x1]
+    frame = content_view(pix, (x0, y0, x1, y1))
     edentulous = _edentulous_reason(frame, bx - x0, by - y0, mid - x0, work)
     if edentulous is None and has_crowns(pix, bx, by, mid, cw) is False:
         edentulous = ("no tooth crowns found above the lower border (edentulous jaw?): the measurement "
