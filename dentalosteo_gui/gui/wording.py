@@ -15,6 +15,7 @@ import re
 from html import escape
 from typing import Any, NamedTuple
 
+from ..core.anatomy.quality import CHILD_DENTITION
 from ..core.cards import operating_point_label, score_is_probability, trained_on_phantoms
 from ..core.records.report_text import (
     DEFAULT_ADVICE,
@@ -30,7 +31,7 @@ _PLAIN: list[tuple[str, str]] = [
     # engine phrase (lower case) -> a short plain-language lead-in (first match wins)
     ("not a panoramic", "Not a dental panoramic radiograph?"),
     ("years old", "The screening is for adults."),
-    ("looks like a child's", "The screening is for adults."),
+    (CHILD_DENTITION, "The screening is for adults."),
     ("confidence", "The box may be off the lower mandibular border: check it, move it if needed."),
     ("out of frame", "The lower mandibular border is cut off."),
     ("saturated", "Over- or under-exposed image."),

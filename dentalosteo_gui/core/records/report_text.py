@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import __version__
-from ..anatomy.quality import is_child
+from ..anatomy.quality import CHILD_DENTITION, is_child
 from ..types import PatientInfo, Radiograph, ScreeningResult, Spacing
 
 INTENDED_USE = (
@@ -52,7 +52,7 @@ ADVICE: list[tuple[str, str]] = [
     ("out of frame", "Use a radiograph that shows the whole lower border of the mandible."),
     ("years old", "Do not screen a child or adolescent for osteoporosis; if the birth date in the "
                   "file is wrong, correct it where the image was taken and export it again."),
-    ("looks like a child's", "Do not screen a child for osteoporosis; if the radiograph is an adult's, "
+    (CHILD_DENTITION, "Do not screen a child for osteoporosis; if the radiograph is an adult's, "
                              "read the cortex yourself or measure it with Measure (Ctrl+M)."),
     ("edentulous", "Read the cortex on the radiograph yourself (the automatic window assumes teeth); "
                    "you can measure its width with Measure (Ctrl+M)."),
