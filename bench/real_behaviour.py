@@ -90,6 +90,10 @@ def main() -> int:
                      "klemetti_model": res.klemetti_class, "klemetti_rule": res.klemetti_rule,
                      "mcw_right_mm": res.mcw_right_mm, "mcw_left_mm": res.mcw_left_mm,
                      "assessable": res.assessable, "roi_confidence": res.roi_confidence}
+        # the result's own border as a proposal (the band the model read is cut along it)
+        res_prop = (RoiProposal(box=res.roi, border_right=res.border_right, border_left=res.border_left,
+                                confidence=1.0, reasons=[])
+                    if res.roi is not None and res.border_right and res.border_left else None)
         if res.heatmap is not None and res.roi is not None:
             rec["cortex_focus"] = mass_near_polyline(res.heatmap, borders.get(iid, []), radius_px, res.roi)
             # focus of a uniform map over the same ROI: the chance level for this geometry
@@ -97,12 +101,10 @@ def main() -> int:
             b = res.roi
             flat[b.y : b.y + b.h, b.x : b.x + b.w] = 1.0
             rec["cortex_focus_uniform"] = mass_near_polyline(flat, borders.get(iid, []), radius_px, res.roi)
-            if band_spec is not None and res.border_right and res.border_left:
+            if band_spec is not None and res_prop is not None:
                 # a cortex-band model can only look inside the band: a uniform map over the band
                 # is the chance level the model's own focus must beat
-                prop = RoiProposal(box=res.roi, border_right=res.border_right, border_left=res.border_left,
-                                   confidence=1.0, reasons=[])
-                bd = extract_band(rad.pixels, prop, res.pixel_spacing_mm, band_spec)
+                bd = extract_band(rad.pixels, res_prop, res.pixel_spacing_mm, band_spec)
                 flat_b = band_to_image(np.ones((4, 8), np.float32), bd.map_x, bd.map_y, rad.pixels.shape, res.roi)
                 rec["cortex_focus_uniform_band"] = mass_near_polyline(flat_b, borders.get(iid, []), radius_px,
                                                                       res.roi)
@@ -112,12 +114,10 @@ def main() -> int:
                 Path(args.heatmaps).mkdir(parents=True, exist_ok=True)
                 write_heatmap_png(Path(args.heatmaps) / f"{iid}.png", rad.pixels, res.heatmap, res.roi)
         if (res.risk is not None and res.model_scale is not None and band_spec is not None
-                and "mcw_mm" in card.get("outputs", {}) and res.border_right and res.border_left):
+                and "mcw_mm" in card.get("outputs", {}) and res_prop is not None):
             # what the model itself reads as the cortex width (its auxiliary MCW output, at the
             # scale the engine gave it): the risk of an MCW-head model follows this reading
-            prop = RoiProposal(box=res.roi, border_right=res.border_right, border_left=res.border_left,
-                               confidence=1.0, reasons=[])
-            xb, _ = engine.roi_backend.pack.prepare_band(rad.pixels, prop, res.model_scale.mm_per_px)
+            xb, _ = engine.roi_backend.pack.prepare_band(rad.pixels, res_prop, res.model_scale.mm_per_px)
             rec["model_mcw_mm"] = float(np.ravel(engine.roi_backend.pack.predict_arrays(xb)["mcw_mm"])[0])
             rec["model_scale_mm_per_px"] = float(res.model_scale.mm_per_px)
         if res.risk is not None and res.roi is not None:
@@ -236,6 +236,12 @@ def _verdict(o: dict) -> str:
     return head + "; ".join(parts) + ". Trained on phantoms: do not act on the risk score."
 
 
+def _rounded(o: dict, key: str, digits: int) -> float | None:
+    """``o[key]`` rounded, or None when it is missing or None."""
+    v = o.get(key)
+    return None if v is None else round(v, digits)
+
+
 def _write_card(pack: Path, o: dict) -> None:
     import datetime
 
@@ -254,21 +260,15 @@ def _write_card(pack: Path, o: dict) -> None:
         "gradcam_mass_within_5mm_of_dentist_border_median": round(o["cortex_focus_median"], 3),
         "gradcam_mass_within_5mm_p10": round(o["cortex_focus_p10"], 3),
         "same_for_a_uniform_map_over_the_roi_median": round(o["cortex_focus_uniform_median"], 3),
-        "same_for_a_uniform_map_over_the_band_median": (None if o.get("cortex_focus_uniform_band_median") is None
-                                                         else round(o["cortex_focus_uniform_band_median"], 3)),
+        "same_for_a_uniform_map_over_the_band_median": _rounded(o, "cortex_focus_uniform_band_median", 3),
         "risk_change_when_roi_moves_5pct_mean_abs": round(o["stability_mean_abs_delta_mean"], 4),
         "risk_change_when_roi_moves_5pct_max_abs": round(o["stability_mean_abs_delta_max"], 4),
-        "risk_change_when_roi_moves_5pct_and_border_is_retraced_mean_abs": (
-            None if o.get("stability_retrace_mean_abs_delta_mean") is None
-            else round(o["stability_retrace_mean_abs_delta_mean"], 4)),
-        "model_mcw_output_median_mm": (None if o.get("model_mcw_mm_median") is None
-                                       else round(o["model_mcw_mm_median"], 2)),
-        "measured_mcw_at_model_scale_median_mm": (None if o.get("measured_mcw_at_model_scale_mm_median") is None
-                                                  else round(o["measured_mcw_at_model_scale_mm_median"], 2)),
-        "spearman_model_mcw_vs_measured_mcw": (None if o.get("spearman_model_mcw_vs_measured_mcw") is None
-                                               else round(o["spearman_model_mcw_vs_measured_mcw"], 3)),
-        "spearman_risk_vs_model_mcw": (None if o.get("spearman_risk_vs_model_mcw") is None
-                                       else round(o["spearman_risk_vs_model_mcw"], 3)),
+        "risk_change_when_roi_moves_5pct_and_border_is_retraced_mean_abs": _rounded(
+            o, "stability_retrace_mean_abs_delta_mean", 4),
+        "model_mcw_output_median_mm": _rounded(o, "model_mcw_mm_median", 2),
+        "measured_mcw_at_model_scale_median_mm": _rounded(o, "measured_mcw_at_model_scale_mm_median", 2),
+        "spearman_model_mcw_vs_measured_mcw": _rounded(o, "spearman_model_mcw_vs_measured_mcw", 3),
+        "spearman_risk_vs_model_mcw": _rounded(o, "spearman_risk_vs_model_mcw", 3),
         "verdict": _verdict(o),
         "caveat": ("these images guided the design of the model (the cortex band, the MCW head, the choice "
                    "between variants), so the figures are a development check, not an independent test; "
