@@ -365,6 +365,10 @@ class ScreeningResult(Measured):
     referral: str | None = None  # refer | no_referral at the operating point (None: no score, or a
     # model trained on phantoms, whose score never decides a referral)
     other_reading: dict[str, Any] | None = None  # the other mode's reading {mode, risk, band, model}
+    # the image model's own calibrated risk, and how ``risk`` was made from it (the card's
+    # fusion with the measured MCW, or the image model alone: core.fusion)
+    risk_image_model: float | None = None
+    risk_basis: dict[str, Any] | None = None
     # issue 17: scale-free index and the dentist's own measurement (all optional)
     mental_foramen: dict[str, ForamenPoint] | None = None  # "left"/"right" -> centre (absent: not found)
     pmi_left: float | None = None  # panoramic mandibular index (Benson 1991), scale-free
@@ -413,6 +417,8 @@ class ScreeningResult(Measured):
         return {
             "path": self.path,
             "risk": self.risk,
+            "risk_image_model": self.risk_image_model,
+            "risk_basis": self.risk_basis,
             "band": self.risk_level,
             "operating_point": self.operating_point,
             "referral": self.referral,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.fusion import basis_text, card_for
 from ..core.types import ScreeningResult
 from . import theme, wording
 from .session import Session
@@ -133,10 +134,11 @@ class RiskCard(QtWidgets.QFrame):
         self.op_label = label("", "Muted", wrap=True, rich=True)
         self.referral_label = label("", wrap=True, rich=True)
         self.other_label = label("", wrap=True, rich=True)
+        self.basis_label = label("", "Muted", wrap=True)  # how the score was made (fusion with MCW)
         self.status_label = label("", "Warning", wrap=True, rich=True)
         self.state_label = label("", "Muted", wrap=True)
-        for w in (self.score_noun, self.gauge, self.op_label, self.referral_label, self.other_label,
-                  self.status_label, self.state_label):
+        for w in (self.score_noun, self.gauge, self.basis_label, self.op_label, self.referral_label,
+                  self.other_label, self.status_label, self.state_label):
             cl.addWidget(w)
 
     def refresh(self) -> None:
@@ -144,7 +146,8 @@ class RiskCard(QtWidgets.QFrame):
         res = s.result
         card = s.active_card
         self.state_label.setText("  ".join(self._state_lines(res)))
-        lines = (self.op_label, self.referral_label, self.other_label, self.status_label, self.score_noun)
+        lines = (self.op_label, self.referral_label, self.other_label, self.status_label, self.score_noun,
+                 self.basis_label)
         for lab in lines:
             lab.setText("")
         self.gauge.setToolTip("")
@@ -159,7 +162,7 @@ class RiskCard(QtWidgets.QFrame):
             self._chip("", "none")
             self.gauge.set_values(None, None, DEFAULT_BANDS)
             return
-        bands = card_bands(card)
+        bands = card_bands(card_for(card, res.risk_basis))  # a fused score has the fusion's bands
         if res.status != "assessed":
             self.risk_value.setText("–")
             self._chip(CHIP_TEXT[res.status], "none")
@@ -186,6 +189,7 @@ class RiskCard(QtWidgets.QFrame):
         self.op_label.setText(wording.operating_point_html(op))
         self.referral_label.setText(wording.referral_html(res, card))
         self.other_label.setText(wording.other_reading_html(res))
+        self.basis_label.setText(basis_text(res.risk_basis))
 
     def _state_lines(self, res: ScreeningResult | None) -> list[str]:
         s = self.session

@@ -44,6 +44,7 @@ from . import zoo
 from .calibration import add_held_out, calibrate, calibrate_and_threshold, held_out_operating_points
 from .data import ArrayDataset, AugmentConfig, encode_image, klemetti_index
 from .evaluation import metric_report, save_plots
+from .fusion import FUSION_KEY, fit_fusion, held_out_fusion
 from .packs import save_pack, select_device, write_manifest
 from .pipeline import INTENDED_USE, PHANTOM_LIMITATIONS, card_model_io, compute_section
 from .training import TrainConfig, fit, format_progress, predict_arrays
@@ -188,7 +189,7 @@ def measured_mcw_cached(seed: int, indices: np.ndarray, workers: int, work: Path
     t0 = time.monotonic()
     with ProcessPoolExecutor(max_workers=max(1, workers)) as ex:
         vals = list(ex.map(_measure_phantom, [(seed, int(i), style) for i in indices], chunksize=4))
-    print(f"measured MCW on {len(vals)} test phantoms in {time.monotonic() - t0:.0f}s", flush=True)
+    print(f"measured MCW on {len(vals)} phantoms in {time.monotonic() - t0:.0f}s", flush=True)
     cache.write_text(json.dumps({"anatomy_sha": anatomy_sha, "values": vals}))
     return vals
 
@@ -243,9 +244,13 @@ def paired_auc_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: i
             "p_model_not_better": float(np.mean(np.asarray(d) <= 0))}
 
 
-def _drop_untraced(arch: str, items: list[dict[str, Any]], split: Split,
-                   measured: list[float | None] | None) -> tuple[list[dict[str, Any]], Split, list[float | None] | None]:
-    """Band models: a phantom whose border could not be traced has no band: left out, counted."""
+Measured = list[float | None] | None  # the anatomy module's mean MCW per phantom of a part
+
+
+def _drop_untraced(arch: str, items: list[dict[str, Any]], split: Split, measured: Measured,
+                   measured_val: Measured = None) -> tuple[list[dict[str, Any]], Split, Measured, Measured]:
+    """Band models: a phantom whose border could not be traced has no band: left out, counted
+    (and its measured MCW with it: ``measured`` of the test part, ``measured_val`` of validation)."""
     tr, va, te = split
     keep = np.array([it.get("band_exact") is not None for it in items])
     dropped = {name: int((~keep[ix]).sum()) for name, ix in (("train", tr), ("val", va), ("test", te))}
@@ -253,9 +258,11 @@ def _drop_untraced(arch: str, items: list[dict[str, Any]], split: Split,
         print(f"{arch}: phantoms without a traced border left out: {dropped}", flush=True)
     if measured is not None:
         measured = [m for m, k in zip(measured, keep[te], strict=True) if k]
+    if measured_val is not None:
+        measured_val = [m for m, k in zip(measured_val, keep[va], strict=True) if k]
     pos = np.cumsum(keep) - 1  # old index -> index among the kept phantoms
     items = [it for it, k in zip(items, keep, strict=True) if k]
-    return items, (pos[tr[keep[tr]]], pos[va[keep[va]]], pos[te[keep[te]]]), measured
+    return items, (pos[tr[keep[tr]]], pos[va[keep[va]]], pos[te[keep[te]]]), measured, measured_val
 
 
 def _printer(arch: str) -> Callable[[dict[str, Any]], None]:
@@ -300,6 +307,8 @@ class _HeldOut:
     validation: dict[str, Any]
     y: np.ndarray
     risk: np.ndarray
+    y_val: np.ndarray
+    risk_val: np.ndarray  # calibrated, for the risk fusion's fit
 
 
 def _evaluate(b: _Bundle, model: Any, val: ArrayDataset, test: ArrayDataset) -> _HeldOut:
@@ -322,7 +331,7 @@ def _evaluate(b: _Bundle, model: Any, val: ArrayDataset, test: ArrayDataset) -> 
     if pt.get("attention") is not None:
         held["attention_mean"] = dict(zip(LANDMARK_GROUPS, [float(v) for v in pt["attention"].mean(0)], strict=True))
     return _HeldOut(t, ops, held, {k: val_rep[k] for k in ("n", "auc", "sensitivity", "specificity", "brier")},
-                    yt, risk)
+                    yt, risk, val.labels, calibrate(pv["risk"][:, 1], t))
 
 
 def _mcw_rule(ho: _HeldOut, mcw: np.ndarray, test: ArrayDataset, measured: list[float | None] | None,
@@ -409,14 +418,16 @@ def _bundle_card(b: _Bundle, model: Any, ho: _HeldOut, rule: dict[str, Any], tra
 def train_one(
     arch: str, items: list[dict[str, Any]], split: Split,
     epochs: int, seed: int, out: Path, n_total: int, gen_seed: int, klemetti: bool, lr: float,
-    work: Path, measured: list[float | None] | None = None, mcw_head: bool = False,
-    style: str = BUNDLED_STYLE, depth_zoom_p: float = 0.0,
+    work: Path, measured: Measured = None, mcw_head: bool = False,
+    style: str = BUNDLED_STYLE, depth_zoom_p: float = 0.0, measured_val: Measured = None,
 ) -> dict[str, Any]:
     """Train, calibrate, evaluate and save one bundled pack; returns its card.
-    ``depth_zoom_p``: the band's MCW-consistent depth zoom (``AugmentConfig.depth_zoom_p``)."""
+    ``depth_zoom_p``: the band's MCW-consistent depth zoom (``AugmentConfig.depth_zoom_p``).
+    ``measured`` / ``measured_val``: the anatomy module's MCW on the test / validation
+    phantoms: the measured-MCW rule, and the risk fusion (``ml.fusion``) fitted on validation."""
     mode = zoo.mode_of(arch)
     if mode == "band":
-        items, split, measured = _drop_untraced(arch, items, split, measured)
+        items, split, measured, measured_val = _drop_untraced(arch, items, split, measured, measured_val)
     tr, va, te = split
     ds = make_dataset(items, mode)
     cfg = TrainConfig(epochs=epochs, batch_size=32, lr=lr, patience=10, min_epochs=min(12, epochs),
@@ -440,6 +451,9 @@ def train_one(
     mcw = np.array([items[i]["mcw_mean_mm"] for i in te])
     rule = _mcw_rule(ho, mcw, test, measured, seed)
     card = _bundle_card(b, model, ho, rule, _training_section(b, hist, train_s))
+    if measured_val is not None and measured is not None:
+        card[FUSION_KEY] = fit_fusion(ho.y_val, ho.risk_val, measured_val)
+        held_out_fusion(card[FUSION_KEY], ho.y, ho.risk, measured, seed)
     save_pack(model, card, out)
     save_plots(ho.y, ho.risk, out / "plots", f"{arch} (held-out phantoms)", extra_curves={"MCW rule (truth)": -mcw})
     write_manifest(out)
@@ -474,7 +488,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=("default", "landmarks", "both"), default="both")
     ap.add_argument("--cache", default=None, help=argparse.SUPPRESS)  # development: a given cache
     ap.add_argument("--no-measured-rule", action="store_true",
-                    help="skip measuring MCW with the anatomy module on the test phantoms")
+                    help="skip measuring MCW with the anatomy module on the validation and test phantoms "
+                         "(then no measured-MCW rule and no risk fusion)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -490,18 +505,20 @@ def main(argv: list[str] | None = None) -> int:
                                "generation_seconds": round(gen_s, 1)}
     summary["device"] = select_device("cpu")
     ckdir = Path(args.work)
-    measured = None
+    measured = measured_val = None
     if not args.no_measured_rule:
         try:
             measured = measured_mcw_cached(args.seed, split[2], args.workers, ckdir, args.style)
+            measured_val = measured_mcw_cached(args.seed, split[1], args.workers, ckdir, args.style)
         except ImportError as exc:
             print(f"measured MCW rule skipped ({exc})", flush=True)
     if args.only in ("default", "both"):
-        card = train_default(args, items, split, out, ckdir, measured)
+        card = train_default(args, items, split, out, ckdir, measured, measured_val)
         summary["default"] = _brief(card)
     if args.only in ("landmarks", "both"):
         card = train_one("siamese-attention", items, split, args.epochs, args.seed, out / "landmarks",
-                         args.n, args.seed, False, 3e-3, ckdir, measured, style=args.style)
+                         args.n, args.seed, False, 3e-3, ckdir, measured, style=args.style,
+                         measured_val=measured_val)
         summary["landmarks"] = _brief(card)
     summary["total_seconds"] = round(time.monotonic() - t0, 1)
     print(json.dumps(summary, indent=2, default=float), flush=True)
@@ -517,7 +534,7 @@ def _best_val_loss(card: dict[str, Any]) -> float:
 
 def train_default(args: argparse.Namespace, items: list[dict[str, Any]],
                   split: Split, out: Path, ckdir: Path,
-                  measured: list[float | None] | None) -> dict[str, Any]:
+                  measured: Measured, measured_val: Measured = None) -> dict[str, Any]:
     """Train the default model once per training seed; keep the lowest validation loss.
 
     The choice uses the validation split only (never the held-out test phantoms, never real
@@ -531,7 +548,7 @@ def train_default(args: argparse.Namespace, items: list[dict[str, Any]],
         card = train_one(args.default_arch, items, split, args.epochs, ts, tmp, args.n, args.seed, True,
                          args.lr, ckdir, measured, mcw_head=args.mcw_head,
                          style=getattr(args, "style", BUNDLED_STYLE),
-                         depth_zoom_p=float(getattr(args, "depth_zoom_p", 0.0)))
+                         depth_zoom_p=float(getattr(args, "depth_zoom_p", 0.0)), measured_val=measured_val)
         runs.append((_best_val_loss(card), ts, tmp, card))
         print(f"default: training seed {ts}: best validation loss {runs[-1][0]:.4f}, held-out AUC "
               f"{card['metrics']['held_out']['auc']:.3f}", flush=True)

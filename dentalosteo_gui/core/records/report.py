@@ -104,6 +104,9 @@ def result_from_dict(d: dict[str, Any]) -> ScreeningResult:
         timings_ms=dict(d.get("timings_ms") or {}),
         heatmap=None,
         mode=str(d.get("mode") or "roi"),
+        other_reading=d.get("other_reading"),
+        risk_image_model=None if d.get("risk_image_model") is None else float(d["risk_image_model"]),
+        risk_basis=d.get("risk_basis"),
         **scale_free_from_dict(d),
     )
 

@@ -16,6 +16,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from ..cards import operating_point_label, score_is_probability
+from ..fusion import basis_text
 from ..system import paths
 from ..system.settings import Settings
 from ..types import KLEMETTI_DEFINITIONS, PatientInfo, Radiograph, ScreeningResult
@@ -177,6 +178,11 @@ def _draw_result_banner(pdf: PdfCanvas, result: ScreeningResult, model_card: dic
     if result.risk is not None and math.isfinite(float(result.risk)):
         _draw_risk_score(pdf, float(result.risk), result.operating_point or {}, rx, x1, top,
                          score_is_probability(model_card))
+        # how the score was made (the image model alone, or fused with the measured MCW), under
+        # the bar and left of the operating point
+        width = min(x1 - rx - 150.0, 250.0) + 12
+        for i, line in enumerate(basis_text(result.risk_basis, short=True).splitlines()):
+            pdf.text(rx + 8, top + 54 + i * 8, pdf.fit(line, width, 6.5), size=6.5, color=MUTED)
     else:
         pdf.text(rx, top + 2, "Osteoporosis risk score", size=8, bold=True, color=MUTED)
         pdf.text(rx, top + 14, "not available", size=16, bold=True, color=MUTED)

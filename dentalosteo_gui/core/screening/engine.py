@@ -156,6 +156,8 @@ class Engine:
         stages.place_heatmap(case)
         stages.locate_foramen(case)  # here, while the cortex thread is still busy
         cortex_job.join()
+        stages.fuse_risk(case)  # the image model's risk with the measured MCW (the card's fusion)
+        stages.compare_readings(case)
         stages.measure_pmi(case)
         result = stages.build_result(case, opts.operating_point, opts.min_roi_confidence)
         result.timings_ms["total"] = (time.perf_counter() - t_start) * 1000.0

@@ -1,8 +1,9 @@
 """The screening pipeline as small named stages over one :class:`Case`.
 
-proposal (ROI or landmarks) -> model input scale -> cortex measurement || (quality, model)
--> heatmap placement -> [cross-check] -> interpretation (risk level, referral, Klemetti
-agreement, assessable, warnings).
+proposal (ROI or landmarks) -> model input scale -> cortex measurement || (quality, model,
+[the other mode's model]) -> heatmap placement -> risk fusion (the image model's risk with
+the measured MCW, ``core/fusion.py``) -> [cross-check comparison] -> interpretation (risk level,
+referral, Klemetti agreement, assessable, warnings).
 
 Each stage is a plain function of the case (and what it needs), testable alone; the engine
 (``engine.py``) only strings them together, holds the backends and times the stages.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
@@ -23,6 +24,7 @@ from ..anatomy.dentition import DentitionWork
 from ..anatomy.foramen import pmi_check
 from ..cards import classify_risk_level, operating_point, referral_decision, trained_on_phantoms
 from ..errors import AnatomyError, DentalOsteoError
+from ..fusion import fuse
 from ..imaging.heatmap import normalise_map, place_in_image
 from ..records.report_text import DISAGREE_PREFIX
 from ..types import (
@@ -83,6 +85,11 @@ class Case:
     used_landmarks: Landmarks | None = None
     heatmap: np.ndarray | None = None
     other_reading: dict[str, Any] | None = None  # the other mode's reading (cross-check)
+    other: Case | None = None  # the other mode's case (cross-check), compared after the fusion
+    image_risk: float | None = None  # the image model's own calibrated risk (before the fusion)
+    risk_basis: dict[str, Any] | None = None  # how the risk shown was made (fusion.fuse)
+    risk_card: dict[str, Any] | None = None  # the card whose operating points go with the risk shown
+    cortex_for_fusion: CortexMeasurement | None = None  # the cortex as the fusion reads it (model scale)
     user_foramen: dict[str, Point] | None = None  # the dentist's foramen points (override per side)
     dentist_mcw: dict[str, tuple[Point, Point]] | None = None  # the dentist's two points per side
     foramen: dict[str, ForamenPoint] = field(default_factory=dict)
@@ -250,11 +257,12 @@ def cross_check(case: Case, proposal_model: ProposalModel | None, landmark_model
                 lock: threading.Lock) -> None:
     """The other mode's reading of the same image (ROI box/strip vs the eight landmarks), so
     two answers for one image are never shown without a word that they differ. Grad-CAM is
-    off for it: only the score is compared."""
+    off for it: only the score is compared, by :func:`compare_readings` once both are fused."""
     if case.prediction is None or case.proposal is None:
         return
     other = Case(rad=case.rad, spacing=case.spacing, proposal=case.proposal, whole_image=case.whole_image,
                  model_scale=case.model_scale, warnings=[], dentition=case.dentition,
+                 dentist_mcw=case.dentist_mcw,
                  screening_mode="roi" if case.screening_mode == "landmarks" else "landmarks")
     if other.screening_mode == "landmarks":
         if landmark_model is None:
@@ -262,14 +270,24 @@ def cross_check(case: Case, proposal_model: ProposalModel | None, landmark_model
         run_landmark_model(other, landmark_model, lock)
     else:
         run_proposal_model(other, proposal_model, None, lock)
-    if other.prediction is None:
+    if other.prediction is not None:
+        case.other = other
+
+
+def compare_readings(case: Case) -> None:
+    """The cross-check's verdict on the two (fused) readings: ``other_reading``, and a
+    warning when their risk levels differ or the scores differ by more than the margin."""
+    other = case.other
+    if other is None or other.prediction is None or case.prediction is None:
         return
+    other.cortex, other.cortex_for_fusion = case.cortex, cortex_at_model_scale(case)
+    fuse_risk(other)
     risk = float(other.prediction.risk)
-    level = classify_risk_level(other.card, risk)
+    level = classify_risk_level(other.risk_card or other.card, risk)
     case.other_reading = {"mode": other.screening_mode, "risk": risk, "band": level,
                           "model": other.model_info.name if other.model_info else None}
     own = float(case.prediction.risk)
-    own_level = classify_risk_level(case.card, own)
+    own_level = classify_risk_level(case.risk_card or case.card, own)
     if own_level != level or abs(own - risk) > DISAGREEMENT_MARGIN:
         names = {"roi": "ROI", "landmarks": "landmark"}
         case.warnings.append(
@@ -277,6 +295,64 @@ def cross_check(case: Case, proposal_model: ProposalModel | None, landmark_model
             f"the {names[other.screening_mode]} reading {risk:.2f} ({level}); judge the cortex "
             "yourself and say which you relied on"
         )
+
+
+# ---------------------------------------------------------------------------- risk fusion
+#: the fusion re-measures the cortex at the model's scale when the stated spacing is this far
+#: off it (a typed or assumed spacing: the reader's windows are in mm, so its width in pixels
+#: moves with a grossly wrong spacing, and the fused risk must not)
+REMEASURE_AT_MODEL_SCALE = 0.10
+
+
+def cortex_at_model_scale(case: Case) -> CortexMeasurement | None:
+    """The cortex as the fusion reads it: the screening's own measurement, or (when the stated
+    spacing is more than :data:`REMEASURE_AT_MODEL_SCALE` off the model's scale) one taken
+    again at the model's scale. Kept on the case (``cortex_for_fusion``); the MCW shown is
+    always the screening's own."""
+    if case.cortex_for_fusion is not None:
+        return case.cortex_for_fusion
+    cortex, scale = case.cortex, case.model_scale
+    if (cortex is not None and scale is not None and case.proposal is not None
+            and abs(scale.mm_per_px / case.spacing.mm_per_px - 1.0) > REMEASURE_AT_MODEL_SCALE):
+        t = time.perf_counter()
+        try:
+            cortex = anatomy.measure_cortex(case.rad, case.proposal, scale)
+        except AnatomyError:
+            cortex = case.cortex
+        case.timings["cortex_at_model_scale"] = _ms(t)
+    case.cortex_for_fusion = cortex
+    return cortex
+
+
+def mcw_used(case: Case) -> dict[str, tuple[float | None, str]]:
+    """The MCW each side's reading uses, in mm **at the model's input scale** (the measured
+    spacing, or the traced anatomy's estimate when the spacing is only assumed or typed: the
+    fused risk, like the image model's, must not hinge on a guessed number): the dentist's
+    where measured, else the automatic one (``side -> (mm or None, source)``)."""
+    scale = _model_mm(case)
+    cortex = cortex_at_model_scale(case)
+    out: dict[str, tuple[float | None, str]] = {}
+    for side in SIDES:
+        px = dentist_width_px(case, side)
+        if px is not None:
+            out[side] = (px * scale, "dentist")
+        else:
+            auto = _mcw_px(cortex, side)
+            out[side] = (None if auto is None else auto * scale, "automatic")
+    return out
+
+
+def fuse_risk(case: Case) -> None:
+    """The risk shown: the image model's calibrated risk fused with the measured MCW when the
+    pack carries a fitted fusion (``fusion.fuse``); the image model's own risk is kept as
+    ``image_risk``, and ``risk_card`` holds the operating points that go with the risk shown."""
+    pred = case.prediction
+    if pred is None:
+        return
+    case.image_risk = float(pred.risk)
+    risk, card, basis = fuse(case.card, case.image_risk, mcw_used(case))
+    case.prediction = replace(pred, risk=risk)
+    case.risk_card, case.risk_basis = card, basis
 
 
 # ---------------------------------------------------------------------------- foramen, PMI, dentist MCW
@@ -438,6 +514,7 @@ def withhold_unassessable(case: Case) -> bool:
     adult's grade; the width stays). Returns whether the image is a panoramic."""
     panoramic = not anatomy.is_not_panoramic(case.reasons)
     case.prediction = None
+    case.image_risk = case.risk_basis = None
     case.heatmap = None
     # the cross-check's warning quotes both withheld scores: it goes with them
     case.other_reading = None
@@ -457,14 +534,17 @@ def build_result(case: Case, operating_point_name: str, min_roi_confidence: floa
     model_class, rule_class, agree = klemetti_agreement(case)
     pred, card, proposal, cortex = case.prediction, case.card, case.proposal, case.cortex
     risk = float(pred.risk) if pred is not None else None
-    level = classify_risk_level(card, risk) if risk is not None else None
-    op = operating_point(card, operating_point_name) if card else {}
+    risk_card = case.risk_card or card  # the fusion's operating points go with a fused risk
+    level = classify_risk_level(risk_card, risk) if risk is not None else None
+    op = operating_point(risk_card, operating_point_name) if risk_card else {}
     dentist = dentist_mcw_mm(case)
     evidence = evidence_with_normals(cortex)
     _mcw_used_evidence(evidence, cortex, dentist)
     res = ScreeningResult(
         path=case.rad.path,
         risk=risk,
+        risk_image_model=case.image_risk if pred is not None else None,
+        risk_basis=case.risk_basis if pred is not None else None,
         risk_level=level,
         operating_point=op,
         # a phantom-trained model's score never decides a referral (its card says so)
