@@ -117,3 +117,21 @@ def test_train_and_evaluate_a_cortex_band_model(tmp_path):
     assert main(["evaluate", str(folder), "--model", str(pack), "--json", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["n"] == 12 and res["auc"] is not None
+    assert "risk_fusion" not in res  # a pack without a fusion: the image model only
+    # a pack with a risk fusion: evaluate also reports the fused risk the app would show
+    from dentalosteo_gui.ml.packs import write_manifest
+
+    card["risk_fusion"] = {"weights": {"intercept": 4.0, "image_logit": 0.1, "mcw_mm": -1.5},
+                           "mcw_range_mm": [1.0, 5.0],
+                           "operating_points": {"balanced": {"threshold": 0.5}, "high_sensitivity": {"threshold": 0.3},
+                                                "high_specificity": {"threshold": 0.7}}}
+    (pack / "card.json").write_text(json.dumps(card))
+    write_manifest(pack)
+    assert main(["evaluate", str(folder), "--model", str(pack), "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    fused = res["risk_fusion"]
+    assert fused["n_with_measured_mcw"] >= 10 and fused["auc_image_model"] == res["auc"]
+    preds = [p for p in res["predictions"] if p["measured_mcw_mm"] is not None]
+    thin = [p["risk_fused"] for p in preds if p["label"] == 1]
+    thick = [p["risk_fused"] for p in preds if p["label"] == 0]
+    assert thin and thick and min(thin) > max(thick)  # 1.5 mm vs 4 mm cortices, the width decides

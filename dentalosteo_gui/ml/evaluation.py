@@ -8,6 +8,7 @@ whatever the data lacks. ``save_plots`` writes ROC, PR and reliability PNGs (mat
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from ..core.data import metrics as M
+from ..core.fusion import FUSION_KEY
 from ..core.types import KLEMETTI_CLASSES
+from .fusion import apply_fusion, held_out_fusion
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +193,10 @@ def measured_mcw(rows: Sequence[Any]) -> list[float | None]:
     return out
 
 
+def _as_mm(values: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
 def _pack_threshold(pack: Any, operating_point: str) -> float:
     """The decision threshold of the pack's ``operating_point`` (``"0.5"``: 0.5)."""
     from ..core.errors import ConfigError
@@ -265,7 +272,9 @@ def evaluate_pack_on_folder(
     risk, kprob = p["risk"], p.get("klemetti")
     has_k = kprob is not None and bool((ds.klemetti >= 0).any())
     mcw_true = [r.mcw_mean_mm for r in rows]
-    mcw_pred = measured_mcw(rows) if measure_mcw and any(v is not None for v in mcw_true) else None
+    fusion = pack.card.get(FUSION_KEY) if isinstance(pack.card.get(FUSION_KEY), dict) else None
+    measured = measured_mcw(rows) if measure_mcw and (fusion or any(v is not None for v in mcw_true)) else None
+    mcw_pred = measured if any(v is not None for v in mcw_true) else None
 
     def report(idx: np.ndarray) -> dict[str, Any]:
         return metric_report(ds.labels[idx], risk[idx], threshold,
@@ -285,6 +294,17 @@ def evaluate_pack_on_folder(
     res["data"] = str(Path(data))
     res["predictions"] = [{"file": str(r.file.name), "label": int(r.label), "risk": float(risk[i]),
                            "risk_raw": float(p["risk_raw"][i])} for i, r in enumerate(rows)]
+    if fusion is not None and measured is not None:
+        # the risk the app shows: the image model's risk fused with the measured MCW (at the
+        # dataset's spacing); ``auc`` above stays the image model's own
+        sec = copy.deepcopy(fusion)
+        res["risk_fusion"] = held_out_fusion(sec, ds.labels, risk, measured, seed)
+        res["risk_fusion"]["operating_points_here"] = {
+            k: v.get("held_out") for k, v in sec["operating_points"].items() if isinstance(v, dict) and k != "bands"}
+        fused = apply_fusion(sec, risk, _as_mm(measured))
+        for i, pr in enumerate(res["predictions"]):
+            pr["risk_fused"] = float(fused[i])
+            pr["measured_mcw_mm"] = measured[i]
     if protocol:
         res.update(_protocol_folds(protocol, rows, ds.labels, seed, report))
     if plots_dir:
