@@ -125,14 +125,18 @@ def main() -> int:
             rec["model_scale_mm_per_px"] = float(res.model_scale.mm_per_px)
         if res.risk is not None and res.roi is not None:
             b = res.roi
-            deltas = []
+            deltas, img_d = [], []
             for fx, fy in [(0.05, 0), (-0.05, 0), (0, 0.05), (0, -0.05), (0.035, 0.035),
                            (-0.035, -0.035), (0.035, -0.035), (-0.035, 0.035)]:
                 moved = RoiBox(int(round(b.x + fx * b.w)), int(round(b.y + fy * b.h)), b.w, b.h)
                 r2 = engine.screen(rad, roi=moved)
                 if r2.risk is not None:
                     deltas.append(abs(r2.risk - res.risk))
+                if r2.risk_image_model is not None and res.risk_image_model is not None:
+                    img_d.append(abs(r2.risk_image_model - res.risk_image_model))
             rec["stability_mean_abs_delta"] = float(np.mean(deltas)) if deltas else None
+            # the image model's own risk (a fused risk near 0 hardly moves whatever the model does)
+            rec["stability_image_model_mean_abs_delta"] = float(np.mean(img_d)) if img_d else None
             rec["stability_max_abs_delta"] = float(np.max(deltas)) if deltas else None
             if band_spec is not None:
                 # the engine keeps the whole-image border for a nudged box; also measure the harder
@@ -162,6 +166,8 @@ def main() -> int:
     focus_u = [r["cortex_focus_uniform"] for r in ok if r.get("cortex_focus_uniform") is not None]
     focus_ub = [r["cortex_focus_uniform_band"] for r in ok if r.get("cortex_focus_uniform_band") is not None]
     stab = [r["stability_mean_abs_delta"] for r in ok if r.get("stability_mean_abs_delta") is not None]
+    stab_img = [r["stability_image_model_mean_abs_delta"] for r in ok
+                if r.get("stability_image_model_mean_abs_delta") is not None]
     stab_re = [r["stability_retrace_mean_abs_delta"] for r in ok
                if r.get("stability_retrace_mean_abs_delta") is not None]
     mcw = [np.nanmean([v for v in (r["mcw_right_mm"], r["mcw_left_mm"]) if v is not None] or [np.nan]) for r in ok]
@@ -182,6 +188,7 @@ def main() -> int:
         "stability_mean_abs_delta_mean": float(np.mean(stab)) if stab else None,
         "stability_mean_abs_delta_max": float(np.max(stab)) if stab else None,
         "stability_retrace_mean_abs_delta_mean": float(np.mean(stab_re)) if stab_re else None,
+        "stability_image_model_mean_abs_delta_mean": float(np.mean(stab_img)) if stab_img else None,
         "risk_min": min(risks) if risks else None, "risk_median": float(np.median(risks)) if risks else None,
         "risk_max": max(risks) if risks else None,
         "risk_quartiles": [float(q) for q in np.percentile(risks, [25, 50, 75])] if risks else None,
@@ -228,7 +235,8 @@ def _verdict(o: dict) -> str:
                  + ("right sign: thinner cortex, higher risk" if rho < 0 else "WRONG sign")
                  + f"; target <= {SPEARMAN_TARGET:g}" + ("" if rho <= SPEARMAN_TARGET else ", not reached") + ")")
     methods = o.get("risk_methods") or {}
-    if any(m != "image model alone" for m in methods):
+    fused = any(m != "image model alone" for m in methods)
+    if fused:
         img = o.get("spearman_image_model_risk_vs_mean_mcw")
         parts.append(f"risk made as {methods}: the image model's own risk alone ranks them "
                      + (f"{img:+.2f}" if img is not None else "n/a")
@@ -241,6 +249,8 @@ def _verdict(o: dict) -> str:
                   "closer to the border than a uniform map would")
     parts.append(f + ")")
     st = f"mean risk change for 5% ROI moves {stab:.3f} (target < 0.05"
+    if fused and o.get("stability_image_model_mean_abs_delta_mean") is not None:
+        st += f"; the image model's own risk {o['stability_image_model_mean_abs_delta_mean']:.3f}"
     if o.get("stability_retrace_mean_abs_delta_mean") is not None:
         st += (f"; the nudged box keeps the whole-image border; re-tracing the border in every moved box: "
                f"{o['stability_retrace_mean_abs_delta_mean']:.3f}")
@@ -250,7 +260,6 @@ def _verdict(o: dict) -> str:
     # a fused risk follows the measured width by construction: the image model's own order is
     # what the rank target then asks of the model
     img = o.get("spearman_image_model_risk_vs_mean_mcw")
-    fused = any(m != "image model alone" for m in methods)
     rank = img if (fused and img is not None) else rho
     ok = (rank <= SPEARMAN_TARGET and focus >= 0.5 and (fb is None or focus > fb)
           and max(stab, o.get("stability_retrace_mean_abs_delta_mean") or 0.0) < 0.05)
@@ -290,6 +299,8 @@ def _write_card(pack: Path, o: dict) -> None:
         "same_for_a_uniform_map_over_the_band_median": _rounded(o, "cortex_focus_uniform_band_median", 3),
         "risk_change_when_roi_moves_5pct_mean_abs": round(o["stability_mean_abs_delta_mean"], 4),
         "risk_change_when_roi_moves_5pct_max_abs": round(o["stability_mean_abs_delta_max"], 4),
+        "image_model_risk_change_when_roi_moves_5pct_mean_abs": _rounded(
+            o, "stability_image_model_mean_abs_delta_mean", 4),
         "risk_change_when_roi_moves_5pct_and_border_is_retraced_mean_abs": _rounded(
             o, "stability_retrace_mean_abs_delta_mean", 4),
         "model_mcw_output_median_mm": _rounded(o, "model_mcw_mm_median", 2),

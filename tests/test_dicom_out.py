@@ -160,6 +160,10 @@ def test_sr_holds_the_measurements_with_provenance(screened: dict) -> None:
     assert quals["KLEMETTI-RULE"] == f"KLEMETTI-{res['klemetti']['rule_class']}"
     ms = {m.name.value: m.value for m in model.get_measurements()}
     assert ms["RISK"] == pytest.approx(res["risk"], abs=1e-9)
+    # the bundled pack fuses the image model's risk with the measured MCW: both are recorded
+    assert res["risk_basis"]["method"] == "image model + measured MCW"
+    assert ms["RISK-IMAGE-MODEL"] == pytest.approx(res["risk_image_model"], abs=1e-9)
+    assert b"risk: image model + measured MCW" in sr_path.read_bytes()
     mq = {q.name.value: q.value for q in model.get_qualitative_evaluations()}
     assert mq["KLEMETTI-MODEL"].value == f"KLEMETTI-{res['klemetti']['class']}"
     assert mq["RISK-LEVEL"].scheme_designator == "SCT"

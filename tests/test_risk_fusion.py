@@ -199,9 +199,31 @@ def test_a_grossly_wrong_typed_spacing_does_not_move_the_fused_risk(phantom: Rad
 
 def test_engine_without_fusion_is_the_image_model(phantom: Radiograph) -> None:
     card = {k: v for k, v in CARD.items() if k != "risk_fusion"}
-    res = Engine(_Backend(card)).screen(phantom)
+    # a typed spacing far off the model's scale: without a fusion nothing is re-measured
+    res = Engine(_Backend(card)).screen(phantom, pixel_spacing_mm=2.0 * phantom.pixel_spacing_mm)
     assert res.risk == 0.6 == res.risk_image_model and res.risk_basis["method"] == IMAGE_ONLY
-    assert res.operating_point["threshold"] == 0.4
+    assert res.operating_point["threshold"] == 0.4 and "cortex_at_model_scale" not in res.timings_ms
+    assert basis_text(res.risk_basis) == "" == basis_text(res.risk_basis, short=True)  # no new line shown
+
+
+def test_a_withheld_result_keeps_no_trace_of_the_fusion(phantom: Radiograph) -> None:
+    from dentalosteo_gui.core.screening.batch import flatten
+
+    flat = np.full_like(phantom.pixels, 0.5)  # nothing to read: not assessable
+    res = Engine(_Backend(CARD)).screen(Radiograph(pixels=flat, pixel_spacing_mm=0.1, path="grey.png"))
+    assert not res.assessable and res.risk is None and res.risk_basis is None and res.risk_image_model is None
+    assert res.operating_point.get("threshold") in (None, 0.4)  # never the fusion's 0.5
+    row = flatten(res, "grey.png")
+    assert row["risk_image_model"] == "" and row["risk_method"] == ""
+    ok = flatten(Engine(_Backend(CARD)).screen(phantom), "p.png")
+    assert ok["risk_image_model"] == 0.6 and ok["risk_method"] == FUSED
+
+
+def test_card_view_takes_the_fusions_bands_over_a_top_level_pair() -> None:
+    card = {**CARD, "bands": {"low_max": 0.05, "high_min": 0.95}}
+    view = RiskFusion.from_card(card).card_view(card)
+    assert "bands" not in view and classify_risk_level(view, 0.5) == "intermediate"
+    assert classify_risk_level(card, 0.5) == "intermediate" and classify_risk_level(view, 0.1) == "low"
 
 
 def test_the_bundled_packs_carry_a_fusion_fitted_on_validation() -> None:

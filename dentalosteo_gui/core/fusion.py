@@ -34,6 +34,7 @@ from typing import Any
 FUSION_KEY = "risk_fusion"  # the card's section
 FUSED = "image model + measured MCW"  # risk_basis["method"] values
 IMAGE_ONLY = "image model alone"
+NO_FUSION = "the model pack has no fitted fusion"  # risk_basis["why"] of a pack without one
 
 
 def _logit(p: float, eps: float = 1e-7) -> float:
@@ -81,7 +82,9 @@ class RiskFusion:
     def card_view(self, card: dict[str, Any]) -> dict[str, Any]:
         """The card as the fused score needs it: its operating points (thresholds, bands) are
         the fusion's; everything else is the pack's."""
-        return {**card, "operating_points": self.operating_points}
+        view = {**card, "operating_points": self.operating_points}
+        view.pop("bands", None)  # a top-level band pair would be the image model's
+        return view
 
 
 def mean_mcw_mm(used: dict[str, tuple[float | None, str]]) -> tuple[float | None, str | None]:
@@ -100,7 +103,7 @@ def fuse(card: dict[str, Any] | None, image_risk: float, used: dict[str, tuple[f
     model's calibrated risk and the MCW used per side."""
     fusion = RiskFusion.from_card(card)
     if fusion is None:
-        return float(image_risk), card, {"method": IMAGE_ONLY, "why": "the model pack has no fitted fusion"}
+        return float(image_risk), card, {"method": IMAGE_ONLY, "why": NO_FUSION}
     mcw, source = mean_mcw_mm(used)
     if mcw is None:
         return float(image_risk), card, {"method": IMAGE_ONLY, "why": "no cortical width was measured"}
@@ -125,10 +128,12 @@ def card_for(card: dict[str, Any] | None, basis: dict[str, Any] | None) -> dict[
 def basis_text(basis: dict[str, Any] | None, short: bool = False) -> str:
     """One line on how the risk shown was made ('' when there is no risk); ``short``: the
     report's form, two short lines."""
-    if not basis:
+    if not basis or basis.get("why") == NO_FUSION:  # a pack without a fusion: as before, no line
         return ""
     if basis.get("method") != FUSED:
         why = basis.get("why")
+        if short:
+            return "Score = the image model alone\n(" + (str(why) if why else "no cortical width") + ")"
         return "Score: the image model alone" + (f" ({why})." if why else ".")
     mm = float(basis["mcw_mm_at_model_scale"])
     if short:  # two short lines (the report's banner)
@@ -144,4 +149,4 @@ def basis_text(basis: dict[str, Any] | None, short: bool = False) -> str:
     return text
 
 
-__all__ = ["basis_text", "card_for", "FUSED", "FUSION_KEY", "IMAGE_ONLY", "RiskFusion", "fuse", "mean_mcw_mm"]
+__all__ = ["basis_text", "card_for", "FUSED", "FUSION_KEY", "IMAGE_ONLY", "NO_FUSION", "RiskFusion", "fuse", "mean_mcw_mm"]

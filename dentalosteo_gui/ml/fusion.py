@@ -81,21 +81,25 @@ def fit_fusion(y_val: np.ndarray, risk_val: np.ndarray, mcw_val: list[float | No
         "weights": {"intercept": float(w[0]), "image_logit": float(w[1]), "mcw_mm": float(w[2])},
         "mcw_range_mm": [float(np.min(m[ok])), float(np.max(m[ok]))],
     }
+    # the fusion's operating points apply to fused scores only (a row without an MCW keeps the
+    # pack's own): chosen on the rows with an MCW
     fused = apply_fusion({**section, "operating_points": {}}, r, m)
-    ops: dict[str, Any] = M.pick_operating_points(y, fused, 0.9, 0.9)
+    ops: dict[str, Any] = M.pick_operating_points(y[ok], fused[ok], 0.9, 0.9)
     ops["bands"] = {"low_max": ops["high_sensitivity"]["threshold"],
                     "high_min": ops["high_specificity"]["threshold"]}
     section["operating_points"] = ops
-    section["validation"] = {"n": len(y), "auc": M.finite_or_none(M.auc(y, fused)),
-                             "auc_image_model": M.finite_or_none(M.auc(y, r))}
+    section["validation"] = {"n": len(y), "n_with_measured_mcw": int(ok.sum()),
+                             "auc": M.finite_or_none(M.auc(y[ok], fused[ok])),
+                             "auc_image_model": M.finite_or_none(M.auc(y[ok], r[ok]))}
     return section
 
 
 def held_out_fusion(section: dict[str, Any], y: np.ndarray, risk: np.ndarray,
                     mcw: list[float | None] | np.ndarray, seed: int) -> dict[str, Any]:
-    """The fusion on the held-out test phantoms: AUC with CI, the paired differences to the
+    """The fusion on the held-out test phantoms: AUC with CI of the risk the app shows (fused
+    where an MCW was measured, the image model's elsewhere), the paired differences to the
     image model alone and to the measured-MCW rule (rows with an MCW), and the operating
-    points' sensitivity / specificity there (recorded under each operating point)."""
+    points' sensitivity / specificity on the rows with an MCW (recorded under each)."""
     from .bundle_models import paired_auc_difference
 
     y, r, m = np.asarray(y), np.asarray(risk, dtype=np.float64), _mm(mcw)
@@ -111,7 +115,9 @@ def held_out_fusion(section: dict[str, Any], y: np.ndarray, risk: np.ndarray,
     if ok.sum() > 2:
         out["auc_measured_mcw_rule"] = M.finite_or_none(M.auc(y[ok], -m[ok]))
         out["minus_measured_mcw_rule"] = paired_auc_difference(y[ok], fused[ok], -m[ok], 2000, seed)
-    add_held_out(section["operating_points"], held_out_operating_points(section["operating_points"], y, fused))
+    # the operating points' sensitivity / specificity where they apply: the rows with an MCW
+    add_held_out(section["operating_points"],
+                 held_out_operating_points(section["operating_points"], y[ok], fused[ok]))
     section["held_out"] = out
     return out
 

@@ -47,6 +47,7 @@ import numpy as np
 
 from ... import __version__
 from ..errors import ConfigError, RadiographError
+from ..fusion import FUSED
 from ..system.atomic import atomic_write_bytes
 from ..system.settings import Settings
 from ..types import PatientInfo, Radiograph, ScreeningResult
@@ -384,6 +385,9 @@ def _sr_model_group(result: ScreeningResult, sources: list[Any] | None) -> Any |
     if result.risk is not None:
         model_m.append(hd.sr.Measurement(name=private_code("RISK"), value=float(result.risk),
                                          unit=unity))
+        if result.risk_image_model is not None and result.risk_image_model != result.risk:
+            model_m.append(hd.sr.Measurement(name=private_code("RISK-IMAGE-MODEL"),
+                                             value=float(result.risk_image_model), unit=unity))
     for cls, p in sorted((result.klemetti_probabilities or {}).items()):
         if cls in ("C1", "C2", "C3") and p is not None:
             model_m.append(hd.sr.Measurement(name=private_code(f"KLEMETTI-P-{cls}"),
@@ -408,6 +412,10 @@ def _sr_model_group(result: ScreeningResult, sources: list[Any] | None) -> Any |
                       + (f" threshold {thr:.4f}" if isinstance(thr, int | float) else ""))
     if m.source:
         params.append(f"trained on {m.source} data")
+    basis = result.risk_basis or {}
+    if basis.get("method") == FUSED and result.risk is not None:
+        params.append(f"risk: {FUSED} ({float(basis['mcw_mm_at_model_scale']):.2f} mm at the model's scale, "
+                      f"{basis.get('mcw_source', 'automatic')})")
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="Screening model"),
         finding_type=private_code("MODEL-GROUP"),

@@ -40,6 +40,7 @@ PRIVATE_CODES: dict[str, str] = {
     "MCW-DENTIST": "Dentist-measured: two points placed across the cortex",
     "RISK": "Osteoporosis screening risk score (model output)",
     "RISK-LEVEL": "Osteoporosis screening risk level",
+    "RISK-IMAGE-MODEL": "Risk score of the image model alone, before fusion with MCW",
     "REFERRAL": "Referral suggestion at the operating point",
     "REFER": "Suggest a bone density assessment",
     "NO-REFERRAL": "No referral suggested",

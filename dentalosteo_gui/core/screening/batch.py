@@ -42,6 +42,8 @@ CSV_FIELDS = [
     # issue 17 review (appended after the above, same rule)
     "mcw_px_left", "mcw_px_right", "mental_foramen_left_confidence", "mental_foramen_right_confidence",
     "mental_foramen_left_source", "mental_foramen_right_source",
+    # issue 16: the image model's own risk and how `risk` was made (appended, same rule)
+    "risk_image_model", "risk_method",
 ]
 
 
@@ -206,6 +208,7 @@ def flatten(res: ScreeningResult | None, file_label: str, error: str = "") -> di
         "spacing_profile": csv_safe(res.spacing.profile), "spacing_magnification": r(res.spacing.magnification),
         "pmi_left": r(res.pmi_left, 3), "pmi_right": r(res.pmi_right, 3),
         "mcw_mm_dentist_left": r(res.mcw_dentist_left_mm, 3), "mcw_mm_dentist_right": r(res.mcw_dentist_right_mm, 3),
+        "risk_image_model": r(res.risk_image_model), "risk_method": (res.risk_basis or {}).get("method", ""),
     })
     row.update(_scale_free_cells(res))
     return row
