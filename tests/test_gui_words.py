@@ -150,6 +150,9 @@ def test_model_card_dialog_is_a_readable_page_with_json_behind_a_button(qtbot: A
     assert "Measured on: held-out test set of" in text and "phantoms" in text
     assert "High sensitivity (misses fewer, refers more)" in text and "high_sensitivity" not in text
     assert "risk score (not a probability)" in text
+    # the bundled card fuses the image model's score with the measured width: said, with its figures
+    assert "How the score is made" in text and "Operating points of the combined score" in text
+    assert "AUC of the image model alone" in text and "Image model alone vs. width" in text
     assert not dlg.json_view.isVisibleTo(dlg)
     dlg.json_button.click()
     assert dlg.json_view.isVisibleTo(dlg) and json.loads(dlg.json_view.toPlainText())["name"] == card["name"]

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6 import QtWidgets
 
 from ..core.cards import operating_point, operating_point_label, trained_on_phantoms
+from ..core.fusion import FUSION_KEY, RiskFusion
 from . import theme
 from .wording import score_noun
 
@@ -79,7 +80,7 @@ def figures_html(card: dict[str, Any]) -> str:
     return "<h3>Performance</h3>" + _p(f"Measured on: <b>{escape(data)}</b>.") + _table(rows)
 
 
-def operating_points_html(card: dict[str, Any]) -> str:
+def operating_points_html(card: dict[str, Any], title: str = "Operating points") -> str:
     names = [k for k in (card.get("operating_points") or {}) if k != "bands"]
     if not names:
         return ""
@@ -92,7 +93,31 @@ def operating_points_html(card: dict[str, Any]) -> str:
                  _num(op.get("sensitivity"), True), _num(op.get("specificity"), True),
                  escape(str(op.get("measured_on") or "validation split")))
         body += "<tr>" + "".join(f"<td style='padding-right:12px'>{c}</td>" for c in cells) + "</tr>"
-    return "<h3>Operating points</h3>" + f"<table>{head}{body}</table>"
+    return f"<h3>{escape(title)}</h3>" + f"<table>{head}{body}</table>"
+
+
+def fusion_html(card: dict[str, Any]) -> str:
+    """How the score shown is made from the image model's (the card's ``risk_fusion``)."""
+    fusion = RiskFusion.from_card(card)
+    if fusion is None:
+        return ""
+    sec = card[FUSION_KEY]
+    lo, hi = fusion.mcw_range_mm
+    text = _p("The score shown combines the image model's score with the measured cortical width (MCW, "
+              "the dentist's where measured): a logistic fit on the validation "
+              f"{'phantoms' if trained_on_phantoms(card) else 'images'}, with weights "
+              f"{fusion.intercept:+.2f} (intercept), {fusion.w_image_logit:+.2f} per unit of the image "
+              f"model's log-odds and {fusion.w_mcw_mm:+.2f} per mm of MCW (fitted on {lo:.1f}-{hi:.1f} mm). "
+              "Without a measured width the image model's score stands alone, with the operating points "
+              "above.")
+    ho = sec.get("held_out") if isinstance(sec.get("held_out"), dict) else {}
+    rows = [(label, _num(ho[key])) for key, label in (
+        ("auc", "AUC of the score shown"), ("auc_image_model", "AUC of the image model alone"),
+        ("auc_measured_mcw_rule", "AUC of the measured width alone")) if ho.get(key) is not None]
+    if rows:
+        text += _p(f"On the held-out test set ({ho.get('n')} cases):") + _table(rows)
+    return ("<h3>How the score is made</h3>" + text
+            + operating_points_html(fusion.card_view(card), "Operating points of the combined score"))
 
 
 def real_html(real: Any) -> str:
@@ -108,6 +133,10 @@ def real_html(real: Any) -> str:
         follows = "follows" if rho < 0 else "does not follow"
         rows.append(("Score vs. cortical width", f"Spearman {rho:+.2f}: the score {follows} the measured "
                                                  "cortex (thinner cortex, higher score)"))
+    own = real.get("spearman_image_model_risk_vs_rule_mean_mcw")
+    if isinstance(own, (int, float)) and isinstance(rho, (int, float)) and own != rho:
+        rows.append(("Image model alone vs. width", f"Spearman {own:+.2f} (the score shown includes the "
+                                                     "measured width)"))
     text = _p(escape(str(real.get("data") or real.get("verdict") or "")))
     if real.get("data") and real.get("verdict"):
         text += _p(escape(str(real["verdict"])))
@@ -124,7 +153,7 @@ def card_html(card: dict[str, Any]) -> str:
         parts.append(_p(f"<b>{escape(str(card['statement']))}</b>", theme.WARN))
     if card.get("intended_use"):
         parts.append("<h3>Intended use</h3>" + _p(escape(str(card["intended_use"]))))
-    parts += [training_html(card), figures_html(card), operating_points_html(card)]
+    parts += [training_html(card), figures_html(card), operating_points_html(card), fusion_html(card)]
     parts.append("<h3>What the score means</h3>" + _p(f"The app shows a {escape(score_noun(card))}."))
     real = card.get("behaviour_on_unlabelled_real_radiographs")
     if real:
