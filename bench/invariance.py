@@ -168,6 +168,7 @@ def reading(result: Any, width: int, var: Variant | None = None) -> dict[str, An
         "klemetti_rule": result.klemetti_rule,
         "rule_abstain_reason": rule_ev.get("abstain_reason") or (rule_ev.get("why") if result.klemetti_rule is None else None),
         "risk": result.risk,
+        "risk_image_model": result.risk_image_model,  # before any fusion with the measured MCW
         "assessable": bool(result.assessable),
         "box": bx,
     }
@@ -185,6 +186,9 @@ def compare(base: dict[str, Any], var: dict[str, Any], spacing_mm: float) -> dic
     risk_d = None
     if base["risk"] is not None and var["risk"] is not None:
         risk_d = abs(float(base["risk"]) - float(var["risk"]))
+    img_d = None
+    if base.get("risk_image_model") is not None and var.get("risk_image_model") is not None:
+        img_d = abs(float(base["risk_image_model"]) - float(var["risk_image_model"]))
     shift = None
     if base["box"] is not None and var["box"] is not None:
         shift = float(np.max(np.abs(np.subtract(base["box"], var["box"])))) * spacing_mm
@@ -194,6 +198,7 @@ def compare(base: dict[str, Any], var: dict[str, Any], spacing_mm: float) -> dic
         "klemetti_same": base["klemetti_class"] == var["klemetti_class"],
         "rule_same": base["klemetti_rule"] == var["klemetti_rule"],
         "risk_abs_diff": risk_d,
+        "risk_image_model_abs_diff": img_d,
         "risk_missing": (base["risk"] is None) != (var["risk"] is None),
         "assessable_same": base["assessable"] == var["assessable"],
         "rule_abstain": var["klemetti_rule"] is None,
@@ -209,6 +214,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Pooled figures over comparison rows (see the module docstring)."""
     mcw = [d for r in rows for d in r["mcw_abs_diff_mm"]]
     risk = [r["risk_abs_diff"] for r in rows if r["risk_abs_diff"] is not None]
+    img = [r["risk_image_model_abs_diff"] for r in rows if r.get("risk_image_model_abs_diff") is not None]
     shift = [r["box_shift_mm"] for r in rows if r["box_shift_mm"] is not None]
     n = max(1, len(rows))
     return {
@@ -221,6 +227,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "risk_abs_diff_median": _q(risk, 50),
         "risk_abs_diff_p90": _q(risk, 90),
         "risk_missing_rate": round(sum(r["risk_missing"] for r in rows) / n, 4),
+        # the image model's own risk: a fused risk near 0 on thick real cortices hardly moves
+        "risk_image_model_abs_diff_median": _q(img, 50),
+        "risk_image_model_abs_diff_p90": _q(img, 90),
         "assessable_same": round(sum(r["assessable_same"] for r in rows) / n, 4),
         "rule_abstain_rate": round(sum(r["rule_abstain"] for r in rows) / n, 4),
         "box_shift_median_mm": _q(shift, 50),

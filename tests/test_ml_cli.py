@@ -135,3 +135,19 @@ def test_train_and_evaluate_a_cortex_band_model(tmp_path):
     thin = [p["risk_fused"] for p in preds if p["label"] == 1]
     thick = [p["risk_fused"] for p in preds if p["label"] == 0]
     assert thin and thick and min(thin) > max(thick)  # 1.5 mm vs 4 mm cortices, the width decides
+    # `train` fits the fusion on the pack fold's validation part when it has enough measured
+    # images (here 3: said, and none; the evaluate above saw no fusion); fitted on all 12 it
+    # finds the width's sign
+    from types import SimpleNamespace
+
+    from dentalosteo_gui.core.data.dataset import read_dataset
+    from dentalosteo_gui.ml.pipeline import _fit_fusion
+
+    rows = read_dataset(folder)
+    said: list[str] = []
+    run = SimpleNamespace(rows=rows, labels=np.array([r.label for r in rows]), seed=0, say=said.append)
+    idx = np.arange(len(rows))
+    sec = _fit_fusion(run, idx, np.full(len(rows), 0.5), idx, np.full(len(rows), 0.5))  # type: ignore[arg-type]
+    assert sec is not None and sec["weights"]["mcw_mm"] < 0 and sec["held_out"]["n_with_measured_mcw"] >= 10
+    assert _fit_fusion(run, idx[:3], np.full(3, 0.5), idx, np.full(len(rows), 0.5)) is None  # type: ignore[arg-type]
+    assert any(m.startswith("no risk fusion: too few") for m in said)

@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patch-mm", type=float, default=10.0, help="landmark patch side in mm")
     p.add_argument("--mcw-head", action="store_true",
                    help="compact and compact-band: add an auxiliary mcw_mm regression output (needs MCW truth)")
+    p.add_argument("--no-fusion", action="store_true",
+                   help="do not fit the risk fusion with the measured MCW (default: fitted on the validation "
+                        "part, except with loocv; docs/models.md)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
@@ -87,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     res = train_from_folder(args.data, args.arch, args.protocol, args.out, epochs=args.epochs,
                             weights=args.weights, seed=args.seed, batch_size=args.batch_size,
                             input_shape=shape, branch=args.branch, patch_mm=args.patch_mm,
-                            lr=args.lr, mcw_head=args.mcw_head, progress=progress)
+                            lr=args.lr, mcw_head=args.mcw_head, progress=progress,
+                            fuse_mcw=not args.no_fusion)
     held = res["card"]["metrics"]["held_out"]
     if args.json:
         print_json({"pack": res["pack"], "held_out": {k: held.get(k) for k in (

@@ -31,6 +31,7 @@ from ..core.data import metrics as M
 from ..core.data.dataset import read_dataset
 from ..core.data.protocols import PROTOCOLS, make_splits
 from ..core.errors import ConfigError, DatasetError
+from ..core.fusion import FUSION_KEY
 from ..core.model_input import preprocess as pp
 from ..core.model_input.landmarks import LANDMARK_GROUPS
 from ..core.model_input.strip import band_spec_for
@@ -134,6 +135,7 @@ class _Run:
     ds: Any = None
     splits: list[Any] = field(default_factory=list)
     t0: float = 0.0
+    fuse: bool = False  # fit the risk fusion with the measured MCW
 
     @property
     def mode(self) -> str:
@@ -161,6 +163,7 @@ class _PackModel:
     n_train: int
     n_val: int
     n_test: int
+    fusion: dict[str, Any] | None = None  # the risk fusion with the measured MCW (ml.fusion)
 
 
 def _read_rows(data: Path, arch: str, protocol: str, weights: str) -> tuple[list[Any], np.ndarray]:
@@ -284,8 +287,32 @@ def _pack_model_best_fold(run: _Run, fold_results: list[dict[str, Any]], best_fo
     add_held_out(ops, held_out_operating_points(ops, yt, risk))
     evaluation["pack_fold"] = sp.name
     evaluation["pooled"] = held_out
+    fusion = _fit_fusion(run, np.asarray(res["val"]), calibrate(np.asarray(res["val_raw"]), t),
+                         np.asarray(res["test"]), risk) if run.fuse else None
     return _PackModel(model, t, ops, held_out, res["history"], (yt, risk, f"{run.arch} {sp.name} test"),
-                      sp.train.size, sp.val.size, len(yt))
+                      sp.train.size, sp.val.size, len(yt), fusion)
+
+
+def _fit_fusion(run: _Run, val: np.ndarray, risk_val: np.ndarray, test: np.ndarray,
+                risk_test: np.ndarray) -> dict[str, Any] | None:
+    """The risk fusion with the MCW the anatomy module measures (``ml.fusion``), fitted on the
+    pack fold's validation part and measured on its test part; None (said) when too few
+    validation images have a measured MCW."""
+    from .evaluation import measured_mcw
+    from .fusion import fit_fusion, held_out_fusion
+
+    run.say(f"measuring MCW on {val.size + test.size} validation and test images for the risk fusion")
+    rows = run.rows
+    mv = measured_mcw([rows[i] for i in val])
+    try:
+        sec = fit_fusion(run.labels[val], risk_val, mv)
+    except ValueError as exc:
+        run.say(f"no risk fusion: {exc}")
+        return None
+    held_out_fusion(sec, run.labels[test], risk_test, measured_mcw([rows[i] for i in test]), run.seed)
+    sec["note"] = ("MCW measured at each image's dataset spacing (or the assumed default where labels.csv "
+                   "gives none); the app measures at the model's input scale")
+    return sec
 
 
 def _card(run: _Run, pm: _PackModel, evaluation: dict[str, Any]) -> dict[str, Any]:
@@ -314,6 +341,7 @@ def _card(run: _Run, pm: _PackModel, evaluation: dict[str, Any]) -> dict[str, An
         "limitations": (PHANTOM_LIMITATIONS if src == "phantom" else
                         ["Validated only on the data described here; check on local data before use."]),
         "behaviour_on_unlabelled_real_radiographs": None,
+        **({FUSION_KEY: pm.fusion} if pm.fusion else {}),
     }
 
 
@@ -333,8 +361,11 @@ def train_from_folder(
     work_dir: Path | str | None = None,
     mcw_head: bool = False,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    fuse_mcw: bool = True,
 ) -> dict[str, Any]:
-    """Run a protocol on a dataset folder and write a pack to ``out`` (see module doc)."""
+    """Run a protocol on a dataset folder and write a pack to ``out`` (see module doc).
+    ``fuse_mcw``: also fit the risk fusion with the measured MCW (``ml.fusion``) on the pack
+    fold's validation part (not with LOOCV, which has none)."""
     rows, labels = _read_rows(Path(data), arch, protocol, weights)
     out = Path(out)
     run = _Run(
@@ -347,7 +378,7 @@ def train_from_folder(
         cfg=TrainConfig(epochs=epochs, batch_size=batch_size, seed=seed,
                         patience=None if protocol == "loocv" else 10,
                         lr=lr if lr is not None else _default_lr(arch)),
-        progress=progress)
+        progress=progress, fuse=fuse_mcw and protocol != "loocv")
     run.work.mkdir(parents=True, exist_ok=True)
     log.info("caching %d images for %s", len(rows), arch)
     run.say(f"reading {len(rows)} images")
