@@ -148,7 +148,9 @@ def test_json_mcw_px_has_the_dentist_width() -> None:
 
 
 def test_batch_csv_appends_px_and_foramen_columns() -> None:
-    assert CSV_FIELDS[CSV_BEFORE_REVIEW:] == REVIEW_CSV_FIELDS
+    # appended after the older header (issue 16 appends its own two after these)
+    assert CSV_FIELDS[CSV_BEFORE_REVIEW:CSV_BEFORE_REVIEW + len(REVIEW_CSV_FIELDS)] == REVIEW_CSV_FIELDS
+    assert CSV_FIELDS[CSV_BEFORE_REVIEW + len(REVIEW_CSV_FIELDS):] == ["risk_image_model", "risk_method"]
     res = _with_dentist(False)
     row = flatten(res, "a.png")
     assert row["mcw_px_right"] == round(res.mcw_right_px or 0, 2) and row["mcw_px_left"] != ""

@@ -44,7 +44,7 @@ from . import zoo
 from .calibration import add_held_out, calibrate, calibrate_and_threshold, held_out_operating_points
 from .data import ArrayDataset, AugmentConfig, encode_image, klemetti_index
 from .evaluation import metric_report, save_plots
-from .fusion import FUSION_KEY, fit_fusion, held_out_fusion
+from .fusion import FUSION_KEY, add_limitation, fit_fusion, held_out_fusion
 from .packs import save_pack, select_device, write_manifest
 from .pipeline import INTENDED_USE, PHANTOM_LIMITATIONS, card_model_io, compute_section
 from .training import TrainConfig, fit, format_progress, predict_arrays
@@ -454,6 +454,7 @@ def train_one(
     if measured_val is not None and measured is not None:
         card[FUSION_KEY] = fit_fusion(ho.y_val, ho.risk_val, measured_val)
         held_out_fusion(card[FUSION_KEY], ho.y, ho.risk, measured, seed)
+        add_limitation(card)
     save_pack(model, card, out)
     save_plots(ho.y, ho.risk, out / "plots", f"{arch} (held-out phantoms)", extra_curves={"MCW rule (truth)": -mcw})
     write_manifest(out)

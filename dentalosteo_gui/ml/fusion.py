@@ -30,6 +30,12 @@ from ..core.data import metrics as M
 from ..core.fusion import FUSION_KEY, RiskFusion
 from .calibration import add_held_out, calibrate, held_out_operating_points, risk_logit
 
+#: what a phantom-fitted fusion cannot know (added to the card's limitations)
+PHANTOM_FUSION_LIMITATION = (
+    "The score shown combines the image model's score with the measured cortical width; the weights were "
+    "fitted on phantoms, whose labels follow a synthetic label model tied to the width: on patients the "
+    "width's weight must be refitted on DXA-labelled radiographs (dentalosteo train does so).")
+
 L2 = 1e-2  # ridge on the two slopes (not the intercept): keeps the fit finite on separable data
 
 
@@ -122,6 +128,17 @@ def held_out_fusion(section: dict[str, Any], y: np.ndarray, risk: np.ndarray,
     return out
 
 
+def add_limitation(card: dict[str, Any]) -> None:
+    """The phantom fusion's limitation in the card's list (once)."""
+    if str((card.get("training_data") or {}).get("source")) != "phantom":
+        return
+    lims = card.get("limitations")
+    lims = list(lims) if isinstance(lims, list) else ([lims] if lims else [])
+    if PHANTOM_FUSION_LIMITATION not in lims:
+        lims.append(PHANTOM_FUSION_LIMITATION)
+    card["limitations"] = lims
+
+
 # ---------------------------------------------------------------------------- CLI: refit a pack
 def _pack_predictions(pack_dir: Path, items: list[dict[str, Any]], split: Any, mode: str
                       ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -168,6 +185,7 @@ def refit_pack(pack_dir: Path, work: Path, n: int, seed: int, workers: int) -> d
                       "trained")
     section["refitted_with"] = "python -m dentalosteo_gui.ml.fusion (weights of the pack unchanged)"
     card[FUSION_KEY] = section
+    add_limitation(card)
     card_path.write_text(json.dumps(card, indent=2), encoding="utf-8")
     write_manifest(pack_dir)
     return section
