@@ -168,7 +168,7 @@ def reading(result: Any, width: int, var: Variant | None = None) -> dict[str, An
         "klemetti_rule": result.klemetti_rule,
         "rule_abstain_reason": rule_ev.get("abstain_reason") or (rule_ev.get("why") if result.klemetti_rule is None else None),
         "risk": result.risk,
-        "risk_image_model": result.risk_image_model,  # before any fusion with the measured MCW
+        "risk_image_model": getattr(result, "risk_image_model", None),  # before any fusion with the MCW
         "assessable": bool(result.assessable),
         "box": bx,
     }

@@ -100,17 +100,47 @@ def _parabolic_offsets(d: np.ndarray, k: np.ndarray) -> np.ndarray:
     return kk + off
 
 
-def _haar(prof: np.ndarray, a: int) -> np.ndarray:
+def _median(x: np.ndarray) -> float:
+    """``float(np.median(x))`` of all of ``x``, without its overhead: the same partition
+    (same kth, so the same element lands at each), the same mean of the middle pair."""
+    a = np.asarray(x)
+    n = a.size
+    if n == 0 or a.dtype.kind != "f":
+        return float(np.median(a))
+    h = n // 2
+    kth = [h - 1, h, -1] if n % 2 == 0 else [(n - 1) // 2, -1]
+    part = np.partition(a, kth, axis=None)
+    if np.isnan(part[-1]):
+        return float(np.median(a))
+    if n % 2:
+        return float(part[h])
+    return float(np.mean(part[h - 1 : h + 1]))
+
+
+def _robust_spread(ref: np.ndarray) -> float:
+    """1.4826 x the median absolute deviation of ``ref``, at least ``SPREAD_FLOOR``."""
+    return max(1.4826 * _median(np.abs(ref - _median(ref))), SPREAD_FLOOR)
+
+
+def _row_cumsum(prof: np.ndarray) -> np.ndarray:
+    """Cumulative sums along each row with a leading 0 column (shared by all ``_haar`` scales)."""
+    n = prof.shape[0]
+    return np.concatenate([np.zeros((n, 1)), np.cumsum(prof, axis=1)], axis=1)
+
+
+def _haar(prof: np.ndarray, a: int, cs: np.ndarray | None = None) -> np.ndarray:
     """Mean of the ``a`` samples after minus the mean of the ``a`` before, per column (the
-    boundary between samples k - 1 and k); 0 where the scale does not fit."""
+    boundary between samples k - 1 and k); 0 where the scale does not fit. ``cs``:
+    ``_row_cumsum(prof)`` when already computed."""
     n, m = prof.shape
-    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(prof, axis=1)], axis=1)
+    if cs is None:
+        cs = _row_cumsum(prof)
     out = np.zeros((n, m))
     if m > 2 * a:
-        k = np.arange(a, m - a + 1)
-        fit = k < m
-        r = (cs[:, k + a] - 2.0 * cs[:, k] + cs[:, k - a]) / a
-        out[:, k[fit]] = r[:, : int(fit.sum())]
+        # columns k = a .. m - a (those < m), as slices of the cumulative sums
+        cnt = min(m - a + 1, m) - a
+        r = (cs[:, 2 * a : 2 * a + cnt] - 2.0 * cs[:, a : a + cnt] + cs[:, :cnt]) / a
+        out[:, a : a + cnt] = r
     return out
 
 
@@ -142,7 +172,7 @@ def periosteal(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
     big = _haar(prof, max(1, int(round(PERI_STEP_MM / step))))
     lo, hi = (int(v) for v in np.searchsorted(t_mm, [-PERI_SEARCH_MM, PERI_SEARCH_MM]))
     ref = big[:, lo:hi]
-    zb = big / max(1.4826 * float(np.median(np.abs(ref - np.median(ref)))), SPREAD_FLOOR)
+    zb = big / _robust_spread(ref)
     kb = smooth_path(zb, lo, hi, step, normal_step_mm)
     rows = np.arange(prof.shape[0])
     rises = big[rows, kb] > 0
@@ -162,15 +192,31 @@ def periosteal(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
 def aligned_strip(prof: np.ndarray, t_mm: np.ndarray, peri: np.ndarray,
                   step_mm: float) -> tuple[np.ndarray, np.ndarray]:
     """Profiles re-sampled from each periosteal margin inward: (normals x depth), depth mm."""
+    idx = _strip_index(t_mm, peri, step_mm)
+    return _strip_gather(prof, idx), idx[3]
+
+
+def _strip_index(t_mm: np.ndarray, peri: np.ndarray, step_mm: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where ``aligned_strip`` samples each profile: flat indices of the two neighbouring
+    samples (for a (normals x ``t_mm.size``) array), the fraction between them and the depths."""
     depth = np.arange(0.0, STRIP_DEPTH_MM + 1e-9, step_mm)
     pos = (peri[:, None] + depth[None, :] - t_mm[0]) / step_mm  # fractional sample index
     pos = np.clip(pos, 0.0, t_mm.size - 1.0)
     i0 = np.floor(pos).astype(np.int64)
     i1 = np.minimum(i0 + 1, t_mm.size - 1)
     f = pos - i0
-    rows = np.arange(prof.shape[0])[:, None]
-    strip = prof[rows, i0] * (1.0 - f) + prof[rows, i1] * f
-    return strip, depth
+    row0 = np.arange(peri.shape[0])[:, None] * t_mm.size
+    return row0 + i0, row0 + i1, f, depth
+
+
+def _strip_gather(prof: np.ndarray, idx: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+                  ) -> np.ndarray:
+    """``aligned_strip``'s linear interpolation of ``prof`` at ``_strip_index``'s positions."""
+    j0, j1, f, _ = idx
+    flat = np.ravel(prof)
+    strip: np.ndarray = flat.take(j0) * (1.0 - f) + flat.take(j1) * f
+    return strip
 
 
 def _half_widths(step_mm: float) -> list[int]:
@@ -183,11 +229,10 @@ def step_response(strip: np.ndarray, step_mm: float, lo: int, hi: int) -> np.nda
     depth); 0 where a scale does not fit. Each scale's spread is measured over depth
     columns [lo, hi). Column k is the boundary between depth samples k - 1 and k."""
     out = np.zeros((len(STEP_SCALES_MM),) + strip.shape)
+    cs = _row_cumsum(strip)
     for s, a in enumerate(_half_widths(step_mm)):
-        r = -_haar(strip, a)
-        ref = r[:, lo:hi]
-        spread = max(1.4826 * float(np.median(np.abs(ref - np.median(ref)))), SPREAD_FLOOR)
-        out[s] = r / spread
+        r = -_haar(strip, a, cs)
+        out[s] = r / _robust_spread(r[:, lo:hi])
     return out
 
 
@@ -262,13 +307,14 @@ def find_margins(prof: np.ndarray, t_mm: np.ndarray, normal_step_mm: float,
     peri = periosteal(prof, t_mm, normal_step_mm, locate)
     if not np.isfinite(peri).all():
         return None
-    strip, depth = aligned_strip(prof, t_mm, peri, step)
+    idx = _strip_index(t_mm, peri, step)  # shared by the log and the linear strip
+    strip, depth = _strip_gather(prof, idx), idx[3]
     lo, hi = (int(v) for v in np.searchsorted(depth, [MIN_WIDTH_MM, MAX_WIDTH_MM]))
     zs_all = step_response(strip, step, lo, hi)
     zpath = scale_mean(zs_all, step)  # the fall that holds at every scale (module doc, step 3)
     path = smooth_path(zpath, lo, hi, step, normal_step_mm)
     path = past_pore_lines(strip, zpath, path, (lo, hi), step, normal_step_mm)
-    zloc = zs_all if locate is None else step_response(aligned_strip(locate, t_mm, peri, step)[0], step, lo, hi)
+    zloc = zs_all if locate is None else step_response(_strip_gather(locate, idx), step, lo, hi)
     zloc_mean = zpath if locate is None else scale_mean(zloc, step)
     k, _ = _refine(zloc_mean, path, max(1, int(round(REFINE_MM / step))))
     width = np.interp(k - 0.5, np.arange(depth.size), depth)

@@ -3,13 +3,14 @@ a collimator band across the whole width or height) are not anatomy.
 
 Everything that is a fraction of the image (search band, box size, measurement window,
 landmark proportions) is a fraction of this content frame, so padding a radiograph with a
-black margin moves nothing relative to the anatomy. Pure numpy.
+black margin moves nothing relative to the anatomy. numpy / OpenCV.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 
 from ..types import Radiograph, RoiBox, RoiProposal
@@ -32,12 +33,25 @@ def black_floor(pixels: np.ndarray) -> float:
     return lo if at_floor >= FLAT_BLACK_FRAC else 0.0
 
 
+def _dark_counts(dark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Number of True pixels per row and per column of a 2-D boolean mask (exact integer
+    counts, as ``np.count_nonzero(dark, axis=1 / 0)``; OpenCV's reduction is several times
+    faster on a radiograph)."""
+    if dark.size == 0 or dark.shape[0] >= 2**31 // max(1, dark.shape[1]):
+        return np.count_nonzero(dark, axis=1), np.count_nonzero(dark, axis=0)
+    u8 = np.ascontiguousarray(dark).view(np.uint8)
+    per_row = cv2.reduce(u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    per_col = cv2.reduce(u8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    return per_row, per_col
+
+
 def content_bounds(pixels: np.ndarray) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of the image without whole black rows / columns at its edges."""
     h, w = pixels.shape
     dark = pixels <= black_floor(pixels) + MARGIN_LEVEL  # counted, not averaged: same fractions, no float copy
-    rows = np.flatnonzero(np.count_nonzero(dark, axis=1) / w < MARGIN_FRAC)
-    cols = np.flatnonzero(np.count_nonzero(dark, axis=0) / h < MARGIN_FRAC)
+    per_row, per_col = _dark_counts(dark)
+    rows = np.flatnonzero(per_row / w < MARGIN_FRAC)
+    cols = np.flatnonzero(per_col / h < MARGIN_FRAC)
     if rows.size < max(8, h // 8) or cols.size < max(8, w // 8):
         return 0, 0, w, h
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1

@@ -44,21 +44,47 @@ def _excess(frac: float, f0: float) -> float:
 def _collect(res: np.ndarray, depth: np.ndarray, widths: np.ndarray, rows: np.ndarray,
              lo: tuple[float, float], hi: tuple[float, float]) -> np.ndarray:
     """Residual samples of ``rows`` between lo[0]*w + lo[1] and hi[0]*w + hi[1] mm deep."""
-    parts = []
-    for i in rows:
-        a, b = np.searchsorted(depth, [lo[0] * widths[i] + lo[1], hi[0] * widths[i] + hi[1]])
-        if b - a >= 2:
-            parts.append(res[i, a:b])
-    return np.concatenate(parts) if parts else np.zeros(0)
+    w = widths[rows]
+    starts = np.searchsorted(depth, lo[0] * w + lo[1])
+    ends = np.searchsorted(depth, hi[0] * w + hi[1])
+    use = ends - starts >= 2
+    if not use.any():
+        return np.zeros(0)
+    # the rows' runs concatenated in row order, gathered through one flat index
+    r, a, b = rows[use], starts[use], ends[use]
+    lens = b - a
+    first = np.cumsum(lens) - lens
+    flat = np.repeat(r * res.shape[1] + a - first, lens) + np.arange(int(lens.sum()))
+    out: np.ndarray = res.ravel()[flat]
+    return out
 
 
 def _step(smooth: np.ndarray, depth: np.ndarray, widths: np.ndarray, rows: np.ndarray) -> float:
+    w = widths[rows]
+    a_all = np.searchsorted(depth, w - STEP_MM)
+    m_all = np.searchsorted(depth, w)
+    b_all = np.searchsorted(depth, w + STEP_MM)
     steps = []
-    for i in rows:
-        a, m, b = np.searchsorted(depth, [widths[i] - STEP_MM, widths[i], widths[i] + STEP_MM])
+    for i, a, m, b in zip(rows.tolist(), a_all.tolist(), m_all.tolist(), b_all.tolist(), strict=True):
         if m - a >= 2 and b - m >= 2:
-            steps.append(float(smooth[i, a:m].mean() - smooth[i, m:b].mean()))
+            before, after = smooth[i, a:m], smooth[i, m:b]
+            # a.sum() / n is what ndarray.mean computes (same pairwise sum, same division)
+            steps.append(float(before.sum() / before.size - after.sum() / after.size))
     return float(np.median(steps)) if steps else 0.0
+
+
+def _median_along_rows(x: np.ndarray, size: int) -> np.ndarray:
+    """``median_filter(x, size=(size, 1), mode="nearest")`` for odd ``size`` (the same values:
+    the median of an odd count is one of the samples), through a sliding window; scipy's
+    rank filter is the fallback for non-finite input (its ordering of NaN differs)."""
+    if size % 2 == 0 or x.ndim != 2 or x.shape[0] == 0 or not np.isfinite(x).all():
+        out: np.ndarray = median_filter(x, size=(size, 1), mode="nearest")
+        return out
+    h = size // 2
+    padded = np.concatenate([np.repeat(x[:1], h, axis=0), x, np.repeat(x[-1:], h, axis=0)], axis=0)
+    win = np.lib.stride_tricks.sliding_window_view(np.ascontiguousarray(padded.T), size, axis=1)
+    med: np.ndarray = np.partition(win, h, axis=-1)[..., h].T
+    return med
 
 
 def cortex_texture(fine: np.ndarray, smooth: np.ndarray, depth: np.ndarray, widths: np.ndarray,
@@ -71,7 +97,7 @@ def cortex_texture(fine: np.ndarray, smooth: np.ndarray, depth: np.ndarray, widt
     diff = np.diff(fine, axis=0)
     sigma = 1.4826 * float(np.median(np.abs(diff - np.median(diff)))) / math.sqrt(2.0) + 1e-12
     size = max(3, int(round(BACKGROUND_MM / normal_step_mm)) | 1)
-    res = fine - median_filter(fine, size=(size, 1), mode="nearest")
+    res = fine - _median_along_rows(fine, size)
     band = _collect(res, depth, widths, rows, (BAND[0], 0.0), (BAND[1], 0.0))
     past = _collect(res, depth, widths, rows, (1.0, PAST_MM[0]), (1.0, PAST_MM[1]))
     if step <= 0 or band.size == 0 or past.size == 0:

@@ -110,7 +110,8 @@ def dp_path(cost: np.ndarray, max_step: int, smooth: float) -> np.ndarray:
     """
     rows, cols = cost.shape
     acc = cost[:, 0].astype(np.float64).copy()
-    back = np.zeros((rows, cols), dtype=np.int16)
+    cost_cols = np.ascontiguousarray(cost.T)  # column j as one contiguous row
+    back = np.zeros((cols, rows), dtype=np.intp)  # per column, the argmin index into offs
     offs = np.arange(-max_step, max_step + 1)
     pen = smooth * offs.astype(np.float64) ** 2
     big = 1e18
@@ -120,18 +121,19 @@ def dp_path(cost: np.ndarray, max_step: int, smooth: float) -> np.ndarray:
     # follows the updates of `padded`; rows that no shift reaches read `big`
     win = np.lib.stride_tricks.sliding_window_view(padded, 2 * m + 1)[:, ::-1]
     cand = np.empty((rows, offs.size))
-    row_idx = np.arange(rows)
+    cand_flat = cand.ravel()  # a view: cand[y, k] is cand_flat[y * offs.size + k]
+    row_start = np.arange(rows) * offs.size
     pen_row = pen[None, :]
     for j in range(1, cols):
         padded[m : m + rows] = acc  # cand[y, k] = acc[y - d] + pen[k] (we came from row y - d)
         np.add(win, pen_row, out=cand)
-        arg = np.argmin(cand, axis=1)
-        acc = cand[row_idx, arg] + cost[:, j]
-        back[:, j] = offs[arg]
+        arg = cand.argmin(axis=1)
+        back[j] = arg
+        acc = cand_flat.take(row_start + arg) + cost_cols[j]
     path = np.zeros(cols, dtype=np.int64)
     path[-1] = int(np.argmin(acc))
     for j in range(cols - 1, 0, -1):
-        path[j - 1] = path[j] - back[path[j], j]
+        path[j - 1] = path[j] - offs[back[j, path[j]]]
     return np.clip(path, 0, rows - 1)
 
 
@@ -167,7 +169,7 @@ def _dp_convex(
     arg = np.zeros((ns, rows + 1), dtype=np.int8)
     for j in range(1, n):
         np.add(acc[:, None, :], trans[:, :, None], out=tot)  # [s_prev, s_new, row_prev]
-        arg[:, :rows] = np.argmin(tot, axis=0)  # [s_new, row_prev]
+        arg[:, :rows] = tot.argmin(axis=0)  # [s_new, row_prev]
         np.min(tot, axis=0, out=best[:, :rows])
         back_s[j] = np.take(arg, flat)
         acc = np.take(best, flat) + cost[:, j][None, :]
