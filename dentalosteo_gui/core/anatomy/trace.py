@@ -148,7 +148,53 @@ def _dp_convex(
     and small irregularities stay possible); any slope change costs ``c_change * ds**2``.
     Straight detector steps that a free path would follow and then leave with a jump are
     thereby excluded. ``cost`` is (rows, nodes); returns one row per node.
+
+    The forward pass keeps only the minima (no argmin per node); the back-pointers of the
+    cells the path passes are recomputed from the stored costs while backtracking, with the
+    same sums and the same first-minimum rule, so the path is :func:`_dp_convex_plain`'s.
+    Costs with NaN or inf take the plain path.
     """
+    rows, n = cost.shape
+    if n < 2 or rows < 1 or not np.isfinite(cost).all():
+        return _dp_convex_plain(cost, max_slope, c_change, c_concave)
+    slopes = np.arange(-max_slope, max_slope + 1)
+    ns = slopes.size
+    ds = slopes[None, :] - slopes[:, None]  # [s_prev, s_new]
+    trans = c_change * ds.astype(np.float64) ** 2 + c_concave * np.maximum(0, ds)
+    big = 1e18
+    hist = np.empty((n, ns, rows))  # hist[j] = acc after node j: [slope, row]
+    hist[0] = cost[:, 0][None, :]
+    tot = np.empty((ns, ns, rows))
+    src = np.arange(rows)[None, :] - slopes[:, None]
+    base = np.arange(ns)[:, None] * (rows + 1)
+    flat = np.where((src >= 0) & (src < rows), base + np.clip(src, 0, rows - 1), base + rows)
+    best = np.empty((ns, rows + 1))
+    best[:, rows] = big
+    cost_t = np.ascontiguousarray(cost.T)
+    for j in range(1, n):
+        np.add(hist[j - 1][:, None, :], trans[:, :, None], out=tot)  # [s_prev, s_new, row_prev]
+        np.minimum.reduce(tot, axis=0, out=best[:, :rows])
+        np.add(np.take(best, flat), cost_t[j][None, :], out=hist[j])
+    k0, y0 = np.unravel_index(int(np.argmin(hist[n - 1])), (ns, rows))
+    k, y = int(k0), int(y0)
+    path = np.zeros(n, dtype=np.int64)
+    path[-1] = y
+    for j in range(n - 1, 0, -1):
+        yy = y + rows if y < 0 else y  # the plain back-pointer table's indexing (wraps below 0)
+        if not 0 <= yy < rows:
+            raise IndexError(f"index {y} is out of bounds for axis 2 with size {rows}")
+        yp = yy - int(slopes[k])
+        kp = int(np.argmin(hist[j - 1][:, yp] + trans[:, k])) if 0 <= yp < rows else 0
+        y = y - int(slopes[k])
+        k = kp
+        path[j - 1] = y
+    return np.clip(path, 0, rows - 1)
+
+
+def _dp_convex_plain(
+    cost: np.ndarray, max_slope: int, c_change: float, c_concave: float
+) -> np.ndarray:
+    """:func:`_dp_convex` with a back-pointer per cell (the reference; also any non-finite cost)."""
     rows, n = cost.shape
     slopes = np.arange(-max_slope, max_slope + 1)
     ns = slopes.size
@@ -191,8 +237,18 @@ def _shift_rows(a: np.ndarray, n: int) -> np.ndarray:
     compared with the tissue at that edge, not with the skull at the top."""
     if n == 0:
         return a
-    idx = np.clip(np.arange(a.shape[0]) - n, 0, a.shape[0] - 1)
-    out: np.ndarray = a[idx]
+    rows = a.shape[0]
+    if rows == 0:
+        return a[:0].copy()
+    # out[i] = a[clip(i - n, 0, rows - 1)], by slices (the same rows as the index gather)
+    out: np.ndarray = np.empty_like(a)
+    k = min(abs(n), rows)
+    if n > 0:
+        out[k:] = a[: rows - k]
+        out[:k] = a[0]
+    else:
+        out[: rows - k] = a[k:]
+        out[rows - k :] = a[rows - 1]
     return out
 
 
@@ -211,12 +267,19 @@ def _edge_map(work: np.ndarray, scale: float, raw: np.ndarray | None = None, flo
         # Replicated (not mirrored) at the image edge: a chin whose border falls in the last
         # rows still makes an edge there instead of being cancelled by its own reflection.
         sm_s = cv2.GaussianBlur(work, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-        gy = cv2.Sobel(sm_s, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE) / 8.0 * (sigma / EDGE_SIGMAS[0])
-        gx = cv2.Sobel(sm_s, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE) / 8.0 * (sigma / EDGE_SIGMAS[0])
+        gy = cv2.Sobel(sm_s, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REPLICATE) / 8.0
+        gx = cv2.Sobel(sm_s, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REPLICATE) / 8.0
+        if sigma != EDGE_SIGMAS[0]:  # x 1.0 at the first scale: the same values, one pass less
+            np.multiply(gy, np.float32(sigma / EDGE_SIGMAS[0]), out=gy)
+            np.multiply(gx, np.float32(sigma / EDGE_SIGMAS[0]), out=gx)
         down = np.maximum(0.0, -gy)
         # Near the sides the border turns up into the ramus: there the outward direction has a
         # horizontal part (image-left half: darker to the left; right half: darker to the right).
-        outward = np.where(xs < 0.5, np.maximum(0.0, gx), np.maximum(0.0, -gx))
+        # (Per half, by slices: xs is increasing, so xs < 0.5 is a prefix of the columns.)
+        n_left = int(np.count_nonzero(xs < 0.5))
+        outward = np.empty_like(gx)
+        np.maximum(0.0, gx[:, :n_left], out=outward[:, :n_left])
+        np.maximum(0.0, -gx[:, n_left:], out=outward[:, n_left:])
         e = np.maximum(e, np.sqrt(down**2 + (outward * side_w[None, :]) ** 2))
     sm = cv2.GaussianBlur(work, (0, 0), EDGE_SIGMAS[0], borderType=cv2.BORDER_REPLICATE)
     # Bone support: the cortex and the body above it are brighter than the tissue below over
