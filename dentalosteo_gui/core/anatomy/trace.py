@@ -157,19 +157,11 @@ def _dp_convex(
     rows, n = cost.shape
     if n < 2 or rows < 1 or not np.isfinite(cost).all():
         return _dp_convex_plain(cost, max_slope, c_change, c_concave)
-    slopes = np.arange(-max_slope, max_slope + 1)
+    slopes, trans, flat, best = _convex_tables(rows, max_slope, c_change, c_concave)
     ns = slopes.size
-    ds = slopes[None, :] - slopes[:, None]  # [s_prev, s_new]
-    trans = c_change * ds.astype(np.float64) ** 2 + c_concave * np.maximum(0, ds)
-    big = 1e18
     hist = np.empty((n, ns, rows))  # hist[j] = acc after node j: [slope, row]
     hist[0] = cost[:, 0][None, :]
     tot = np.empty((ns, ns, rows))
-    src = np.arange(rows)[None, :] - slopes[:, None]
-    base = np.arange(ns)[:, None] * (rows + 1)
-    flat = np.where((src >= 0) & (src < rows), base + np.clip(src, 0, rows - 1), base + rows)
-    best = np.empty((ns, rows + 1))
-    best[:, rows] = big
     cost_t = np.ascontiguousarray(cost.T)
     for j in range(1, n):
         np.add(hist[j - 1][:, None, :], trans[:, :, None], out=tot)  # [s_prev, s_new, row_prev]
@@ -191,27 +183,35 @@ def _dp_convex(
     return np.clip(path, 0, rows - 1)
 
 
+def _convex_tables(rows: int, max_slope: int, c_change: float, c_concave: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tables both convex path searches share: the slopes, the slope-change costs
+    ``trans[s_prev, s_new]``, and the gather that moves each slope's row one node on:
+    new[k, y] = best[k, y - slopes[k]] (new row y = row_prev + slope), through one flat index
+    into a (ns, rows + 1) ``best`` whose last column is the sentinel ``1e18`` (rows no slope
+    reaches read it, with a zero back-pointer)."""
+    slopes = np.arange(-max_slope, max_slope + 1)
+    ns = slopes.size
+    ds = slopes[None, :] - slopes[:, None]  # [s_prev, s_new]
+    trans = c_change * ds.astype(np.float64) ** 2 + c_concave * np.maximum(0, ds)
+    src = np.arange(rows)[None, :] - slopes[:, None]
+    base = np.arange(ns)[:, None] * (rows + 1)
+    flat = np.where((src >= 0) & (src < rows), base + np.clip(src, 0, rows - 1), base + rows)
+    best = np.empty((ns, rows + 1))
+    best[:, rows] = 1e18
+    return slopes, trans, flat, best
+
+
 def _dp_convex_plain(
     cost: np.ndarray, max_slope: int, c_change: float, c_concave: float
 ) -> np.ndarray:
     """:func:`_dp_convex` with a back-pointer per cell (the reference; also any non-finite cost)."""
     rows, n = cost.shape
-    slopes = np.arange(-max_slope, max_slope + 1)
+    slopes, trans, flat, best = _convex_tables(rows, max_slope, c_change, c_concave)
     ns = slopes.size
-    ds = slopes[None, :] - slopes[:, None]  # [s_prev, s_new]
-    trans = c_change * ds.astype(np.float64) ** 2 + c_concave * np.maximum(0, ds)
-    big = 1e18
     acc = np.repeat(cost[:, 0][None, :].astype(np.float64), ns, axis=0)  # [slope, row]
     back_s = np.zeros((n, ns, rows), dtype=np.int8)
     tot = np.empty((ns, ns, rows))
-    # new[k, y] = best[k, y - slopes[k]] (new row y = row_prev + slope), gathered through one
-    # flat index into (ns, rows + 1) arrays whose last column is the sentinel: rows no slope
-    # reaches read `big` and a zero back-pointer
-    src = np.arange(rows)[None, :] - slopes[:, None]
-    base = np.arange(ns)[:, None] * (rows + 1)
-    flat = np.where((src >= 0) & (src < rows), base + np.clip(src, 0, rows - 1), base + rows)
-    best = np.empty((ns, rows + 1))
-    best[:, rows] = big
     arg = np.zeros((ns, rows + 1), dtype=np.int8)
     for j in range(1, n):
         np.add(acc[:, None, :], trans[:, :, None], out=tot)  # [s_prev, s_new, row_prev]
