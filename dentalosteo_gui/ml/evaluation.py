@@ -193,10 +193,6 @@ def measured_mcw(rows: Sequence[Any]) -> list[float | None]:
     return out
 
 
-def _as_mm(values: Sequence[float | None]) -> np.ndarray:
-    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
-
-
 def _pack_threshold(pack: Any, operating_point: str) -> float:
     """The decision threshold of the pack's ``operating_point`` (``"0.5"``: 0.5)."""
     from ..core.errors import ConfigError
@@ -301,7 +297,7 @@ def evaluate_pack_on_folder(
         res["risk_fusion"] = held_out_fusion(sec, ds.labels, risk, measured, seed)
         res["risk_fusion"]["operating_points_here"] = {
             k: v.get("held_out") for k, v in sec["operating_points"].items() if isinstance(v, dict) and k != "bands"}
-        fused = apply_fusion(sec, risk, _as_mm(measured))
+        fused = apply_fusion(sec, risk, measured)
         for i, pr in enumerate(res["predictions"]):
             pr["risk_fused"] = float(fused[i])
             pr["measured_mcw_mm"] = measured[i]

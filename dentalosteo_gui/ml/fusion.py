@@ -60,7 +60,8 @@ def _mm(values: list[float | None] | np.ndarray) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
-def apply_fusion(section: dict[str, Any], image_risk: np.ndarray, mcw_mm: np.ndarray) -> np.ndarray:
+def apply_fusion(section: dict[str, Any], image_risk: np.ndarray,
+                 mcw_mm: list[float | None] | np.ndarray) -> np.ndarray:
     """The fused risk per row, as the app computes it (``core.fusion``): the image
     model's risk alone where no MCW was measured."""
     fusion = RiskFusion.from_card({FUSION_KEY: section})
