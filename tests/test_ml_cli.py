@@ -135,6 +135,11 @@ def test_train_and_evaluate_a_cortex_band_model(tmp_path):
     thin = [p["risk_fused"] for p in preds if p["label"] == 1]
     thick = [p["risk_fused"] for p in preds if p["label"] == 0]
     assert thin and thick and min(thin) > max(thick)  # 1.5 mm vs 4 mm cortices, the width decides
+    # a malformed fusion is ignored, as the app ignores it (no traceback)
+    (pack / "card.json").write_text(json.dumps({**card, "risk_fusion": {"weights": {}}}))
+    write_manifest(pack)
+    assert main(["evaluate", str(folder), "--model", str(pack), "--json", str(out)]) == 0
+    assert "risk_fusion" not in json.loads(out.read_text())
     # `train` fits the fusion on the pack fold's validation part when it has enough measured
     # images (here 3: said, and none; the evaluate above saw no fusion); fitted on all 12 it
     # finds the width's sign

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.data import metrics as M
-from ..core.fusion import FUSION_KEY
+from ..core.fusion import FUSION_KEY, RiskFusion
 from ..core.types import KLEMETTI_CLASSES
 from .fusion import apply_fusion, held_out_fusion
 
@@ -268,7 +268,8 @@ def evaluate_pack_on_folder(
     risk, kprob = p["risk"], p.get("klemetti")
     has_k = kprob is not None and bool((ds.klemetti >= 0).any())
     mcw_true = [r.mcw_mean_mm for r in rows]
-    fusion = pack.card.get(FUSION_KEY) if isinstance(pack.card.get(FUSION_KEY), dict) else None
+    # the app's own test of a usable fusion (a malformed section is ignored there, so here too)
+    fusion = pack.card[FUSION_KEY] if RiskFusion.from_card(pack.card) is not None else None
     measured = measured_mcw(rows) if measure_mcw and (fusion or any(v is not None for v in mcw_true)) else None
     mcw_pred = measured if any(v is not None for v in mcw_true) else None
 
