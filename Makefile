@@ -8,7 +8,7 @@ comma   := ,
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)-$(subst $(comma),_,$(EXTRAS))
 PYTEST_ARGS ?=
 
-.PHONY: run test venv sysdeps lint typecheck importlint model bench realism fuzz bundle bundle-test deb dmg clean
+.PHONY: run test venv sysdeps lint typecheck importlint model bench realism realism-yardstick fuzz bundle bundle-test deb dmg clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found; install Python 3.11" >&2; exit 2; }
@@ -59,6 +59,12 @@ realism: venv
 	$(BIN)/python bench/realism.py --real $(REAL_DIR) --phantoms build/realism/phantoms --anatomy \
 		--plots build/realism/plots --montage build/realism/montage.png --out build/realism/realism.json > /dev/null
 	@$(BIN)/python -c "import json; d = json.load(open('build/realism/realism.json')); print(json.dumps({k: d[k] for k in ('discriminator_auc', 'discriminator_auc_without_device_noise', 'cortex_contrast_sd')}))"
+
+## The discriminator's scale: real half A against real half B through other acquisition chains
+realism-yardstick: venv
+	@test -d $(REAL_DIR) || { echo "realism-yardstick: $(REAL_DIR) not found (the real images live outside the repo)"; exit 2; }
+	$(BIN)/python bench/realism_yardstick.py --real $(REAL_DIR) --out build/realism/yardstick.json > /dev/null
+	@$(BIN)/python -c "import json; d = json.load(open('build/realism/yardstick.json')); print(json.dumps({k: [v['discriminator_auc'], v['discriminator_auc_without_device_noise']] for k, v in d['chains'].items()}))"
 
 fuzz: venv
 	FUZZ_EXAMPLES=20000 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/test_fuzz.py -q
