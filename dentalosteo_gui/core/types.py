@@ -288,6 +288,13 @@ class ForamenPoint:
         return [round(float(self.x), 1), round(float(self.y), 1)]
 
 
+def mcw_in_use(dentist: float | None, automatic: float | None) -> tuple[float | None, str]:
+    """The one rule for which MCW a reading uses on a side: the dentist's two-point width
+    where measured (``"dentist"``), else the automatic one (``"automatic"``; may be None).
+    Callers pass both at the same scale (mm at the stated spacing, or at the model's scale)."""
+    return (dentist, "dentist") if dentist is not None else (automatic, "automatic")
+
+
 @dataclass
 class CortexSide:
     mcw_mm: float | None
@@ -400,10 +407,9 @@ class ScreeningResult(Measured):
     def mcw_used_mm(self, side: str) -> tuple[float | None, str]:
         """The MCW the rule and the referral text use on ``side``: the dentist's when measured
         (``dentist``), else the automatic one (``automatic``)."""
-        dentist = self.mcw_dentist_left_mm if side == "left" else self.mcw_dentist_right_mm
-        if dentist is not None:
-            return dentist, "dentist"
-        return (self.mcw_left_mm if side == "left" else self.mcw_right_mm), "automatic"
+        if side == "left":
+            return mcw_in_use(self.mcw_dentist_left_mm, self.mcw_left_mm)
+        return mcw_in_use(self.mcw_dentist_right_mm, self.mcw_right_mm)
 
     @property
     def status(self) -> str:

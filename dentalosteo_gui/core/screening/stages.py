@@ -40,6 +40,7 @@ from ..types import (
     RoiProposal,
     ScreeningResult,
     Spacing,
+    mcw_in_use,
     segment_length,
 )
 from .model_api import CortexStripModel, LandmarkModel, ModelPrediction, ProposalModel, RoiBoxModel
@@ -335,12 +336,8 @@ def mcw_used(case: Case) -> dict[str, tuple[float | None, str]]:
     cortex = cortex_at_model_scale(case)
     out: dict[str, tuple[float | None, str]] = {}
     for side in SIDES:
-        px = dentist_width_px(case, side)
-        if px is not None:
-            out[side] = (px * scale, "dentist")
-        else:
-            auto = _mcw_px(cortex, side)
-            out[side] = (None if auto is None else auto * scale, "automatic")
+        dentist, auto = dentist_width_px(case, side), _mcw_px(cortex, side)
+        out[side] = mcw_in_use(None if dentist is None else dentist * scale, None if auto is None else auto * scale)
     return out
 
 
@@ -445,10 +442,8 @@ def _mcw_used_evidence(ev: dict[str, Any], auto: CortexMeasurement | None, denti
     used: dict[str, Any] = {}
     for side in SIDES:
         a = None if auto is None else getattr(auto, side).mcw_mm
-        d = dentist.get(side)
-        v = d if d is not None else a
-        used[side] = {"mm": None if v is None else round(float(v), 3),
-                      "source": "dentist" if d is not None else "automatic",
+        v, source = mcw_in_use(dentist.get(side), a)
+        used[side] = {"mm": None if v is None else round(float(v), 3), "source": source,
                       "automatic_mm": None if a is None else round(float(a), 3)}
     ev["mcw_used"] = used
 
