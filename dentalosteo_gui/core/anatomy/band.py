@@ -216,8 +216,10 @@ def band_to_image(values: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
              for ax in (0, 1) if map_x.shape[ax] > 1]
     g = int(np.clip(np.floor(min(steps)) if steps else 1, 1, 4))
     sw, sh = int(np.ceil((x1 - x0) / g)), int(np.ceil((y1 - y0) / g))
-    acc = np.zeros(sw * sh, dtype=np.float64)
-    cnt = np.zeros(sw * sh, dtype=np.float64)
+    # per side, the weighted sums (added side by side, as into zeros: a bincount never holds
+    # -0.0, so 0.0 + it is itself) and the cells hit (integer counts: one bincount for both)
+    acc: np.ndarray | None = None
+    hits: list[np.ndarray] = []
     for sl in (slice(0, half), slice(half, width)):
         sx: np.ndarray = (map_x[:, sl] - x0) / g
         sy: np.ndarray = (map_y[:, sl] - y0) / g
@@ -235,8 +237,14 @@ def band_to_image(values: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
         iy = np.rint(sy).astype(np.int64).ravel()
         ok = (ix >= 0) & (ix < sw) & (iy >= 0) & (iy < sh)
         flat = iy[ok] * sw + ix[ok]
-        acc += np.bincount(flat, weights=sv.ravel()[ok].astype(np.float64), minlength=sw * sh)
-        cnt += np.bincount(flat, minlength=sw * sh)
+        part = np.bincount(flat, weights=sv.ravel()[ok].astype(np.float64), minlength=sw * sh)
+        if acc is None:
+            acc = part
+        else:
+            acc += part
+        hits.append(flat)
+    assert acc is not None
+    cnt = np.bincount(np.concatenate(hits), minlength=sw * sh).astype(np.float64)
     flat_sub = np.zeros(sw * sh, dtype=np.float32)
     nz = cnt > 0
     flat_sub[nz] = (acc[nz] / cnt[nz]).astype(np.float32)
@@ -244,11 +252,20 @@ def band_to_image(values: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
     if g > 1:  # back to image pixels; outside the band stays zero (nearest-neighbour mask)
         cover = cv2.resize(nz.reshape(sh, sw).astype(np.uint8), (sw * g, sh * g), interpolation=cv2.INTER_NEAREST)
         sub = cv2.resize(sub, (sw * g, sh * g), interpolation=cv2.INTER_LINEAR) * cover
-    out[y0:y1, x0:x1] = sub[: y1 - y0, : x1 - x0]
+    region = out[y0:y1, x0:x1]
+    region[...] = sub[: y1 - y0, : x1 - x0]
     if box is not None:
+        # outside the band's rectangle ``out`` is zero already: the box is cut out of the
+        # rectangle only (zeros written over the rest of the image would change nothing)
         b = box.clipped(w, h)
-        out[: b.y] = 0.0
-        out[b.y + b.h :] = 0.0
-        out[:, : b.x] = 0.0
-        out[:, b.x + b.w :] = 0.0
+        rh, rw = region.shape
+        region[: _clamp(b.y - y0, rh)] = 0.0
+        region[_clamp(b.y + b.h - y0, rh) :] = 0.0
+        region[:, : _clamp(b.x - x0, rw)] = 0.0
+        region[:, _clamp(b.x + b.w - x0, rw) :] = 0.0
     return out
+
+
+def _clamp(i: int, n: int) -> int:
+    """``i`` limited to [0, n]: a slice bound that never counts from the end."""
+    return min(max(int(i), 0), n)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..imaging import memo
 from .trace import dp_path
 
 WORK_W = 640.0
@@ -67,8 +68,9 @@ def _prepare(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     scale factor from image pixels to work pixels."""
     h, w = pixels.shape
     f = min(1.0, WORK_W / w)
-    small = cv2.resize(pixels.astype(np.float32, copy=False), (max(8, int(round(w * f))), max(8, int(round(h * f)))),
-                       interpolation=cv2.INTER_AREA)
+    # INTER_AREA; within a screening the border trace made this very copy already (memo)
+    small = memo.resize_area(pixels.astype(np.float32, copy=False), max(8, int(round(w * f))),
+                             max(8, int(round(h * f))))
     lo_p, hi_p = np.percentile(small, [1.0, 99.5])
     img = np.clip((small - lo_p) / max(float(hi_p - lo_p), 1e-6), 0.0, 1.0).astype(np.float32)
     return cv2.GaussianBlur(img, (0, 0), 1.0), f

@@ -13,6 +13,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from ..imaging import memo
 from ..types import Radiograph, RoiBox, RoiProposal
 
 MARGIN_LEVEL = 8.0 / 255.0  # a margin pixel is at most this bright (JPEG ringing included)
@@ -46,7 +47,12 @@ def _dark_counts(dark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def content_bounds(pixels: np.ndarray) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of the image without whole black rows / columns at its edges."""
+    """(x0, y0, x1, y1) of the image without whole black rows / columns at its edges (found
+    once per screening for the same array: ``imaging.memo``)."""
+    return memo.memoised(pixels, ("content_bounds",), lambda: _content_bounds(pixels))
+
+
+def _content_bounds(pixels: np.ndarray) -> tuple[int, int, int, int]:
     h, w = pixels.shape
     dark = pixels <= black_floor(pixels) + MARGIN_LEVEL  # counted, not averaged: same fractions, no float copy
     per_row, per_col = _dark_counts(dark)

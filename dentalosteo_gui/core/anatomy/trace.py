@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..errors import AnatomyError
+from ..imaging import memo
 from .frame import black_floor
 
 WORK_W = 640  # working width of the coarse trace
@@ -84,7 +85,7 @@ def _working_copy(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     if scale > 1.0:
         ww = int(round(w / scale))
         hh = int(round(h / scale))
-        small = cv2.resize(pixels, (ww, hh), interpolation=cv2.INTER_AREA)
+        small = memo.resize_area(pixels, ww, hh)  # INTER_AREA; the dentition check reuses it
         scale = w / ww
     else:
         small = pixels.copy()
@@ -411,6 +412,15 @@ def _search_region(shape: tuple[int, int], work_shape: tuple[int, int], scale: f
     return _SearchRegion(x0, x1, ya, yb, cx0, cx1, cy0, cy1)
 
 
+def _pool_min(cost: np.ndarray, step: int) -> np.ndarray:
+    """Column ``i`` = the row-wise minimum of ``cost[:, i * step : (i + 1) * step]`` (the last
+    span may be shorter): one ``reduceat`` over the consecutive spans, the same minima as
+    one ``min`` per span."""
+    if cost.ndim != 2 or cost.shape[1] == 0:
+        raise ValueError("need at least one array to stack")  # what stacking no spans raised
+    return np.minimum.reduceat(cost, np.arange(0, cost.shape[1], step), axis=1)
+
+
 def _coarse_path(sub: np.ndarray) -> np.ndarray:
     """Row of the border in every column of the edge map ``sub`` (convex dynamic programme)."""
     # Every strong false edge (occlusal plane, teeth, detector steps, the endosteal side of
@@ -421,9 +431,7 @@ def _coarse_path(sub: np.ndarray) -> np.ndarray:
     # Nodes every NODE_STEP work columns; the edge map is max-pooled over each node's span.
     ncols = sub.shape[1]
     node_x = np.arange(0, ncols, NODE_STEP)
-    pooled = np.stack(
-        [cost[:, i : i + NODE_STEP].min(axis=1) for i in node_x], axis=1
-    )
+    pooled = _pool_min(cost, NODE_STEP)
     nodes = _dp_convex(pooled, max_slope=6, c_change=0.01, c_concave=C_CONCAVE)
     path: np.ndarray = np.round(np.interp(np.arange(ncols), node_x + (NODE_STEP - 1) / 2, nodes)).astype(np.int64)
     return _bridge_weak_runs(sub, path)
@@ -487,6 +495,21 @@ def _bridge_weak_runs(sub: np.ndarray, path: np.ndarray) -> np.ndarray:
     return out
 
 
+def _central_dy(strip: np.ndarray) -> np.ndarray:
+    """``-(strip[y + 1] - strip[y - 1]) * 0.5`` per row, 0 in the first and last rows: the
+    same operations as ``-(roll(strip, -1) - roll(strip, 1)) * 0.5`` (zeroed at the ends)
+    on slices, without the two rolled copies."""
+    gy = np.empty_like(strip)
+    if strip.shape[0] > 2:
+        inner = gy[1:-1]
+        np.subtract(strip[2:], strip[:-2], out=inner)
+        np.negative(inner, out=inner)
+        np.multiply(inner, 0.5, out=inner)
+    gy[0, :] = 0
+    gy[-1, :] = 0
+    return gy
+
+
 def _gradient_band(pixels: np.ndarray, x0: int, x1: int, y_coarse: np.ndarray,
                    scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertical gradient (bright above, dark below) in a narrow band around ``y_coarse``.
@@ -505,9 +528,7 @@ def _gradient_band(pixels: np.ndarray, x0: int, x1: int, y_coarse: np.ndarray,
     ylo = int(max(0, np.floor(y_coarse.min()) - r - 8))
     yhi = int(min(h, np.ceil(y_coarse.max()) + 2 * r + 9))
     strip: np.ndarray = cv2.GaussianBlur(pixels[ylo:yhi, x0:x1].astype(np.float32), (0, 0), sigma)
-    gy = -(np.roll(strip, -1, axis=0) - np.roll(strip, 1, axis=0)) * 0.5
-    gy[0, :] = 0
-    gy[-1, :] = 0
+    gy = _central_dy(strip)
     offs = np.arange(-r, 2 * r + 1)
     rows_idx = np.clip(np.round(y_coarse).astype(np.int64)[None, :] + offs[:, None] - ylo, 1, strip.shape[0] - 2)
     cols_idx = np.arange(x1 - x0)[None, :]

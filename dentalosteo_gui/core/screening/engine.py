@@ -20,6 +20,7 @@ from typing import Any
 from .. import anatomy
 from ..cards import classify_risk_level, operating_point
 from ..errors import AnatomyError, ConfigError, DentalOsteoError
+from ..imaging.memo import image_memo
 from ..system.profiles import ProfileStore
 from ..system.settings import DEFAULT_PIXEL_SPACING_MM
 from ..types import Landmarks, Radiograph, RoiBox, RoiProposal, ScreeningResult, Spacing
@@ -126,6 +127,15 @@ class Engine:
         ``dentist_mcw``: the dentist's two points across the cortex per side (their MCW is
         then the one the reading and the referral text use, beside the automatic one).
         """
+        with image_memo():  # what several stages derive from the same pixels: computed once
+            return self._screen(rad, roi, landmarks, mode, pixel_spacing_mm, cancel, cross_check,
+                                mental_foramen, dentist_mcw)
+
+    def _screen(self, rad: Radiograph, roi: RoiBox | None, landmarks: Landmarks | None, mode: str,
+                pixel_spacing_mm: float | Spacing | None, cancel: CancelFlag, cross_check: bool,
+                mental_foramen: dict[str, tuple[float, float]] | None,
+                dentist_mcw: dict[str, tuple[tuple[float, float], tuple[float, float]]] | None,
+                ) -> ScreeningResult:
         opts = self.options
         t_start = time.perf_counter()
         calibrated, calibration_warning = self.calibration_for(rad)

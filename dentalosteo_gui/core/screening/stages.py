@@ -11,6 +11,7 @@ Each stage is a plain function of the case (and what it needs), testable alone; 
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -162,7 +163,10 @@ class CortexJob:
         self.out: dict[str, Any] = {}
         self.thread: threading.Thread | None = None
         if case.proposal is not None:
-            self.thread = threading.Thread(target=self._run, args=(case.proposal,), name="cortex", daemon=True)
+            # in a copy of this context: the thread shares the screening's memo (``imaging.memo``)
+            ctx = contextvars.copy_context()
+            self.thread = threading.Thread(target=ctx.run, args=(self._run, case.proposal), name="cortex",
+                                           daemon=True)
             self.thread.start()
 
     def _run(self, proposal: RoiProposal) -> None:
@@ -238,13 +242,22 @@ def run_proposal_model(case: Case, backend: ProposalModel | None, gradcam: str |
     _take(case, pred, backend)
 
 
+def clip_unit_in_place(m: np.ndarray) -> np.ndarray:
+    """``m`` with the values of ``np.clip(m, 0.0, 1.0)``, in place: only the values outside
+    [0, 1] are written (NaN and -0.0 stay, as with ``clip``), so a map that is zero outside
+    the band is not written over the whole image (its untouched pages stay unallocated)."""
+    np.minimum(m, 1.0, out=m, where=m > 1.0)
+    np.maximum(m, 0.0, out=m, where=m < 0.0)
+    return m
+
+
 def place_heatmap(case: Case) -> None:
     """The model's map in image pixels ([0, 1]); None without a map."""
     pred, proposal = case.prediction, case.proposal
     if pred is None or proposal is None:
         return
     if pred.map_image is not None:
-        case.heatmap = np.clip(np.asarray(pred.map_image, dtype=np.float32), 0.0, 1.0)
+        case.heatmap = clip_unit_in_place(np.asarray(pred.map_image, dtype=np.float32))
     elif pred.map_roi is not None:
         case.heatmap = place_in_image(normalise_map(pred.map_roi), proposal.box, case.rad.pixels.shape)
 
