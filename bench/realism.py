@@ -291,6 +291,15 @@ def summarise(real: list[ImageStats], phantom: list[ImageStats], repeats: int = 
     }
 
 
+def emit(report: dict[str, Any], out: Path | None) -> None:
+    """The report as ONE JSON object on stdout (and in ``out`` too when given)."""
+    text = json.dumps(report, indent=1)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    sys.stdout.write(text + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--real", type=Path, required=True, help="folder of real radiographs")
@@ -321,11 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             report["plots"] = [str(p) for p in write_plots(real, phantom, report, args.plots)]
         if args.montage is not None:
             report["montage"] = str(write_montage(real, phantom, args.montage))
-    text = json.dumps(report, indent=1)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    sys.stdout.write(text + "\n")
+    emit(report, args.out)
     return 0
 
 

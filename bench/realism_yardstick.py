@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -48,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from realism import iter_images, summarise  # noqa: E402
+from realism import emit, iter_images, summarise  # noqa: E402
 from realism_features import ImageStats, measure_image  # noqa: E402
 
 Chain = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -168,11 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         ap.error(f"unknown chain {bad[0]!r}; choose from {', '.join(CHAINS)}")
     report = run(args.real, max(1, args.splits), max(1, args.repeats), args.seed, args.limit, chains)
-    text = json.dumps(report, indent=1)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    sys.stdout.write(text + "\n")
+    emit(report, args.out)
     return 0
 
 
