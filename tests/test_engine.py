@@ -207,3 +207,38 @@ def test_phantom_model_warning_says_what_was_seen_on_real_images(rho, words) -> 
     res = Engine(roi_backend=fake).screen(from_array(_panoramic_like(), spacing=0.1))
     msg = [w for w in res.warnings if "synthetic phantoms" in w]
     assert len(msg) == 1 and words in msg[0] and "do not act on the risk score" in msg[0]
+
+
+def test_quality_check_beside_the_model_gives_the_sequential_reasons() -> None:
+    """The quality check runs in a thread beside the model (stages.QualityJob): the result has
+    the reasons and dentition copies the check gives when run alone, in both modes."""
+    from dentalosteo_gui.core import anatomy
+    from dentalosteo_gui.core.anatomy.dentition import DentitionWork
+
+    def image() -> np.ndarray:  # bright parts saturated: metal and no crowns, two reasons
+        a = _panoramic_like(3)
+        return np.where(a > 0.6, 1.0, a).astype(np.float32)
+
+    rad = from_array(image(), path="synthetic.png")
+    alone = list(anatomy.assess_quality(rad, anatomy.propose_roi(rad), DentitionWork(rad.pixels)))
+    assert len(alone) >= 2
+    eng = Engine(FakeBackend(), FakeBackend(), EngineOptions())
+    for mode in ("roi", "landmarks"):
+        res = eng.screen(from_array(image(), path="synthetic.png"), mode=mode)
+        assert res.warnings[: len(alone)] == alone  # the quality reasons lead the warnings
+        assert "quality" in res.timings_ms
+
+
+def test_an_error_in_the_quality_thread_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected error in the quality check is raised by screen() (not lost in its thread,
+    no hang), in both modes."""
+    from dentalosteo_gui.core import anatomy
+
+    def boom(*a, **k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("quality exploded")
+
+    monkeypatch.setattr(anatomy, "assess_quality", boom)
+    eng = Engine(FakeBackend(), FakeBackend(), EngineOptions())
+    for mode in ("roi", "landmarks"):
+        with pytest.raises(RuntimeError, match="quality exploded"):
+            eng.screen(from_array(_panoramic_like(), path="synthetic.png"), mode=mode)

@@ -128,6 +128,35 @@ def check_quality(case: Case) -> None:
     case.timings["quality"] = _ms(t)
 
 
+class QualityJob:
+    """:func:`check_quality` (numpy / OpenCV) in a thread beside the model call, as the cortex
+    measurement runs; :meth:`join` before anything reads ``case.reasons`` or
+    ``case.dentition`` (the landmark model, the cross-check, the result). The case gets the same
+    reasons and working copies as in sequence; an error in the check is raised by ``join``."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self.error: BaseException | None = None
+        # in a copy of this context: the thread shares the screening's memo (``imaging.memo``)
+        ctx = contextvars.copy_context()
+        self.thread: threading.Thread | None = threading.Thread(target=ctx.run, args=(self._run,),
+                                                                name="quality", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            check_quality(self.case)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            self.error = exc
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            raise self.error
+
+
 def spacing_warning(mm_per_px: float) -> str:
     """What an uncalibrated screening says about its scale: the widths are in pixels (and as
     PMI); millimetres would rest on the assumed default."""
