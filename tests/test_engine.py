@@ -242,3 +242,36 @@ def test_an_error_in_the_quality_thread_reaches_the_caller(monkeypatch: pytest.M
     for mode in ("roi", "landmarks"):
         with pytest.raises(RuntimeError, match="quality exploded"):
             eng.screen(from_array(_panoramic_like(), path="synthetic.png"), mode=mode)
+
+
+def test_a_cancelled_screening_leaves_no_stage_thread_running() -> None:
+    """Cancelled right after the cortex and quality threads start: screen() waits for them, so
+    nothing of the cancelled screening runs on beside the next one."""
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) >= 3  # the check just before the model: both threads are running
+
+    eng = Engine(FakeBackend(), None, EngineOptions())
+    with pytest.raises(Cancelled):
+        eng.screen(from_array(_panoramic_like(), path="synthetic.png"), cancel=cancel)
+    assert len(calls) == 3
+    assert not [t.name for t in threading.enumerate() if t.name in ("quality", "cortex")]
+
+
+def test_a_read_only_model_map_is_clipped_into_a_copy() -> None:
+    """A backend may return a read-only map: the heatmap is its clipped copy (no crash)."""
+
+    class ReadOnlyMap(FakeBackend):
+        def predict_roi(self, pixels, box, gradcam="gradcam"):  # type: ignore[no-untyped-def]
+            pred = super().predict_roi(pixels, box, gradcam)
+            m = np.zeros(pixels.shape, np.float32)
+            m[box.y : box.y + box.h, box.x : box.x + box.w] = 1.5
+            m.setflags(write=False)
+            pred.map_image, pred.map_roi = m, None
+            return pred
+
+    res = Engine(ReadOnlyMap(), None, EngineOptions()).screen(
+        from_array(_panoramic_like(), path="synthetic.png"), roi=RoiBox(300, 350, 700, 150))
+    assert res.heatmap is not None and res.heatmap.flags.writeable and float(res.heatmap.max()) == 1.0

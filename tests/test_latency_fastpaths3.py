@@ -61,18 +61,18 @@ def test_memo_inside_a_scope_computes_once_per_array_and_key() -> None:
     assert calls == ["a", "b", "a2", "a"]
 
 
-def test_memo_resize_area_is_cv2_resize_and_read_only_in_a_scope() -> None:
+def test_memo_area_resized_is_cv2_resize_and_read_only_in_a_scope() -> None:
     rng = np.random.default_rng(0)
     for h, w, ww, hh in [(130, 300, 64, 28), (97, 211, 50, 23), (64, 64, 64, 64), (80, 700, 640, 73)]:
         img = rng.random((h, w)).astype(np.float32)
         ref = cv2.resize(img, (ww, hh), interpolation=cv2.INTER_AREA)
-        assert _same(memo.resize_area(img, ww, hh), ref)
+        assert _same(memo.area_resized(img, ww, hh), ref)
         with memo.image_memo():
-            first = memo.resize_area(img, ww, hh)
-            assert memo.resize_area(img, ww, hh) is first
+            first = memo.area_resized(img, ww, hh)
+            assert memo.area_resized(img, ww, hh) is first
             assert _same(first, ref)
             assert not first.flags.writeable
-            other = memo.resize_area(img, ww + 1, hh)  # another size: computed
+            other = memo.area_resized(img, ww + 1, hh)  # another size: computed
             assert _same(other, cv2.resize(img, (ww + 1, hh), interpolation=cv2.INTER_AREA))
 
 
@@ -296,3 +296,17 @@ def test_clip_unit_in_place_matches_np_clip() -> None:
         got = clip_unit_in_place(m)
         assert got is m
         assert _same(got, want)
+
+
+def test_memo_area_resized_converts_without_keeping_the_converted_copy() -> None:
+    """A conversion (uint8 -> float32) is keyed on the original array: asked twice, computed
+    once; the float32 request of a float32 array shares the plain one's entry."""
+    rng = np.random.default_rng(5)
+    u8 = (rng.random((90, 300)) * 255).astype(np.uint8)
+    ref = cv2.resize(u8.astype(np.float32), (64, 20), interpolation=cv2.INTER_AREA)
+    with memo.image_memo():
+        first = memo.area_resized(u8, 64, 20, np.float32)
+        assert _same(first, ref) and memo.area_resized(u8, 64, 20, np.float32) is first
+        assert _same(memo.area_resized(u8, 64, 20), cv2.resize(u8, (64, 20), interpolation=cv2.INTER_AREA))
+        f32 = u8.astype(np.float32)
+        assert memo.area_resized(f32, 64, 20, np.float32) is memo.area_resized(f32, 64, 20)

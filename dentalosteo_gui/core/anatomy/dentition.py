@@ -69,8 +69,7 @@ def _prepare(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     h, w = pixels.shape
     f = min(1.0, WORK_W / w)
     # INTER_AREA; within a screening the border trace made this very copy already (memo)
-    small = memo.resize_area(pixels.astype(np.float32, copy=False), max(8, int(round(w * f))),
-                             max(8, int(round(h * f))))
+    small = memo.area_resized(pixels, max(8, int(round(w * f))), max(8, int(round(h * f))), np.float32)
     lo_p, hi_p = np.percentile(small, [1.0, 99.5])
     img = np.clip((small - lo_p) / max(float(hi_p - lo_p), 1e-6), 0.0, 1.0).astype(np.float32)
     return cv2.GaussianBlur(img, (0, 0), 1.0), f

@@ -85,7 +85,7 @@ def _working_copy(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     if scale > 1.0:
         ww = int(round(w / scale))
         hh = int(round(h / scale))
-        small = memo.resize_area(pixels, ww, hh)  # INTER_AREA; the dentition check reuses it
+        small = memo.area_resized(pixels, ww, hh)  # INTER_AREA; the dentition check reuses it
         scale = w / ww
     else:
         small = pixels.copy()

@@ -62,13 +62,15 @@ def memoised(pixels: np.ndarray, key: tuple[Any, ...], make: Callable[[], T]) ->
     return value
 
 
-def resize_area(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)``, shared within
-    a screening (read-only there)."""
+def area_resized(pixels: np.ndarray, width: int, height: int, dtype: Any = None) -> np.ndarray:
+    """``cv2.resize(pixels.astype(dtype, copy=False), (width, height), interpolation=cv2.INTER_AREA)``
+    (``dtype`` None: ``pixels``' own), shared within a screening (read-only there). Keyed on
+    ``pixels`` itself, so a converted copy is neither kept nor needed to find the value."""
     dsize = (int(width), int(height))
+    dt = np.dtype(pixels.dtype if dtype is None else dtype)
 
     def make() -> np.ndarray:
-        out: np.ndarray = cv2.resize(pixels, dsize, interpolation=cv2.INTER_AREA)
+        out: np.ndarray = cv2.resize(pixels.astype(dt, copy=False), dsize, interpolation=cv2.INTER_AREA)
         return out
 
-    return memoised(pixels, ("resize_area", str(pixels.dtype), dsize), make)
+    return memoised(pixels, ("area_resized", dt.name, dsize), make)

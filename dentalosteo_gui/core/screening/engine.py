@@ -155,22 +155,30 @@ class Engine:
         # the cortex measurement and the quality check each in a thread, beside the model
         cortex_job = stages.CortexJob(case)
         quality_job = stages.QualityJob(case)
-        gradcam = None if opts.gradcam_method == "none" else opts.gradcam_method
-        if case.screening_mode == "landmarks":
-            quality_job.join()  # the landmarks are placed on the quality check's dentition copies
-            stages.check_cancel(cancel)
-            stages.run_landmark_model(case, self.landmark_backend, self._lock)
-        else:
-            stages.check_cancel(cancel)
-            stages.run_proposal_model(case, self.roi_backend, gradcam, self._lock)
-        if cross_check:
+        try:
+            gradcam = None if opts.gradcam_method == "none" else opts.gradcam_method
+            if case.screening_mode == "landmarks":
+                if case.landmarks is None:
+                    quality_job.join()  # the landmarks are placed on the quality check's dentition copies
+                stages.check_cancel(cancel)
+                stages.run_landmark_model(case, self.landmark_backend, self._lock)
+            else:
+                stages.check_cancel(cancel)
+                stages.run_proposal_model(case, self.roi_backend, gradcam, self._lock)
+            if cross_check:
+                quality_job.join()
+                stages.check_cancel(cancel)
+                stages.cross_check(case, self.roi_backend, self.landmark_backend, self._lock)
+            stages.place_heatmap(case)
+            stages.locate_foramen(case)  # here, while the cortex thread is still busy
             quality_job.join()
-            stages.check_cancel(cancel)
-            stages.cross_check(case, self.roi_backend, self.landmark_backend, self._lock)
-        stages.place_heatmap(case)
-        stages.locate_foramen(case)  # here, while the cortex thread is still busy
-        quality_job.join()
-        cortex_job.join()
+            cortex_job.join()
+        except BaseException:
+            # cancelled or failed: wait for both threads (at most their stage times), so no
+            # work of this screening runs on beside the next one
+            quality_job.wait()
+            cortex_job.wait()
+            raise
         stages.fuse_risk(case)  # the image model's risk with the measured MCW (the card's fusion)
         stages.compare_readings(case)
         stages.measure_pmi(case)

@@ -27,7 +27,9 @@ class ModelPrediction:
     """What a model call returns. Maps are optional (Grad-CAM off, or the model has none).
 
     ``map_roi``: the raw map over the ROI box (box.h x box.w, unnormalised);
-    ``map_image``: a map already placed in image pixels ([0, 1], zero outside the input);
+    ``map_image``: a map already placed in image pixels ([0, 1], zero outside the input;
+    handed over: the engine clips it in place when it is writable float32, so a backend
+    returns a fresh array, not one it keeps);
     ``strip_map``: the map on the straightened cortex strip; ``patch_maps``: per landmark.
     """
 

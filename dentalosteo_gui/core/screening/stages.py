@@ -1,7 +1,7 @@
 """The screening pipeline as small named stages over one :class:`Case`.
 
-proposal (ROI or landmarks) -> model input scale -> cortex measurement || (quality, model,
-[the other mode's model]) -> heatmap placement -> risk fusion (the image model's risk with
+proposal (ROI or landmarks) -> model input scale -> cortex measurement || quality check ||
+(model, [the other mode's model]) -> heatmap placement -> risk fusion (the image model's risk with
 the measured MCW, ``core/fusion.py``) -> [cross-check comparison] -> interpretation (risk level,
 referral, Klemetti agreement, assessable, warnings).
 
@@ -121,22 +121,19 @@ def propose(case: Case, auto_proposal: Callable[[Radiograph], RoiProposal | None
     case.timings["roi"] = _ms(t)
 
 
-def check_quality(case: Case) -> None:
-    t = time.perf_counter()
-    case.dentition = DentitionWork(case.rad.pixels)
-    case.reasons = list(anatomy.assess_quality(case.rad, case.proposal, case.dentition))
-    case.timings["quality"] = _ms(t)
-
-
 class QualityJob:
-    """:func:`check_quality` (numpy / OpenCV) in a thread beside the model call, as the cortex
-    measurement runs; :meth:`join` before anything reads ``case.reasons`` or
-    ``case.dentition`` (the landmark model, the cross-check, the result). The case gets the same
-    reasons and working copies as in sequence; an error in the check is raised by ``join``."""
+    """The quality check (numpy / OpenCV: the frame, the edentulous and child checks, on the
+    image's dentition working copies) in a thread beside the model call, as the cortex
+    measurement runs. The thread computes into the job only; :meth:`join` puts the reasons, the
+    working copies and the stage time on the case (the same as in sequence) or raises the
+    check's error, and is called before anything reads ``case.reasons`` or ``case.dentition``
+    (the landmark model, the cross-check, the result). :meth:`wait` only waits: a cancelled or
+    failed screening waits for its threads, so none runs on after it."""
 
     def __init__(self, case: Case) -> None:
         self.case = case
-        self.error: BaseException | None = None
+        self.out: dict[str, Any] = {}
+        self.applied = False
         # in a copy of this context: the thread shares the screening's memo (``imaging.memo``)
         ctx = contextvars.copy_context()
         self.thread: threading.Thread | None = threading.Thread(target=ctx.run, args=(self._run,),
@@ -144,17 +141,32 @@ class QualityJob:
         self.thread.start()
 
     def _run(self) -> None:
+        t0 = time.perf_counter()
+        rad = self.case.rad
         try:
-            check_quality(self.case)
+            work = DentitionWork(rad.pixels)
+            self.out["reasons"] = list(anatomy.assess_quality(rad, self.case.proposal, work))
+            self.out["dentition"] = work
         except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-            self.error = exc
+            self.out["raise"] = exc
+        self.out["ms"] = _ms(t0)
 
-    def join(self) -> None:
+    def wait(self) -> None:
         if self.thread is not None:
             self.thread.join()
             self.thread = None
-        if self.error is not None:
-            raise self.error
+
+    def join(self) -> None:
+        self.wait()
+        if self.applied:
+            return
+        if "raise" in self.out:
+            raise self.out["raise"]
+        case = self.case
+        case.dentition = self.out["dentition"]
+        case.reasons = self.out["reasons"]
+        case.timings["quality"] = float(self.out["ms"])
+        self.applied = True
 
 
 def spacing_warning(mm_per_px: float) -> str:
@@ -207,6 +219,11 @@ class CortexJob:
         except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
             self.out["raise"] = exc
         self.out["ms"] = _ms(t0)
+
+    def wait(self) -> None:
+        """Wait for the thread without taking its result (a cancelled or failed screening)."""
+        if self.thread is not None:
+            self.thread.join()
 
     def join(self) -> None:
         case = self.case
@@ -286,7 +303,8 @@ def place_heatmap(case: Case) -> None:
     if pred is None or proposal is None:
         return
     if pred.map_image is not None:
-        case.heatmap = clip_unit_in_place(np.asarray(pred.map_image, dtype=np.float32))
+        m = np.asarray(pred.map_image, dtype=np.float32)  # handed over (model_api.ModelPrediction)
+        case.heatmap = clip_unit_in_place(m) if m.flags.writeable else np.clip(m, 0.0, 1.0)
     elif pred.map_roi is not None:
         case.heatmap = place_in_image(normalise_map(pred.map_roi), proposal.box, case.rad.pixels.shape)
 
