@@ -28,6 +28,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from dentalosteo_gui.core.data.metrics import spearman, spearman_ci95  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "realdata" / "abdi_dev"
 
 
@@ -39,26 +41,6 @@ def _borders() -> dict[str, list[tuple[float, float]]]:
             if y >= 0:
                 out.setdefault(row["image_id"], []).append((float(row["x"]), y))
     return out
-
-
-def _spearman(a: list[float], b: list[float]) -> float | None:
-    if len(a) < 3:
-        return None
-    ra = np.argsort(np.argsort(a)).astype(float)
-    rb = np.argsort(np.argsort(b)).astype(float)
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
-def spearman_ci95(rho: float | None, n: int) -> list[float] | None:
-    """Approximate 95 % interval of a Spearman coefficient from ``n`` pairs: Fisher's z with
-    the Bonett-Wright variance (1 + rho^2 / 2) / (n - 3). On 24 images a rho of -0.39 spans
-    about -0.69 to +0.03: rounds that differ by 0.05 are not told apart by these images."""
-    if rho is None or n < 5 or not np.isfinite(rho):
-        return None
-    r = float(np.clip(rho, -0.999999, 0.999999))
-    half = 1.959964 * np.sqrt((1.0 + r * r / 2.0) / (n - 3))
-    z = float(np.arctanh(r))
-    return [round(float(np.tanh(z - half)), 3), round(float(np.tanh(z + half)), 3)]
 
 
 def main() -> int:
@@ -210,19 +192,19 @@ def main() -> int:
         "klemetti_rule": dict(Counter(str(r["klemetti_rule"]) for r in ok)),
         "assessable": sum(1 for r in ok if r["assessable"]),
         "mcw_mean_mm_median": float(np.nanmedian(mcw)) if mcw else None,
-        "spearman_risk_vs_mean_mcw": _spearman([p[0] for p in pairs], [p[1] for p in pairs]),
+        "spearman_risk_vs_mean_mcw": spearman([p[0] for p in pairs], [p[1] for p in pairs]),
         "n_spearman": len(pairs),  # images with both a risk and a measured MCW
         # the image model alone (before the card's fusion with the measured MCW, if it has one)
         "risk_methods": dict(Counter(str(r["risk_method"]) for r in ok if r["risk"] is not None)),
         "risk_image_model_quartiles": ([float(q) for q in np.percentile(img_risks, [25, 50, 75])]
                                        if img_risks else None),
-        "spearman_image_model_risk_vs_mean_mcw": _spearman([p[0] for p in img_pairs], [p[1] for p in img_pairs]),
+        "spearman_image_model_risk_vs_mean_mcw": spearman([p[0] for p in img_pairs], [p[1] for p in img_pairs]),
         "n_spearman_image_model": len(img_pairs),
         "model_mcw_mm_median": float(np.median([h[0] for h in head])) if head else None,
         "model_mcw_mm_range": [min(h[0] for h in head), max(h[0] for h in head)] if head else None,
         "measured_mcw_at_model_scale_mm_median": float(np.median([h[1] for h in head])) if head else None,
-        "spearman_model_mcw_vs_measured_mcw": _spearman([h[0] for h in head], [h[1] for h in head]),
-        "spearman_risk_vs_model_mcw": _spearman([h[2] for h in head], [h[0] for h in head]),
+        "spearman_model_mcw_vs_measured_mcw": spearman([h[0] for h in head], [h[1] for h in head]),
+        "spearman_risk_vs_model_mcw": spearman([h[2] for h in head], [h[0] for h in head]),
         "per_image": per,
     }
     # how far these few images pin the rank figures down (a difference inside it is noise)

@@ -126,3 +126,46 @@ def test_operating_point_table_monotone():
     spec = [r["specificity"] for r in rows]
     assert sens == sorted(sens, reverse=True)
     assert spec == sorted(spec)
+
+
+def test_spearman_matches_scipy_with_and_without_ties() -> None:
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(7)
+    for n in (3, 5, 24, 60):
+        a, b = rng.normal(size=n), rng.normal(size=n)
+        a_ties, b_ties = np.round(a), np.round(b * 2) / 2
+        for x, y in ((a, b), (a_ties, b_ties), (a, -a + 0.1 * b)):
+            ref = spearmanr(x, y).statistic
+            got = M.spearman(x, y)
+            if np.isnan(ref):
+                assert got is None
+            else:
+                assert got == pytest.approx(ref, abs=1e-12)
+    assert M.spearman([1, 2], [2, 1]) is None  # under 3 pairs
+    assert M.spearman([1, 1, 1], [1, 2, 3]) is None  # one side constant
+    with pytest.raises(ValueError):
+        M.spearman([1, 2, 3], [1, 2])
+
+
+def test_spearman_interval_is_wide_on_few_images_and_contains_the_estimate() -> None:
+    lo, hi = M.spearman_ci95(-0.39, 24)  # type: ignore[misc]
+    assert lo == pytest.approx(-0.69, abs=0.01) and hi == pytest.approx(0.03, abs=0.02)
+    assert lo < -0.5 < hi  # a target of -0.5 is not told apart from -0.39 on 24 images
+    lo2, hi2 = M.spearman_ci95(-0.39, 240)  # type: ignore[misc]
+    assert lo < lo2 < -0.39 < hi2 < hi
+    assert M.spearman_ci95(None, 24) is None and M.spearman_ci95(0.5, 4) is None
+    assert M.spearman_ci95(float("nan"), 24) is None
+
+
+def test_spearman_interval_covers_the_true_coefficient_about_95_percent() -> None:
+    rng = np.random.default_rng(0)
+    n, hits, trials = 24, 0, 400
+    cov = [[1.0, -0.6], [-0.6, 1.0]]
+    big = rng.multivariate_normal([0, 0], cov, size=200_000)
+    truth = M.spearman(big[:, 0], big[:, 1])
+    for _ in range(trials):
+        x = rng.multivariate_normal([0, 0], cov, size=n)
+        lo, hi = M.spearman_ci95(M.spearman(x[:, 0], x[:, 1]), n)  # type: ignore[misc]
+        hits += lo <= truth <= hi  # type: ignore[operator]
+    assert 0.90 <= hits / trials <= 0.99

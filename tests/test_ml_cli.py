@@ -96,15 +96,15 @@ def test_train_and_evaluate_a_cortex_band_model(tmp_path):
     folder = tmp_path / "band_data"
     (folder / "images").mkdir(parents=True)
     rng = np.random.default_rng(5)
-    rows = []
+    rows_csv: list[dict] = []
     box = _proposal(30.0).box
     for i in range(12):
         label = i % 2
         img = _image(30.0, cortex_mm=1.5 if label else 4.0) + rng.normal(0, 0.03, (500, 1400))
         cv2.imwrite(str(folder / "images" / f"b{i:02d}.png"), (np.clip(img, 0, 1) * 255).astype(np.uint8))
-        rows.append({"file": f"images/b{i:02d}.png", "label": label, "pixel_spacing_mm": SPACING,
+        rows_csv.append({"file": f"images/b{i:02d}.png", "label": label, "pixel_spacing_mm": SPACING,
                      "roi_x": box.x, "roi_y": box.y, "roi_w": box.w, "roi_h": box.h})
-    write_labels_csv(folder / "labels.csv", rows)
+    write_labels_csv(folder / "labels.csv", rows_csv)
     pack = tmp_path / "bandpack"
     assert main(["train", str(folder), "--arch", "compact-band", "--protocol", "split-50-25-25",
                  "--out", str(pack), "--epochs", "2", "--input", "16x64", "--batch-size", "4",
@@ -156,3 +156,33 @@ def test_train_and_evaluate_a_cortex_band_model(tmp_path):
     assert sec is not None and sec["weights"]["mcw_mm"] < 0 and sec["held_out"]["n_with_measured_mcw"] >= 10
     assert _fit_fusion(run, idx[:3], np.full(3, 0.5), idx, np.full(len(rows), 0.5)) is None  # type: ignore[arg-type]
     assert any(m.startswith("no risk fusion: too few") for m in said)
+    assert json.loads(out.read_text())["rank_agreement_with_dataset_mcw"] is None  # no MCW in labels.csv
+    # with a width per image (a dentist's, here the drawn cortex), evaluate orders the images
+    # by it: the app's reader agrees (+), and each figure carries its interval and count
+    for r in rows_csv:
+        r["mcw_left_mm"] = r["mcw_right_mm"] = 1.5 if r["label"] else 4.0
+    write_labels_csv(folder / "labels.csv", rows_csv)
+    assert main(["evaluate", str(folder), "--model", str(pack), "--json", str(out)]) == 0
+    ra = json.loads(out.read_text())["rank_agreement_with_dataset_mcw"]
+    assert ra["n"] == 12 and ra["spearman_image_model_risk_vs_mcw_n"] == 12
+    assert -1.0 <= ra["spearman_image_model_risk_vs_mcw"] <= 1.0
+    lo, hi = ra["spearman_image_model_risk_vs_mcw_ci95"]
+    assert lo <= ra["spearman_image_model_risk_vs_mcw"] <= hi
+    assert ra["spearman_measured_mcw_vs_mcw"] > 0.5 and ra["spearman_measured_mcw_vs_mcw_n"] >= 10
+    assert "spearman_model_mcw_vs_mcw" not in ra  # trained without widths: no MCW head to rank
+
+
+def test_rank_agreement_orders_risk_and_widths_against_the_dataset_mcw():
+    from dentalosteo_gui.ml.evaluation import rank_agreement
+
+    mcw = [4.0, 3.5, None, 3.0, 2.5, 2.0, 1.5]
+    risk = np.array([0.1, 0.2, 0.9, 0.3, 0.5, 0.4, 0.8])  # falls as the width grows, one swap
+    model = np.array([3.9, 3.6, 1.0, 2.9, 2.4, 2.2, 1.4])
+    measured = [4.1, None, 2.0, 3.1, 2.6, 1.9, 1.6]
+    ra = rank_agreement(mcw, risk, model, measured)
+    assert ra is not None and ra["n"] == 6  # the row without an MCW is left out
+    assert ra["spearman_image_model_risk_vs_mcw"] == pytest.approx(-0.9429, abs=1e-4)
+    assert ra["spearman_model_mcw_vs_mcw"] == 1.0 and ra["spearman_measured_mcw_vs_mcw_n"] == 5
+    lo, hi = ra["spearman_image_model_risk_vs_mcw_ci95"]
+    assert -1.0 < lo < -0.9429 < hi < 0.0
+    assert rank_agreement([1.0, 2.0, None, None, 3.0, 4.0], np.zeros(6)) is None  # under 5 widths

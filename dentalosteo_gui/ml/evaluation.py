@@ -240,6 +240,37 @@ def _protocol_folds(protocol: str, rows: Sequence[Any], labels: np.ndarray, seed
     return out
 
 
+def rank_agreement(mcw: Sequence[float | None], risk: Sequence[float] | np.ndarray,
+                   model_mcw: Sequence[float] | np.ndarray | None = None,
+                   measured: Sequence[float | None] | None = None) -> dict[str, Any] | None:
+    """How the image model's risk, its own MCW output and the app's measured MCW order the
+    images against the dataset's MCW (``labels.csv``: a dentist's measurement, or a phantom's
+    truth), each a Spearman coefficient with its approximate 95 % interval and its number of
+    images. The risk should fall as the cortex widens (negative), the widths agree (positive).
+    This is the transfer check for images without DXA labels' help: it needs only a width.
+    None with fewer than 5 images that have an MCW."""
+    idx = [i for i, t in enumerate(mcw) if t is not None and np.isfinite(t)]
+    if len(idx) < 5:
+        return None
+    out: dict[str, Any] = {"n": len(idx),
+                           "expected": "risk: negative (thinner cortex, higher risk); widths: positive"}
+
+    def put(name: str, values: Sequence[float | None]) -> None:
+        pairs = [(float(mcw[i]), float(v)) for i, v in zip(idx, values, strict=True)  # type: ignore[arg-type]
+                 if v is not None and np.isfinite(v)]
+        rho = M.spearman([p[1] for p in pairs], [p[0] for p in pairs]) if pairs else None
+        out[name] = None if rho is None else round(rho, 4)
+        out[f"{name}_ci95"] = M.spearman_ci95(rho, len(pairs))
+        out[f"{name}_n"] = len(pairs)
+
+    put("spearman_image_model_risk_vs_mcw", [float(risk[i]) for i in idx])
+    if model_mcw is not None:
+        put("spearman_model_mcw_vs_mcw", [float(model_mcw[i]) for i in idx])
+    if measured is not None:
+        put("spearman_measured_mcw_vs_mcw", [measured[i] for i in idx])
+    return out
+
+
 def evaluate_pack_on_folder(
     data: Path | str,
     model: Path | str | None = None,
@@ -285,6 +316,8 @@ def evaluate_pack_on_folder(
     if "mcw_mm" in p:
         res["mcw_mae_mm_model"] = _mae([(t, float(v)) for t, v in zip(mcw_true, p["mcw_mm"][:, 0], strict=True)
                                         if t is not None])
+    res["rank_agreement_with_dataset_mcw"] = rank_agreement(
+        mcw_true, risk, p["mcw_mm"][:, 0] if "mcw_mm" in p else None, measured)
     res["model"] = {"name": pack.name, "version": pack.version, "sha256": pack.sha256,
                     "arch": pack.card.get("arch"), "source": (pack.card.get("training") or {}).get("source")}
     res["operating_point"] = operating_point

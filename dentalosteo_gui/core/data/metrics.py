@@ -54,6 +54,32 @@ def _rankdata(a: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def spearman(a: Any, b: Any) -> float | None:
+    """Spearman's rank correlation of paired values (ties share their mean rank); None with
+    fewer than 3 pairs or when either side holds a single value."""
+    x, y = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if x.size != y.size:
+        raise ValueError(f"spearman: {x.size} values against {y.size}")
+    if x.size < 3:
+        return None
+    rx, ry = _rankdata(x), _rankdata(y)
+    if rx.std() == 0.0 or ry.std() == 0.0:
+        return None
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def spearman_ci95(rho: float | None, n: int) -> list[float] | None:
+    """Approximate 95 % interval of a Spearman coefficient from ``n`` pairs: Fisher's z with
+    the Bonett-Wright variance (1 + rho^2 / 2) / (n - 3); None under 5 pairs. On 24 images a
+    rho of -0.39 spans about -0.69 to +0.03: figures that differ by 0.05 are not told apart."""
+    if rho is None or n < 5 or not np.isfinite(rho):
+        return None
+    r = float(np.clip(rho, -0.999999, 0.999999))
+    half = 1.959964 * np.sqrt((1.0 + r * r / 2.0) / (n - 3))
+    z = float(np.arctanh(r))
+    return [round(float(np.tanh(z - half)), 3), round(float(np.tanh(z + half)), 3)]
+
+
 def auc(y_true: Any, scores: Any) -> float:
     """Area under the ROC curve (Mann-Whitney U, ties count one half). NaN if one class."""
     y, s = _as_binary(y_true, scores)
