@@ -121,35 +121,41 @@ def propose(case: Case, auto_proposal: Callable[[Radiograph], RoiProposal | None
     case.timings["roi"] = _ms(t)
 
 
-class QualityJob:
-    """The quality check (numpy / OpenCV: the frame, the edentulous and child checks, on the
-    image's dentition working copies) in a thread beside the model call, as the cortex
-    measurement runs. The thread computes into the job only; :meth:`join` puts the reasons, the
-    working copies and the stage time on the case (the same as in sequence) or raises the
-    check's error, and is called before anything reads ``case.reasons`` or ``case.dentition``
-    (the landmark model, the cross-check, the result). :meth:`wait` only waits: a cancelled or
-    failed screening waits for its threads, so none runs on after it."""
+class _StageThread:
+    """One stage's numpy / OpenCV work in a thread beside the model call (both release the GIL
+    for most of their work), in a copy of the caller's context, so it shares the screening's
+    memo (``imaging.memo``). The thread writes only ``self.out``: what :meth:`compute` puts
+    there, ``"raise"`` (an unexpected error, re-raised by :meth:`join` in the calling thread)
+    and ``"ms"``. :meth:`join` waits and puts the result on the case once (:meth:`apply`);
+    :meth:`wait` only waits: a cancelled or failed screening waits for its threads, so none
+    runs on after it."""
 
-    def __init__(self, case: Case) -> None:
+    name = "stage"
+
+    def __init__(self, case: Case, start: bool = True) -> None:
         self.case = case
         self.out: dict[str, Any] = {}
+        self.started = start
         self.applied = False
-        # in a copy of this context: the thread shares the screening's memo (``imaging.memo``)
-        ctx = contextvars.copy_context()
-        self.thread: threading.Thread | None = threading.Thread(target=ctx.run, args=(self._run,),
-                                                                name="quality", daemon=True)
-        self.thread.start()
+        self.thread: threading.Thread | None = None
+        if start:
+            ctx = contextvars.copy_context()
+            self.thread = threading.Thread(target=ctx.run, args=(self._run,), name=self.name, daemon=True)
+            self.thread.start()
 
     def _run(self) -> None:
         t0 = time.perf_counter()
-        rad = self.case.rad
         try:
-            work = DentitionWork(rad.pixels)
-            self.out["reasons"] = list(anatomy.assess_quality(rad, self.case.proposal, work))
-            self.out["dentition"] = work
+            self.compute()
         except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
             self.out["raise"] = exc
         self.out["ms"] = _ms(t0)
+
+    def compute(self) -> None:
+        raise NotImplementedError
+
+    def apply(self) -> None:
+        raise NotImplementedError
 
     def wait(self) -> None:
         if self.thread is not None:
@@ -162,11 +168,29 @@ class QualityJob:
             return
         if "raise" in self.out:
             raise self.out["raise"]
+        self.applied = True
+        self.apply()
+
+
+class QualityJob(_StageThread):
+    """The quality check (the frame, the edentulous and child checks, on the image's dentition
+    working copies) beside the model; joined before anything reads ``case.reasons`` or
+    ``case.dentition`` (the landmark model, the cross-check, the result), which then hold what
+    the check gives in sequence."""
+
+    name = "quality"
+
+    def compute(self) -> None:
+        rad = self.case.rad
+        work = DentitionWork(rad.pixels)
+        self.out["reasons"] = list(anatomy.assess_quality(rad, self.case.proposal, work))
+        self.out["dentition"] = work
+
+    def apply(self) -> None:
         case = self.case
         case.dentition = self.out["dentition"]
         case.reasons = self.out["reasons"]
         case.timings["quality"] = float(self.out["ms"])
-        self.applied = True
 
 
 def spacing_warning(mm_per_px: float) -> str:
@@ -194,43 +218,27 @@ def choose_model_scale(case: Case) -> None:
 
 
 # ---------------------------------------------------------------------------- cortex || model
-class CortexJob:
-    """The cortex measurement (numpy / OpenCV) in a thread beside the model call (TensorFlow):
-    both release the GIL for most of their work; the result is the same as in sequence."""
+class CortexJob(_StageThread):
+    """The cortex measurement beside the model (none without a proposal); the result is the
+    same as in sequence, its warning at the place it would have had."""
+
+    name = "cortex"
 
     def __init__(self, case: Case) -> None:
-        self.case = case
         self.warn_at = len(case.warnings)
-        self.out: dict[str, Any] = {}
-        self.thread: threading.Thread | None = None
-        if case.proposal is not None:
-            # in a copy of this context: the thread shares the screening's memo (``imaging.memo``)
-            ctx = contextvars.copy_context()
-            self.thread = threading.Thread(target=ctx.run, args=(self._run, case.proposal), name="cortex",
-                                           daemon=True)
-            self.thread.start()
+        self.proposal = case.proposal
+        super().__init__(case, start=case.proposal is not None)
 
-    def _run(self, proposal: RoiProposal) -> None:
-        t0 = time.perf_counter()
+    def compute(self) -> None:
+        assert self.proposal is not None
         try:
-            self.out["value"] = anatomy.measure_cortex(self.case.rad, proposal, self.case.spacing)
+            self.out["value"] = anatomy.measure_cortex(self.case.rad, self.proposal, self.case.spacing)
         except AnatomyError as exc:
             self.out["warning"] = str(exc)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-            self.out["raise"] = exc
-        self.out["ms"] = _ms(t0)
 
-    def wait(self) -> None:
-        """Wait for the thread without taking its result (a cancelled or failed screening)."""
-        if self.thread is not None:
-            self.thread.join()
-
-    def join(self) -> None:
+    def apply(self) -> None:
         case = self.case
-        if self.thread is not None:
-            self.thread.join()
-            if "raise" in self.out:
-                raise self.out["raise"]
+        if self.started:
             case.cortex = self.out.get("value")
             if "warning" in self.out:
                 case.warnings.insert(self.warn_at, self.out["warning"])
