@@ -258,7 +258,7 @@ def rank_agreement(mcw: Sequence[float | None], risk: Sequence[float] | np.ndarr
     def put(name: str, values: Sequence[float | None]) -> None:
         pairs = [(float(mcw[i]), float(v)) for i, v in zip(idx, values, strict=True)  # type: ignore[arg-type]
                  if v is not None and np.isfinite(v)]
-        rho = M.spearman([p[1] for p in pairs], [p[0] for p in pairs]) if pairs else None
+        rho = M.spearman([p[1] for p in pairs], [p[0] for p in pairs])
         out[name] = None if rho is None else round(rho, 4)
         out[f"{name}_ci95"] = M.spearman_ci95(rho, len(pairs))
         out[f"{name}_n"] = len(pairs)
@@ -312,12 +312,12 @@ def evaluate_pack_on_folder(
                              seed=seed)
 
     res = report(np.arange(len(rows)))
-    res["mcw_mae_mm_model"] = None  # the pack's own mcw_mm output, when it has one
-    if "mcw_mm" in p:
-        res["mcw_mae_mm_model"] = _mae([(t, float(v)) for t, v in zip(mcw_true, p["mcw_mm"][:, 0], strict=True)
+    model_mcw = p["mcw_mm"][:, 0] if "mcw_mm" in p else None  # the pack's own MCW output, when it has one
+    res["mcw_mae_mm_model"] = None
+    if model_mcw is not None:
+        res["mcw_mae_mm_model"] = _mae([(t, float(v)) for t, v in zip(mcw_true, model_mcw, strict=True)
                                         if t is not None])
-    res["rank_agreement_with_dataset_mcw"] = rank_agreement(
-        mcw_true, risk, p["mcw_mm"][:, 0] if "mcw_mm" in p else None, measured)
+    res["rank_agreement_with_dataset_mcw"] = rank_agreement(mcw_true, risk, model_mcw, measured)
     res["model"] = {"name": pack.name, "version": pack.version, "sha256": pack.sha256,
                     "arch": pack.card.get("arch"), "source": (pack.card.get("training") or {}).get("source")}
     res["operating_point"] = operating_point
