@@ -101,6 +101,36 @@ def test_short_or_bad_salt_is_refused_not_replaced(content: bytes, capsys: pytes
     assert str(salt) in _one_line(capsys.readouterr().err)
 
 
+def test_threads_creating_the_first_salt_at_once_share_one(tmp_path: Path) -> None:
+    """The GUI and screening workers may ask for the salt before it exists, at the same time:
+    every thread gets the one salt written, none fails (a shared temporary file name made one
+    thread link or move a file another had already removed: FileNotFoundError)."""
+    import threading
+
+    from dentalosteo_gui.core.records.deidentify import local_salt
+
+    for rep in range(300):
+        folder = tmp_path / f"d{rep}"
+        got: list[str] = []
+        errors: list[BaseException] = []
+
+        def ask(folder: Path = folder, got: list[str] = got, errors: list[BaseException] = errors) -> None:
+            try:
+                got.append(local_salt(folder))
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=ask) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert not errors, errors
+        assert len(got) == 6 and len(set(got)) == 1
+        assert (folder / "pseudonym_salt").read_text().strip() == got[0]
+        assert not list(folder.glob("*.tmp")) and not list(folder.glob("*.part"))
+
+
 def test_good_salt_is_kept() -> None:
     s = local_salt()
     assert len(s) >= 32 and local_salt() == s

@@ -47,6 +47,7 @@ import io
 import logging
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,9 @@ def local_salt(data_dir: Path | None = None) -> str:
         return existing
     folder.mkdir(parents=True, exist_ok=True)
     new = secrets.token_hex(32)
-    tmp = folder / f".{SALT_FILE}.{os.getpid()}.tmp"
+    # one temporary name per process AND thread: two threads creating the first salt at once
+    # (the GUI and a screening worker) must not write, link and remove each other's file
+    tmp = folder / f".{SALT_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
     atomic_write_bytes(tmp, new.encode("ascii"), file_mode=0o600)
     try:
         os.link(tmp, path)  # fails if another process created it first: theirs wins
